@@ -1,0 +1,1 @@
+"""mergelens fetcher: the complete record of every merged pull request, in DuckDB."""

@@ -1,0 +1,5 @@
+import sys
+
+from fetcher.cli import main
+
+sys.exit(main())

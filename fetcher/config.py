@@ -1,0 +1,38 @@
+"""Everything mergelens reads from the environment, the GitHub Actions way, in one place."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DEFAULT_API_URL = "https://api.github.com"
+DEFAULT_DB = "mergelens.duckdb"
+
+
+@dataclass(frozen=True)
+class Environment:
+    token: str | None
+    api_url: str
+    event_name: str | None
+    event_path: str | None
+    repository: str | None
+    db: str
+    step_summary: str | None
+    output: str | None
+    run_id: str | None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
+        env = os.environ if environ is None else environ
+        return cls(
+            token=env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or None,
+            api_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
+            event_name=env.get("GITHUB_EVENT_NAME") or None,
+            event_path=env.get("GITHUB_EVENT_PATH") or None,
+            repository=env.get("GITHUB_REPOSITORY") or None,
+            db=env.get("MERGELENS_DB") or DEFAULT_DB,
+            step_summary=env.get("GITHUB_STEP_SUMMARY") or None,
+            output=env.get("GITHUB_OUTPUT") or None,
+            run_id=env.get("GITHUB_RUN_ID") or None,
+        )

@@ -1,0 +1,91 @@
+"""What the GitHub Actions event asks the fetcher to do."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fetcher.errors import MergelensError, UsageError
+
+PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    repo: str
+    number: int
+    trigger: str  # what asked for it: cli, pull_request, pull_request_target, workflow_dispatch
+
+
+@dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
+def read_event(event_name: str | None, event_path: str, repository: str | None) -> SyncRequest | Skip:
+    """Turn the Actions event file into a PR to sync, or a reason to do nothing."""
+    try:
+        payload = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MergelensError(f"event file not found: {event_path} (GITHUB_EVENT_PATH)") from None
+    except (OSError, ValueError) as exc:
+        raise MergelensError(f"event file {event_path} is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise MergelensError(f"event file {event_path} does not hold a JSON object")
+    name = event_name or _guess_event_name(payload)
+    repo = _repository_of(payload) or repository
+    if name in PULL_REQUEST_EVENTS:
+        return _pull_request_close(name, payload, repo, event_path)
+    if name == "workflow_dispatch":
+        return _dispatch(payload, repo, event_path)
+    raise UsageError(
+        f"event {name or 'unknown'} names no PR: pass --pr N, or run on a PR close or workflow_dispatch"
+    )
+
+
+def _pull_request_close(
+    name: str, payload: dict[str, Any], repo: str | None, path: str
+) -> SyncRequest | Skip:
+    pr = payload.get("pull_request")
+    if not isinstance(pr, dict) or not isinstance(pr.get("number", payload.get("number")), int):
+        raise MergelensError(f"event file {path}: {name} event without pull_request.number")
+    number = pr.get("number", payload.get("number"))
+    if payload.get("action") != "closed":
+        return Skip(f"PR #{number} was {payload.get('action')}, not closed: nothing to sync")
+    if pr.get("merged") is not True:
+        return Skip(f"PR #{number} was closed without merging: nothing to sync")
+    return SyncRequest(_require_repo(repo, path), number, name)
+
+
+def _dispatch(payload: dict[str, Any], repo: str | None, path: str) -> SyncRequest:
+    raw = (payload.get("inputs") or {}).get("pr_number")
+    if raw in (None, ""):
+        raise UsageError("workflow_dispatch without input pr_number: pass --pr N")
+    try:
+        number = int(str(raw).strip().lstrip("#"))
+    except ValueError:
+        raise MergelensError(f"event file {path}: input pr_number={raw!r} is not a PR number") from None
+    if number <= 0:
+        raise MergelensError(f"event file {path}: input pr_number={raw!r} is not a PR number")
+    return SyncRequest(_require_repo(repo, path), number, "workflow_dispatch")
+
+
+def _guess_event_name(payload: dict[str, Any]) -> str | None:
+    if "pull_request" in payload:
+        return "pull_request"
+    if "inputs" in payload and "workflow" in payload:
+        return "workflow_dispatch"
+    return None
+
+
+def _repository_of(payload: dict[str, Any]) -> str | None:
+    repository = payload.get("repository")
+    return repository.get("full_name") if isinstance(repository, dict) else None
+
+
+def _require_repo(repo: str | None, path: str) -> str:
+    if not repo:
+        raise MergelensError(f"event file {path} names no repository and GITHUB_REPOSITORY is not set")
+    return repo

@@ -1,0 +1,200 @@
+"""Fetch one pull request completely through PyGithub, section by section.
+
+Cost of one PR: 1 request for the PR, then one request per page of each of its seven
+lists (100 items a page). No ``GET /repos/...`` to build the repository object
+(``lazy=True``) and no ``totalCount`` probes, so a PR whose lists all fit in one page
+costs exactly 8 requests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from github import Auth, Github, GithubException
+from github.CheckRun import CheckRun
+from github.PaginatedList import PaginatedList
+from github.PullRequest import PullRequest
+from github.Repository import Repository
+
+from fetcher import records
+from fetcher.records import PullRequestBundle, SectionError
+from fetcher.retry import ApiUsage, GitHubRetry, RateLimitExhausted
+
+log = logging.getLogger("mergelens")
+
+PER_PAGE = 100  # GitHub's maximum; the default of 30 would triple the requests
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    api_url: str
+    token: str
+    request_interval: float = 0.25  # PyGithub's default pause between requests (serial, as GitHub asks)
+    timeout: float = 15.0
+    max_rate_limit_wait: float = 60.0
+    secondary_rate_wait: float = 60.0
+    retries: int = 3
+    backoff_factor: float = 1.0
+
+
+class FetchFailed(Exception):
+    """The PR itself could not be fetched: nothing is written."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    status: int | None
+    message: str
+    request_id: str | None
+
+
+def describe_failure(exc: BaseException) -> Failure:
+    """The one place that turns what went wrong talking to GitHub into a clear line."""
+    if isinstance(exc, RateLimitExhausted):
+        return Failure(exc.status, str(exc), None)
+    if isinstance(exc, GithubException):
+        headers = exc.headers or {}
+        request_id = headers.get("x-github-request-id") or headers.get("X-GitHub-Request-Id")
+        data = exc.data if isinstance(exc.data, dict) else {}
+        message = data.get("message") or exc.message or "no message"
+        return Failure(exc.status, f"HTTP {exc.status}: {message}", request_id)
+    if isinstance(exc, requests.Timeout):
+        return Failure(None, "timed out talking to GitHub after retries", None)
+    if isinstance(exc, requests.ConnectionError):
+        return Failure(None, "could not reach GitHub after retries (connection failed or dropped)", None)
+    return Failure(None, f"{type(exc).__name__}: {exc}", None)
+
+
+class GitHubSource:
+    """A PyGithub client configured for mergelens, and the fetch of one PR."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+        self.usage = ApiUsage()
+        retry = GitHubRetry(
+            usage=self.usage,
+            retries=settings.retries,
+            backoff_factor=settings.backoff_factor,
+            backoff_jitter=settings.backoff_factor,
+            max_rate_limit_wait=settings.max_rate_limit_wait,
+            secondary_rate_wait=settings.secondary_rate_wait,
+        )
+        self.github = Github(
+            auth=Auth.Token(settings.token),
+            base_url=settings.api_url.rstrip("/"),
+            per_page=PER_PAGE,
+            retry=retry,
+            timeout=int(max(1, settings.timeout)),
+            seconds_between_requests=settings.request_interval or None,
+            # lazy: objects are built from what we know (repo name, PR number) without a
+            # request; the PR itself is fetched once, explicitly, by complete().
+            lazy=True,
+        )
+
+    def close(self) -> None:
+        self.github.close()
+
+    def repository(self, full_name: str) -> Repository:
+        # No GET /repos/{owner}/{repo}: the client is lazy.
+        return self.github.get_repo(full_name)
+
+    def fetch_pull_request(self, full_name: str, number: int) -> PullRequestBundle:
+        repo = self.repository(full_name)
+        try:
+            pr = repo.get_pull(number).complete()  # GET /repos/{owner}/{repo}/pulls/{number}
+        except Exception as exc:
+            raise FetchFailed(self._pull_request_failure(full_name, number, exc)) from exc
+        payload: dict[str, Any] = pr.raw_data  # complete: reading it costs no request
+        bundle = PullRequestBundle(full_name, number, records.pull_request_row(full_name, payload))
+        for section, fetch in self._section_fetchers(repo, pr).items():
+            try:
+                bundle.sections[section] = fetch()
+                log.info("%s#%d %-15s %5d rows", full_name, number, section, len(bundle.sections[section]))
+            except Exception as exc:
+                failure = describe_failure(exc)
+                bundle.errors.append(
+                    SectionError(section, failure.status, failure.message, failure.request_id)
+                )
+                log.warning("%s#%d %-15s FAILED %s", full_name, number, section, failure.message)
+        bundle.warnings.extend(capped_sections_warnings(bundle, payload))
+        return bundle
+
+    def _section_fetchers(self, repo: Repository, pr: PullRequest) -> dict[str, Callable[[], list[dict]]]:
+        head_sha = pr.raw_data["head"]["sha"]
+        # Check runs hang off the head commit, not the PR. filter=all keeps re-runs, so a
+        # check that failed and then passed on the same commit stays visible.
+        check_runs = PaginatedList(
+            CheckRun,
+            pr.requester,
+            f"{repo.url}/commits/{head_sha}/check-runs",
+            {"filter": "all"},
+            list_item="check_runs",
+        )
+        return {
+            "commits": lambda: [records.commit_row(p) for p in payloads(pr.get_commits())],
+            "files": lambda: [records.file_row(p) for p in payloads(pr.get_files())],
+            "reviews": lambda: [records.review_row(p) for p in payloads(pr.get_reviews())],
+            "review_comments": lambda: [
+                records.review_comment_row(p) for p in payloads(pr.get_review_comments())
+            ],
+            "issue_comments": lambda: [
+                records.issue_comment_row(p) for p in payloads(pr.get_issue_comments())
+            ],
+            "timeline": lambda: [
+                records.timeline_row(seq, p) for seq, p in enumerate(payloads(pr.get_issue_timeline()))
+            ],
+            "check_runs": lambda: [records.check_run_row(p) for p in payloads(check_runs)],
+        }
+
+    def _pull_request_failure(self, full_name: str, number: int, exc: Exception) -> str:
+        failure = describe_failure(exc)
+        if failure.status == 401:
+            return f"GitHub rejected the token ({failure.message}): check GITHUB_TOKEN (or GH_TOKEN)"
+        if failure.status == 404:
+            # Same 404 for a missing PR and a missing (or invisible) repository: one more request,
+            # only on this failure path, tells the user which.
+            if self._repository_exists(full_name):
+                return f"PR #{number} not found in {full_name} (HTTP 404)"
+            return (
+                f"repository {full_name} not found (HTTP 404): check --repo and that the token "
+                "(GITHUB_TOKEN) can read it"
+            )
+        return f"could not fetch PR {full_name}#{number}: {failure.message}"
+
+    def _repository_exists(self, full_name: str) -> bool:
+        try:
+            self.repository(full_name).complete()
+        except GithubException:
+            return False
+        return True
+
+
+def payloads(items: Iterable[Any]) -> Iterable[dict[str, Any]]:
+    """The JSON of each item of a PyGithub list, as GitHub sent it.
+
+    PyGithub objects from a list are not "completed": reading an attribute their list payload
+    lacks (``in_reply_to_id`` on a top-level review comment) or ``raw_data`` makes PyGithub GET
+    the item again, one request per item. ``_rawData`` is the payload already in hand.
+    """
+    for item in items:
+        yield item._rawData
+
+
+def capped_sections_warnings(bundle: PullRequestBundle, pr: dict[str, Any]) -> list[str]:
+    """GitHub returns at most 250 commits and 3,000 files for a PR: say so, never undercount silently."""
+    warnings = []
+    for section, total, cap in (
+        ("commits", pr.get("commits"), records.COMMITS_CAP),
+        ("files", pr.get("changed_files"), records.FILES_CAP),
+    ):
+        fetched = len(bundle.sections.get(section, []))
+        if section in bundle.sections and total is not None and total > fetched and fetched >= cap:
+            warnings.append(
+                f"{section}: GitHub returns at most {cap} {section} for a PR; stored {fetched} of {total}"
+            )
+            bundle.pull_request.setdefault("truncated_sections", []).append(section)
+    return warnings

@@ -1,0 +1,185 @@
+"""The iteration metrics of a PR, computed in SQL from the stored rows.
+
+One definition each (DESIGN.md, "Metric definitions"), kept as named SQL expressions over
+per-PR facts, so ``python -m fetcher metrics --recompute`` can redo every PR after a
+definition changes. Raw rows keep bots; metrics leave them out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+
+def is_bot(login: str, account_type: str) -> str:
+    """SQL: the account is a bot (``type == "Bot"`` or a login ending in ``[bot]``).
+
+    A deleted account (NULL login and type) is counted as a person."""
+    return f"(coalesce({account_type} = 'Bot', false) OR coalesce({login} LIKE '%[bot]', false))"
+
+
+def hours_between(start: str, end: str) -> str:
+    return f"(epoch({end}) - epoch({start})) / 3600.0"
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    definition: str
+    sql: str
+
+
+# Each metric is an expression over the per-PR facts built in FACTS_SQL (alias f).
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "total_comments",
+        "non-bot issue comments + non-bot review comments + non-bot reviews with a non-empty body",
+        "f.human_issue_comments + f.human_review_comments + f.human_review_bodies",
+    ),
+    Metric(
+        "commits_after_first_review",
+        "commits whose committed_at is after first_review_at; 0 without a review",
+        "f.commits_after_first_review",
+    ),
+    Metric(
+        "review_rounds",
+        "CHANGES_REQUESTED reviews (non-bot, non-author) followed by at least one later commit",
+        "f.review_rounds",
+    ),
+    Metric(
+        "avg_fix_response_hours",
+        "mean over those rounds of (first commit after the review - the review), hours; NULL without rounds",
+        "f.avg_fix_response_hours",
+    ),
+    Metric("cycle_time_hours", "merged_at - created_at", hours_between("f.created_at", "f.merged_at")),
+    Metric(
+        "time_to_first_review_hours",
+        "first_review_at - created_at",
+        hours_between("f.created_at", "f.first_review_at"),
+    ),
+    Metric(
+        "first_review_at",
+        "earliest submitted_at of a non-PENDING review by a non-bot other than the PR author",
+        "f.first_review_at",
+    ),
+    Metric(
+        "ready_for_review_at",
+        "the last ready_for_review event before first_review_at (before the merge when there is "
+        "no review), else created_at",
+        "coalesce(f.last_ready_for_review_at, f.created_at)",
+    ),
+    Metric(
+        "pickup_hours",
+        "first_review_at - ready_for_review_at",
+        hours_between("coalesce(f.last_ready_for_review_at, f.created_at)", "f.first_review_at"),
+    ),
+    Metric("force_pushes", "count of head_ref_force_pushed events", "f.force_pushes"),
+)
+
+# Per-PR facts. {scope} restricts the PRs (all of them, or one); every child table is joined
+# through that scope, so the work done is proportional to the PRs recomputed.
+FACTS_SQL = f"""
+WITH prs AS (
+    SELECT repo, number, author_login, created_at, merged_at FROM pull_requests WHERE {{scope}}
+),
+human_reviews AS (  -- reviewer activity: non-bot, not the author, not PENDING
+    SELECT r.repo, r.pr_number, r.state, r.submitted_at
+    FROM pr_reviews r JOIN prs p ON r.repo = p.repo AND r.pr_number = p.number
+    WHERE r.state <> 'PENDING' AND r.submitted_at IS NOT NULL
+      AND NOT {is_bot("r.reviewer_login", "r.reviewer_type")}
+      AND r.reviewer_login IS DISTINCT FROM p.author_login
+),
+first_reviews AS (
+    SELECT repo, pr_number, min(submitted_at) AS first_review_at FROM human_reviews GROUP BY ALL
+),
+commits AS (
+    SELECT c.repo, c.pr_number, c.committed_at
+    FROM pr_commits c JOIN prs p ON c.repo = p.repo AND c.pr_number = p.number
+),
+rounds AS (  -- a change request answered by a later commit, and how long the answer took
+    SELECT r.repo, r.pr_number, r.submitted_at,
+           min(c.committed_at) AS fix_at
+    FROM human_reviews r JOIN commits c
+      ON c.repo = r.repo AND c.pr_number = r.pr_number AND c.committed_at > r.submitted_at
+    WHERE r.state = 'CHANGES_REQUESTED'
+    GROUP BY ALL
+),
+round_facts AS (
+    SELECT repo, pr_number, count(*) AS review_rounds,
+           avg({hours_between("submitted_at", "fix_at")}) AS avg_fix_response_hours
+    FROM rounds GROUP BY ALL
+),
+late_commits AS (
+    SELECT c.repo, c.pr_number, count(*) AS commits_after_first_review
+    FROM commits c JOIN first_reviews fr ON c.repo = fr.repo AND c.pr_number = fr.pr_number
+    WHERE c.committed_at > fr.first_review_at
+    GROUP BY ALL
+),
+comment_facts AS (
+    SELECT m.repo, m.pr_number,
+           count(*) FILTER (WHERE m.comment_type = 'issue') AS human_issue_comments,
+           count(*) FILTER (WHERE m.comment_type = 'review') AS human_review_comments
+    FROM pr_comments m JOIN prs p ON m.repo = p.repo AND m.pr_number = p.number
+    WHERE NOT {is_bot("m.author_login", "m.author_type")}
+    GROUP BY ALL
+),
+review_body_facts AS (
+    SELECT r.repo, r.pr_number, count(*) AS human_review_bodies
+    FROM pr_reviews r JOIN prs p ON r.repo = p.repo AND r.pr_number = p.number
+    WHERE NOT {is_bot("r.reviewer_login", "r.reviewer_type")} AND trim(coalesce(r.body, '')) <> ''
+    GROUP BY ALL
+),
+event_facts AS (
+    SELECT e.repo, e.pr_number,
+           count(*) FILTER (WHERE e.event = 'head_ref_force_pushed') AS force_pushes,
+           max(e.created_at) FILTER (
+               WHERE e.event = 'ready_for_review'
+                 AND e.created_at < coalesce(fr.first_review_at, p.merged_at, 'infinity'::TIMESTAMPTZ)
+           ) AS last_ready_for_review_at
+    FROM pr_events e
+    JOIN prs p ON e.repo = p.repo AND e.pr_number = p.number
+    LEFT JOIN first_reviews fr ON e.repo = fr.repo AND e.pr_number = fr.pr_number
+    GROUP BY ALL
+)
+SELECT p.repo, p.number, p.created_at, p.merged_at, fr.first_review_at,
+       coalesce(rf.review_rounds, 0) AS review_rounds, rf.avg_fix_response_hours,
+       coalesce(lc.commits_after_first_review, 0) AS commits_after_first_review,
+       coalesce(cf.human_issue_comments, 0) AS human_issue_comments,
+       coalesce(cf.human_review_comments, 0) AS human_review_comments,
+       coalesce(rb.human_review_bodies, 0) AS human_review_bodies,
+       coalesce(ef.force_pushes, 0) AS force_pushes, ef.last_ready_for_review_at
+FROM prs p
+LEFT JOIN first_reviews fr ON fr.repo = p.repo AND fr.pr_number = p.number
+LEFT JOIN round_facts rf ON rf.repo = p.repo AND rf.pr_number = p.number
+LEFT JOIN late_commits lc ON lc.repo = p.repo AND lc.pr_number = p.number
+LEFT JOIN comment_facts cf ON cf.repo = p.repo AND cf.pr_number = p.number
+LEFT JOIN review_body_facts rb ON rb.repo = p.repo AND rb.pr_number = p.number
+LEFT JOIN event_facts ef ON ef.repo = p.repo AND ef.pr_number = p.number
+"""
+
+METRIC_COLUMNS = tuple(metric.name for metric in METRICS)
+
+
+def recompute(con: duckdb.DuckDBPyConnection, repo: str | None = None, number: int | None = None) -> int:
+    """Recompute pr_metrics for one PR (repo and number), one repo, or every PR. Returns rows written.
+
+    Runs inside the caller's transaction when there is one."""
+    conditions, params = [], []
+    if repo is not None:
+        conditions.append("repo = ?")
+        params.append(repo)
+    if number is not None:
+        conditions.append("number = ?")
+        params.append(number)
+    scope = " AND ".join(conditions) or "true"
+    facts = FACTS_SQL.format(scope=scope)
+    selected = ", ".join(f"{metric.sql} AS {metric.name}" for metric in METRICS)
+    con.execute(f"DELETE FROM pr_metrics WHERE {scope}", params)
+    con.execute(
+        f"""INSERT INTO pr_metrics BY NAME
+            SELECT f.repo, f.number, {selected}, now() AS computed_at FROM ({facts}) f""",
+        params,
+    )
+    row = con.execute(f"SELECT count(*) FROM pr_metrics WHERE {scope}", params).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,179 @@
+"""How mergelens retries GitHub requests: the one place that decides it.
+
+PyGithub hands an urllib3 ``Retry`` to the requests adapter under every call, so the
+policy below runs for every page PyGithub fetches, including the pages its own
+``PaginatedList`` follows through ``Link`` headers. PyGithub's ``GithubRetry`` is not used
+because (checked in 2.10's source) it only inspects 403s: a 429 without ``Retry-After`` is
+not retried at all, a 429 for an exhausted primary limit does not wait for the reset, and
+urllib3's first retry of a 5xx happens with no delay.
+
+What is retried and how:
+- 5xx, dropped connections, connection errors and read timeouts: up to ``retries`` times,
+  exponential backoff with jitter.
+- Secondary rate limits (403/429 with ``Retry-After``, or GitHub's secondary-limit message):
+  wait as told (``Retry-After``), else ``secondary_rate_wait`` seconds, as GitHub advises.
+- Primary rate limit exhausted (``x-ratelimit-remaining: 0``): wait until
+  ``x-ratelimit-reset`` + 1 s only if that is within ``max_rate_limit_wait``; otherwise raise
+  :class:`RateLimitExhausted`, which says when the limit resets.
+- Any other 403 (no permission, SSO required...) is final: GitHub's error is raised at once.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from github.Requester import Requester
+from urllib3 import Retry
+from urllib3.response import BaseHTTPResponse
+
+RATE_LIMIT_STATUSES = frozenset({403, 429})
+RETRIED_STATUSES = frozenset(range(500, 600)) | RATE_LIMIT_STATUSES
+
+
+class RateLimitExhausted(Exception):
+    """The primary rate limit is used up and its reset is further away than we may wait."""
+
+    def __init__(self, status: int, reset_at: datetime, wait_s: float, max_wait_s: float) -> None:
+        self.status = status
+        self.reset_at = reset_at
+        self.wait_s = wait_s
+        super().__init__(
+            f"GitHub API rate limit exhausted; it resets at {reset_at:%Y-%m-%d %H:%M:%S} UTC "
+            f"(in {wait_s:.0f} s, more than the {max_wait_s:.0f} s this run may wait)"
+        )
+
+
+@dataclass
+class ApiUsage:
+    """What one client sent: every HTTP attempt counts, retries included."""
+
+    requests: int = 0
+    retries: int = 0
+    waited_s: float = 0.0
+    events: list[str] = field(default_factory=list)
+
+
+class GitHubRetry(Retry):
+    """urllib3 retry policy that knows GitHub's rate limits (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        usage: ApiUsage | None = None,
+        max_rate_limit_wait: float = 60.0,
+        secondary_rate_wait: float = 60.0,
+        retries: int = 3,
+        backoff_factor: float = 1.0,
+        backoff_jitter: float = 1.0,
+        backoff_max: float = 120.0,
+        forced_wait: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.usage = usage if usage is not None else ApiUsage()
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self.secondary_rate_wait = secondary_rate_wait
+        self.retries = retries
+        self.forced_wait = forced_wait
+        kwargs.setdefault("total", retries)
+        kwargs.setdefault("connect", retries)
+        kwargs.setdefault("read", retries)
+        kwargs.setdefault("status", retries)
+        kwargs.setdefault("other", 0)
+        kwargs.setdefault("redirect", 0)
+        kwargs.setdefault("status_forcelist", RETRIED_STATUSES)
+        kwargs.setdefault("allowed_methods", frozenset({"GET", "HEAD"}))
+        # Give the final response back to PyGithub so it raises GithubException with GitHub's
+        # own status and message instead of urllib3's MaxRetryError.
+        kwargs.setdefault("raise_on_status", False)
+        kwargs.setdefault("respect_retry_after_header", True)
+        super().__init__(
+            backoff_factor=backoff_factor, backoff_jitter=backoff_jitter, backoff_max=backoff_max, **kwargs
+        )
+
+    def new(self, **kw: Any) -> GitHubRetry:
+        kw.setdefault("forced_wait", None)
+        kw.update(
+            usage=self.usage,
+            max_rate_limit_wait=self.max_rate_limit_wait,
+            secondary_rate_wait=self.secondary_rate_wait,
+            retries=self.retries,
+        )
+        return super().new(**kw)  # type: ignore[return-value]
+
+    # urllib3 asks this once for every response it receives: the place to count requests.
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        self.usage.requests += 1
+        return super().is_retry(method, status_code, has_retry_after)
+
+    def increment(  # type: ignore[override]
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> Retry:
+        if error is not None:
+            self.usage.requests += 1  # an attempt that got no response still went out
+        wait: float | None = None
+        if response is not None and response.status in RATE_LIMIT_STATUSES:
+            wait = self._rate_limit_wait(response, url or "")
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        assert isinstance(retry, GitHubRetry)
+        retry.forced_wait = wait
+        self.usage.retries += 1
+        what = f"HTTP {response.status}" if response is not None else type(error).__name__
+        self.usage.events.append(f"retry {retry_number(retry)} after {what} on {url}")
+        return retry
+
+    def _rate_limit_wait(self, response: BaseHTTPResponse, url: str) -> float | None:
+        """Seconds to wait before retrying a 403/429, or raise when it must not be retried."""
+        headers = response.headers
+        if headers.get("Retry-After"):
+            return None  # urllib3's sleep() honours Retry-After itself
+        if headers.get("x-ratelimit-remaining") == "0" and (reset := headers.get("x-ratelimit-reset")):
+            reset_at = datetime.fromtimestamp(int(reset), UTC)
+            wait_s = max(0.0, reset_at.timestamp() - time.time()) + 1  # the reset second is fuzzy
+            if wait_s > self.max_rate_limit_wait:
+                raise RateLimitExhausted(response.status, reset_at, wait_s, self.max_rate_limit_wait)
+            return wait_s
+        message = _response_message(response)
+        if Requester.isSecondaryRateLimitError(message) or response.status == 429:
+            # GitHub: "otherwise wait at least one minute", then back off exponentially.
+            return self.secondary_rate_wait * 2 ** len(self.history)
+        # A plain 403: permissions, SSO, a blocked resource. Retrying will not help.
+        raise Requester.createException(response.status, dict(headers), {"message": message})
+
+    def get_backoff_time(self) -> float:
+        if self.forced_wait is not None:
+            return self.forced_wait
+        attempts = len(self.history)
+        if attempts == 0:
+            return 0.0
+        backoff = self.backoff_factor * 2 ** (attempts - 1) + random.uniform(0, self.backoff_jitter)
+        return min(self.backoff_max, backoff)
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        wait = self.get_retry_after(response) if response is not None else None
+        wait = wait if wait is not None else self.get_backoff_time()
+        self.usage.waited_s += wait
+        if wait > 0:
+            time.sleep(wait)
+
+
+def retry_number(retry: Retry) -> int:
+    return len(retry.history)
+
+
+def _response_message(response: BaseHTTPResponse) -> str:
+    try:
+        body = json.loads(response.data or b"{}")
+    except ValueError:
+        return ""
+    return str(body.get("message", "")) if isinstance(body, dict) else ""

@@ -1,0 +1,246 @@
+"""The DuckDB file: schema (versioned, migrated forward on open) and the write of one PR.
+
+One PR is written in one transaction: its row, its child rows replaced section by section
+(only the sections that were fetched successfully; a failed section keeps what it held),
+its metrics recomputed from the stored rows, and a ``sync_runs`` row. A crash before
+COMMIT leaves the previous state: DuckDB discards an uncommitted transaction from its WAL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from fetcher import metrics
+from fetcher.records import SECTIONS, PullRequestBundle, Row
+
+SCHEMA_VERSION = 1
+
+# Each version's DDL, applied in order to bring an older file forward. Never edit a released
+# step: add a new version.
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE pull_requests (
+            repo VARCHAR NOT NULL, number INTEGER NOT NULL,
+            title VARCHAR, body VARCHAR, author_login VARCHAR, author_type VARCHAR,
+            state VARCHAR, draft BOOLEAN, base_ref VARCHAR, head_ref VARCHAR,
+            head_sha VARCHAR, base_sha VARCHAR,
+            created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ, closed_at TIMESTAMPTZ,
+            merged_at TIMESTAMPTZ, merged_by_login VARCHAR,
+            additions INTEGER, deletions INTEGER, changed_files INTEGER, commits_count INTEGER,
+            labels VARCHAR[], html_url VARCHAR,
+            fetched_at TIMESTAMPTZ NOT NULL,
+            sync_status VARCHAR NOT NULL,          -- complete | partial
+            failed_sections VARCHAR[],             -- sections whose last fetch failed (rows kept)
+            truncated_sections VARCHAR[],          -- sections cut by GitHub's caps (250 commits, 3000 files)
+            PRIMARY KEY (repo, number))""",
+        """CREATE TABLE pr_commits (
+            repo VARCHAR NOT NULL, pr_number INTEGER NOT NULL, sha VARCHAR NOT NULL,
+            position INTEGER, author_login VARCHAR, author_type VARCHAR, author_name VARCHAR,
+            author_email VARCHAR, committer_login VARCHAR,
+            authored_at TIMESTAMPTZ, committed_at TIMESTAMPTZ, message VARCHAR,
+            PRIMARY KEY (repo, pr_number, sha))""",
+        """CREATE TABLE pr_files (
+            repo VARCHAR NOT NULL, pr_number INTEGER NOT NULL, filename VARCHAR NOT NULL,
+            status VARCHAR, additions INTEGER, deletions INTEGER, changes INTEGER,
+            previous_filename VARCHAR,
+            PRIMARY KEY (repo, pr_number, filename))""",
+        """CREATE TABLE pr_check_runs (
+            repo VARCHAR NOT NULL, id BIGINT NOT NULL, pr_number INTEGER NOT NULL,
+            head_sha VARCHAR, name VARCHAR, status VARCHAR, conclusion VARCHAR,
+            started_at TIMESTAMPTZ, completed_at TIMESTAMPTZ, app_slug VARCHAR, html_url VARCHAR,
+            PRIMARY KEY (repo, id))""",
+        """CREATE TABLE pr_reviews (
+            repo VARCHAR NOT NULL, id BIGINT NOT NULL, pr_number INTEGER NOT NULL,
+            reviewer_login VARCHAR, reviewer_type VARCHAR, state VARCHAR, body VARCHAR,
+            submitted_at TIMESTAMPTZ, commit_id VARCHAR, author_association VARCHAR,
+            PRIMARY KEY (repo, id))""",
+        """CREATE TABLE pr_comments (
+            repo VARCHAR NOT NULL, comment_type VARCHAR NOT NULL, id BIGINT NOT NULL,
+            pr_number INTEGER NOT NULL,
+            author_login VARCHAR, author_type VARCHAR, body VARCHAR,
+            created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ,
+            path VARCHAR, line INTEGER, in_reply_to_id BIGINT, review_id BIGINT, author_association VARCHAR,
+            PRIMARY KEY (repo, comment_type, id))""",
+        """CREATE TABLE pr_events (
+            repo VARCHAR NOT NULL, pr_number INTEGER NOT NULL, seq INTEGER NOT NULL,
+            event VARCHAR, actor_login VARCHAR, actor_type VARCHAR, created_at TIMESTAMPTZ,
+            commit_id VARCHAR, requested_reviewer_login VARCHAR,
+            PRIMARY KEY (repo, pr_number, seq))""",
+        """CREATE TABLE pr_metrics (
+            repo VARCHAR NOT NULL, number INTEGER NOT NULL,
+            total_comments INTEGER, commits_after_first_review INTEGER, review_rounds INTEGER,
+            avg_fix_response_hours DOUBLE, cycle_time_hours DOUBLE, time_to_first_review_hours DOUBLE,
+            first_review_at TIMESTAMPTZ, ready_for_review_at TIMESTAMPTZ, pickup_hours DOUBLE,
+            force_pushes INTEGER, computed_at TIMESTAMPTZ,
+            PRIMARY KEY (repo, number))""",
+        """CREATE TABLE sync_runs (
+            run_id VARCHAR PRIMARY KEY, repo VARCHAR, pr_number INTEGER, trigger VARCHAR,
+            started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+            status VARCHAR,                        -- complete | partial | failed
+            counts JSON, errors JSON, warnings JSON, api_requests INTEGER)""",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class ChildTable:
+    """Where one section's rows live, and which rows of a PR a fresh fetch replaces."""
+
+    table: str
+    key: tuple[str, ...]
+    scope: dict[str, Any] = field(default_factory=dict)  # extra filter, e.g. comment_type
+
+
+CHILD_TABLES: dict[str, ChildTable] = {
+    "commits": ChildTable("pr_commits", ("repo", "pr_number", "sha")),
+    "files": ChildTable("pr_files", ("repo", "pr_number", "filename")),
+    "reviews": ChildTable("pr_reviews", ("repo", "id")),
+    "review_comments": ChildTable("pr_comments", ("repo", "comment_type", "id"), {"comment_type": "review"}),
+    "issue_comments": ChildTable("pr_comments", ("repo", "comment_type", "id"), {"comment_type": "issue"}),
+    "timeline": ChildTable("pr_events", ("repo", "pr_number", "seq")),
+    "check_runs": ChildTable("pr_check_runs", ("repo", "id")),
+}
+assert set(CHILD_TABLES) == set(SECTIONS)
+
+
+class SchemaError(Exception):
+    """The file holds a schema this version of mergelens cannot use."""
+
+
+@dataclass
+class SyncRun:
+    run_id: str
+    repo: str
+    pr_number: int | None
+    trigger: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    status: str = "complete"
+    counts: dict[str, Any] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    api_requests: int = 0
+
+
+def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the DB file (migrating it forward unless read-only); times come back in UTC."""
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        ensure_schema(con)
+    return con
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'mergelens_schema'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM mergelens_schema").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    current = schema_version(con)
+    if current > SCHEMA_VERSION:
+        raise SchemaError(
+            f"database schema version {current} is newer than this mergelens ({SCHEMA_VERSION}): upgrade"
+        )
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN")
+        try:
+            con.execute(
+                "CREATE TABLE IF NOT EXISTS mergelens_schema (version INTEGER, migrated_at TIMESTAMPTZ)"
+            )
+            for statement in MIGRATIONS[version]:
+                con.execute(statement)
+            con.execute("INSERT INTO mergelens_schema VALUES (?, now())", [version])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+
+def write_pull_request(
+    con: duckdb.DuckDBPyConnection, bundle: PullRequestBundle, run: SyncRun, fetched_at: datetime
+) -> None:
+    """Store one fetched PR, its metrics and its run record, all in one transaction."""
+    con.execute("BEGIN")
+    try:
+        _upsert_pull_request(con, bundle, fetched_at)
+        for section, rows in bundle.sections.items():
+            _replace_section(con, bundle, section, rows)
+        metrics.recompute(con, repo=bundle.repo, number=bundle.number)
+        record_run(con, run)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def record_run(con: duckdb.DuckDBPyConnection, run: SyncRun) -> None:
+    con.execute(
+        "INSERT INTO sync_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run.run_id,
+            run.repo,
+            run.pr_number,
+            run.trigger,
+            run.started_at,
+            run.finished_at,
+            run.status,
+            json.dumps(run.counts),
+            json.dumps(run.errors),
+            json.dumps(run.warnings),
+            run.api_requests,
+        ],
+    )
+
+
+def _upsert_pull_request(
+    con: duckdb.DuckDBPyConnection, bundle: PullRequestBundle, fetched_at: datetime
+) -> None:
+    row = {
+        **bundle.pull_request,
+        "fetched_at": fetched_at,
+        "sync_status": bundle.status,
+        "failed_sections": [error.section for error in bundle.errors],
+        "truncated_sections": bundle.pull_request.get("truncated_sections", []),
+    }
+    con.execute("DELETE FROM pull_requests WHERE repo = ? AND number = ?", [bundle.repo, bundle.number])
+    _insert_rows(con, "pull_requests", [row])
+
+
+def _replace_section(
+    con: duckdb.DuckDBPyConnection, bundle: PullRequestBundle, section: str, rows: list[Row]
+) -> None:
+    child = CHILD_TABLES[section]
+    scope = {"repo": bundle.repo, "pr_number": bundle.number, **child.scope}
+    where = " AND ".join(f"{column} = ?" for column in scope)
+    con.execute(f"DELETE FROM {child.table} WHERE {where}", list(scope.values()))
+    full_rows = [{**scope, **row} for row in rows]
+    _insert_rows(con, child.table, unique_by_key(full_rows, child.key))
+
+
+def unique_by_key(rows: Iterable[Row], key: tuple[str, ...]) -> list[Row]:
+    """Drop repeated keys, keeping the last. Offset pagination can serve an item twice when
+    something is added while the pages are read, and one INSERT must not carry a key twice."""
+    return list({tuple(row[column] for column in key): row for row in rows}.values())
+
+
+def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[Row]) -> None:
+    if not rows:
+        return
+    batch = pa.Table.from_pylist(rows)  # noqa: F841 - read by DuckDB's replacement scan below
+    # The check-run and review keys are the repository's, not the PR's: a run on a commit shared
+    # by two PRs is stored once, for the PR synced last.
+    con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM batch")

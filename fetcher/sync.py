@@ -1,0 +1,136 @@
+"""Sync one PR: fetch it, then store it with its metrics and a run record."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from fetcher import store
+from fetcher.errors import MergelensError
+from fetcher.github import FetchFailed, GitHubSource
+from fetcher.metrics import METRIC_COLUMNS
+
+
+@dataclass
+class SyncResult:
+    repo: str
+    pr_number: int
+    status: str  # complete | partial | failed
+    trigger: str
+    run_id: str
+    db: str
+    counts: dict[str, int | None] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    api_requests: int = 0
+    retries: int = 0
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "repo": self.repo,
+            "pr_number": self.pr_number,
+            "status": self.status,
+            "trigger": self.trigger,
+            "run_id": self.run_id,
+            "db": self.db,
+            "counts": self.counts,
+            "errors": self.errors,
+            "warnings": self.warnings,
+            "metrics": self.metrics,
+            "api_requests": self.api_requests,
+            "retries": self.retries,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+
+def sync_pull_request(
+    source: GitHubSource, db: str | Path, repo: str, number: int, trigger: str
+) -> SyncResult:
+    """Fetch PR ``repo#number`` and store it. Raises MergelensError when nothing could be written."""
+    started_at = datetime.now(UTC)
+    clock = time.perf_counter()
+    requests_before, retries_before = source.usage.requests, source.usage.retries
+    try:
+        bundle = source.fetch_pull_request(repo, number)
+    except FetchFailed as exc:
+        raise MergelensError(str(exc)) from None
+    result = SyncResult(
+        repo=repo,
+        pr_number=number,
+        status=bundle.status,
+        trigger=trigger,
+        run_id=uuid.uuid4().hex,
+        db=str(db),
+        counts=bundle.counts(),
+        errors=[error.as_dict() for error in bundle.errors],
+        warnings=list(bundle.warnings),
+        api_requests=source.usage.requests - requests_before,
+        retries=source.usage.retries - retries_before,
+    )
+    run = store.SyncRun(
+        run_id=result.run_id,
+        repo=repo,
+        pr_number=number,
+        trigger=trigger,
+        started_at=started_at,
+        finished_at=datetime.now(UTC),
+        status=result.status,
+        counts=result.counts,
+        errors=result.errors,
+        warnings=result.warnings,
+        api_requests=result.api_requests,
+    )
+    with open_store(db) as con:
+        store.write_pull_request(con, bundle, run, fetched_at=started_at)
+        result.metrics = read_metrics(con, repo, number)
+    result.duration_s = time.perf_counter() - clock
+    return result
+
+
+class open_store:
+    """Open the DB for writing, turning DuckDB's failures into one clear line."""
+
+    def __init__(self, db: str | Path) -> None:
+        self.db = str(db)
+        self.con: duckdb.DuckDBPyConnection | None = None
+
+    def __enter__(self) -> duckdb.DuckDBPyConnection:
+        try:
+            self.con = store.connect(self.db)
+        except store.SchemaError as exc:
+            raise MergelensError(f"{self.db}: {exc}") from None
+        except duckdb.IOException as exc:
+            first_line = str(exc).splitlines()[0]
+            if "lock" in first_line.lower():
+                raise MergelensError(
+                    f"database {self.db} is in use by another process: {first_line}"
+                ) from None
+            raise MergelensError(f"cannot open database {self.db}: {first_line}") from None
+        except duckdb.Error as exc:
+            raise MergelensError(f"cannot open database {self.db}: {str(exc).splitlines()[0]}") from None
+        return self.con
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.con is not None:
+            self.con.close()
+
+
+def read_metrics(con: duckdb.DuckDBPyConnection, repo: str, number: int) -> dict[str, Any]:
+    columns = ", ".join(METRIC_COLUMNS)
+    row = con.execute(
+        f"SELECT {columns} FROM pr_metrics WHERE repo = ? AND number = ?", [repo, number]
+    ).fetchone()
+    if row is None:
+        return {}
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in zip(METRIC_COLUMNS, row, strict=True)
+    }

@@ -1,0 +1,117 @@
+"""Shared fixtures: a fake GitHub on loopback, a DuckDB file per test, the CLI in-process."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from fetcher.cli import main
+from fetcher.config import Environment
+from tests.fake_github import FakeGitHub, Repository
+
+TOKEN = "ghs_fakeTokenThatMustNeverBePrinted0123456789"
+TABLES = (
+    "pull_requests",
+    "pr_commits",
+    "pr_files",
+    "pr_check_runs",
+    "pr_reviews",
+    "pr_comments",
+    "pr_events",
+    "pr_metrics",
+)
+
+
+@dataclass
+class CliRun:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """serve(repo, ...) starts a FakeGitHub for those repositories; stopped after the test."""
+    servers: list[FakeGitHub] = []
+
+    def start(*repos: Repository, api_prefix: str = "") -> FakeGitHub:
+        server = FakeGitHub(list(repos), token=TOKEN, api_prefix=api_prefix).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "mergelens.duckdb"
+
+
+def environment(server: FakeGitHub | None, **overrides: Any) -> Environment:
+    env = Environment(
+        token=TOKEN,
+        api_url=server.api_url if server else "http://127.0.0.1:9",
+        event_name=None,
+        event_path=None,
+        repository=None,
+        db="unused-default.duckdb",
+        step_summary=None,
+        output=None,
+        run_id=None,
+    )
+    return replace(env, **overrides)
+
+
+FAST = ["--request-interval", "0", "--retry-backoff", "0.01"]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+    """cli(server, *argv, **env_overrides) runs ``python -m fetcher`` in-process."""
+
+    def run(server: FakeGitHub | None, *argv: str, fast: bool = True, **env: Any) -> CliRun:
+        args = list(argv)
+        if fast and args and args[0] == "sync":
+            args += FAST
+        try:
+            code = main(args, environment(server, **env))
+        except SystemExit as exc:  # argparse usage errors
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return CliRun(code, out, err)
+
+    return run
+
+
+def table_rows(db: Path, table: str, exclude: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every row of a table, sorted, without the named columns (e.g. fetched_at)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        columns = [
+            name
+            for (name,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+            if name not in exclude
+        ]
+        return sorted(
+            con.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(), key=lambda row: repr(row)
+        )
+
+
+def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        return con.execute(sql, params or []).fetchall()

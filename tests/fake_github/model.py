@@ -1,0 +1,148 @@
+"""In-memory state of the fake GitHub: plain dataclasses that tests build and mutate.
+
+The server reads these objects on every request, so a test can delete a comment or edit a
+body between two syncs and the next request serves the live state. All datetimes are UTC
+(``tzinfo=timezone.utc``). A deleted GitHub account is ``None`` wherever a ``User`` is
+expected; GitHub then sends ``"user": null`` (or ``"actor": null``, ``"author": null``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class User:
+    login: str
+    id: int
+    type: str = "User"  # "User" | "Bot" | "Organization"
+
+
+@dataclass
+class Commit:
+    sha: str
+    author: User | None  # the GitHub account linked to the git author (None -> "author": null)
+    author_name: str
+    author_email: str
+    authored_at: datetime
+    committed_at: datetime  # git committer date: after a rebase this is the rewrite date
+    message: str
+    committer: User | None = None  # payload "committer" is this account, else the author's
+
+
+@dataclass
+class FileChange:
+    filename: str
+    status: str = "modified"  # added|removed|modified|renamed|copied|changed|unchanged
+    additions: int = 0
+    deletions: int = 0
+    previous_filename: str | None = None  # GitHub sends the key only for renamed files
+    patch: str | None = None  # GitHub omits "patch" for binary files and very large diffs
+
+
+@dataclass
+class Review:
+    id: int
+    user: User | None
+    state: str  # APPROVED|CHANGES_REQUESTED|COMMENTED|DISMISSED|PENDING
+    body: str
+    submitted_at: datetime | None  # None for PENDING: GitHub leaves "submitted_at" out
+    commit_id: str
+
+
+@dataclass
+class ReviewComment:
+    id: int
+    user: User | None
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    path: str
+    commit_id: str
+    line: int | None = None
+    pull_request_review_id: int | None = None
+    in_reply_to_id: int | None = None  # GitHub omits the key on top-level comments
+
+
+@dataclass
+class IssueComment:
+    id: int
+    user: User | None
+    body: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass
+class TimelineEvent:
+    id: int
+    # ready_for_review|review_requested|review_request_removed|head_ref_force_pushed|
+    # convert_to_draft|labeled|merged|closed|head_ref_deleted|...
+    event: str
+    actor: User | None
+    created_at: datetime
+    commit_id: str | None = None
+    requested_reviewer: User | None = None  # review_requested / review_request_removed
+
+
+@dataclass
+class CheckRun:
+    id: int
+    name: str
+    head_sha: str
+    status: str = "completed"  # queued|in_progress|completed
+    # success|failure|neutral|cancelled|skipped|timed_out|action_required|None
+    conclusion: str | None = "success"
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    app_slug: str = "github-actions"
+
+
+@dataclass
+class PullRequest:
+    number: int
+    title: str
+    user: User | None
+    created_at: datetime
+    updated_at: datetime
+    head_sha: str
+    body: str | None = ""
+    state: str = "closed"
+    draft: bool = False
+    closed_at: datetime | None = None
+    merged_at: datetime | None = None
+    merged_by: User | None = None
+    base_ref: str = "main"
+    head_ref: str = "feature"
+    base_sha: str = "0" * 40
+    labels: list[str] = field(default_factory=list)
+    commits: list[Commit] = field(default_factory=list)
+    files: list[FileChange] = field(default_factory=list)
+    reviews: list[Review] = field(default_factory=list)
+    review_comments: list[ReviewComment] = field(default_factory=list)
+    issue_comments: list[IssueComment] = field(default_factory=list)
+    events: list[TimelineEvent] = field(default_factory=list)
+    check_runs: list[CheckRun] = field(default_factory=list)
+
+    @property
+    def merged(self) -> bool:
+        return self.merged_at is not None
+
+
+@dataclass
+class Repository:
+    owner: str
+    name: str
+    id: int
+    private: bool = False
+    default_branch: str = "main"
+    pulls: dict[int, PullRequest] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def add_pull(self, pr: PullRequest) -> PullRequest:
+        self.pulls[pr.number] = pr
+        return pr

@@ -1,0 +1,242 @@
+"""The REST resources the fake serves: path -> (status, JSON body, Link header).
+
+Only GET is modelled. Paths arrive without the API prefix (GHES's ``/api/v3``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from . import payloads
+from .model import CheckRun, PullRequest, Repository
+from .paging import paginate
+from .timeline import timeline_items
+
+# GitHub's caps on PR sub-lists: the commits list stops at 250, the files list at 3,000.
+PR_COMMITS_CAP = 250
+PR_FILES_CAP = 3000
+
+_REPO = r"^/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    link: str | None = None
+
+
+def not_found() -> Reply:
+    return Reply(404, payloads.error_payload("Not Found", 404))
+
+
+@dataclass
+class Request:
+    path: str
+    query: dict[str, str]
+    api: str  # the fake's API root, for payload URLs
+    repo: Repository
+    match: re.Match[str]
+
+    @property
+    def url(self) -> str:
+        return f"{self.api}{self.path}"
+
+    def pull(self) -> PullRequest | None:
+        return self.repo.pulls.get(int(self.match["number"]))
+
+    def page(self, items: list[Any]) -> Reply:
+        chunk, link = paginate(items, self.query, self.url)
+        return Reply(200, chunk, link)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    """``since`` is ISO 8601 (YYYY-MM-DDTHH:MM:SSZ)."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def get_repo(req: Request) -> Reply:
+    return Reply(200, payloads.full_repo_payload(req.repo, req.api))
+
+
+def list_pulls(req: Request) -> Reply:
+    """GET /pulls: ``state`` (default open), ``base``, ``head`` (owner:ref), ``sort``
+    (created|updated; default created) and ``direction`` (default desc when sorting by
+    created, else asc)."""
+    state = req.query.get("state", "open")
+    pulls = [pr for pr in req.repo.pulls.values() if state == "all" or pr.state == state]
+    if "base" in req.query:
+        pulls = [pr for pr in pulls if pr.base_ref == req.query["base"]]
+    if "head" in req.query:
+        pulls = [pr for pr in pulls if f"{req.repo.owner}:{pr.head_ref}" == req.query["head"]]
+    sort = req.query.get("sort", "created")
+    direction = req.query.get("direction", "desc" if sort == "created" else "asc")
+    key: Callable[[PullRequest], datetime] = (
+        (lambda pr: pr.updated_at) if sort == "updated" else (lambda pr: pr.created_at)
+    )
+    pulls.sort(key=key, reverse=direction == "desc")
+    return req.page([payloads.pull_payload(req.repo, pr, req.api, full=False) for pr in pulls])
+
+
+def get_pull(req: Request) -> Reply:
+    pr = req.pull()
+    return not_found() if pr is None else Reply(200, payloads.pull_payload(req.repo, pr, req.api))
+
+
+def pull_commits(req: Request) -> Reply:
+    pr = req.pull()
+    if pr is None:
+        return not_found()
+    # Oldest first, and never more than 250 (GitHub: "use the list commits endpoint" beyond).
+    return req.page(payloads.commit_payloads(req.repo, pr, req.api)[:PR_COMMITS_CAP])
+
+
+def pull_files(req: Request) -> Reply:
+    pr = req.pull()
+    if pr is None:
+        return not_found()
+    files = pr.files[:PR_FILES_CAP]
+    return req.page([payloads.file_payload(req.repo, pr, f, req.api) for f in files])
+
+
+def pull_reviews(req: Request) -> Reply:
+    pr = req.pull()
+    if pr is None:
+        return not_found()
+    return req.page([payloads.review_payload(req.repo, pr, r, req.api) for r in pr.reviews])
+
+
+def pull_review_comments(req: Request) -> Reply:
+    """Review comments; ``sort`` created|updated (default created), ``direction`` (default
+    asc), ``since`` (updated at or after)."""
+    pr = req.pull()
+    if pr is None:
+        return not_found()
+    comments = list(pr.review_comments)
+    since = _parse_time(req.query.get("since"))
+    if since is not None:
+        comments = [c for c in comments if c.updated_at >= since]
+    if req.query.get("sort") == "updated":
+        comments.sort(key=lambda c: c.updated_at)
+    elif "sort" in req.query or "direction" in req.query:
+        comments.sort(key=lambda c: c.created_at)
+    if req.query.get("direction") == "desc":
+        comments.reverse()
+    return req.page([payloads.review_comment_payload(req.repo, pr, c, req.api) for c in comments])
+
+
+def issue_comments(req: Request) -> Reply:
+    """PR conversation comments, oldest first; ``since`` keeps those updated at or after."""
+    pr = req.pull()
+    if pr is None:
+        return not_found()
+    since = _parse_time(req.query.get("since"))
+    comments = [c for c in pr.issue_comments if since is None or c.updated_at >= since]
+    return req.page([payloads.issue_comment_payload(req.repo, pr, c, req.api) for c in comments])
+
+
+def issue_timeline(req: Request) -> Reply:
+    pr = req.pull()
+    return not_found() if pr is None else req.page(timeline_items(req.repo, pr, req.api))
+
+
+def get_commit(req: Request) -> Reply:
+    """GET /commits/{sha}: a PR commit as the list shows it, plus ``stats`` and ``files``
+    (per-commit diffs are not modelled: zero stats, no files). Unknown sha: 422."""
+    ref = req.match["ref"]
+    for pr in req.repo.pulls.values():
+        for item in payloads.commit_payloads(req.repo, pr, req.api):
+            if item["sha"] == ref:
+                return Reply(
+                    200, {**item, "stats": {"total": 0, "additions": 0, "deletions": 0}, "files": []}
+                )
+    return Reply(422, payloads.error_payload(f"No commit found for SHA: {ref}", 422))
+
+
+def _known_shas(repo: Repository) -> dict[str, str]:
+    """sha or branch name -> sha, for everything the fake repository has seen."""
+    refs: dict[str, str] = {}
+    for pr in repo.pulls.values():
+        refs[pr.head_ref] = pr.head_sha
+        for sha in [
+            pr.head_sha,
+            pr.base_sha,
+            *(c.sha for c in pr.commits),
+            *(r.head_sha for r in pr.check_runs),
+        ]:
+            refs[sha] = sha
+    return refs
+
+
+def _latest_per_name(runs: list[CheckRun]) -> list[CheckRun]:
+    """``filter=latest``: only the most recent run of each check name (a re-run replaces)."""
+    oldest = datetime.min.replace(tzinfo=UTC)
+    newest: dict[str, CheckRun] = {}
+    for run in runs:
+        best = newest.get(run.name)
+        if best is None or (run.started_at or oldest, run.id) > (best.started_at or oldest, best.id):
+            newest[run.name] = run
+    keep = {id(run) for run in newest.values()}
+    return [run for run in runs if id(run) in keep]
+
+
+def check_runs(req: Request) -> Reply:
+    """GET /commits/{ref}/check-runs: runs on that sha from every PR of the repository,
+    wrapped as {"total_count", "check_runs"}. ``filter`` latest (default) | all,
+    ``check_name``, ``status``. An unknown sha is a 422, as on GitHub."""
+    ref = req.match["ref"]
+    sha = _known_shas(req.repo).get(ref)
+    if sha is None:
+        return Reply(422, payloads.error_payload(f"No commit found for SHA: {ref}", 422))
+    runs = [run for pr in req.repo.pulls.values() for run in pr.check_runs if run.head_sha == sha]
+    if req.query.get("filter", "latest") == "latest":
+        runs = _latest_per_name(runs)
+    if "check_name" in req.query:
+        runs = [run for run in runs if run.name == req.query["check_name"]]
+    if "status" in req.query:
+        runs = [run for run in runs if run.status == req.query["status"]]
+    chunk, link = paginate(runs, req.query, req.url)
+    body = {
+        "total_count": len(runs),
+        "check_runs": [payloads.check_run_payload(req.repo, run, req.api) for run in chunk],
+    }
+    return Reply(200, body, link)
+
+
+ROUTES: list[tuple[re.Pattern[str], Callable[[Request], Reply]]] = [
+    (re.compile(_REPO + r"$"), get_repo),
+    (re.compile(_REPO + r"/pulls$"), list_pulls),
+    (re.compile(_REPO + r"/pulls/(?P<number>\d+)$"), get_pull),
+    (re.compile(_REPO + r"/pulls/(?P<number>\d+)/commits$"), pull_commits),
+    (re.compile(_REPO + r"/pulls/(?P<number>\d+)/files$"), pull_files),
+    (re.compile(_REPO + r"/pulls/(?P<number>\d+)/reviews$"), pull_reviews),
+    (re.compile(_REPO + r"/pulls/(?P<number>\d+)/comments$"), pull_review_comments),
+    (re.compile(_REPO + r"/issues/(?P<number>\d+)/comments$"), issue_comments),
+    (re.compile(_REPO + r"/issues/(?P<number>\d+)/timeline$"), issue_timeline),
+    (re.compile(_REPO + r"/commits/(?P<ref>[^/]+)$"), get_commit),
+    (re.compile(_REPO + r"/commits/(?P<ref>[^/]+)/check-runs$"), check_runs),
+]
+
+
+def route(repos: Iterable[Repository], path: str, query: dict[str, str], api: str) -> Reply:
+    """Answer a GET. Owner and repository names match case-insensitively, as on GitHub."""
+    for pattern, handler in ROUTES:
+        match = pattern.match(path)
+        if match is None:
+            continue
+        wanted = f"{match['owner']}/{match['name']}".lower()
+        repo = next((r for r in repos if r.full_name.lower() == wanted), None)
+        if repo is None:
+            return not_found()
+        return handler(Request(path=path, query=query, api=api, repo=repo, match=match))
+    return not_found()

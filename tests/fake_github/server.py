@@ -1,0 +1,297 @@
+"""``FakeGitHub``: a loopback HTTP server that answers like api.github.com (or a GitHub
+Enterprise Server under ``/api/v3``), so PyGithub's own pagination, retry and parsing run.
+
+    with FakeGitHub([repo]) as gh:
+        client = github.Github(auth=github.Auth.Token("test-token"), base_url=gh.api_url)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http
+import itertools
+import json
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .faults import PRIMARY_RATE_LIMIT_DOCS, Fault, FaultPlan, primary_rate_limit_message
+from .model import Repository
+from .payloads import error_payload
+from .routes import Reply, route
+
+API_VERSION = "2022-11-28"
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    method: str
+    path: str  # without the API prefix and without the query string
+    query: dict[str, str]
+    status: int  # 0: the connection was dropped without an answer
+    request_id: str
+
+
+class FakeGitHub:
+    """State: ``repos`` (live: mutate them between requests), ``requests`` (the log),
+    ``rate_limit_limit/remaining/reset`` (primary limit; ``rate_limit_status`` 403 or 429 is
+    what an exhausted limit answers), ``latency_s`` (added to every request)."""
+
+    def __init__(
+        self, repos: list[Repository], token: str | None = "test-token", api_prefix: str = ""
+    ) -> None:
+        self.repos = repos
+        self.token = token
+        self.api_prefix = api_prefix.rstrip("/")
+        self.latency_s = 0.0
+        self.rate_limit_limit = 5000
+        self.rate_limit_remaining = 5000
+        self.rate_limit_reset = int(time.time()) + 3600
+        self.rate_limit_status = 403  # GitHub answers an exhausted primary limit with 403 or 429
+        self.requests: list[RequestRecord] = []
+        self._faults = FaultPlan()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> FakeGitHub:
+        if self._httpd is not None:
+            return self
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._httpd.fake = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(0.05,), name="fake-github", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._httpd = None
+        self._thread = None
+
+    def __enter__(self) -> FakeGitHub:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        if self._httpd is None:
+            raise RuntimeError("FakeGitHub is not started")
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """scheme://host:port, without the API prefix."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """What a client passes as GITHUB_API_URL / base_url (no trailing slash)."""
+        return f"{self.base_url}{self.api_prefix}"
+
+    # --- test controls -------------------------------------------------------------------
+
+    def add_fault(self, path_regex: str, *faults: Fault) -> None:
+        """Requests whose path (without the API prefix) matches ``path_regex`` get these
+        faults, one per request, then normal answers."""
+        self._faults.add(path_regex, *faults)
+
+    def pending_faults(self) -> int:
+        return self._faults.pending()
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    def paths(self) -> list[str]:
+        """The logged paths, in order (a convenience for assertions)."""
+        with self._lock:
+            return [r.path for r in self.requests]
+
+    # --- request handling (called on the server's threads) -------------------------------
+
+    def _next_request_id(self) -> str:
+        # Shaped like GitHub's "C0DE:1A2B:3C4D5E:6F7A8B:65F1A2B3"; the counter keeps it unique.
+        h = uuid.uuid4().hex.upper()
+        return f"{next(self._ids):04X}:{h[:4]}:{h[4:10]}:{h[10:16]}:{h[16:24]}"
+
+    def _record(self, method: str, path: str, query: dict[str, str], status: int, request_id: str) -> None:
+        with self._lock:
+            self.requests.append(RequestRecord(method, path, dict(query), status, request_id))
+
+    def _rate_headers(self) -> dict[str, str]:
+        with self._lock:
+            return {
+                "x-ratelimit-limit": str(self.rate_limit_limit),
+                "x-ratelimit-remaining": str(max(self.rate_limit_remaining, 0)),
+                "x-ratelimit-used": str(self.rate_limit_limit - max(self.rate_limit_remaining, 0)),
+                "x-ratelimit-reset": str(self.rate_limit_reset),
+                "x-ratelimit-resource": "core",
+            }
+
+    def _spend_rate_limit(self) -> bool:
+        """Count one authorised request; False when the primary limit is used up. Once
+        ``rate_limit_reset`` has passed, a new window starts, as on GitHub."""
+        with self._lock:
+            now = int(time.time())
+            if self.rate_limit_remaining <= 0 and now >= self.rate_limit_reset:
+                self.rate_limit_remaining = self.rate_limit_limit
+                self.rate_limit_reset = now + 3600
+            if self.rate_limit_remaining <= 0:
+                return False
+            self.rate_limit_remaining -= 1
+            return True
+
+    def _authorised(self, header: str | None) -> bool:
+        if self.token is None:
+            return True
+        return header in (f"token {self.token}", f"Bearer {self.token}")
+
+    def _rate_limit_status_payload(self) -> dict[str, Any]:
+        with self._lock:
+            core = {
+                "limit": self.rate_limit_limit,
+                "used": self.rate_limit_limit - max(self.rate_limit_remaining, 0),
+                "remaining": max(self.rate_limit_remaining, 0),
+                "reset": self.rate_limit_reset,
+            }
+        reset = int(time.time()) + 3600
+        graphql = {"limit": 5000, "used": 0, "remaining": 5000, "reset": reset}
+        search = {"limit": 30, "used": 0, "remaining": 30, "reset": reset}
+        return {"resources": {"core": core, "graphql": graphql, "search": search}, "rate": core}
+
+    def handle(self, handler: _Handler) -> None:
+        request_id = self._next_request_id()
+        parts = urlsplit(handler.path)
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        path = parts.path
+        if self.api_prefix:
+            # GHES serves the REST API under /api/v3 only.
+            prefixed = path == self.api_prefix or path.startswith(self.api_prefix + "/")
+            path = path[len(self.api_prefix) :] if prefixed else path
+        else:
+            prefixed = True
+        method = handler.command
+
+        if self.latency_s:
+            time.sleep(self.latency_s)
+
+        extra_headers: dict[str, str] = {}
+        fault = self._faults.take(path)
+        if fault is not None:
+            if fault.delay_s:
+                time.sleep(fault.delay_s)
+            if fault.drop_connection:
+                self._record(method, path, query, 0, request_id)
+                handler.drop()
+                return
+            if not fault.passes_through:
+                body = fault.body if fault.body is not None else _default_error(fault.status)
+                if isinstance(body.get("message"), str):
+                    body = {**body, "message": body["message"].replace("{request_id}", request_id)}
+                headers = {**self._rate_headers(), **{k.lower(): v for k, v in fault.headers.items()}}
+                self._send(handler, method, path, query, request_id, Reply(fault.status, body), headers)
+                return
+            extra_headers = {k.lower(): v for k, v in fault.headers.items()}
+
+        if not self._authorised(handler.headers.get("Authorization")):
+            reply = Reply(401, error_payload("Bad credentials", 401))
+        elif path == "/rate_limit":  # GitHub does not count this one against the limit
+            reply = Reply(200, self._rate_limit_status_payload())
+        elif not self._spend_rate_limit():
+            status = self.rate_limit_status
+            body = error_payload(primary_rate_limit_message(request_id), status, PRIMARY_RATE_LIMIT_DOCS)
+            reply = Reply(status, body)
+        elif method != "GET" or not prefixed:
+            reply = Reply(404, error_payload("Not Found", 404))
+        else:
+            try:
+                reply = route(list(self.repos), path, query, self.api_url)
+            except Exception as exc:  # a bug in the fake: answer 500 rather than hang the client
+                reply = Reply(500, error_payload(f"fake_github error: {exc!r}", 500))
+        headers = {**self._rate_headers(), **extra_headers}
+        self._send(handler, method, path, query, request_id, reply, headers)
+
+    def _send(
+        self,
+        handler: _Handler,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        request_id: str,
+        reply: Reply,
+        headers: dict[str, str],
+    ) -> None:
+        self._record(method, path, query, reply.status, request_id)
+        data = json.dumps(reply.body).encode()
+        headers = {
+            "content-type": "application/json; charset=utf-8",
+            "x-github-media-type": "github.v3; format=json",
+            "x-github-api-version-selected": API_VERSION,
+            "x-github-request-id": request_id,
+            **headers,
+            "content-length": str(len(data)),
+        }
+        if reply.link:
+            headers["link"] = reply.link
+        handler.send_response(reply.status)
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        if method != "HEAD":
+            handler.wfile.write(data)
+
+
+def _default_error(status: int) -> dict[str, Any]:
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return error_payload(phrase, status)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as PyGithub's session expects
+
+    def version_string(self) -> str:
+        return "github.com"
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)  # drain a request body so keep-alive stays in step
+        self.server.fake.handle(self)  # type: ignore[attr-defined]
+
+    do_GET = do_HEAD = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch
+
+    def drop(self) -> None:
+        """Close the socket without writing a byte (a reset / dropped connection)."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: no per-request line on stderr
