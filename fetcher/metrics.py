@@ -176,10 +176,9 @@ def recompute(con: duckdb.DuckDBPyConnection, repo: str | None = None, number: i
     facts = FACTS_SQL.format(scope=scope)
     selected = ", ".join(f"{metric.sql} AS {metric.name}" for metric in METRICS)
     con.execute(f"DELETE FROM pr_metrics WHERE {scope}", params)
-    con.execute(
+    inserted = con.execute(
         f"""INSERT INTO pr_metrics BY NAME
             SELECT f.repo, f.number, {selected}, now() AS computed_at FROM ({facts}) f""",
         params,
-    )
-    row = con.execute(f"SELECT count(*) FROM pr_metrics WHERE {scope}", params).fetchone()
-    return int(row[0]) if row else 0
+    ).fetchone()
+    return int(inserted[0]) if inserted else 0

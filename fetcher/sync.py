@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,12 +53,25 @@ class SyncResult:
 
 
 def sync_pull_request(
-    source: GitHubSource, db: str | Path, repo: str, number: int, trigger: str
+    source: GitHubSource,
+    db: str | Path,
+    repo: str,
+    number: int,
+    trigger: str,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> SyncResult:
-    """Fetch PR ``repo#number`` and store it. Raises MergelensError when nothing could be written."""
+    """Fetch PR ``repo#number`` and store it. Raises MergelensError when nothing could be written.
+
+    ``con``: an open connection to ``db`` when syncing many PRs in one process (one open and
+    one checkpoint for all of them instead of one per PR)."""
     started_at = datetime.now(UTC)
     clock = time.perf_counter()
     requests_before, retries_before = source.usage.requests, source.usage.retries
+    if con is None and Path(db).exists():
+        # Fail before spending API requests on a DB we could not write (locked, too new, not
+        # DuckDB). A missing file is created only once there is something to store.
+        with open_store(db):
+            pass
     try:
         bundle = source.fetch_pull_request(repo, number)
     except FetchFailed as exc:
@@ -88,9 +102,9 @@ def sync_pull_request(
         warnings=result.warnings,
         api_requests=result.api_requests,
     )
-    with open_store(db) as con:
-        store.write_pull_request(con, bundle, run, fetched_at=started_at)
-        result.metrics = read_metrics(con, repo, number)
+    with nullcontext(con) if con is not None else open_store(db) as target:
+        store.write_pull_request(target, bundle, run, fetched_at=started_at)
+        result.metrics = read_metrics(target, repo, number)
     result.duration_s = time.perf_counter() - clock
     return result
 

@@ -1,0 +1,129 @@
+"""`make demo`: the whole job on a realistic sample repository, with no network and no token.
+
+Generates a seeded repository (tests/fake_github/generator.py), serves it with the fake
+GitHub on loopback, syncs every merged PR through the real fetcher into ``demo.duckdb``
+and prints what the metrics say.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from fetcher import report, store
+from fetcher.errors import MergelensError
+from fetcher.github import ClientSettings, GitHubSource
+from fetcher.sync import open_store, sync_pull_request
+from tests.fake_github import FakeGitHub
+from tests.fake_github.generator import generate_repository
+
+DEMO_TOKEN = "demo-token-not-a-secret"
+
+SUMMARY_SQL = """
+SELECT
+    count(*) AS prs,
+    median(cycle_time_hours), quantile_cont(cycle_time_hours, 0.9),
+    median(pickup_hours), quantile_cont(pickup_hours, 0.9),
+    median(time_to_first_review_hours), quantile_cont(time_to_first_review_hours, 0.9),
+    median(review_rounds), quantile_cont(review_rounds, 0.9),
+    median(avg_fix_response_hours), quantile_cont(avg_fix_response_hours, 0.9),
+    median(total_comments), quantile_cont(total_comments, 0.9),
+    count(*) FILTER (WHERE force_pushes > 0),
+    count(*) FILTER (WHERE first_review_at IS NULL),
+    count(*) FILTER (WHERE p.author_type = 'Bot' OR p.author_login LIKE '%[bot]')
+FROM pr_metrics m JOIN pull_requests p USING (repo, number)
+WHERE p.merged_at IS NOT NULL
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser.add_argument("--db", default="demo.duckdb", help="where to write the demo database (default demo.duckdb)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--prs", type=int, default=180, help="PRs to generate (default 180)")
+    parser.add_argument("--verbose", action="store_true", help="print a line per section of every PR")
+    args = parser.parse_args(argv)
+
+    report.configure_logging()
+    if not args.verbose:
+        report.log.setLevel("WARNING")
+    db = Path(args.db)
+    for stale in (db, Path(f"{db}.wal")):
+        stale.unlink(missing_ok=True)
+
+    repo = generate_repository(seed=args.seed, n_prs=args.prs)
+    merged = sorted(number for number, pr in repo.pulls.items() if pr.merged_at is not None)
+    started = time.perf_counter()
+    statuses: dict[str, int] = {}
+    with FakeGitHub([repo], token=DEMO_TOKEN) as github:
+        print(f"mergelens demo: {repo.full_name}, {len(merged)} merged PRs, served by a fake GitHub at {github.api_url}")
+        source = GitHubSource(ClientSettings(github.api_url, DEMO_TOKEN, request_interval=0))
+        con = open_store(db).__enter__()
+        try:
+            for number in merged:
+                try:
+                    result = sync_pull_request(source, db, repo.full_name, number, "demo", con=con)
+                except MergelensError as exc:
+                    print(f"  #{number}: failed: {exc}", file=sys.stderr)
+                    statuses["failed"] = statuses.get("failed", 0) + 1
+                    continue
+                statuses[result.status] = statuses.get(result.status, 0) + 1
+                for warning in result.warnings:
+                    print(f"  #{number}: warning: {warning}")
+        finally:
+            con.close()
+            source.close()
+    elapsed = time.perf_counter() - started
+    requests = source.usage.requests
+    print(
+        f"synced {len(merged)} PRs in {elapsed:.1f} s: {requests} API requests "
+        f"({requests / max(1, len(merged)):.1f} per PR), "
+        + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+    )
+    print(f"database: {db} ({db.stat().st_size / 1e6:.1f} MB)")
+    print_summary(db)
+    return 0 if set(statuses) <= {"complete"} else 1
+
+
+def print_summary(db: Path) -> None:
+    con = store.connect(db, read_only=True)
+    try:
+        row = con.execute(SUMMARY_SQL).fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    prs, *values = row
+    print(f"\n{'metric over ' + str(prs) + ' merged PRs':<34}{'median':>10}{'p90':>10}")
+    labels = [
+        "cycle time (hours)",
+        "pickup, from ready (hours)",
+        "time to first review (hours)",
+        "review rounds",
+        "fix response (hours)",
+        "comments (people, not bots)",
+    ]
+    for index, label in enumerate(labels):
+        median, p90 = values[2 * index], values[2 * index + 1]
+        print(f"  {label:<32}{_fmt(median):>10}{_fmt(p90):>10}")
+    force_pushed, unreviewed, bot_authored = values[-3:]
+    print(
+        f"\n  {force_pushed} PRs were force-pushed (read their commit-based metrics with care), "
+        f"{unreviewed} merged without a human review, {bot_authored} authored by bots."
+    )
+    print(f"\nExplore it: python -c \"import duckdb; duckdb.connect('{db}').sql('FROM pr_metrics').show()\"")
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (duckdb.Error, OSError) as exc:
+        print(f"mergelens demo: error: {exc}", file=sys.stderr)
+        sys.exit(1)
