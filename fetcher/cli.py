@@ -32,9 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     sync = commands.add_parser("sync", help="fetch one merged PR completely and store it with its metrics")
-    sync.add_argument(
-        "--repo", help="OWNER/NAME (default: the Actions event's repository, GITHUB_REPOSITORY)"
-    )
+    sync.add_argument("--repo", help="OWNER/NAME (default: the Actions event's repository, GITHUB_REPOSITORY)")
     sync.add_argument("--pr", type=positive_int, help="PR number (default: the PR of the Actions event)")
     sync.add_argument("--db", help="DuckDB file (default: $MERGELENS_DB, else mergelens.duckdb)")
     sync.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
@@ -62,9 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     recompute = commands.add_parser("metrics", help="recompute pr_metrics from the stored rows")
-    recompute.add_argument(
-        "--recompute", action="store_true", required=True, help="recompute every PR's metrics"
-    )
+    recompute.add_argument("--recompute", action="store_true", required=True, help="recompute every PR's metrics")
     recompute.add_argument("--repo", help="only this OWNER/NAME")
     recompute.add_argument("--db", help="DuckDB file (default: $MERGELENS_DB, else mergelens.duckdb)")
     return parser

@@ -40,14 +40,10 @@ def read_event(event_name: str | None, event_path: str, repository: str | None) 
         return _pull_request_close(name, payload, repo, event_path)
     if name == "workflow_dispatch":
         return _dispatch(payload, repo, event_path)
-    raise UsageError(
-        f"event {name or 'unknown'} names no PR: pass --pr N, or run on a PR close or workflow_dispatch"
-    )
+    raise UsageError(f"event {name or 'unknown'} names no PR: pass --pr N, or run on a PR close or workflow_dispatch")
 
 
-def _pull_request_close(
-    name: str, payload: dict[str, Any], repo: str | None, path: str
-) -> SyncRequest | Skip:
+def _pull_request_close(name: str, payload: dict[str, Any], repo: str | None, path: str) -> SyncRequest | Skip:
     pr = payload.get("pull_request")
     if not isinstance(pr, dict) or not isinstance(pr.get("number", payload.get("number")), int):
         raise MergelensError(f"event file {path}: {name} event without pull_request.number")

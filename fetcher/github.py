@@ -116,9 +116,7 @@ class GitHubSource:
                 log.info("%s#%d %-15s %5d rows", full_name, number, section, len(bundle.sections[section]))
             except Exception as exc:
                 failure = describe_failure(exc)
-                bundle.errors.append(
-                    SectionError(section, failure.status, failure.message, failure.request_id)
-                )
+                bundle.errors.append(SectionError(section, failure.status, failure.message, failure.request_id))
                 log.warning("%s#%d %-15s FAILED %s", full_name, number, section, failure.message)
         bundle.warnings.extend(capped_sections_warnings(bundle, payload))
         return bundle
@@ -138,12 +136,8 @@ class GitHubSource:
             "commits": lambda: [records.commit_row(p) for p in payloads(pr.get_commits())],
             "files": lambda: [records.file_row(p) for p in payloads(pr.get_files())],
             "reviews": lambda: [records.review_row(p) for p in payloads(pr.get_reviews())],
-            "review_comments": lambda: [
-                records.review_comment_row(p) for p in payloads(pr.get_review_comments())
-            ],
-            "issue_comments": lambda: [
-                records.issue_comment_row(p) for p in payloads(pr.get_issue_comments())
-            ],
+            "review_comments": lambda: [records.review_comment_row(p) for p in payloads(pr.get_review_comments())],
+            "issue_comments": lambda: [records.issue_comment_row(p) for p in payloads(pr.get_issue_comments())],
             "timeline": lambda: [
                 records.timeline_row(seq, p) for seq, p in enumerate(payloads(pr.get_issue_timeline()))
             ],
@@ -193,8 +187,6 @@ def capped_sections_warnings(bundle: PullRequestBundle, pr: dict[str, Any]) -> l
     ):
         fetched = len(bundle.sections.get(section, []))
         if section in bundle.sections and total is not None and total > fetched and fetched >= cap:
-            warnings.append(
-                f"{section}: GitHub returns at most {cap} {section} for a PR; stored {fetched} of {total}"
-            )
+            warnings.append(f"{section}: GitHub returns at most {cap} {section} for a PR; stored {fetched} of {total}")
             bundle.pull_request.setdefault("truncated_sections", []).append(section)
     return warnings

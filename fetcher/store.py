@@ -153,15 +153,11 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     current = schema_version(con)
     if current > SCHEMA_VERSION:
-        raise SchemaError(
-            f"database schema version {current} is newer than this mergelens ({SCHEMA_VERSION}): upgrade"
-        )
+        raise SchemaError(f"database schema version {current} is newer than this mergelens ({SCHEMA_VERSION}): upgrade")
     for version in range(current + 1, SCHEMA_VERSION + 1):
         con.execute("BEGIN")
         try:
-            con.execute(
-                "CREATE TABLE IF NOT EXISTS mergelens_schema (version INTEGER, migrated_at TIMESTAMPTZ)"
-            )
+            con.execute("CREATE TABLE IF NOT EXISTS mergelens_schema (version INTEGER, migrated_at TIMESTAMPTZ)")
             for statement in MIGRATIONS[version]:
                 con.execute(statement)
             con.execute("INSERT INTO mergelens_schema VALUES (?, now())", [version])
@@ -207,9 +203,7 @@ def record_run(con: duckdb.DuckDBPyConnection, run: SyncRun) -> None:
     )
 
 
-def _upsert_pull_request(
-    con: duckdb.DuckDBPyConnection, bundle: PullRequestBundle, fetched_at: datetime
-) -> None:
+def _upsert_pull_request(con: duckdb.DuckDBPyConnection, bundle: PullRequestBundle, fetched_at: datetime) -> None:
     row = {
         **bundle.pull_request,
         "fetched_at": fetched_at,
@@ -223,9 +217,7 @@ def _upsert_pull_request(
     con.execute(f"INSERT INTO pull_requests ({', '.join(row)}) VALUES ({placeholders})", list(row.values()))
 
 
-def _replace_section(
-    con: duckdb.DuckDBPyConnection, bundle: PullRequestBundle, section: str, rows: list[Row]
-) -> None:
+def _replace_section(con: duckdb.DuckDBPyConnection, bundle: PullRequestBundle, section: str, rows: list[Row]) -> None:
     child = CHILD_TABLES[section]
     scope = {"repo": bundle.repo, "pr_number": bundle.number, **child.scope}
     where = " AND ".join(f"{column} = ?" for column in scope)

@@ -124,9 +124,7 @@ class open_store:
         except duckdb.IOException as exc:
             first_line = str(exc).splitlines()[0]
             if "lock" in first_line.lower():
-                raise MergelensError(
-                    f"database {self.db} is in use by another process: {first_line}"
-                ) from None
+                raise MergelensError(f"database {self.db} is in use by another process: {first_line}") from None
             raise MergelensError(f"cannot open database {self.db}: {first_line}") from None
         except duckdb.Error as exc:
             raise MergelensError(f"cannot open database {self.db}: {str(exc).splitlines()[0]}") from None
@@ -139,9 +137,7 @@ class open_store:
 
 def read_metrics(con: duckdb.DuckDBPyConnection, repo: str, number: int) -> dict[str, Any]:
     columns = ", ".join(METRIC_COLUMNS)
-    row = con.execute(
-        f"SELECT {columns} FROM pr_metrics WHERE repo = ? AND number = ?", [repo, number]
-    ).fetchone()
+    row = con.execute(f"SELECT {columns} FROM pr_metrics WHERE repo = ? AND number = ?", [repo, number]).fetchone()
     if row is None:
         return {}
     return {

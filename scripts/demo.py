@@ -60,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     statuses: dict[str, int] = {}
     with FakeGitHub([repo], token=DEMO_TOKEN) as github:
-        print(f"mergelens demo: {repo.full_name}, {len(merged)} merged PRs, served by a fake GitHub at {github.api_url}")
+        print(
+            f"mergelens demo: {repo.full_name}, {len(merged)} merged PRs, served by a fake GitHub at {github.api_url}"
+        )
         source = GitHubSource(ClientSettings(github.api_url, DEMO_TOKEN, request_interval=0))
         con = open_store(db).__enter__()
         try:

@@ -106,9 +106,7 @@ def table_rows(db: Path, table: str, exclude: tuple[str, ...] = ()) -> list[tupl
             ).fetchall()
             if name not in exclude
         ]
-        return sorted(
-            con.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(), key=lambda row: repr(row)
-        )
+        return sorted(con.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(), key=lambda row: repr(row))
 
 
 def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

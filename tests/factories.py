@@ -44,9 +44,7 @@ def next_id() -> int:
     return next(_ids)
 
 
-def commit(
-    when: str, author: User | None = ALICE, seed: object = None, authored: str | None = None
-) -> Commit:
+def commit(when: str, author: User | None = ALICE, seed: object = None, authored: str | None = None) -> Commit:
     return Commit(
         sha=sha(seed if seed is not None else (when, next_id())),
         author=author,
@@ -66,9 +64,7 @@ def issue_comment(user: User | None, when: str, body: str = "a comment") -> Issu
     return IssueComment(next_id(), user, body, at(when), at(when))
 
 
-def review_comment(
-    user: User | None, when: str, body: str = "nit", reply_to: int | None = None
-) -> ReviewComment:
+def review_comment(user: User | None, when: str, body: str = "nit", reply_to: int | None = None) -> ReviewComment:
     return ReviewComment(
         next_id(), user, body, at(when), at(when), "src/app.py", sha("head"), line=10, in_reply_to_id=reply_to
     )
@@ -78,9 +74,7 @@ def event(name: str, when: str, actor: User | None = ALICE, **extra: object) -> 
     return TimelineEvent(next_id(), name, actor, at(when), **extra)  # type: ignore[arg-type]
 
 
-def check_run(
-    name: str, head_sha: str, conclusion: str = "success", start: str = "2026-03-02 09:05"
-) -> CheckRun:
+def check_run(name: str, head_sha: str, conclusion: str = "success", start: str = "2026-03-02 09:05") -> CheckRun:
     started = at(start)
     return CheckRun(next_id(), name, head_sha, "completed", conclusion, started, started.replace(minute=30))
 

@@ -84,16 +84,12 @@ def test_missing_event_file(cli, tmp_path):
 def test_merged_event_without_any_repository(cli, tmp_path):
     sample = json.loads((SAMPLES / "webhook_pull_request_closed_merged.json").read_text())
     del sample["repository"]
-    run = cli(
-        None, "sync", event_name="pull_request", event_path=write_event(tmp_path, sample), repository=None
-    )
+    run = cli(None, "sync", event_name="pull_request", event_path=write_event(tmp_path, sample), repository=None)
     assert run.exit_code == 1
     assert "GITHUB_REPOSITORY" in run.stderr
 
 
-@pytest.mark.parametrize(
-    ("inputs", "code"), [({}, 2), ({"pr_number": "twelve"}, 1), ({"pr_number": "-3"}, 1)]
-)
+@pytest.mark.parametrize(("inputs", "code"), [({}, 2), ({"pr_number": "twelve"}, 1), ({"pr_number": "-3"}, 1)])
 def test_workflow_dispatch_needs_a_pr_number(cli, tmp_path, inputs, code):
     sample = json.loads((SAMPLES / "webhook_workflow_dispatch.json").read_text())
     sample["inputs"] = inputs
@@ -103,9 +99,7 @@ def test_workflow_dispatch_needs_a_pr_number(cli, tmp_path, inputs, code):
 
 
 def test_schedule_event_names_no_pr(cli, tmp_path):
-    run = cli(
-        None, "sync", event_name="schedule", event_path=write_event(tmp_path, {"schedule": "0 3 * * *"})
-    )
+    run = cli(None, "sync", event_name="schedule", event_path=write_event(tmp_path, {"schedule": "0 3 * * *"}))
     assert run.exit_code == 2
     assert "names no PR" in run.stderr
 

@@ -37,9 +37,7 @@ def test_dropped_connection_is_retried(serve, cli, db_path):
 def test_read_timeout_is_retried(serve, db_path):
     server = serve(repository(complete_pr()))
     server.add_fault(r"/pulls/12/reviews$", Fault.slow(2.5))
-    source = GitHubSource(
-        ClientSettings(server.api_url, TOKEN, request_interval=0, timeout=1, backoff_factor=0.01)
-    )
+    source = GitHubSource(ClientSettings(server.api_url, TOKEN, request_interval=0, timeout=1, backoff_factor=0.01))
     bundle = source.fetch_pull_request("acme/widgets", 12)
     assert not bundle.errors
     assert len(bundle.sections["reviews"]) == 2
@@ -61,12 +59,8 @@ def test_secondary_rate_limit_waits_as_told(serve, cli, db_path, status):
 def test_secondary_limit_without_retry_after_waits_the_configured_minimum(serve, db_path):
     # GitHub: with neither Retry-After nor remaining=0, wait at least a minute (here shortened).
     server = serve(repository(complete_pr()))
-    message = {
-        "message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
-    }
-    server.add_fault(
-        r"/pulls/12/commits$", Fault(status=403, body=message), Fault(status=429, body={"message": ""})
-    )
+    message = {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}
+    server.add_fault(r"/pulls/12/commits$", Fault(status=403, body=message), Fault(status=429, body={"message": ""}))
     source = GitHubSource(ClientSettings(server.api_url, TOKEN, request_interval=0, secondary_rate_wait=0.2))
     bundle = source.fetch_pull_request("acme/widgets", 12)
     assert not bundle.errors
@@ -129,9 +123,7 @@ def test_a_section_failing_for_good_keeps_its_old_rows(serve, cli, db_path):
     kept = [row for row in before_comments if "review" in row]
     assert [row for row in table_rows(db_path, "pr_comments") if "review" in row] == kept
     assert len(kept) == 2
-    (status, errors) = query(
-        db_path, "SELECT status, errors FROM sync_runs ORDER BY started_at DESC LIMIT 1"
-    )[0]
+    (status, errors) = query(db_path, "SELECT status, errors FROM sync_runs ORDER BY started_at DESC LIMIT 1")[0]
     assert status == "partial"
     assert json.loads(errors)[0]["section"] == "review_comments"
     # The next run, with GitHub healthy again, completes and catches up.

@@ -88,9 +88,7 @@ def rich_pull() -> PullRequest:
         ],
         review_comments=[
             ReviewComment(601, BOB, "Rename this", at(3), at(3), "src/thing.py", sha(1), 4, 501),
-            ReviewComment(
-                602, ALICE, "Done", at(5), at(5), "src/thing.py", sha(2), 4, 510, in_reply_to_id=601
-            ),
+            ReviewComment(602, ALICE, "Done", at(5), at(5), "src/thing.py", sha(2), 4, 510, in_reply_to_id=601),
         ],
         issue_comments=[
             IssueComment(701, CAROL, "Nice", at(2), at(2)),
@@ -283,10 +281,7 @@ def test_timeline_is_chronological_with_synthesised_items(server: FakeGitHub) ->
         "created_at", "performed_via_github_app",
     }  # fmt: skip
     requested = by_kind["review_requested"]
-    assert (
-        requested["requested_reviewer"]["login"] == "bob"
-        and requested["review_requester"]["login"] == "alice"
-    )
+    assert requested["requested_reviewer"]["login"] == "bob" and requested["review_requester"]["login"] == "alice"
     assert items[5]["actor"] is None and items[5]["user"] is None  # comment by a deleted account
 
 
@@ -323,9 +318,7 @@ def test_unknown_things_are_404(server: FakeGitHub) -> None:
 def test_link_pagination_over_250_items(server: FakeGitHub) -> None:
     first = get(server, "/repos/octo/widgets/issues/9/comments", per_page=100)
     assert len(first.json()) == 100
-    assert first.links["next"]["url"] == (
-        f"{server.api_url}/repos/octo/widgets/issues/9/comments?per_page=100&page=2"
-    )
+    assert first.links["next"]["url"] == (f"{server.api_url}/repos/octo/widgets/issues/9/comments?per_page=100&page=2")
     assert first.links["last"]["url"].endswith("per_page=100&page=3")
     assert "prev" not in first.links and "first" not in first.links
     second = get(server, first.links["next"]["url"])
@@ -400,9 +393,7 @@ def test_rate_limit_window_restarts_after_reset(server: FakeGitHub) -> None:
 
 
 def test_fault_sequence_then_success(server: FakeGitHub) -> None:
-    server.add_fault(
-        r"/pulls/7/files$", Fault(status=502), Fault.secondary_rate_limit(retry_after=3), Fault.dropped()
-    )
+    server.add_fault(r"/pulls/7/files$", Fault(status=502), Fault.secondary_rate_limit(retry_after=3), Fault.dropped())
     path = "/repos/octo/widgets/pulls/7/files"
     assert get(server, path).status_code == 502
     limited = get(server, path)

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import duckdb
 
@@ -183,9 +182,7 @@ def test_db_in_use_by_another_process_is_one_clear_line(serve, cli, db_path):
         run = sync(cli, server, db_path, 12)
         assert run.exit_code == 1
         assert server.requests == []
-        assert run.stderr.strip().startswith(
-            f"mergelens: error: database {db_path} is in use by another process"
-        )
+        assert run.stderr.strip().startswith(f"mergelens: error: database {db_path} is in use by another process")
         assert "Traceback" not in run.stderr
     finally:
         holder.kill()

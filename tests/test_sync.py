@@ -33,9 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def complete_pr():
-    pr = pull(
-        12, author=ALICE, created="2026-04-01 09:00", merged="2026-04-02 11:00", title="Add retry budget"
-    )
+    pr = pull(12, author=ALICE, created="2026-04-01 09:00", merged="2026-04-02 11:00", title="Add retry budget")
     pr.labels = ["enhancement"]
     pr.commits = [commit("2026-04-01 08:55", seed="c1"), commit("2026-04-01 13:00", author=GHOST, seed="c2")]
     pr.files = [
@@ -118,9 +116,7 @@ def test_every_section_is_stored(serve, cli, db_path):
         ("review", "bob", "User", "cap this", None),
         ("review", "alice", "User", "done", pr.review_comments[0].id),
     ]
-    events = query(
-        db_path, "SELECT seq, event, actor_login, requested_reviewer_login FROM pr_events ORDER BY seq"
-    )
+    events = query(db_path, "SELECT seq, event, actor_login, requested_reviewer_login FROM pr_events ORDER BY seq")
     # GitHub's timeline order: its own events and the commits, reviews and comments, by time
     assert [e[1] for e in events] == [
         "committed",
@@ -132,15 +128,11 @@ def test_every_section_is_stored(serve, cli, db_path):
     ]
     assert events[1][2:] == ("alice", "bob")
     assert [e[0] for e in events] == list(range(len(events)))
-    assert query(
-        db_path, "SELECT name, conclusion, head_sha, app_slug FROM pr_check_runs ORDER BY started_at"
-    ) == [
+    assert query(db_path, "SELECT name, conclusion, head_sha, app_slug FROM pr_check_runs ORDER BY started_at") == [
         ("test", "failure", pr.head_sha, "github-actions"),
         ("test", "success", pr.head_sha, "github-actions"),
     ]
-    (run_row,) = query(
-        db_path, "SELECT repo, pr_number, trigger, status, api_requests, counts FROM sync_runs"
-    )
+    (run_row,) = query(db_path, "SELECT repo, pr_number, trigger, status, api_requests, counts FROM sync_runs")
     assert run_row[:5] == ("acme/widgets", 12, "cli", "complete", 8)
     assert json.loads(run_row[5])["commits"] == 2
 
@@ -192,9 +184,7 @@ def test_a_250_file_pr_costs_ten_requests(serve, cli, db_path):
     run = sync(cli, server, db_path, 12, "--json")
     assert run.result["counts"]["files"] == 250
     assert run.result["api_requests"] == 10  # the PR + 3 pages of files + one page of each other list
-    assert query(db_path, "SELECT changed_files, count(*) FROM pull_requests, pr_files GROUP BY ALL") == [
-        (250, 250)
-    ]
+    assert query(db_path, "SELECT changed_files, count(*) FROM pull_requests, pr_files GROUP BY ALL") == [(250, 250)]
 
 
 def test_commit_cap_of_250_is_a_warning_and_a_flag(serve, cli, db_path):
@@ -204,13 +194,9 @@ def test_commit_cap_of_250_is_a_warning_and_a_flag(serve, cli, db_path):
     run = sync(cli, server, db_path, 40, "--json")
     assert run.exit_code == 0
     assert run.result["counts"]["commits"] == 250
-    assert run.result["warnings"] == [
-        "commits: GitHub returns at most 250 commits for a PR; stored 250 of 260"
-    ]
+    assert run.result["warnings"] == ["commits: GitHub returns at most 250 commits for a PR; stored 250 of 260"]
     assert "warning: commits: GitHub returns at most 250" in run.stderr
-    assert query(db_path, "SELECT commits_count, truncated_sections FROM pull_requests") == [
-        (260, ["commits"])
-    ]
+    assert query(db_path, "SELECT commits_count, truncated_sections FROM pull_requests") == [(260, ["commits"])]
 
 
 def test_rerun_changes_nothing(serve, cli, db_path):
@@ -342,6 +328,4 @@ def test_python_dash_m_fetcher_as_a_process(serve, tmp_path):
 def test_raw_rows_keep_bots(serve, cli, db_path):
     server = serve(repository(complete_pr()))
     assert sync(cli, server, db_path, 12).exit_code == 0
-    assert query(db_path, "SELECT count(*) FROM pr_comments WHERE author_login = ?", [ACTIONS_BOT.login]) == [
-        (1,)
-    ]
+    assert query(db_path, "SELECT count(*) FROM pr_comments WHERE author_login = ?", [ACTIONS_BOT.login]) == [(1,)]

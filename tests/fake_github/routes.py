@@ -157,9 +157,7 @@ def get_commit(req: Request) -> Reply:
     for pr in req.repo.pulls.values():
         for item in payloads.commit_payloads(req.repo, pr, req.api):
             if item["sha"] == ref:
-                return Reply(
-                    200, {**item, "stats": {"total": 0, "additions": 0, "deletions": 0}, "files": []}
-                )
+                return Reply(200, {**item, "stats": {"total": 0, "additions": 0, "deletions": 0}, "files": []})
     return Reply(422, payloads.error_payload(f"No commit found for SHA: {ref}", 422))
 
 

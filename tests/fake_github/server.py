@@ -43,9 +43,7 @@ class FakeGitHub:
     ``rate_limit_limit/remaining/reset`` (primary limit; ``rate_limit_status`` 403 or 429 is
     what an exhausted limit answers), ``latency_s`` (added to every request)."""
 
-    def __init__(
-        self, repos: list[Repository], token: str | None = "test-token", api_prefix: str = ""
-    ) -> None:
+    def __init__(self, repos: list[Repository], token: str | None = "test-token", api_prefix: str = "") -> None:
         self.repos = repos
         self.token = token
         self.api_prefix = api_prefix.rstrip("/")
@@ -69,9 +67,7 @@ class FakeGitHub:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), name="fake-github", daemon=True
-        )
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="fake-github", daemon=True)
         self._thread.start()
         return self
 

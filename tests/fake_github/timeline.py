@@ -122,9 +122,7 @@ def timeline_items(repo: Repository, pr: PullRequest, api: str) -> list[Json]:
     submitted_at (pending reviews are not shown), everything else by created_at."""
     dated: list[tuple[datetime, Json]] = [(e.created_at, event_item(repo, e, api)) for e in pr.events]
     parents = [pr.base_sha] + [c.sha for c in pr.commits[:-1]]
-    dated += [
-        (c.committed_at, committed_item(repo, c, p, api)) for c, p in zip(pr.commits, parents, strict=True)
-    ]
+    dated += [(c.committed_at, committed_item(repo, c, p, api)) for c, p in zip(pr.commits, parents, strict=True)]
     dated += [
         (rv.submitted_at, reviewed_item(repo, pr, rv, api))
         for rv in pr.reviews
