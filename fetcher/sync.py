@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -107,6 +108,46 @@ def sync_pull_request(
         result.metrics = read_metrics(target, repo, number)
     result.duration_s = time.perf_counter() - clock
     return result
+
+
+@dataclass
+class BatchOutcome:
+    results: list[SyncResult] = field(default_factory=list)
+    failures: dict[int, str] = field(default_factory=dict)  # PR number -> why nothing was written
+
+    def statuses(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for status in [result.status for result in self.results] + ["failed"] * len(self.failures):
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+
+def sync_many(
+    source: GitHubSource,
+    db: str | Path,
+    repo: str,
+    numbers: Iterable[int],
+    trigger: str,
+    on_result: Callable[[SyncResult], None] | None = None,
+) -> BatchOutcome:
+    """Sync several PRs of one repository over one DB connection. A PR that fails is logged
+    as a ``failed`` run and the batch goes on."""
+    outcome = BatchOutcome()
+    with open_store(db) as con:
+        for number in numbers:
+            started_at = datetime.now(UTC)
+            try:
+                result = sync_pull_request(source, db, repo, number, trigger, con=con)
+            except MergelensError as exc:
+                outcome.failures[number] = str(exc)
+                failed = store.SyncRun(uuid.uuid4().hex, repo, number, trigger, started_at, datetime.now(UTC))
+                failed.status, failed.errors = "failed", [{"section": None, "status": None, "message": str(exc)}]
+                store.record_run(con, failed)
+                continue
+            outcome.results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return outcome
 
 
 class open_store:

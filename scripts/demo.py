@@ -15,9 +15,8 @@ from pathlib import Path
 import duckdb
 
 from fetcher import report, store
-from fetcher.errors import MergelensError
 from fetcher.github import ClientSettings, GitHubSource
-from fetcher.sync import open_store, sync_pull_request
+from fetcher.sync import SyncResult, sync_many
 from tests.fake_github import FakeGitHub
 from tests.fake_github.generator import generate_repository
 
@@ -58,37 +57,32 @@ def main(argv: list[str] | None = None) -> int:
     repo = generate_repository(seed=args.seed, n_prs=args.prs)
     merged = sorted(number for number, pr in repo.pulls.items() if pr.merged_at is not None)
     started = time.perf_counter()
-    statuses: dict[str, int] = {}
     with FakeGitHub([repo], token=DEMO_TOKEN) as github:
         print(
             f"mergelens demo: {repo.full_name}, {len(merged)} merged PRs, served by a fake GitHub at {github.api_url}"
         )
         source = GitHubSource(ClientSettings(github.api_url, DEMO_TOKEN, request_interval=0))
-        con = open_store(db).__enter__()
         try:
-            for number in merged:
-                try:
-                    result = sync_pull_request(source, db, repo.full_name, number, "demo", con=con)
-                except MergelensError as exc:
-                    print(f"  #{number}: failed: {exc}", file=sys.stderr)
-                    statuses["failed"] = statuses.get("failed", 0) + 1
-                    continue
-                statuses[result.status] = statuses.get(result.status, 0) + 1
-                for warning in result.warnings:
-                    print(f"  #{number}: warning: {warning}")
+            outcome = sync_many(source, db, repo.full_name, merged, "demo", on_result=print_warnings)
         finally:
-            con.close()
             source.close()
     elapsed = time.perf_counter() - started
+    for number, reason in outcome.failures.items():
+        print(f"  #{number}: failed: {reason}", file=sys.stderr)
     requests = source.usage.requests
     print(
         f"synced {len(merged)} PRs in {elapsed:.1f} s: {requests} API requests "
         f"({requests / max(1, len(merged)):.1f} per PR), "
-        + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
+        + ", ".join(f"{count} {status}" for status, count in sorted(outcome.statuses().items()))
     )
     print(f"database: {db} ({db.stat().st_size / 1e6:.1f} MB)")
     print_summary(db)
-    return 0 if set(statuses) <= {"complete"} else 1
+    return 0 if set(outcome.statuses()) <= {"complete"} else 1
+
+
+def print_warnings(result: SyncResult) -> None:
+    for warning in result.warnings:
+        print(f"  #{result.pr_number}: warning: {warning}")
 
 
 def print_summary(db: Path) -> None:
