@@ -21,9 +21,10 @@ What is retried and how:
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,21 +32,28 @@ from github.Requester import Requester
 from urllib3 import Retry
 from urllib3.response import BaseHTTPResponse
 
+log = logging.getLogger("mergelens")
+
 RATE_LIMIT_STATUSES = frozenset({403, 429})
 RETRIED_STATUSES = frozenset(range(500, 600)) | RATE_LIMIT_STATUSES
 
 
 class RateLimitExhausted(Exception):
-    """The primary rate limit is used up and its reset is further away than we may wait."""
+    """A rate limit asks for a longer wait than this run may spend (``max_rate_limit_wait``)."""
 
-    def __init__(self, status: int, reset_at: datetime, wait_s: float, max_wait_s: float) -> None:
+    def __init__(self, status: int, wait_s: float, max_wait_s: float, reset_at: datetime | None = None) -> None:
         self.status = status
         self.reset_at = reset_at
         self.wait_s = wait_s
-        super().__init__(
-            f"GitHub API rate limit exhausted; it resets at {reset_at:%Y-%m-%d %H:%M:%S} UTC "
-            f"(in {wait_s:.0f} s, more than the {max_wait_s:.0f} s this run may wait)"
-        )
+        limit = f"the {max_wait_s:.0f} s this run may wait"
+        if reset_at is not None:
+            message = (
+                f"GitHub API rate limit exhausted; it resets at {reset_at:%Y-%m-%d %H:%M:%S} UTC "
+                f"(in {wait_s:.0f} s, more than {limit})"
+            )
+        else:
+            message = f"GitHub secondary rate limit: asked to retry after {wait_s:.0f} s, more than {limit}"
+        super().__init__(message)
 
 
 @dataclass
@@ -55,7 +63,6 @@ class ApiUsage:
     requests: int = 0
     retries: int = 0
     waited_s: float = 0.0
-    events: list[str] = field(default_factory=list)
 
 
 class GitHubRetry(Retry):
@@ -129,19 +136,22 @@ class GitHubRetry(Retry):
         retry.forced_wait = wait
         self.usage.retries += 1
         what = f"HTTP {response.status}" if response is not None else type(error).__name__
-        self.usage.events.append(f"retry {retry_number(retry)} after {what} on {url}")
+        log.info("retry %d of %s after %s", len(retry.history), url, what)
         return retry
 
     def _rate_limit_wait(self, response: BaseHTTPResponse, url: str) -> float | None:
         """Seconds to wait before retrying a 403/429, or raise when it must not be retried."""
         headers = response.headers
         if headers.get("Retry-After"):
-            return None  # urllib3's sleep() honours Retry-After itself
+            told = self.get_retry_after(response) or 0.0
+            if told > self.max_rate_limit_wait:
+                raise RateLimitExhausted(response.status, told, self.max_rate_limit_wait)
+            return None  # sleep() honours Retry-After itself
         if headers.get("x-ratelimit-remaining") == "0" and (reset := headers.get("x-ratelimit-reset")):
             reset_at = datetime.fromtimestamp(int(reset), UTC)
             wait_s = max(0.0, reset_at.timestamp() - time.time()) + 1  # the reset second is fuzzy
             if wait_s > self.max_rate_limit_wait:
-                raise RateLimitExhausted(response.status, reset_at, wait_s, self.max_rate_limit_wait)
+                raise RateLimitExhausted(response.status, wait_s, self.max_rate_limit_wait, reset_at)
             return wait_s
         message = _response_message(response)
         if Requester.isSecondaryRateLimitError(message) or response.status == 429:
@@ -165,10 +175,6 @@ class GitHubRetry(Retry):
         self.usage.waited_s += wait
         if wait > 0:
             time.sleep(wait)
-
-
-def retry_number(retry: Retry) -> int:
-    return len(retry.history)
 
 
 def _response_message(response: BaseHTTPResponse) -> str:

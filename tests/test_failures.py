@@ -90,6 +90,16 @@ def test_primary_limit_beyond_the_cap_fails_the_section_and_says_when_it_resets(
     assert len([r for r in server.requests if r.path.endswith("/reviews")]) == 1  # no blind retrying
 
 
+def test_a_retry_after_beyond_the_cap_fails_the_section(serve, cli, db_path):
+    server = serve(repository(complete_pr()))
+    server.add_fault(r"/issues/12/comments$", Fault.secondary_rate_limit(retry_after=600))
+    run = sync(cli, server, db_path, 12, "--json", "--max-rate-limit-wait", "5")
+    assert run.exit_code == 3
+    (error,) = run.result["errors"]
+    assert error["section"] == "issue_comments"
+    assert "asked to retry after 600 s, more than the 5 s this run may wait" in error["message"]
+
+
 def test_a_section_failing_for_good_keeps_its_old_rows(serve, cli, db_path):
     pr = complete_pr()
     server = serve(repository(pr))
