@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 from fetcher.cli import main
 from fetcher.config import Environment
 from tests.fake_github import FakeGitHub, Repository
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "github-samples"
 
 TOKEN = "ghs_fakeTokenThatMustNeverBePrinted0123456789"
 TABLES = (
@@ -107,6 +110,18 @@ def table_rows(db: Path, table: str, exclude: tuple[str, ...] = ()) -> list[tupl
             if name not in exclude
         ]
         return sorted(con.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(), key=lambda row: repr(row))
+
+
+def recorded_sample(name: str) -> Any:
+    """A recorded GitHub payload from ../shared/github-samples (beside the checkout, as in CI).
+    Outside CI a checkout without it skips the tests that need it; in CI its absence fails."""
+    path = SAMPLES / name
+    if not path.is_file():
+        message = f"recorded GitHub sample not found: {path} (../shared/github-samples)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return json.loads(path.read_text())
 
 
 def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

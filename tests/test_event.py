@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import recorded_sample
 from tests.factories import repository
-from tests.test_sync import SAMPLES, complete_pr
+from tests.test_sync import complete_pr
 
 
 def write_event(tmp_path: Path, payload: object) -> str:
@@ -19,7 +20,7 @@ def write_event(tmp_path: Path, payload: object) -> str:
 
 @pytest.mark.parametrize("event_name", ["pull_request", "pull_request_target"])
 def test_closed_without_merge_is_skipped_without_any_api_call(serve, cli, tmp_path, event_name):
-    sample = json.loads((SAMPLES / "webhook_pull_request_closed_unmerged.json").read_text())
+    sample = recorded_sample("webhook_pull_request_closed_unmerged.json")
     assert sample["pull_request"]["merged"] is False
     server = serve(repository(complete_pr()))
     db = tmp_path / "db.duckdb"
@@ -43,7 +44,7 @@ def test_closed_without_merge_is_skipped_without_any_api_call(serve, cli, tmp_pa
 
 
 def test_other_pull_request_actions_are_skipped(serve, cli, tmp_path):
-    sample = json.loads((SAMPLES / "webhook_pull_request_closed_merged.json").read_text())
+    sample = recorded_sample("webhook_pull_request_closed_merged.json")
     sample["action"] = "opened"
     server = serve(repository(complete_pr()))
     run = cli(server, "sync", event_name="pull_request", event_path=write_event(tmp_path, sample))
@@ -53,7 +54,7 @@ def test_other_pull_request_actions_are_skipped(serve, cli, tmp_path):
 
 
 def test_event_name_is_inferred_from_the_payload(serve, cli, tmp_path):
-    sample = json.loads((SAMPLES / "webhook_pull_request_closed_unmerged.json").read_text())
+    sample = recorded_sample("webhook_pull_request_closed_unmerged.json")
     run = cli(None, "sync", event_name=None, event_path=write_event(tmp_path, sample))
     assert run.exit_code == 0
     assert "closed without merging" in run.stderr
@@ -82,7 +83,7 @@ def test_missing_event_file(cli, tmp_path):
 
 
 def test_merged_event_without_any_repository(cli, tmp_path):
-    sample = json.loads((SAMPLES / "webhook_pull_request_closed_merged.json").read_text())
+    sample = recorded_sample("webhook_pull_request_closed_merged.json")
     del sample["repository"]
     run = cli(None, "sync", event_name="pull_request", event_path=write_event(tmp_path, sample), repository=None)
     assert run.exit_code == 1
@@ -91,7 +92,7 @@ def test_merged_event_without_any_repository(cli, tmp_path):
 
 @pytest.mark.parametrize(("inputs", "code"), [({}, 2), ({"pr_number": "twelve"}, 1), ({"pr_number": "-3"}, 1)])
 def test_workflow_dispatch_needs_a_pr_number(cli, tmp_path, inputs, code):
-    sample = json.loads((SAMPLES / "webhook_workflow_dispatch.json").read_text())
+    sample = recorded_sample("webhook_workflow_dispatch.json")
     sample["inputs"] = inputs
     run = cli(None, "sync", event_name="workflow_dispatch", event_path=write_event(tmp_path, sample))
     assert run.exit_code == code
@@ -105,7 +106,7 @@ def test_schedule_event_names_no_pr(cli, tmp_path):
 
 
 def test_repo_flag_overrides_the_event_repository(serve, cli, tmp_path):
-    sample = json.loads((SAMPLES / "webhook_pull_request_closed_merged.json").read_text())
+    sample = recorded_sample("webhook_pull_request_closed_merged.json")
     pr = complete_pr()
     pr.number = sample["pull_request"]["number"]
     server = serve(repository(pr))

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import github
 import pytest
 import requests
 
+from tests.conftest import recorded_sample
 from tests.fake_github import (
     CheckRun,
     Commit,
@@ -28,7 +27,6 @@ from tests.fake_github import (
     key_differences,
 )
 
-SAMPLES = Path(__file__).parents[2] / "shared" / "github-samples"
 TOKEN = "test-token"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -143,9 +141,7 @@ def get(fake: FakeGitHub, path: str, token: str | None = TOKEN, **params: Any) -
 
 
 def sample(name: str) -> Any:
-    if not SAMPLES.is_dir():
-        pytest.skip(f"recorded GitHub samples not found at {SAMPLES} (shared/github-samples)")
-    return json.loads((SAMPLES / name).read_text())
+    return recorded_sample(name)
 
 
 def assert_all_items_match(

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import TABLES, TOKEN, query, table_rows
+from tests.conftest import TABLES, TOKEN, query, recorded_sample, table_rows
 from tests.factories import (
     ACTIONS_BOT,
     ALICE,
@@ -28,7 +28,6 @@ from tests.factories import (
 )
 from tests.fake_github.model import FileChange
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "github-samples"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -249,7 +248,7 @@ def test_github_enterprise_server_api_root(serve, cli, db_path):
 
 
 def test_recorded_merged_webhook_syncs(serve, cli, db_path, tmp_path):
-    sample = json.loads((SAMPLES / "webhook_pull_request_closed_merged.json").read_text())
+    sample = recorded_sample("webhook_pull_request_closed_merged.json")
     number = sample["pull_request"]["number"]
     sample["repository"]["full_name"] = "acme/widgets"  # adapted to the fake's repository
     event_file = tmp_path / "event.json"
@@ -274,7 +273,7 @@ def test_recorded_merged_webhook_syncs(serve, cli, db_path, tmp_path):
 
 
 def test_workflow_dispatch_event(serve, cli, db_path, tmp_path):
-    sample = json.loads((SAMPLES / "webhook_workflow_dispatch.json").read_text())
+    sample = recorded_sample("webhook_workflow_dispatch.json")
     sample["inputs"] = {"pr_number": "12"}
     sample["repository"]["full_name"] = "acme/widgets"
     event_file = tmp_path / "event.json"
