@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
-from typing import NoReturn
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, NoReturn
 
-from fetcher import metrics, report
+from fetcher import alerts, metrics, report, storage
 from fetcher.config import Environment
 from fetcher.errors import EXIT_COMPLETE, EXIT_PARTIAL, EXIT_USAGE, MergelensError, UsageError
 from fetcher.event import Skip, SyncRequest, read_event
 from fetcher.github import ClientSettings, GitHubSource
-from fetcher.sync import open_store, sync_pull_request
+from fetcher.reconcile import ReconcileReport, reconcile
+from fetcher.sync import SyncResult, fetch_pull_request, open_store, store_pull_request
 
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
@@ -31,32 +36,58 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m fetcher", description="Keep the complete record of merged PRs in DuckDB.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    sync = commands.add_parser("sync", help="fetch one merged PR completely and store it with its metrics")
-    sync.add_argument("--repo", help="OWNER/NAME (default: the Actions event's repository, GITHUB_REPOSITORY)")
-    sync.add_argument("--pr", type=positive_int, help="PR number (default: the PR of the Actions event)")
-    sync.add_argument("--db", help="DuckDB file (default: $MERGELENS_DB, else mergelens.duckdb)")
-    sync.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
-    sync.add_argument(
+    client = argparse.ArgumentParser(add_help=False)
+    client.add_argument("--repo", help="OWNER/NAME (default: the Actions event's repository, GITHUB_REPOSITORY)")
+    client.add_argument(
+        "--db", help="DuckDB file, s3://BUCKET/KEY or artifact:NAME (default: $MERGELENS_DB, else mergelens.duckdb)"
+    )
+    client.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
+    client.add_argument(
         "--max-rate-limit-wait",
         type=float,
         default=60.0,
         metavar="SECONDS",
         help="longest wait for an exhausted rate limit to reset, else the section fails (default 60)",
     )
-    sync.add_argument(
+    client.add_argument(
         "--request-interval",
         type=float,
         default=0.25,
         metavar="SECONDS",
         help="pause between GitHub requests; GitHub asks for serial requests (default 0.25)",
     )
-
-    sync.add_argument(
+    client.add_argument(
         "--retry-backoff",
         type=float,
         default=1.0,
         metavar="SECONDS",
         help="first backoff before retrying a 5xx or dropped connection; doubles each retry (default 1)",
+    )
+
+    sync = commands.add_parser(
+        "sync", parents=[client], help="fetch one merged PR completely and store it with its metrics"
+    )
+    sync.add_argument("--pr", type=positive_int, help="PR number (default: the PR of the Actions event)")
+    sync.add_argument(
+        "--reconcile",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="then sync up to N recently closed merged PRs that are missing or stale (default 0)",
+    )
+    sync.add_argument(
+        "--reconcile-lookback", type=float, default=3.0, metavar="DAYS", help="window of --reconcile (default 3)"
+    )
+
+    reconcile = commands.add_parser(
+        "reconcile", parents=[client], help="sync merged PRs that are missing, partial or updated since their sync"
+    )
+    reconcile.add_argument(
+        "--lookback", type=float, default=7.0, metavar="DAYS", help="closed PRs updated in the last DAYS (default 7)"
+    )
+    reconcile.add_argument("--since", type=utc_date, help="instead of --lookback: PRs updated since DATE (YYYY-MM-DD)")
+    reconcile.add_argument(
+        "--max-prs", type=positive_int, default=200, metavar="N", help="sync at most N PRs (default 200)"
     )
 
     recompute = commands.add_parser("metrics", help="recompute pr_metrics from the stored rows")
@@ -76,19 +107,35 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    return 0 if text.strip() == "0" else positive_int(text)
+
+
+def utc_date(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def check_repo(repo: str) -> str:
     if not REPO_PATTERN.match(repo):
         raise UsageError(f"--repo {repo!r} is not OWNER/NAME")
     return repo
 
 
+def require_repo(args: argparse.Namespace, env: Environment) -> str:
+    repo = args.repo or env.repository
+    if not repo:
+        raise UsageError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
+    return check_repo(repo)
+
+
 def resolve_request(args: argparse.Namespace, env: Environment) -> SyncRequest | Skip:
     """The PR to sync: --repo/--pr when given, else what the Actions event asks for."""
     if args.pr is not None:
-        repo = args.repo or env.repository
-        if not repo:
-            raise UsageError("no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY")
-        return SyncRequest(check_repo(repo), args.pr, "cli")
+        return SyncRequest(require_repo(args, env), args.pr, "cli")
     if args.repo:
         check_repo(args.repo)
     if not env.event_path:
@@ -101,37 +148,123 @@ def resolve_request(args: argparse.Namespace, env: Environment) -> SyncRequest |
     return request
 
 
-def run_sync(args: argparse.Namespace, env: Environment) -> int:
+def client_for(args: argparse.Namespace, env: Environment) -> GitHubSource:
+    if not env.token:
+        raise MergelensError("no GitHub token: set GITHUB_TOKEN (or GH_TOKEN)")
+    return GitHubSource(
+        ClientSettings(
+            api_url=env.api_url,
+            token=env.token,
+            request_interval=args.request_interval,
+            max_rate_limit_wait=args.max_rate_limit_wait,
+            backoff_factor=args.retry_backoff,
+        )
+    )
+
+
+def check_local_db(spec: str) -> None:
+    """Fail before spending API requests on a local DB we could not write (locked, newer schema,
+    not DuckDB). Remote DBs are checked when they are downloaded."""
+    if storage.is_local(spec) and Path(spec).exists():
+        with open_store(spec):
+            pass
+
+
+def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, dict[str, Any]]:
     request = resolve_request(args, env)
     if isinstance(request, Skip):
         report.log.info("skipped: %s", request.reason)
-        if args.json:
-            report.print_json({"status": "skipped", "reason": request.reason, "api_requests": 0})
-        return EXIT_COMPLETE
-    if not env.token:
-        raise MergelensError("no GitHub token: set GITHUB_TOKEN (or GH_TOKEN)")
-    settings = ClientSettings(
-        api_url=env.api_url,
-        token=env.token,
-        request_interval=args.request_interval,
-        max_rate_limit_wait=args.max_rate_limit_wait,
-        backoff_factor=args.retry_backoff,
-    )
-    source = GitHubSource(settings)
-    try:
-        result = sync_pull_request(source, args.db or env.db, request.repo, request.number, request.trigger)
-    finally:
-        source.close()
-    document = result.as_dict()
+        return EXIT_COMPLETE, {"status": "skipped", "reason": request.reason, "api_requests": 0}
+    spec = args.db or env.db
+    source = client_for(args, env)
+    with source, tempfile.TemporaryDirectory(prefix="mergelens-") as workdir:
+        location = storage.open_location(spec, env, Path(workdir))
+        check_local_db(spec)
+        fetched = fetch_pull_request(source, request.repo, request.number, request.trigger)
+
+        def apply(path: Path) -> tuple[SyncResult, ReconcileReport | None]:
+            with open_store(path) as con:
+                result = store_pull_request(con, fetched, location.description)
+                recon = None
+                if args.reconcile:
+                    since = datetime.now(UTC) - timedelta(days=args.reconcile_lookback)
+                    skip = frozenset({request.number})
+                    recon = reconcile(source, str(path), con, request.repo, since, args.reconcile, skip=skip)
+            return result, recon
+
+        update = location.update(apply)
+    result, recon = update.value
     for warning in result.warnings:
         report.log.warning("warning: %s", warning)
-    report.log.info("%s", report.summary_line(document))
-    if args.json:
-        report.print_json(document)
-    return EXIT_PARTIAL if result.status == "partial" else EXIT_COMPLETE
+    report.log.info("%s", report.summary_line(result.as_dict()))
+    document: dict[str, Any] = {**result.as_dict(), "title": fetched.bundle.pull_request.get("title")}
+    partial = result.status == "partial"
+    if recon is not None:
+        document.update(reconcile_document(recon))
+        partial = partial or not recon.complete
+    document["storage"] = storage_document(update)
+    document["api_requests"] = source.usage.requests
+    return (EXIT_PARTIAL if partial else EXIT_COMPLETE), document
 
 
-def run_metrics(args: argparse.Namespace, env: Environment) -> int:
+def run_reconcile(args: argparse.Namespace, env: Environment) -> tuple[int, dict[str, Any]]:
+    repo = require_repo(args, env)
+    since = args.since or datetime.now(UTC) - timedelta(days=args.lookback)
+    spec = args.db or env.db
+    source = client_for(args, env)
+    clock = time.perf_counter()
+    with source, tempfile.TemporaryDirectory(prefix="mergelens-") as workdir:
+        location = storage.open_location(spec, env, Path(workdir))
+        check_local_db(spec)
+
+        def apply(path: Path) -> ReconcileReport:
+            with open_store(path) as con:
+                return reconcile(source, str(path), con, repo, since, args.max_prs)
+
+        update = location.update(apply)
+    recon = update.value
+    report.log.info(
+        "reconcile %s since %s: examined %d closed PRs, found %d to sync: %s",
+        repo,
+        f"{since:%Y-%m-%d %H:%M}",
+        recon.examined,
+        len(recon.stale),
+        ", ".join(f"{count} {status}" for status, count in recon.outcome.statuses().items()) or "none",
+    )
+    document: dict[str, Any] = {
+        "status": "complete" if recon.complete else "partial",
+        "repo": repo,
+        "since": since.isoformat(),
+        **reconcile_document(recon),
+        "storage": storage_document(update),
+        "api_requests": source.usage.requests,
+        "duration_s": round(time.perf_counter() - clock, 3),
+    }
+    return (EXIT_COMPLETE if recon.complete else EXIT_PARTIAL), document
+
+
+def reconcile_document(recon: ReconcileReport) -> dict[str, Any]:
+    return {
+        "reconcile": recon.as_dict(),
+        # the PRs that need attention, for annotations and Sentry
+        "reconciled": [result.as_dict() for result in recon.outcome.results if result.status != "complete"],
+    }
+
+
+def storage_document(update: storage.UpdateResult[Any]) -> dict[str, Any]:
+    return {
+        "location": update.location,
+        "local_path": str(update.local_path),
+        "size_bytes": update.size_bytes,
+        "counts": update.counts,
+        "created": update.created,
+        "attempts": update.attempts,
+        "notes": update.notes,
+        "verified": True,
+    }
+
+
+def run_metrics(args: argparse.Namespace, env: Environment) -> tuple[int, dict[str, Any]]:
     repo = check_repo(args.repo) if args.repo else None
     db = args.db or env.db
     with open_store(db) as con:
@@ -139,7 +272,10 @@ def run_metrics(args: argparse.Namespace, env: Environment) -> int:
         count = metrics.recompute(con, repo=repo)
         con.execute("COMMIT")
     report.log.info("recomputed metrics of %d PRs in %s", count, db)
-    return EXIT_COMPLETE
+    return EXIT_COMPLETE, {"status": "complete", "recomputed": count}
+
+
+COMMANDS = {"sync": run_sync, "reconcile": run_reconcile, "metrics": run_metrics}
 
 
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
@@ -147,12 +283,33 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     args = build_parser().parse_args(argv)
     env = env or Environment.from_environ()
     try:
-        if args.command == "sync":
-            return run_sync(args, env)
-        return run_metrics(args, env)
+        code, document = COMMANDS[args.command](args, env)
     except MergelensError as exc:
         report.log.error("mergelens: error: %s", exc)
-        return exc.exit_code
+        document = {
+            "status": "failed",
+            "error": str(exc),
+            "repo": getattr(args, "repo", None) or env.repository,
+            "pr_number": getattr(args, "pr", None),
+        }
+        code = exc.exit_code
+    publish(args, env, document)
+    return code
+
+
+def publish(args: argparse.Namespace, env: Environment, document: dict[str, Any]) -> None:
+    """The result where its readers look: stdout (--json), and in Actions the annotations, the
+    step summary, the step outputs, and Sentry for permanent failures."""
+    if env.in_actions:
+        for line in report.annotations_for(document):
+            print(line)
+    if getattr(args, "json", False):
+        report.print_json(document)
+    if env.step_summary:
+        report.write_step_summary(env.step_summary, document, env.server_url)
+    if env.output:
+        report.write_outputs(env.output, report.outputs_for(document))
+    alerts.report_to_sentry(env.sentry_dsn, document)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ class Environment:
     step_summary: str | None
     output: str | None
     run_id: str | None
+    runner_temp: str | None = None  # RUNNER_TEMP: where the artifact store leaves the DB to upload
+    in_actions: bool = False  # GITHUB_ACTIONS=true: print annotations
+    server_url: str = "https://github.com"  # GITHUB_SERVER_URL, for links in the step summary
+    sentry_dsn: str | None = None  # SENTRY_DSN: report permanent failures to Sentry
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -35,4 +39,8 @@ class Environment:
             step_summary=env.get("GITHUB_STEP_SUMMARY") or None,
             output=env.get("GITHUB_OUTPUT") or None,
             run_id=env.get("GITHUB_RUN_ID") or None,
+            runner_temp=env.get("RUNNER_TEMP") or None,
+            in_actions=env.get("GITHUB_ACTIONS") == "true",
+            server_url=(env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
+            sentry_dsn=env.get("SENTRY_DSN") or None,
         )

@@ -9,7 +9,7 @@ costs exactly 8 requests.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +98,12 @@ class GitHubSource:
     def close(self) -> None:
         self.github.close()
 
+    def __enter__(self) -> GitHubSource:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def repository(self, full_name: str) -> Repository:
         # No GET /repos/{owner}/{repo}: the client is lazy.
         return self.github.get_repo(full_name)
@@ -120,6 +126,13 @@ class GitHubSource:
                 log.warning("%s#%d %-15s FAILED %s", full_name, number, section, failure.message)
         bundle.warnings.extend(capped_sections_warnings(bundle, payload))
         return bundle
+
+    def closed_pull_requests(self, full_name: str) -> Iterator[dict[str, Any]]:
+        """Closed PRs, most recently updated first (list payloads: no additions/commits counts).
+
+        Pages are fetched as the caller iterates, so stopping early saves requests."""
+        pulls = self.repository(full_name).get_pulls(state="closed", sort="updated", direction="desc")
+        yield from payloads(pulls)
 
     def _section_fetchers(self, repo: Repository, pr: PullRequest) -> dict[str, Callable[[], list[dict]]]:
         head_sha = pr.raw_data["head"]["sha"]

@@ -17,6 +17,7 @@ from fetcher import store
 from fetcher.errors import MergelensError
 from fetcher.github import FetchFailed, GitHubSource
 from fetcher.metrics import METRIC_COLUMNS
+from fetcher.records import PullRequestBundle
 
 
 @dataclass
@@ -53,6 +54,71 @@ class SyncResult:
         }
 
 
+@dataclass
+class FetchedPullRequest:
+    """A PR fetched from GitHub, not yet stored (storing may be retried on a fresh copy of the DB)."""
+
+    bundle: PullRequestBundle
+    trigger: str
+    started_at: datetime
+    clock: float
+    api_requests: int
+    retries: int
+
+
+def fetch_pull_request(source: GitHubSource, repo: str, number: int, trigger: str) -> FetchedPullRequest:
+    """Fetch PR ``repo#number``. Raises MergelensError when the PR itself cannot be fetched."""
+    started_at, clock = datetime.now(UTC), time.perf_counter()
+    requests_before, retries_before = source.usage.requests, source.usage.retries
+    try:
+        bundle = source.fetch_pull_request(repo, number)
+    except FetchFailed as exc:
+        raise MergelensError(str(exc)) from None
+    return FetchedPullRequest(
+        bundle,
+        trigger,
+        started_at,
+        clock,
+        api_requests=source.usage.requests - requests_before,
+        retries=source.usage.retries - retries_before,
+    )
+
+
+def store_pull_request(con: duckdb.DuckDBPyConnection, fetched: FetchedPullRequest, db: str) -> SyncResult:
+    """Write a fetched PR, its metrics and its run record (one transaction) and say how it went."""
+    bundle = fetched.bundle
+    result = SyncResult(
+        repo=bundle.repo,
+        pr_number=bundle.number,
+        status=bundle.status,
+        trigger=fetched.trigger,
+        run_id=uuid.uuid4().hex,
+        db=db,
+        counts=bundle.counts(),
+        errors=[error.as_dict() for error in bundle.errors],
+        warnings=list(bundle.warnings),
+        api_requests=fetched.api_requests,
+        retries=fetched.retries,
+    )
+    run = store.SyncRun(
+        run_id=result.run_id,
+        repo=bundle.repo,
+        pr_number=bundle.number,
+        trigger=fetched.trigger,
+        started_at=fetched.started_at,
+        finished_at=datetime.now(UTC),
+        status=result.status,
+        counts=result.counts,
+        errors=result.errors,
+        warnings=result.warnings,
+        api_requests=result.api_requests,
+    )
+    store.write_pull_request(con, bundle, run, fetched_at=fetched.started_at)
+    result.metrics = read_metrics(con, bundle.repo, bundle.number)
+    result.duration_s = time.perf_counter() - fetched.clock
+    return result
+
+
 def sync_pull_request(
     source: GitHubSource,
     db: str | Path,
@@ -61,53 +127,19 @@ def sync_pull_request(
     trigger: str,
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> SyncResult:
-    """Fetch PR ``repo#number`` and store it. Raises MergelensError when nothing could be written.
+    """Fetch PR ``repo#number`` and store it in the DB file ``db``. Raises MergelensError when
+    nothing could be written.
 
     ``con``: an open connection to ``db`` when syncing many PRs in one process (one open and
     one checkpoint for all of them instead of one per PR)."""
-    started_at = datetime.now(UTC)
-    clock = time.perf_counter()
-    requests_before, retries_before = source.usage.requests, source.usage.retries
     if con is None and Path(db).exists():
         # Fail before spending API requests on a DB we could not write (locked, too new, not
         # DuckDB). A missing file is created only once there is something to store.
         with open_store(db):
             pass
-    try:
-        bundle = source.fetch_pull_request(repo, number)
-    except FetchFailed as exc:
-        raise MergelensError(str(exc)) from None
-    result = SyncResult(
-        repo=repo,
-        pr_number=number,
-        status=bundle.status,
-        trigger=trigger,
-        run_id=uuid.uuid4().hex,
-        db=str(db),
-        counts=bundle.counts(),
-        errors=[error.as_dict() for error in bundle.errors],
-        warnings=list(bundle.warnings),
-        api_requests=source.usage.requests - requests_before,
-        retries=source.usage.retries - retries_before,
-    )
-    run = store.SyncRun(
-        run_id=result.run_id,
-        repo=repo,
-        pr_number=number,
-        trigger=trigger,
-        started_at=started_at,
-        finished_at=datetime.now(UTC),
-        status=result.status,
-        counts=result.counts,
-        errors=result.errors,
-        warnings=result.warnings,
-        api_requests=result.api_requests,
-    )
+    fetched = fetch_pull_request(source, repo, number, trigger)
     with nullcontext(con) if con is not None else open_store(db) as target:
-        store.write_pull_request(target, bundle, run, fetched_at=started_at)
-        result.metrics = read_metrics(target, repo, number)
-    result.duration_s = time.perf_counter() - clock
-    return result
+        return store_pull_request(target, fetched, str(db))
 
 
 @dataclass
@@ -129,11 +161,12 @@ def sync_many(
     numbers: Iterable[int],
     trigger: str,
     on_result: Callable[[SyncResult], None] | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> BatchOutcome:
-    """Sync several PRs of one repository over one DB connection. A PR that fails is logged
-    as a ``failed`` run and the batch goes on."""
+    """Sync several PRs of one repository over one DB connection (``con``, else one opened on
+    ``db``). A PR that fails is logged as a ``failed`` run and the batch goes on."""
     outcome = BatchOutcome()
-    with open_store(db) as con:
+    with nullcontext(con) if con is not None else open_store(db) as con:
         for number in numbers:
             started_at = datetime.now(UTC)
             try:

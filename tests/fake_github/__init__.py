@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .faults import Fault
 from .model import (
+    Artifact,
     CheckRun,
     Commit,
     FileChange,
@@ -18,11 +19,13 @@ from .model import (
     ReviewComment,
     TimelineEvent,
     User,
+    zip_archive,
 )
 from .parity import key_differences, sample_keys_match
 from .server import FakeGitHub, RequestRecord
 
 __all__ = [
+    "Artifact",
     "CheckRun",
     "Commit",
     "FakeGitHub",
@@ -38,4 +41,5 @@ __all__ = [
     "User",
     "key_differences",
     "sample_keys_match",
+    "zip_archive",
 ]

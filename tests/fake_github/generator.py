@@ -809,8 +809,9 @@ def _feature(ctx: _Ctx, plan: _Plan, shape: _Shape | None = None) -> _Pull:
         t = _work_delay(rng, max(t, b.last_push), author, 2)
         _force_push(b, t)
     if rng.random() < 0.04:
-        late = next(e for e in TEAM if e.user is not None and e is not author and e not in reviewers)
-        b.review(late.user, "PENDING", "", None)
+        frac = ctx.frac(t)
+        idle = [e for e in TEAM if e.user and e.is_active(frac) and e is not author and e not in reviewers]
+        b.review(rng.choice(idle).user, "PENDING", "", None)  # started a review, never submitted it
     ci_done = _check_runs_for(b)
     if rng.random() < 0.8:
         _coverage_comment(b, ci_done)

@@ -8,8 +8,11 @@ expected; GitHub then sends ``"user": null`` (or ``"actor": null``, ``"author": 
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,39 @@ class PullRequest:
         return self.merged_at is not None
 
 
+def zip_archive(files: dict[str, bytes]) -> bytes:
+    """A zip holding ``files`` (name -> bytes), as GitHub serves an artifact's archive."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+@dataclass
+class Artifact:
+    """A workflow artifact. ``content`` is its zip archive (what archive_download_url serves);
+    an ``expired`` artifact is still listed but its zip answers 410, as on GitHub."""
+
+    id: int
+    name: str
+    created_at: datetime
+    content: bytes
+    expired: bool = False
+    workflow_run_id: int | None = None  # None: derived from the id
+    head_branch: str = "main"
+    head_repository_id: int | None = None  # None: the repository itself (not a fork)
+
+    @classmethod
+    def from_file(
+        cls, id: int, name: str, path: str | Path, created_at: datetime, expired: bool = False, member: str = ""
+    ) -> Artifact:
+        """An artifact whose zip holds the file at ``path`` (named ``member``, default its own name),
+        like ``actions/upload-artifact`` with ``path: that-file``."""
+        path = Path(path)
+        return cls(id, name, created_at, zip_archive({member or path.name: path.read_bytes()}), expired)
+
+
 @dataclass
 class Repository:
     owner: str
@@ -138,6 +174,7 @@ class Repository:
     private: bool = False
     default_branch: str = "main"
     pulls: dict[int, PullRequest] = field(default_factory=dict)
+    artifacts: list[Artifact] = field(default_factory=list)
 
     @property
     def full_name(self) -> str:

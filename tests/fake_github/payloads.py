@@ -13,11 +13,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from .model import (
+    Artifact,
     CheckRun,
     Commit,
     FileChange,
@@ -576,4 +577,37 @@ def check_run_payload(repo: Repository, run: CheckRun, api: str) -> Json:
         "check_suite": {"id": stable_id("suite", run.head_sha, run.app_slug)},
         "app": app_payload(run.app_slug, api),
         "pull_requests": [],
+    }
+
+
+# Artifacts are kept for the repository's retention period (90 days by default).
+ARTIFACT_RETENTION = timedelta(days=90)
+
+
+def artifact_payload(repo: Repository, artifact: Artifact, api: str) -> Json:
+    """An item of ``artifacts`` in GET /repos/{o}/{r}/actions/artifacts (keys of GitHub's REST docs)."""
+    url = f"{api}/repos/{repo.full_name}/actions/artifacts/{artifact.id}"
+    expires_at = artifact.created_at + ARTIFACT_RETENTION
+    if artifact.expired:
+        expires_at = min(expires_at, datetime.now(UTC))
+    run_id = artifact.workflow_run_id or stable_id("run", artifact.id)
+    return {
+        "id": artifact.id,
+        "node_id": node_id("Artifact", artifact.id),
+        "name": artifact.name,
+        "size_in_bytes": len(artifact.content),
+        "url": url,
+        "archive_download_url": f"{url}/zip",
+        "expired": artifact.expired,
+        "digest": "sha256:" + hashlib.sha256(artifact.content).hexdigest(),
+        "created_at": iso(artifact.created_at),
+        "updated_at": iso(artifact.created_at),
+        "expires_at": iso(expires_at),
+        "workflow_run": {
+            "id": run_id,
+            "repository_id": repo.id,
+            "head_repository_id": artifact.head_repository_id or repo.id,
+            "head_branch": artifact.head_branch,
+            "head_sha": fake_sha("run", run_id),
+        },
     }

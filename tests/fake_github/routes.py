@@ -5,14 +5,16 @@ Only GET is modelled. Paths arrive without the API prefix (GHES's ``/api/v3``).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from . import payloads
-from .model import CheckRun, PullRequest, Repository
+from .model import Artifact, CheckRun, PullRequest, Repository
 from .paging import paginate
 from .timeline import timeline_items
 
@@ -26,8 +28,9 @@ _REPO = r"^/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
 @dataclass
 class Reply:
     status: int
-    body: Any
+    body: Any  # JSON-serialisable, or bytes sent as they are
     link: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def not_found() -> Reply:
@@ -211,6 +214,65 @@ def check_runs(req: Request) -> Reply:
     return Reply(200, body, link)
 
 
+def list_artifacts(req: Request) -> Reply:
+    """GET /actions/artifacts: newest first, expired ones included; ``name`` filters (exact).
+    Wrapped as {"total_count", "artifacts"}, paginated like the other lists."""
+    artifacts = list(req.repo.artifacts)
+    if "name" in req.query:
+        artifacts = [a for a in artifacts if a.name == req.query["name"]]
+    artifacts.sort(key=lambda a: (a.created_at, a.id), reverse=True)
+    chunk, link = paginate(artifacts, req.query, req.url)
+    body = {
+        "total_count": len(artifacts),
+        "artifacts": [payloads.artifact_payload(req.repo, a, req.api) for a in chunk],
+    }
+    return Reply(200, body, link)
+
+
+def blob_signature(repo: Repository, artifact: Artifact) -> str:
+    return hashlib.sha256(f"{repo.full_name}/{artifact.id}/{len(artifact.content)}".encode()).hexdigest()[:32]
+
+
+def blob_url(req: Request, artifact: Artifact) -> str:
+    """Where the archive "lives": the same server under another host name (127.0.0.1 <->
+    localhost), standing for GitHub's blob storage, with a SAS-like signature in the query."""
+    parts = urlsplit(req.api)
+    host = "localhost" if parts.hostname != "localhost" else "127.0.0.1"
+    origin = f"{parts.scheme}://{host}:{parts.port}"
+    return f"{origin}/_blobs/{req.repo.full_name}/{artifact.id}.zip?sig={blob_signature(req.repo, artifact)}"
+
+
+def artifact_zip(req: Request) -> Reply:
+    """GET /actions/artifacts/{id}/zip: 302 to a short-lived blob URL; 410 once expired."""
+    artifact = next((a for a in req.repo.artifacts if a.id == int(req.match["id"])), None)
+    if artifact is None:
+        return not_found()
+    if artifact.expired:
+        return Reply(410, payloads.error_payload("Artifact has expired", 410))
+    return Reply(302, b"", headers={"location": blob_url(req, artifact)})
+
+
+def blob(repos: Iterable[Repository], path: str, query: dict[str, str], authorization: str | None) -> Reply:
+    """GET /_blobs/{owner}/{repo}/{id}.zip?sig=...: the archive bytes. Like Azure blob storage
+    behind a signed URL, a request that carries an Authorization header is refused: a client
+    that forwards its GitHub token across the redirect fails here."""
+    if authorization:
+        body = (
+            b'<?xml version="1.0" encoding="utf-8"?><Error><Code>InvalidAuthenticationInfo</Code>'
+            b"<Message>Authentication information is not given in the correct format.</Message></Error>"
+        )
+        return Reply(400, body, headers={"content-type": "application/xml"})
+    match = re.fullmatch(r"/_blobs/(?P<owner>[^/]+)/(?P<name>[^/]+)/(?P<id>\d+)\.zip", path)
+    repo = match and next((r for r in repos if r.full_name == f"{match['owner']}/{match['name']}"), None)
+    artifact = match and repo and next((a for a in repo.artifacts if a.id == int(match["id"])), None)
+    if not match or repo is None or artifact is None:
+        return Reply(404, b"<Error><Code>BlobNotFound</Code></Error>", headers={"content-type": "application/xml"})
+    if query.get("sig") != blob_signature(repo, artifact):
+        body = b"<Error><Code>AuthenticationFailed</Code></Error>"
+        return Reply(403, body, headers={"content-type": "application/xml"})
+    return Reply(200, artifact.content, headers={"content-type": "application/zip"})
+
+
 ROUTES: list[tuple[re.Pattern[str], Callable[[Request], Reply]]] = [
     (re.compile(_REPO + r"$"), get_repo),
     (re.compile(_REPO + r"/pulls$"), list_pulls),
@@ -223,6 +285,8 @@ ROUTES: list[tuple[re.Pattern[str], Callable[[Request], Reply]]] = [
     (re.compile(_REPO + r"/issues/(?P<number>\d+)/timeline$"), issue_timeline),
     (re.compile(_REPO + r"/commits/(?P<ref>[^/]+)$"), get_commit),
     (re.compile(_REPO + r"/commits/(?P<ref>[^/]+)/check-runs$"), check_runs),
+    (re.compile(_REPO + r"/actions/artifacts$"), list_artifacts),
+    (re.compile(_REPO + r"/actions/artifacts/(?P<id>\d+)/zip$"), artifact_zip),
 ]
 
 

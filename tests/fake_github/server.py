@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .faults import PRIMARY_RATE_LIMIT_DOCS, Fault, FaultPlan, primary_rate_limit_message
 from .model import Repository
 from .payloads import error_payload
-from .routes import Reply, route
+from .routes import Reply, blob, route
 
 API_VERSION = "2022-11-28"
 
@@ -184,6 +184,11 @@ class FakeGitHub:
         parts = urlsplit(handler.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         path = parts.path
+        if path.startswith("/_blobs/"):
+            # Not the API: blob storage behind artifact redirects. No GitHub auth, no rate limit.
+            reply = blob(list(self.repos), path, query, handler.headers.get("Authorization"))
+            self._send(handler, handler.command, path, query, request_id, reply, {})
+            return
         if self.api_prefix:
             # GHES serves the REST API under /api/v3 only.
             prefixed = path == self.api_prefix or path.startswith(self.api_prefix + "/")
@@ -242,13 +247,14 @@ class FakeGitHub:
         headers: dict[str, str],
     ) -> None:
         self._record(method, path, query, reply.status, request_id)
-        data = json.dumps(reply.body).encode()
+        data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
         headers = {
             "content-type": "application/json; charset=utf-8",
             "x-github-media-type": "github.v3; format=json",
             "x-github-api-version-selected": API_VERSION,
             "x-github-request-id": request_id,
             **headers,
+            **reply.headers,
             "content-length": str(len(data)),
         }
         if reply.link:

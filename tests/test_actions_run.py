@@ -1,0 +1,261 @@
+"""The merge workflow, run the way GitHub Actions runs it.
+
+The steps' own ``run:`` scripts are read from .github/workflows/mergelens.yml (never copied
+here) and executed with bash and the environment a runner provides: the event file,
+GITHUB_REPOSITORY, GITHUB_API_URL pointing at the fake GitHub, GITHUB_STEP_SUMMARY and
+GITHUB_OUTPUT files. ``uses:`` steps are stood in for: checkout and setup-python by this
+checkout and its Python; upload-artifact by adding the file to the fake GitHub's artifacts,
+under the step's own ``if:`` condition. The DB travels between runs as an artifact, through
+the real download code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import yaml
+
+from tests.conftest import TOKEN, recorded_sample
+from tests.factories import commit, issue_comment, pull, repository
+from tests.fake_github import FakeGitHub, Fault
+from tests.fake_github.model import Artifact, Repository
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW = REPO_ROOT / ".github" / "workflows" / "mergelens.yml"
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def load_job() -> dict[str, Any]:
+    workflow = yaml.safe_load(WORKFLOW.read_text())
+    (job,) = workflow["jobs"].values()
+    return job
+
+
+def evaluate(text: str, context: dict[str, str]) -> str:
+    """The expressions this workflow puts in ``env:`` values: names and ``a || 'default'``."""
+
+    def value(match: re.Match[str]) -> str:
+        for operand in match.group(1).split("||"):
+            operand = operand.strip()
+            if operand.startswith("'") and operand.endswith("'"):
+                return operand[1:-1]
+            if context.get(operand):
+                return context[operand]
+        return ""
+
+    return EXPRESSION.sub(value, str(text))
+
+
+def condition_holds(condition: str, outputs: dict[str, dict[str, str]], env: dict[str, str]) -> bool:
+    """The upload step's ``if:``, term by term; an unknown term fails the test loudly."""
+    for term in (t.strip() for t in condition.split("&&")):
+        if term == "always()":
+            continue
+        if m := re.fullmatch(r"steps\.(\w+)\.outputs\.(\w+) == '([^']*)'", term):
+            if outputs.get(m[1], {}).get(m[2]) != m[3]:
+                return False
+        elif m := re.fullmatch(r"startsWith\(env\.(\w+), '([^']*)'\)", term):
+            if not env.get(m[1], "").startswith(m[2]):
+                return False
+        else:
+            raise AssertionError(f"the test does not know this condition term: {term}")
+    return True
+
+
+@dataclass
+class RunOutcome:
+    exit_codes: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    summary: str = ""
+    logs: str = ""
+    uploaded: Path | None = None
+
+
+class Runner:
+    """Runs the workflow's job against a fake GitHub, one event at a time."""
+
+    def __init__(self, server: FakeGitHub, repo: Repository, tmp_path: Path) -> None:
+        self.server, self.repo, self.tmp_path = server, repo, tmp_path
+        self.run_ids = count(1000)
+        self.job = load_job()
+
+    def run(self, event_name: str, payload: dict[str, Any], with_install: bool = False) -> RunOutcome:
+        run_id = next(self.run_ids)
+        home = self.tmp_path / f"run-{run_id}"
+        (home / "temp").mkdir(parents=True)
+        event_path = home / "event.json"
+        event_path.write_text(json.dumps(payload))
+        summary, output = home / "summary.md", home / "output.txt"
+        context = {"github.token": TOKEN, "inputs.since": payload.get("inputs", {}).get("since", "")}
+        base_env = {
+            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "HOME": str(home),
+            "CI": "true",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": event_name,
+            "GITHUB_EVENT_PATH": str(event_path),
+            "GITHUB_REPOSITORY": self.repo.full_name,
+            "GITHUB_API_URL": self.server.api_url,
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_RUN_ID": str(run_id),
+            "RUNNER_TEMP": str(home / "temp"),
+            "GITHUB_STEP_SUMMARY": str(summary),
+        }
+        job_env = {name: evaluate(value, context) for name, value in self.job.get("env", {}).items()}
+        outcome = RunOutcome()
+        failed = False
+        for index, step in enumerate(self.job["steps"]):
+            step_id = step.get("id", f"step{index}")
+            if "run" in step:
+                if "pip install" in step["run"] and not with_install:
+                    continue
+                if failed and "always()" not in str(step.get("if", "")):
+                    continue
+                output.write_text("")
+                env = {**base_env, **job_env, "GITHUB_OUTPUT": str(output)}
+                env.update({name: evaluate(value, context) for name, value in step.get("env", {}).items()})
+                # GitHub's default shell for run: bash --noprofile --norc -eo pipefail {0}
+                done = subprocess.run(
+                    ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                    cwd=REPO_ROOT,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
+                outcome.exit_codes[step_id] = done.returncode
+                outcome.logs += done.stdout + done.stderr
+                outcome.outputs[step_id] = parse_outputs(output.read_text())
+                failed = failed or done.returncode != 0
+            elif "upload-artifact" in step.get("uses", "") and condition_holds(step["if"], outcome.outputs, job_env):
+                path = Path(evaluate(step["with"]["path"], flat_outputs(outcome.outputs)))
+                artifact_id = 500 + len(self.repo.artifacts)
+                self.repo.artifacts.append(
+                    Artifact.from_file(artifact_id, step["with"]["name"], path, datetime.now(UTC))
+                )
+                outcome.uploaded = path
+        outcome.summary = summary.read_text() if summary.exists() else ""
+        return outcome
+
+    def stored_db(self, tmp_name: str = "stored.duckdb") -> Path:
+        """The DB in the newest artifact, as the next run would download it."""
+        newest = max(self.repo.artifacts, key=lambda artifact: artifact.created_at)
+        target = self.tmp_path / tmp_name
+        with zipfile.ZipFile(io.BytesIO(newest.content)) as archive:
+            (member,) = archive.namelist()
+            target.write_bytes(archive.read(member))
+        return target
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and "<<" not in line)
+
+
+def flat_outputs(outputs: dict[str, dict[str, str]]) -> dict[str, str]:
+    return {f"steps.{step}.outputs.{name}": value for step, values in outputs.items() for name, value in values.items()}
+
+
+def merged_event(number: int) -> dict[str, Any]:
+    event = recorded_sample("webhook_pull_request_closed_merged.json")
+    event["number"] = number
+    event["pull_request"]["number"] = number
+    event["repository"]["full_name"] = "acme/widgets"
+    return event
+
+
+def recent_merged_pulls(count_: int):
+    now = datetime.now(UTC)
+    pulls = []
+    for number in range(1, count_ + 1):
+        pr = pull(number, created="2026-11-20 09:00", merged="2026-11-20 10:00")
+        pr.merged_at = pr.closed_at = pr.updated_at = now - timedelta(minutes=60 - number)
+        pr.commits = [commit("2026-11-20 08:00", seed=("burst", number))]
+        pulls.append(pr)
+    return pulls
+
+
+def pull_request_numbers(db: Path) -> list[int]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return [n for (n,) in con.execute("SELECT number FROM pull_requests ORDER BY number").fetchall()]
+
+
+@pytest.fixture
+def runner(serve, tmp_path):
+    def start(*pulls) -> Runner:
+        repo = repository(*pulls)
+        return Runner(serve(repo), repo, tmp_path)
+
+    return start
+
+
+def test_a_merge_runs_the_workflow_end_to_end(runner):
+    actions = runner(*recent_merged_pulls(3))
+    first = actions.run("pull_request_target", merged_event(2), with_install=True)
+    assert first.exit_codes.get("mergelens") == 0, first.logs
+    outputs = first.outputs["mergelens"]
+    assert outputs["status"] == "complete"
+    assert outputs["pr_number"] == "2"
+    assert outputs["db_verified"] == "true"
+    assert "cycle_time_hours" in outputs
+    assert "[acme/widgets#2](https://github.com/acme/widgets/pull/2)" in first.summary
+    assert "no unexpired artifact" in first.summary  # the first run says loudly it starts fresh
+    assert "::warning title=mergelens%3A database::" in first.logs
+    assert TOKEN not in first.logs + first.summary
+    # the merge run reconciled the other two recent PRs, and the DB was uploaded
+    assert pull_request_numbers(actions.stored_db()) == [1, 2, 3]
+
+    # the next run downloads that artifact and builds on it
+    second = actions.run(
+        "workflow_dispatch", {"inputs": {"pr_number": "3"}, "repository": {"full_name": "acme/widgets"}}
+    )
+    assert second.exit_codes["mergelens"] == 0, second.logs
+    assert "no unexpired artifact" not in second.summary
+    assert len(actions.repo.artifacts) == 2
+    with duckdb.connect(str(actions.stored_db("second.duckdb")), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM sync_runs").fetchone()[0] == 4  # 3 + the rerun
+
+
+def test_burst_of_ten_merges_with_cancelled_pending_runs_loses_nothing(runner):
+    """Ten merges queue ten runs in one concurrency group: GitHub runs the first, keeps one
+    pending and cancels the older pending ones, so only runs 1 and 10 execute."""
+    actions = runner(*recent_merged_pulls(10))
+    for number in (1, 10):
+        outcome = actions.run("pull_request_target", merged_event(number))
+        assert outcome.exit_codes["mergelens"] == 0, outcome.logs
+    assert pull_request_numbers(actions.stored_db()) == list(range(1, 11))
+
+
+def test_scheduled_run_reconciles_and_reuploads_the_db(runner):
+    pulls = recent_merged_pulls(2)
+    actions = runner(*pulls)
+    assert actions.run("pull_request_target", merged_event(1)).exit_codes["mergelens"] == 0
+    pulls[0].issue_comments.append(issue_comment(None, "2026-11-20 11:00"))
+    pulls[0].updated_at = datetime.now(UTC) + timedelta(minutes=1)  # a comment after the merge
+    outcome = actions.run("schedule", {"schedule": "37 4 * * *"})
+    assert outcome.exit_codes["mergelens"] == 0, outcome.logs
+    assert "### Reconcile" in outcome.summary
+    assert len(actions.repo.artifacts) == 2  # re-uploaded even when nothing changed: keeps the DB alive
+    with duckdb.connect(str(actions.stored_db()), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM pr_comments WHERE pr_number = 1").fetchone()[0] == 1
+
+
+def test_a_partial_sync_still_uploads_its_db(runner):
+    actions = runner(*recent_merged_pulls(1))
+    actions.server.add_fault(r"/pulls/1/files$", *[Fault.server_error(502)] * 4)
+    outcome = actions.run("pull_request_target", merged_event(1))
+    assert outcome.exit_codes["mergelens"] == 3
+    assert outcome.outputs["mergelens"]["status"] == "partial"
+    assert outcome.uploaded is not None
+    assert "::warning title=mergelens%3A partial sync of acme/widgets#1::files" in outcome.logs

@@ -1,0 +1,344 @@
+"""The merge workflow, the CI workflow and the composite action: linted, audited, and held to
+their contract (triggers, least privilege, one writer per database, pinned actions, and never a
+checkout of pull request code under pull_request_target)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
+MERGELENS = WORKFLOWS / "mergelens.yml"
+CI = WORKFLOWS / "ci.yml"
+ACTION = ROOT / "action.yml"
+ALL_FILES = [MERGELENS, CI, ACTION]
+BIN = Path(sys.executable).parent
+
+READ_SCOPES = {"contents", "pull-requests", "issues", "checks", "actions"}
+UPLOAD_IF = "always() && steps.mergelens.outputs.db_verified == 'true' && startsWith(env.MERGELENS_DB, 'artifact:')"
+ACTION_UPLOAD_IF = "always() && steps.mergelens.outputs.db_verified == 'true' && startsWith(inputs.db, 'artifact:')"
+SYNC_SCRIPT = """\
+if [ "$GITHUB_EVENT_NAME" = "schedule" ] || [ -n "$SINCE" ] ||
+   { [ "$GITHUB_EVENT_NAME" = "workflow_dispatch" ] && [ -z "$PR_NUMBER" ]; }; then
+  python -m fetcher reconcile ${SINCE:+--since "$SINCE"} --lookback 7
+else
+  python -m fetcher sync --reconcile 20
+fi
+"""
+IGNORE = "# zizmor: ignore[dangerous-triggers]"
+PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+\s*$")
+HEAD_REFS = ("pull_request.head", "github.head_ref", "refs/pull/")
+
+
+def load(path: Path) -> dict:
+    with path.open(encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def triggers(doc: dict) -> dict:
+    # YAML 1.1 (PyYAML) reads the key `on` as the boolean True.
+    return doc["on"] if "on" in doc else doc[True]
+
+
+def steps_of(doc: dict) -> list[dict]:
+    if "runs" in doc:  # an action definition
+        return list(doc["runs"].get("steps", []))
+    return [step for job in doc["jobs"].values() for step in job.get("steps", [])]
+
+
+def strings(node, path=()):
+    """Every string value in a parsed YAML document (comments are not values), with its path."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from strings(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from strings(value, (*path, i))
+    elif isinstance(node, str):
+        yield path, node
+
+
+def head_checkouts(doc: dict) -> list[str]:
+    """Places where a document would fetch the pull request's head: a `ref:` or `repository:`
+    naming pull_request.head / github.head_ref, a checkout allowed to fetch fork code, or any
+    value at all that names the PR head."""
+    found = []
+    for path, value in strings(doc):
+        key = path[-1] if path else None
+        checkout_of_head = key in ("ref", "repository") and ("head_ref" in value or "head.sha" in value)
+        if checkout_of_head or any(marker in value for marker in HEAD_REFS):
+            found.append(f"{'.'.join(map(str, path))}: {value}")
+    for step in steps_of(doc):
+        if str(step.get("with", {}).get("allow-unsafe-pr-checkout", "false")).lower() != "false":
+            found.append(f"{step.get('name', step.get('uses'))}: allow-unsafe-pr-checkout")
+    return found
+
+
+def run_tool(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    tool = BIN / args[0]
+    if not tool.exists():
+        pytest.fail(f"{tool} is missing: install requirements.txt into the venv")
+    env = {k: v for k, v in os.environ.items() if k not in ("GH_TOKEN", "GITHUB_TOKEN", "ZIZMOR_GITHUB_TOKEN")}
+    return subprocess.run(
+        [str(tool), *args[1:]], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env, **kwargs
+    )
+
+
+# --- linters ------------------------------------------------------------------------------------
+
+
+def test_actionlint_passes_on_both_workflows():
+    result = run_tool(["actionlint", "-no-color", "-oneline", str(MERGELENS), str(CI)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+def zizmor(*args: str) -> tuple[subprocess.CompletedProcess, list[dict]]:
+    result = run_tool(["zizmor", "--offline", "--format", "json", *args])
+    return result, json.loads(result.stdout or "[]")
+
+
+def test_zizmor_finds_nothing_in_workflows_and_action():
+    # The pedantic persona includes every regular audit plus code smells; no severity floor.
+    result, findings = zizmor("--persona", "pedantic", ".github/workflows", "action.yml")
+    assert findings == [], json.dumps(findings, indent=1)[:4000]
+    assert result.returncode == 0, result.stderr
+    # All three files were audited.
+    for name in ("mergelens.yml", "ci.yml", "action.yml"):
+        assert name in result.stderr
+
+
+def test_zizmor_ignore_silences_exactly_the_pull_request_target_finding():
+    result, findings = zizmor("--persona", "pedantic", "--no-ignores", ".github/workflows", "action.yml")
+    assert result.returncode != 0
+    assert [(f["ident"], f["locations"][0]["symbolic"]["key"]["Local"]["verbatim_path"]) for f in findings] == [
+        ("dangerous-triggers", ".github/workflows/mergelens.yml")
+    ]
+
+
+def test_zizmor_ignore_comment_appears_once_on_the_trigger_line():
+    hits = [
+        (path.name, line)
+        for path in ALL_FILES
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if "zizmor:" in line
+    ]
+    assert len(hits) == 1, hits
+    name, line = hits[0]
+    assert name == "mergelens.yml"
+    key, _, comment = line.partition("#")
+    assert key.strip() == "pull_request_target:"
+    assert ("#" + comment).startswith(IGNORE + " -- "), "the ignore needs its justification"
+    assert "base branch" in comment
+
+
+def test_zizmor_audits_the_composite_action(tmp_path):
+    # Control: an input interpolated into a run: block of the action is caught, so the clean
+    # result above means the action really was audited.
+    bad = ACTION.read_text(encoding="utf-8").replace(
+        'run: python -m pip install -r "$GITHUB_ACTION_PATH/requirements.txt"',
+        "run: python -m pip install ${{ inputs.db }}",
+    )
+    assert bad != ACTION.read_text(encoding="utf-8")
+    (tmp_path / "action.yml").write_text(bad, encoding="utf-8")
+    _, findings = zizmor(str(tmp_path / "action.yml"))
+    assert "template-injection" in {f["ident"] for f in findings}
+
+
+# --- the merge workflow -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict:
+    return load(MERGELENS)
+
+
+@pytest.fixture(scope="module")
+def job(workflow) -> dict:
+    assert list(workflow["jobs"]) == ["sync"]
+    return workflow["jobs"]["sync"]
+
+
+def test_triggers(workflow):
+    on = triggers(workflow)
+    assert set(on) == {"pull_request_target", "workflow_dispatch", "schedule"}
+    assert on["pull_request_target"] == {"types": ["closed"]}
+    inputs = on["workflow_dispatch"]["inputs"]
+    assert set(inputs) == {"pr_number", "since"}
+    for spec in inputs.values():
+        assert spec["type"] == "string"
+        assert spec["required"] is False
+    [schedule] = on["schedule"]
+    minute, hour, *rest = schedule["cron"].split()
+    assert rest == ["*", "*", "*"], "daily"
+    assert minute.isdigit() and int(minute) not in (0, 30), "off the hour: the top of the hour is GitHub's busiest"
+    assert hour.isdigit()
+
+
+def test_job_runs_only_for_merged_prs(job):
+    assert job["if"] == "github.event_name != 'pull_request_target' || github.event.pull_request.merged == true"
+    assert isinstance(job["timeout-minutes"], int) and 0 < job["timeout-minutes"] <= 30
+
+
+def test_permissions_are_exactly_the_five_read_scopes(workflow, job):
+    assert workflow["permissions"] == {}
+    assert job["permissions"] == dict.fromkeys(READ_SCOPES, "read")
+    # Each scope says why it is there.
+    text = MERGELENS.read_text(encoding="utf-8")
+    for scope in READ_SCOPES:
+        [line] = [ln for ln in text.splitlines() if ln.strip().startswith(f"{scope}: read")]
+        assert re.search(r"read\s+#\s*\S", line), line
+
+
+def test_one_writer_per_database(workflow, job):
+    # At job level: a skipped run (PR closed without merge) never joins the group and so never
+    # cancels a pending merge run.
+    assert "concurrency" not in workflow
+    assert job["concurrency"] == {"group": "mergelens-${{ github.repository }}-db", "cancel-in-progress": False}
+
+
+def test_sync_step(job):
+    assert job["env"] == {"MERGELENS_DB": "${{ vars.MERGELENS_DB || 'artifact:mergelens-db' }}"}
+    [step] = [s for s in job["steps"] if s.get("id") == "mergelens"]
+    assert step["run"] == SYNC_SCRIPT
+    env = step["env"]
+    assert env["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert env["SINCE"] == "${{ inputs.since }}"
+    assert env["PR_NUMBER"] == "${{ inputs.pr_number }}"
+    assert env["SENTRY_DSN"] == "${{ secrets.SENTRY_DSN }}"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
+        assert f"MERGELENS_{name}" in env[name]
+    assert env["AWS_ACCESS_KEY_ID"].startswith("${{ secrets.")
+    assert env["AWS_SECRET_ACCESS_KEY"].startswith("${{ secrets.")
+
+
+def test_steps_in_order(job):
+    uses = [s.get("uses", "").split("@")[0] or "run" for s in job["steps"]]
+    assert uses == ["actions/checkout", "actions/setup-python", "run", "run", "actions/upload-artifact"]
+    setup = job["steps"][1]["with"]
+    assert setup == {"python-version": "3.11", "cache": "pip"}
+    assert job["steps"][2]["run"].strip() == "python -m pip install -r requirements.txt"
+
+
+def test_upload_step(job):
+    [upload] = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["if"] == UPLOAD_IF
+    assert upload["with"] == {
+        "name": "mergelens-db",
+        "path": "${{ steps.mergelens.outputs.db_path }}",
+        "retention-days": 90,
+        "if-no-files-found": "error",
+    }
+
+
+# --- all three files ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_every_uses_is_pinned_to_a_commit_sha_with_its_version(path):
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if re.match(r"^\s*(-\s+)?uses:", ln)]
+    parsed = [s["uses"] for s in steps_of(load(path)) if "uses" in s]
+    assert len(lines) == len(parsed) > 0
+    for line in lines:
+        assert PINNED_USES.match(line), f"not pinned to a full SHA with a # vX.Y.Z comment: {line.strip()}"
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_no_step_checks_out_the_pull_request_head(path):
+    doc = load(path)
+    assert head_checkouts(doc) == []
+    for step in steps_of(doc):
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert set(step.get("with", {})) == {"persist-credentials"}, "checkout the event's (base) ref only"
+            assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"ref": "${{ github.event.pull_request.head.sha }}"},
+        {"ref": "${{ github.event.pull_request.head.ref }}"},
+        {"repository": "${{ github.event.pull_request.head.repo.full_name }}"},
+        {"ref": "${{ github.head_ref }}"},
+        {"ref": "refs/pull/${{ github.event.number }}/merge"},
+        {"allow-unsafe-pr-checkout": True},
+    ],
+)
+def test_head_checkout_detector_catches(bad):
+    doc = load(MERGELENS)
+    doc["jobs"]["sync"]["steps"][0]["with"].update(bad)
+    assert head_checkouts(doc)
+    action = load(ACTION)
+    action["runs"]["steps"].insert(0, {"uses": "actions/checkout@" + "0" * 40, "with": bad})
+    assert head_checkouts(action)
+
+
+@pytest.mark.parametrize("path", ALL_FILES, ids=lambda p: p.name)
+def test_no_expression_inside_run_blocks(path):
+    runs = [s["run"] for s in steps_of(load(path)) if "run" in s]
+    assert runs
+    for script in runs:
+        assert "${{" not in script, script
+
+
+# --- the composite action and CI ----------------------------------------------------------------
+
+
+def test_composite_action():
+    action = load(ACTION)
+    assert action["runs"]["using"] == "composite"
+    inputs = action["inputs"]
+    assert inputs["db"]["default"] == "artifact:mergelens-db"
+    assert inputs["github-token"]["default"] == "${{ github.token }}"
+    assert inputs["python-version"]["default"] == "3.11"
+    assert inputs["reconcile"]["default"] == "20"
+    assert {k: v["value"] for k, v in action["outputs"].items()} == {
+        "status": "${{ steps.mergelens.outputs.status }}",
+        "pr_number": "${{ steps.mergelens.outputs.pr_number }}",
+        "db-path": "${{ steps.mergelens.outputs.db_path }}",
+    }
+    steps = action["runs"]["steps"]
+    for step in steps:
+        if "run" in step:
+            assert step["shell"] == "bash"
+    [install] = [s for s in steps if "pip install" in s.get("run", "")]
+    assert '"$GITHUB_ACTION_PATH/requirements.txt"' in install["run"]
+    [sync] = [s for s in steps if s.get("id") == "mergelens"]
+    assert sync["run"] == SYNC_SCRIPT.replace("--reconcile 20", '--reconcile "$RECONCILE"')
+    assert sync["env"] == {
+        "GITHUB_TOKEN": "${{ inputs.github-token }}",
+        "MERGELENS_DB": "${{ inputs.db }}",
+        "SINCE": "${{ inputs.since }}",
+        "PR_NUMBER": "${{ github.event.inputs.pr_number }}",
+        "RECONCILE": "${{ inputs.reconcile }}",
+        "PYTHONPATH": "${{ github.action_path }}",
+    }
+    [cache] = [s for s in steps if s.get("uses", "").startswith("actions/cache@")]
+    assert "${{ steps.pip-cache.outputs.hash }}" in cache["with"]["key"]
+    [upload] = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
+    assert upload["if"] == ACTION_UPLOAD_IF
+    assert upload["with"]["name"] == "mergelens-db"
+    assert upload["with"]["if-no-files-found"] == "error"
+    # The action runs its own code: nothing is checked out.
+    assert not [s for s in steps if s.get("uses", "").startswith("actions/checkout@")]
+
+
+def test_ci_workflow():
+    ci = load(CI)
+    on = triggers(ci)
+    assert on["push"] == {"branches": ["main"]}
+    assert "pull_request" in on and "pull_request_target" not in on
+    assert ci["permissions"] == {"contents": "read"}
+    [job] = ci["jobs"].values()
+    assert "permissions" not in job or job["permissions"] == {"contents": "read"}
+    setup = [s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
+    assert setup[0]["with"] == {"python-version": "3.11", "cache": "pip"}
+    assert job["steps"][-1]["run"].strip() == "bash .ci/run"
