@@ -41,14 +41,14 @@ def report_to_sentry(dsn: str | None, document: Mapping[str, Any]) -> int:
     import sentry_sdk  # imported only when used: most runs have no DSN
 
     # No default integrations: no logging, threading or excepthook hooks in a CLI that already
-    # reports everything itself; no PII.
-    sentry_sdk.init(dsn=dsn, default_integrations=False, send_default_pii=False, traces_sample_rate=0.0)
+    # reports everything itself.
+    sentry_sdk.init(dsn=dsn, default_integrations=False, traces_sample_rate=0.0)
     try:
         for failure in failures:
             with sentry_sdk.new_scope() as scope:
                 for tag in ("repo", "pr_number", "section"):
                     if failure[tag] is not None:
-                        scope.set_tag(tag, failure[tag])
+                        scope.set_tag(tag, str(failure[tag]))
                 scope.fingerprint = ["mergelens", str(failure["repo"]), str(failure["section"])]
                 sentry_sdk.capture_message(f"mergelens: {failure['section']} failed: {failure['message']}", "error")
     finally:

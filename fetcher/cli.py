@@ -164,9 +164,10 @@ def client_for(args: argparse.Namespace, env: Environment) -> GitHubSource:
 
 def check_local_db(spec: str) -> None:
     """Fail before spending API requests on a local DB we could not write (locked, newer schema,
-    not DuckDB). Remote DBs are checked when they are downloaded."""
+    not DuckDB). Read-only: the write itself happens under the storage lock. Remote DBs are
+    checked when they are downloaded."""
     if storage.is_local(spec) and Path(spec).exists():
-        with open_store(spec):
+        with open_store(spec, read_only=True):
             pass
 
 

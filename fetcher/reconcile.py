@@ -83,7 +83,9 @@ def _staleness(stored: tuple[datetime, str] | None, updated_at: datetime | None)
     fetched_at, status = stored
     if status != "complete":
         return "partial"
-    if updated_at is not None and updated_at > fetched_at:
+    # GitHub's updated_at has one-second resolution: an update in the second our fetch began
+    # may have been missed, so that second counts as "after".
+    if updated_at is not None and updated_at >= fetched_at.replace(microsecond=0):
         return "updated after last fetch"
     return None
 
@@ -102,4 +104,3 @@ def reconcile(
     report = ReconcileReport(examined=examined, stale=stale)
     report.outcome = sync_many(source, db, repo, [pr.number for pr in stale], trigger, con=con)
     return report
-

@@ -50,13 +50,16 @@ from fetcher.errors import MergelensError
 
 T = TypeVar("T")
 
-# Every table the migrations create, in order ("pull_requests", "pr_commits", ...).
+# Every mergelens table: the version table, then those the migrations create ("pull_requests", ...).
 MERGELENS_TABLES: tuple[str, ...] = tuple(
     dict.fromkeys(
-        name
-        for statements in store.MIGRATIONS.values()
-        for statement in statements
-        for name in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement)
+        ["mergelens_schema"]
+        + [
+            name
+            for statements in store.MIGRATIONS.values()
+            for statement in statements
+            for name in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement)
+        ]
     )
 )
 
@@ -89,6 +92,11 @@ class Location(Protocol):
     description: str
 
     def update(self, apply: Callable[[Path], T]) -> UpdateResult[T]: ...
+
+
+def is_local(spec: str) -> bool:
+    """True when ``--db`` names a file on this machine (not ``s3://`` nor ``artifact:``)."""
+    return not spec.startswith(("s3://", "artifact:"))
 
 
 def open_location(spec: str, env: Environment, workdir: Path | None = None) -> Location:
@@ -382,11 +390,13 @@ class S3Location:
 
     def client(self) -> Any:
         if self._client is None:
-            import boto3
+            import boto3.session
             from botocore.config import Config
 
             try:
-                self._client = boto3.client(
+                # A session of our own: boto3's default session caches credentials process-wide,
+                # and creating clients from one shared session is not thread-safe.
+                self._client = boto3.session.Session().client(
                     "s3",
                     config=Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=10, read_timeout=60),
                 )
@@ -618,14 +628,16 @@ class ArtifactLocation:
                     )
                     artifact = None
                 if artifact is None:
-                    if found.newest_expired is not None:
+                    if notes:
+                        pass  # it expired between the list and the download: said above
+                    elif found.newest_expired is not None:
                         newest = found.newest_expired
                         notes.append(
                             f"the newest artifact named {self.name} (id {newest['id']}, created "
                             f"{str(newest.get('created_at'))[:10]}) has expired: started a fresh database; "
                             "reconcile/backfill will refill it"
                         )
-                    elif not notes:
+                    else:
                         notes.append(
                             f"no unexpired artifact named {self.name} in {self.repository}: started a fresh "
                             "database; reconcile/backfill will refill it"

@@ -134,9 +134,15 @@ class SyncRun:
 def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open the DB file (migrating it forward unless read-only); times come back in UTC."""
     con = duckdb.connect(str(path), read_only=read_only)
-    con.execute("SET TimeZone = 'UTC'")
-    if not read_only:
-        ensure_schema(con)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        if read_only:
+            refuse_newer_schema(con)
+        else:
+            ensure_schema(con)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -150,10 +156,15 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0] or 0) if row else 0
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+def refuse_newer_schema(con: duckdb.DuckDBPyConnection) -> int:
     current = schema_version(con)
     if current > SCHEMA_VERSION:
         raise SchemaError(f"database schema version {current} is newer than this mergelens ({SCHEMA_VERSION}): upgrade")
+    return current
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    current = refuse_newer_schema(con)
     for version in range(current + 1, SCHEMA_VERSION + 1):
         con.execute("BEGIN")
         try:

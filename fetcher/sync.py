@@ -186,13 +186,14 @@ def sync_many(
 class open_store:
     """Open the DB for writing, turning DuckDB's failures into one clear line."""
 
-    def __init__(self, db: str | Path) -> None:
+    def __init__(self, db: str | Path, read_only: bool = False) -> None:
         self.db = str(db)
+        self.read_only = read_only
         self.con: duckdb.DuckDBPyConnection | None = None
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
         try:
-            self.con = store.connect(self.db)
+            self.con = store.connect(self.db, read_only=self.read_only)
         except store.SchemaError as exc:
             raise MergelensError(f"{self.db}: {exc}") from None
         except duckdb.IOException as exc:

@@ -98,7 +98,8 @@ class Runner:
         event_path = home / "event.json"
         event_path.write_text(json.dumps(payload))
         summary, output = home / "summary.md", home / "output.txt"
-        context = {"github.token": TOKEN, "inputs.since": payload.get("inputs", {}).get("since", "")}
+        inputs = payload.get("inputs") or {}
+        context = {"github.token": TOKEN, **{f"inputs.{name}": str(value) for name, value in inputs.items()}}
         base_env = {
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
             "HOME": str(home),
@@ -224,7 +225,7 @@ def test_a_merge_runs_the_workflow_end_to_end(runner):
     assert "no unexpired artifact" not in second.summary
     assert len(actions.repo.artifacts) == 2
     with duckdb.connect(str(actions.stored_db("second.duckdb")), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM sync_runs").fetchone()[0] == 4  # 3 + the rerun
+        assert con.execute("SELECT count(*) FROM sync_runs").fetchone()[0] == 4, second.logs  # 3 + the rerun
 
 
 def test_burst_of_ten_merges_with_cancelled_pending_runs_loses_nothing(runner):

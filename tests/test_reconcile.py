@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from tests.conftest import query
@@ -34,7 +35,8 @@ def test_reconcile_syncs_missing_partial_and_updated_prs(serve, cli, db_path):
         assert cli(server, *args).exit_code in (0, 3)
     # PR 2 gets a comment after its sync: GitHub bumps updated_at.
     pulls[1].issue_comments.append(issue_comment(None, "2026-03-20 10:00", body="late comment"))
-    pulls[1].updated_at = datetime.now(UTC) + timedelta(minutes=5)
+    pulls[1].updated_at = datetime.now(UTC).replace(microsecond=0)
+    time.sleep(1.0)  # GitHub's timestamps have one-second resolution: resync in a later second
     server.clear_log()
 
     run = reconcile(cli, server, db_path, "--since", "2026-01-01")

@@ -1,0 +1,834 @@
+"""Where the DB lives (fetcher/storage.py), with real parts: DuckDB files, moto's S3 HTTP
+server in a subprocess, and the fake GitHub's artifact API (302 to a "blob storage" host)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import duckdb
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from fetcher import store
+from fetcher.config import Environment
+from fetcher.github import ClientSettings, GitHubSource
+from fetcher.storage import (
+    MERGELENS_TABLES,
+    LocalLocation,
+    S3Location,
+    StorageConflict,
+    StorageError,
+    is_local,
+    open_location,
+    verify_database,
+)
+from fetcher.sync import sync_pull_request
+from tests.conftest import TOKEN, environment
+from tests.factories import repository
+from tests.fake_github import Artifact, Fault, zip_archive
+from tests.test_sync import REPO_ROOT, complete_pr
+
+REPO = "acme/widgets"
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+SECRET = "testing"
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def write_prs(path: Path, *numbers: int, title: str = "PR") -> None:
+    """Store minimal PRs through fetcher.store, one transaction each (as a sync does)."""
+    con = store.connect(path)
+    try:
+        for number in numbers:
+            bundle = store.PullRequestBundle(
+                REPO, number, {"repo": REPO, "number": number, "title": f"{title} {number}"}
+            )
+            run = store.SyncRun(uuid.uuid4().hex, REPO, number, "test", started_at=NOW)
+            store.write_pull_request(con, bundle, run, fetched_at=NOW)
+    finally:
+        con.close()
+
+
+def pr_rows(path: Path) -> set[tuple[int, str]]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return set(con.execute("SELECT number, title FROM pull_requests").fetchall())
+
+
+def make_db(path: Path, *numbers: int) -> Path:
+    write_prs(path, *numbers)
+    return path
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith((".tmp", ".wal", ".download", ".zip")))
+
+
+def one_line(exc: BaseException) -> str:
+    message = str(exc)
+    assert message and "\n" not in message, message
+    assert "Traceback" not in message
+    return message
+
+
+# --- verify_database ------------------------------------------------------------------------
+
+
+def test_verify_database_counts_every_table(tmp_path):
+    path = make_db(tmp_path / "a.duckdb", 1, 2)
+    counts = verify_database(path)
+    assert set(counts) == set(MERGELENS_TABLES) >= {"pull_requests", "pr_metrics", "sync_runs", "mergelens_schema"}
+    assert counts["pull_requests"] == 2 and counts["sync_runs"] == 2
+    assert verify_database(path, {"pull_requests": 2}) == counts
+    with pytest.raises(StorageError, match="pull_requests would shrink from 3 to 2 rows"):
+        verify_database(path, {"pull_requests": 3})
+
+
+def test_verify_database_refuses_a_file_that_is_not_duckdb(tmp_path):
+    path = tmp_path / "notes.duckdb"
+    path.write_text("not a database\n" * 100)
+    with pytest.raises(StorageError, match="does not open as a DuckDB database") as caught:
+        verify_database(path)
+    one_line(caught.value)
+
+
+# --- local path ---------------------------------------------------------------------------
+
+
+def test_local_update_creates_then_replaces_atomically(tmp_path):
+    path = tmp_path / "mergelens.duckdb"
+    location = open_location(str(path), environment(None))
+    assert isinstance(location, LocalLocation) and location.description == str(path)
+
+    first = location.update(lambda work: write_prs(work, 1))
+    assert first.created and first.attempts == 1 and first.notes == []
+    assert first.local_path == path and first.location == str(path)
+    assert first.counts["pull_requests"] == 1 and first.size_bytes == path.stat().st_size
+    assert pr_rows(path) == {(1, "PR 1")}
+
+    old_bytes, old_inode = path.read_bytes(), path.stat().st_ino
+
+    def apply(work: Path) -> str:
+        assert work != path and work.parent == path.parent  # a copy beside the file: same file system
+        write_prs(work, 2)
+        assert path.read_bytes() == old_bytes  # the stored file is untouched until the replace
+        return "done"
+
+    second = location.update(apply)
+    assert second.value == "done" and not second.created
+    assert pr_rows(path) == {(1, "PR 1"), (2, "PR 2")}
+    assert second.counts["pull_requests"] == 2
+    assert path.stat().st_ino != old_inode  # a new file renamed over the old one, not rewritten in place
+    assert not path.with_name(path.name + ".wal").exists()  # checkpointed: the file alone is the DB
+    assert leftovers(tmp_path) == []
+
+
+def test_local_apply_raising_leaves_the_old_file_byte_identical(tmp_path):
+    path = make_db(tmp_path / "mergelens.duckdb", 1)
+    before = path.read_bytes()
+
+    def apply(work: Path) -> None:
+        write_prs(work, 2)
+        raise RuntimeError("GitHub went away")
+
+    with pytest.raises(RuntimeError, match="GitHub went away"):
+        LocalLocation(path).update(apply)
+    assert path.read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+def _lose_a_row(work: Path) -> None:
+    with duckdb.connect(str(work)) as con:
+        con.execute("DELETE FROM pull_requests WHERE number = 1")
+
+
+def _newer_schema(work: Path) -> None:
+    with duckdb.connect(str(work)) as con:
+        con.execute("INSERT INTO mergelens_schema VALUES (?, now())", [store.SCHEMA_VERSION + 1])
+
+
+def _clobber(work: Path) -> None:
+    work.write_bytes(b"\0garbage" * 4096)
+
+
+@pytest.mark.parametrize(
+    ("apply", "reason"),
+    [
+        (_lose_a_row, "pull_requests would shrink from 2 to 1 rows"),
+        (_newer_schema, f"schema version is {store.SCHEMA_VERSION + 1}, expected {store.SCHEMA_VERSION}"),
+        (_clobber, "does not open as a DuckDB database"),
+    ],
+    ids=["lost-rows", "wrong-schema-version", "not-duckdb"],
+)
+def test_local_verify_refuses_and_keeps_the_old_file(tmp_path, apply, reason):
+    path = make_db(tmp_path / "mergelens.duckdb", 1, 2)
+    before = path.read_bytes()
+    with pytest.raises(StorageError) as caught:
+        LocalLocation(path).update(apply)
+    message = one_line(caught.value)
+    assert reason in message and message.startswith(f"not storing {path}:")
+    assert "the stored database is unchanged" in message
+    assert path.read_bytes() == before
+    assert leftovers(tmp_path) == []
+
+
+def test_local_existing_file_that_is_not_duckdb_is_refused_before_apply(tmp_path):
+    path = tmp_path / "mergelens.duckdb"
+    path.write_text("my notes\n" * 100)
+    called = []
+    with pytest.raises(StorageError, match="the stored database does not open as DuckDB") as caught:
+        LocalLocation(path).update(called.append)
+    one_line(caught.value)
+    assert called == [] and path.read_text() == "my notes\n" * 100
+
+
+def test_local_leftover_wal_of_a_crashed_direct_writer_is_folded_in(tmp_path):
+    path = make_db(tmp_path / "mergelens.duckdb", 1)
+    # A plain DuckDB writer commits PR 2 (it lives only in the WAL) and is killed before a checkpoint.
+    script = textwrap.dedent(
+        f"""
+        import os, signal, duckdb
+        con = duckdb.connect({str(path)!r})
+        con.execute("SET checkpoint_threshold = '1GB'")
+        con.execute("INSERT INTO pull_requests (repo, number, title, fetched_at, sync_status) "
+                    "VALUES ('{REPO}', 2, 'PR 2', now(), 'complete')")
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    assert subprocess.run([sys.executable, "-c", script], timeout=60).returncode == -signal.SIGKILL
+    assert path.with_name(path.name + ".wal").exists()
+    result = LocalLocation(path).update(lambda work: write_prs(work, 3))
+    assert pr_rows(path) == {(1, "PR 1"), (2, "PR 2"), (3, "PR 3")}  # the committed PR 2 was not lost
+    assert result.counts["pull_requests"] == 3
+    assert not path.with_name(path.name + ".wal").exists()
+
+
+def test_local_concurrent_threads_both_land(tmp_path):
+    path = make_db(tmp_path / "mergelens.duckdb", 1)
+    inside = threading.Semaphore(1)  # fails the test if two applies ever overlap
+    errors: list[BaseException] = []
+
+    def apply(number: int) -> Callable[[Path], None]:
+        def run(work: Path) -> None:
+            assert inside.acquire(blocking=False), "two writers inside update() at once"
+            try:
+                write_prs(work, number)
+                time.sleep(0.1)
+            finally:
+                inside.release()
+
+        return run
+
+    def worker(number: int) -> None:
+        try:
+            LocalLocation(path).update(apply(number))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in (2, 3, 4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert {number for number, _ in pr_rows(path)} == {1, 2, 3, 4}
+
+
+CONCURRENT_WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from fetcher.storage import LocalLocation
+    from tests.test_storage import write_prs
+
+    path, first = Path(sys.argv[1]), int(sys.argv[2])
+    while not Path(sys.argv[3]).exists():  # start together
+        time.sleep(0.005)
+    for number in range(first, first + 3):
+        LocalLocation(path).update(lambda work: write_prs(work, number))
+    """
+)
+
+
+def test_local_concurrent_processes_all_land(tmp_path):
+    path = make_db(tmp_path / "mergelens.duckdb", 1)
+    go = tmp_path / "go"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT_WRITER, str(path), str(first), str(go)],
+            cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for first in (100, 200, 300)
+    ]
+    time.sleep(0.3)
+    go.touch()
+    for writer in writers:
+        _, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err
+    expected = {1} | {first + i for first in (100, 200, 300) for i in range(3)}
+    assert {number for number, _ in pr_rows(path)} == expected
+    assert leftovers(tmp_path) == []
+
+
+def test_local_missing_directory_is_one_line(tmp_path):
+    with pytest.raises(StorageError, match="does not exist") as caught:
+        LocalLocation(tmp_path / "nowhere" / "db.duckdb").update(lambda work: None)
+    one_line(caught.value)
+
+
+# --- S3 (moto's real HTTP server) -----------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto_server (next to this interpreter) on a free loopback port, for the whole session."""
+    executable = Path(sys.executable).with_name("moto_server")
+    port = free_port()
+    server = subprocess.Popen(
+        [str(executable), "-p", str(port), "-H", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"moto_server exited with {server.returncode}")
+            try:
+                urllib.request.urlopen(url, timeout=1).close()
+                break
+            except urllib.error.HTTPError:
+                break  # it answers
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("moto_server did not answer within 30 s")
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def s3_settings(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+@dataclass
+class Bucket:
+    client: Any
+    name: str
+    endpoint: str
+
+    def spec(self, key: str = "mergelens.duckdb") -> str:
+        return f"s3://{self.name}/{key}"
+
+    def put_db(self, path: Path, key: str = "mergelens.duckdb") -> str:
+        return self.client.put_object(Bucket=self.name, Key=key, Body=path.read_bytes())["ETag"]
+
+    def etag(self, key: str = "mergelens.duckdb") -> str:
+        return self.client.head_object(Bucket=self.name, Key=key)["ETag"]
+
+    def download(self, target: Path, key: str = "mergelens.duckdb") -> Path:
+        target.write_bytes(self.client.get_object(Bucket=self.name, Key=key)["Body"].read())
+        return target
+
+
+@pytest.fixture
+def bucket(moto_endpoint, monkeypatch, tmp_path) -> Bucket:
+    for name, value in s3_settings(moto_endpoint).items():
+        monkeypatch.setenv(name, value)
+    # Nothing from this machine's AWS setup may leak in.
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    client = boto3.client("s3")
+    name = f"mergelens-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    return Bucket(client, name, moto_endpoint)
+
+
+def test_moto_honours_conditional_writes(bucket):
+    """What the S3 store relies on: a stale If-Match and an If-None-Match on an existing key fail."""
+    etag = bucket.client.put_object(Bucket=bucket.name, Key="k", Body=b"one", IfNoneMatch="*")["ETag"]
+    for condition in ({"IfNoneMatch": "*"}, {"IfMatch": '"0123456789abcdef0123456789abcdef"'}):
+        with pytest.raises(ClientError) as caught:
+            bucket.client.put_object(Bucket=bucket.name, Key="k", Body=b"two", **condition)
+        assert caught.value.response["Error"]["Code"] == "PreconditionFailed"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+    bucket.client.put_object(Bucket=bucket.name, Key="k", Body=b"three", IfMatch=etag)
+    assert bucket.client.get_object(Bucket=bucket.name, Key="k")["Body"].read() == b"three"
+
+
+def test_s3_create_then_update(bucket, tmp_path):
+    location = open_location(bucket.spec(), environment(None), workdir=tmp_path)
+    assert isinstance(location, S3Location) and location.description == bucket.spec()
+
+    first = location.update(lambda work: write_prs(work, 1))
+    assert first.created and first.attempts == 1 and first.location == bucket.spec()
+    assert first.counts["pull_requests"] == 1
+    assert first.local_path.is_file() and first.size_bytes == first.local_path.stat().st_size
+    assert pr_rows(bucket.download(tmp_path / "after-1.duckdb")) == {(1, "PR 1")}
+
+    etag = bucket.etag()
+    second = open_location(bucket.spec(), environment(None), workdir=tmp_path).update(
+        lambda work: write_prs(work, 2) or "ok"
+    )
+    assert second.value == "ok" and not second.created and second.attempts == 1
+    assert bucket.etag() != etag
+    assert pr_rows(bucket.download(tmp_path / "after-2.duckdb")) == {(1, "PR 1"), (2, "PR 2")}
+    assert pr_rows(second.local_path) == {(1, "PR 1"), (2, "PR 2")}  # the local copy is what was stored
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["if-match", "if-none-match"])
+def test_s3_a_write_in_between_is_never_overwritten(bucket, tmp_path, existing):
+    """Someone stores the object while we apply: our conditional PUT fails (If-Match with the
+    old ETag, or If-None-Match on a key that now exists); we download theirs and apply again."""
+    if existing:
+        bucket.put_db(make_db(tmp_path / "seed.duckdb", 1))
+    theirs = make_db(tmp_path / "theirs.duckdb", *([1] if existing else []), 99)
+    calls: list[Path] = []
+
+    def apply(work: Path) -> int:
+        calls.append(work)
+        if len(calls) == 1:
+            bucket.put_db(theirs)
+        write_prs(work, 7)
+        return len(calls)
+
+    result = S3Location(bucket.name, "mergelens.duckdb", workdir=tmp_path, backoff_s=0.01).update(apply)
+    assert result.attempts == 2 and result.value == 2 and len(calls) == 2
+    assert not result.created  # the stored attempt started from their object
+    assert "stored on attempt 2" in result.notes[0]
+    expected = {(99, "PR 99"), (7, "PR 7")} | ({(1, "PR 1")} if existing else set())
+    assert pr_rows(bucket.download(tmp_path / "final.duckdb")) == expected
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["existing-object", "fresh-key"])
+def test_s3_two_writers_racing_both_land(bucket, tmp_path, existing):
+    if existing:
+        bucket.put_db(make_db(tmp_path / "seed.duckdb", 1))
+    barrier = threading.Barrier(2, timeout=20)
+    results: dict[int, Any] = {}
+    errors: list[BaseException] = []
+    locations = {n: S3Location(bucket.name, "mergelens.duckdb", workdir=tmp_path, backoff_s=0.01) for n in (10, 20)}
+    for location in locations.values():
+        location.client()  # boto3.client() is not thread-safe to create: do it here
+
+    def worker(number: int) -> None:
+        calls = 0
+
+        def apply(work: Path) -> int:
+            nonlocal calls
+            calls += 1
+            write_prs(work, number)
+            if calls == 1:
+                barrier.wait()  # both have downloaded the same version before either uploads
+            return calls
+
+        try:
+            results[number] = locations[number].update(apply)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in locations]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sorted(result.attempts for result in results.values()) == [1, 2]
+    assert max(result.value for result in results.values()) == 2  # the loser applied twice
+    numbers = {number for number, _ in pr_rows(bucket.download(tmp_path / "final.duckdb"))}
+    assert numbers == ({1} if existing else set()) | {10, 20}
+
+
+def test_s3_gives_up_after_max_attempts(bucket, tmp_path):
+    interferer = make_db(tmp_path / "interferer.duckdb", 1)
+    bucket.put_db(interferer)
+    calls: list[int] = []
+
+    def apply(work: Path) -> None:
+        calls.append(1)
+        write_prs(interferer, 500 + len(calls))  # another writer stores a new version every time
+        bucket.put_db(interferer)
+        write_prs(work, 7)
+
+    location = S3Location(bucket.name, "mergelens.duckdb", workdir=tmp_path, max_attempts=3, backoff_s=0.01)
+    with pytest.raises(StorageConflict) as caught:
+        location.update(apply)
+    message = one_line(caught.value)
+    assert message.startswith(bucket.spec()) and "gave up after 3 attempts" in message
+    assert len(calls) == 3
+    numbers = {number for number, _ in pr_rows(bucket.download(tmp_path / "final.duckdb"))}
+    assert numbers == {1, 501, 502, 503}  # theirs, never ours
+    assert [p for p in tmp_path.glob("mergelens-s3-*")] == []  # working copies removed
+
+
+def test_s3_verify_refusal_leaves_the_object_alone(bucket, tmp_path):
+    bucket.put_db(make_db(tmp_path / "seed.duckdb", 1, 2))
+    etag = bucket.etag()
+    with pytest.raises(StorageError, match="pull_requests would shrink from 2 to 1 rows") as caught:
+        open_location(bucket.spec(), environment(None), workdir=tmp_path).update(_lose_a_row)
+    assert one_line(caught.value).startswith(f"not storing {bucket.spec()}:")
+    assert bucket.etag() == etag
+
+
+def test_s3_apply_raising_stores_nothing(bucket, tmp_path):
+    def apply(work: Path) -> None:
+        write_prs(work, 1)
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError):
+        open_location(bucket.spec(), environment(None), workdir=tmp_path).update(apply)
+    assert bucket.client.list_objects_v2(Bucket=bucket.name)["KeyCount"] == 0
+    assert [p for p in tmp_path.glob("mergelens-s3-*")] == []
+
+
+def test_s3_missing_bucket_is_one_line(bucket, tmp_path):
+    spec = "s3://no-such-bucket-mergelens/db/mergelens.duckdb"
+    with pytest.raises(StorageError) as caught:
+        open_location(spec, environment(None), workdir=tmp_path).update(lambda work: write_prs(work, 1))
+    message = one_line(caught.value)
+    assert message.startswith(spec + ": S3 download failed: NoSuchBucket (HTTP 404)")
+    assert SECRET not in message.replace("s3://", "")
+
+
+def test_s3_unreachable_endpoint_and_missing_credentials_are_one_line(bucket, tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(StorageError, match="S3 download failed: EndpointConnectionError") as caught:
+        open_location(bucket.spec(), environment(None), workdir=tmp_path).update(lambda work: None)
+    one_line(caught.value)
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", bucket.endpoint)
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    with pytest.raises(StorageError, match="no S3 credentials found") as caught:
+        open_location(bucket.spec(), environment(None), workdir=tmp_path).update(lambda work: None)
+    one_line(caught.value)
+
+
+def test_is_local():
+    assert is_local("mergelens.duckdb") and is_local("/abs/path.duckdb") and is_local("./s3:/odd")
+    assert not is_local("s3://bucket/key.duckdb") and not is_local("artifact:mergelens-db")
+
+
+@pytest.mark.parametrize("spec", ["s3://", "s3://bucket-only", "s3://bucket/dir/"])
+def test_s3_malformed_spec(spec):
+    with pytest.raises(StorageError, match="expected s3://BUCKET/KEY"):
+        open_location(spec, environment(None))
+
+
+# --- GitHub Actions artifacts (fake GitHub) ---------------------------------------------------
+
+NAME = "mergelens-db"
+
+
+def artifact_env(server: Any, tmp_path: Path, **overrides: Any) -> Environment:
+    settings = {"repository": REPO, "runner_temp": str(tmp_path / "runner"), **overrides}
+    return environment(server, **settings)
+
+
+def test_fake_github_lists_artifacts_like_github(serve, tmp_path):
+    repo = repository()
+    db = make_db(tmp_path / "a.duckdb", 1)
+    repo.artifacts = [
+        Artifact.from_file(i, NAME if i % 2 else "other", db, NOW - timedelta(days=i), expired=i > 4)
+        for i in range(1, 8)
+    ]
+    server = serve(repo)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    url = f"{server.api_url}/repos/{REPO}/actions/artifacts"
+    body = requests.get(url, params={"name": NAME, "per_page": 2}, headers=headers, timeout=10)
+    assert body.status_code == 200 and "next" in body.links
+    page = body.json()
+    assert page["total_count"] == 4 and [a["id"] for a in page["artifacts"]] == [1, 3]  # newest first
+    assert set(page["artifacts"][0]) == {
+        "id",
+        "node_id",
+        "name",
+        "size_in_bytes",
+        "url",
+        "archive_download_url",
+        "expired",
+        "digest",
+        "created_at",
+        "updated_at",
+        "expires_at",
+        "workflow_run",
+    }
+    assert set(page["artifacts"][0]["workflow_run"]) == {
+        "id",
+        "repository_id",
+        "head_repository_id",
+        "head_branch",
+        "head_sha",
+    }
+    assert requests.get(url, timeout=10).status_code == 401
+    # the zip: 302 to another host name; that host refuses a GitHub token
+    zip_url = page["artifacts"][0]["archive_download_url"]
+    redirect = requests.get(zip_url, headers=headers, allow_redirects=False, timeout=10)
+    assert redirect.status_code == 302
+    blob = redirect.headers["Location"]
+    assert blob.startswith(f"http://localhost:{server.port}/_blobs/")
+    assert requests.get(blob, headers=headers, timeout=10).status_code == 400
+    assert requests.get(blob.split("?")[0], timeout=10).status_code == 403  # the signature is required
+    assert requests.get(blob, timeout=10).content == repo.artifacts[0].content
+    # an expired artifact's zip is gone
+    expired = requests.get(zip_url.replace("/1/zip", "/5/zip"), headers=headers, timeout=10)
+    assert expired.status_code == 410 and expired.json()["message"] == "Artifact has expired"
+
+
+def test_artifact_newest_unexpired_is_downloaded_and_left_for_upload(serve, tmp_path):
+    repo = repository(complete_pr())
+    older = make_db(tmp_path / "older.duckdb", 1)
+    newest = make_db(tmp_path / "newest.duckdb", 1, 2)
+    gone = make_db(tmp_path / "gone.duckdb", 1, 2, 3)
+    repo.artifacts = [
+        Artifact.from_file(41, NAME, older, NOW - timedelta(days=3)),
+        Artifact.from_file(42, NAME, newest, NOW - timedelta(days=1)),
+        Artifact.from_file(43, NAME, gone, NOW, expired=True),  # newest of all, but expired
+        Artifact.from_file(44, "someone-else", gone, NOW + timedelta(hours=1)),
+    ]
+    server = serve(repo)
+    env = artifact_env(server, tmp_path)
+    source = GitHubSource(ClientSettings(server.api_url, TOKEN, request_interval=0))
+
+    result = open_location(f"artifact:{NAME}", env, workdir=tmp_path / "ignored").update(
+        lambda work: sync_pull_request(source, work, REPO, 12, "test").status
+    )
+    assert result.value == "complete" and not result.created and result.attempts == 1
+    assert result.location == f"artifact {NAME} (id 42, {(NOW - timedelta(days=1)):%Y-%m-%d})"
+    output = tmp_path / "runner" / "mergelens" / f"{NAME}.duckdb"
+    assert result.local_path == output and result.size_bytes == output.stat().st_size
+    assert {n for n, _ in pr_rows(output)} == {1, 2, 12}
+    assert result.counts["pull_requests"] == 3 and result.counts["pr_commits"] == 2
+    assert result.notes == []
+    assert leftovers(output.parent) == []
+    artifact_requests = [(r.path, r.status) for r in server.requests if "artifacts" in r.path or "_blobs" in r.path]
+    assert artifact_requests == [
+        (f"/repos/{REPO}/actions/artifacts", 200),
+        (f"/repos/{REPO}/actions/artifacts/42/zip", 302),
+        (f"/_blobs/{REPO}/42.zip", 200),  # followed without the token (the blob host answers 400 to one)
+    ]
+    assert next(r for r in server.requests if "artifacts" in r.path).query == {"name": NAME, "per_page": "100"}
+
+
+@pytest.mark.parametrize("only_expired", [False, True], ids=["none", "only-expired"])
+def test_artifact_missing_starts_fresh_with_a_loud_note(serve, tmp_path, only_expired):
+    repo = repository()
+    if only_expired:
+        repo.artifacts = [Artifact.from_file(7, NAME, make_db(tmp_path / "old.duckdb", 1), NOW, expired=True)]
+    server = serve(repo)
+    # outside Actions (no RUNNER_TEMP) the file goes to workdir
+    env = artifact_env(server, tmp_path, runner_temp=None)
+    result = open_location(f"artifact:{NAME}", env, workdir=tmp_path / "work").update(lambda w: write_prs(w, 5))
+    assert result.created and result.location == f"artifact {NAME} (new)"
+    assert result.local_path == tmp_path / "work" / f"{NAME}.duckdb"
+    assert pr_rows(result.local_path) == {(5, "PR 5")}
+    assert len(result.notes) == 1
+    note = result.notes[0]
+    assert "started a fresh database; reconcile/backfill will refill it" in note
+    assert ("(id 7, created" in note and "has expired" in note) if only_expired else "no unexpired artifact" in note
+    assert not any("/zip" in r.path for r in server.requests)  # nothing to download
+
+
+def test_artifact_expiring_between_list_and_download_starts_fresh(serve, tmp_path):
+    repo = repository()
+    repo.artifacts = [Artifact.from_file(8, NAME, make_db(tmp_path / "a.duckdb", 1), NOW)]
+    server = serve(repo)
+    server.add_fault(r"/actions/artifacts/8/zip$", Fault(410, body={"message": "Artifact has expired"}))
+    result = open_location(f"artifact:{NAME}", artifact_env(server, tmp_path)).update(lambda w: write_prs(w, 2))
+    assert result.created and "expired while we read it" in result.notes[0]
+    assert pr_rows(result.local_path) == {(2, "PR 2")}
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ({"token": "ghs_wrong"}, "GitHub rejected the token (HTTP 401: Bad credentials) listing artifacts of"),
+        ({"repository": "acme/nothing"}, "repository acme/nothing not found listing artifacts (HTTP 404)"),
+        ({"fault": 403}, "(HTTP 403: Resource not accessible by integration): the token needs the `actions: read`"),
+    ],
+    ids=["401", "404", "403"],
+)
+def test_artifact_api_errors_are_one_line(serve, tmp_path, setup, expected):
+    server = serve(repository())
+    setup = dict(setup)
+    if setup.pop("fault", None):
+        body = {"message": "Resource not accessible by integration"}
+        server.add_fault(r"/actions/artifacts$", Fault(403, body=body))
+    env = artifact_env(server, tmp_path, **setup)
+    called = []
+    with pytest.raises(StorageError) as caught:
+        open_location(f"artifact:{NAME}", env).update(called.append)
+    message = one_line(caught.value)
+    assert expected in message and TOKEN not in message and "ghs_wrong" not in message
+    assert called == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [({"token": None}, "GITHUB_TOKEN"), ({"repository": None}, "GITHUB_REPOSITORY")],
+)
+def test_artifact_needs_token_and_repository(tmp_path, overrides, expected):
+    with pytest.raises(StorageError, match=expected):
+        open_location(f"artifact:{NAME}", artifact_env(None, tmp_path, **overrides))
+
+
+@pytest.mark.parametrize(
+    "files",
+    [{"a.duckdb": b"x", "b.duckdb": b"y"}, {"notes.txt": b"hello"}, {}],
+    ids=["two-files", "not-duckdb", "empty"],
+)
+def test_artifact_zip_must_hold_one_duckdb_file(serve, tmp_path, files):
+    repo = repository()
+    repo.artifacts = [Artifact(9, NAME, NOW, zip_archive(files))]
+    server = serve(repo)
+    with pytest.raises(StorageError, match=r"must hold exactly one \*\.duckdb file") as caught:
+        open_location(f"artifact:{NAME}", artifact_env(server, tmp_path)).update(lambda w: write_prs(w, 1))
+    one_line(caught.value)
+    assert not (tmp_path / "runner" / "mergelens" / f"{NAME}.duckdb").exists()
+    assert leftovers(tmp_path / "runner" / "mergelens") == []
+
+
+def test_runner_temp_is_read_from_the_environment():
+    assert Environment.from_environ({"RUNNER_TEMP": "/home/runner/work/_temp"}).runner_temp == "/home/runner/work/_temp"
+    assert Environment.from_environ({}).runner_temp is None
+
+
+# --- kill -9 in the middle of update() --------------------------------------------------------
+
+
+def _crash_child(mode: str, target: str, s3: dict[str, str], numbers: list[int], ready: Any, workdir: str) -> None:
+    """Runs in a forked child: one update() that writes ``numbers``, slowly; the parent kills it."""
+    if mode == "s3":
+        client = boto3.client(
+            "s3",
+            endpoint_url=s3["AWS_ENDPOINT_URL"],
+            aws_access_key_id=s3["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=s3["AWS_SECRET_ACCESS_KEY"],
+            region_name=s3["AWS_DEFAULT_REGION"],
+        )
+        location: Any = S3Location(target, "mergelens.duckdb", workdir=Path(workdir), client=client)
+    else:
+        location = LocalLocation(Path(target))
+
+    def apply(work: Path) -> None:
+        for number in numbers:
+            write_prs(work, number, title="round")
+            time.sleep(0.02)
+
+    ready.set()
+    location.update(apply)
+
+
+@pytest.fixture(scope="module")
+def forkserver() -> Any:
+    """Children forked from a server that has already imported duckdb, boto3 and this module:
+    a round costs milliseconds instead of a second of interpreter start-up."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["duckdb", "boto3", "fetcher.storage", "tests.test_storage"])
+    return context
+
+
+@pytest.mark.parametrize("mode", ["local", "s3"])
+def test_kill_9_during_update_leaves_the_old_or_the_new_database(request, forkserver, tmp_path, mode):
+    rounds, rng = 15, random.Random(20261120)
+    if mode == "s3":
+        bucket: Bucket = request.getfixturevalue("bucket")
+        target = bucket.name
+        settings = s3_settings(bucket.endpoint)
+        bucket.put_db(make_db(tmp_path / "seed.duckdb", 1))
+
+        def stored() -> Path:
+            return bucket.download(tmp_path / f"check-{uuid.uuid4().hex[:6]}.duckdb")
+    else:
+        path = make_db(tmp_path / "mergelens.duckdb", 1)
+        target, settings = str(path), {}
+
+        def stored() -> Path:
+            copy = tmp_path / f"check-{uuid.uuid4().hex[:6]}.duckdb"
+            shutil.copyfile(path, copy)  # verify_database checkpoints: never on the live file
+            return copy
+
+    state = pr_rows(stored())
+
+    def run_round(numbers: list[int], kill_after: float | None) -> float:
+        ready = forkserver.Event()
+        child = forkserver.Process(target=_crash_child, args=(mode, target, settings, numbers, ready, str(tmp_path)))
+        child.start()
+        assert ready.wait(30)
+        began = time.monotonic()
+        if kill_after is not None:
+            time.sleep(kill_after)
+            child.kill()  # SIGKILL: no cleanup, no finally
+        child.join(30)
+        assert child.exitcode in ((-signal.SIGKILL, 0) if kill_after is not None else (0,))
+        return time.monotonic() - began
+
+    # One uncut round measures how long an update takes here; kills then land anywhere in it
+    # (download, apply, checkpoint and verification, upload or rename) or just after it.
+    duration = run_round([900, 901, 902, 903], kill_after=None)  # as many PRs as the other rounds
+    state |= {(n, f"round {n}") for n in (900, 901, 902, 903)}
+    assert pr_rows(stored()) == state
+    outcomes = {"old": 0, "new": 0}
+    started = time.monotonic()
+    for round_ in range(rounds):
+        numbers = [1000 + round_ * 10 + i for i in range(4)]
+        new_state = state | {(n, f"round {n}") for n in numbers}
+        run_round(numbers, kill_after=rng.uniform(0.0, duration * 1.2))
+        copy = stored()
+        counts = verify_database(copy)
+        rows = pr_rows(copy)
+        assert rows in (state, new_state), f"round {round_}: neither the old nor the new state"
+        assert counts["pull_requests"] == len(rows)
+        outcomes["old" if rows == state else "new"] += 1
+        state = rows
+    elapsed = time.monotonic() - started
+    assert outcomes["old"] >= 1, outcomes  # some kills did land mid-update
+    # and the store is healthy afterwards: a normal update goes through (stale copies cleaned)
+    if mode == "s3":
+        final = S3Location(target, "mergelens.duckdb", workdir=tmp_path).update(lambda w: write_prs(w, 9999))
+    else:
+        final = LocalLocation(Path(target)).update(lambda w: write_prs(w, 9999))
+        assert leftovers(Path(target).parent) == []
+    assert pr_rows(final.local_path) == state | {(9999, "PR 9999")}
+    print(f"{mode}: update takes {duration:.2f} s; {rounds} kills in {elapsed:.1f} s, outcomes {outcomes}")
