@@ -102,9 +102,9 @@ def is_local(spec: str) -> bool:
 def open_location(spec: str, env: Environment, workdir: Path | None = None) -> Location:
     """``spec`` is what ``--db`` says: a local path, ``s3://bucket/key`` or ``artifact:NAME``.
 
-    ``workdir``: where working copies go (S3: a private temp directory is made inside it) and,
-    outside GitHub Actions (no ``RUNNER_TEMP``), where the artifact store leaves its file.
-    Defaults: the system temp directory for S3, the working directory for artifacts."""
+    ``workdir``: where S3 working copies go (a private temp directory is made inside it; default
+    the system temp directory). The artifact store leaves its file in ``$RUNNER_TEMP/mergelens``,
+    or outside GitHub Actions in the working directory."""
     if spec.startswith("s3://"):
         bucket, _, key = spec[len("s3://") :].partition("/")
         if not bucket or not key or key.endswith("/"):
@@ -115,7 +115,9 @@ def open_location(spec: str, env: Environment, workdir: Path | None = None) -> L
         if env.runner_temp:
             output_dir = Path(env.runner_temp) / "mergelens"
         else:
-            output_dir = workdir if workdir is not None else Path.cwd()
+            # Outside Actions: leave the downloaded, updated DB in the working directory, where
+            # the user can open it (a temporary workdir would be gone when the run ends).
+            output_dir = Path.cwd()
         return ArtifactLocation(name, env, output_dir)
     if not spec.strip():
         raise StorageError("--db is empty: give a path, s3://BUCKET/KEY or artifact:NAME")
@@ -146,17 +148,7 @@ def _check(path: Path, previous_counts: dict[str, int] | None) -> dict[str, int]
         con = duckdb.connect(str(path), read_only=True)
         try:
             version = store.schema_version(con)
-            present = {
-                name
-                for (name,) in con.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
-                ).fetchall()
-            }
-            counts = {
-                table: int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
-                for table in MERGELENS_TABLES
-                if table in present
-            }
+            counts = _table_counts(con)
         finally:
             con.close()
     except duckdb.Error as exc:
@@ -170,6 +162,21 @@ def _check(path: Path, previous_counts: dict[str, int] | None) -> dict[str, int]
     if counts["pull_requests"] < before:
         raise _Refused(f"pull_requests would shrink from {before} to {counts['pull_requests']} rows")
     return counts
+
+
+def _table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows in each mergelens table the file has (an older schema may lack some)."""
+    present = {
+        name
+        for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    }
+    return {
+        table: int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
+        for table in MERGELENS_TABLES
+        if table in present
+    }
 
 
 def verify_database(path: Path, previous_counts: dict[str, int] | None = None) -> dict[str, int]:
@@ -187,12 +194,7 @@ def _count_existing(path: Path, description: str) -> dict[str, int]:
     try:
         con = duckdb.connect(str(path), read_only=True)
         try:
-            present = {name for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-            return {
-                table: int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
-                for table in MERGELENS_TABLES
-                if table in present
-            }
+            return _table_counts(con)
         finally:
             con.close()
     except duckdb.Error as exc:

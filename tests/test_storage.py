@@ -652,16 +652,17 @@ def test_artifact_newest_unexpired_is_downloaded_and_left_for_upload(serve, tmp_
 
 
 @pytest.mark.parametrize("only_expired", [False, True], ids=["none", "only-expired"])
-def test_artifact_missing_starts_fresh_with_a_loud_note(serve, tmp_path, only_expired):
+def test_artifact_missing_starts_fresh_with_a_loud_note(serve, tmp_path, monkeypatch, only_expired):
     repo = repository()
     if only_expired:
         repo.artifacts = [Artifact.from_file(7, NAME, make_db(tmp_path / "old.duckdb", 1), NOW, expired=True)]
     server = serve(repo)
-    # outside Actions (no RUNNER_TEMP) the file goes to workdir
+    # outside Actions (no RUNNER_TEMP) the file goes to the working directory, for the user
+    monkeypatch.chdir(tmp_path)
     env = artifact_env(server, tmp_path, runner_temp=None)
     result = open_location(f"artifact:{NAME}", env, workdir=tmp_path / "work").update(lambda w: write_prs(w, 5))
     assert result.created and result.location == f"artifact {NAME} (new)"
-    assert result.local_path == tmp_path / "work" / f"{NAME}.duckdb"
+    assert result.local_path == tmp_path / f"{NAME}.duckdb"
     assert pr_rows(result.local_path) == {(5, "PR 5")}
     assert len(result.notes) == 1
     note = result.notes[0]
