@@ -112,12 +112,9 @@ def open_location(spec: str, env: Environment, workdir: Path | None = None) -> L
         return S3Location(bucket, key, workdir=workdir)
     if spec.startswith("artifact:"):
         name = spec[len("artifact:") :]
-        if env.runner_temp:
-            output_dir = Path(env.runner_temp) / "mergelens"
-        else:
-            # Outside Actions: leave the downloaded, updated DB in the working directory, where
-            # the user can open it (a temporary workdir would be gone when the run ends).
-            output_dir = Path.cwd()
+        # Outside Actions: the downloaded, updated DB stays in the working directory, where
+        # the user can open it (a temporary workdir would be gone when the run ends).
+        output_dir = Path(env.runner_temp) / "mergelens" if env.runner_temp else Path.cwd()
         return ArtifactLocation(name, env, output_dir)
     if not spec.strip():
         raise StorageError("--db is empty: give a path, s3://BUCKET/KEY or artifact:NAME")
