@@ -86,7 +86,7 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Any:
 
     def run(server: FakeGitHub | None, *argv: str, fast: bool = True, **env: Any) -> CliRun:
         args = list(argv)
-        if fast and args and args[0] == "sync":
+        if fast and args and args[0] in ("sync", "reconcile", "backfill"):
             args += FAST
         try:
             code = main(args, environment(server, **env))
