@@ -2,8 +2,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# `make demo` ends by serving the dashboard on demo.duckdb; `make demo DASHBOARD=0` stops after the sync.
+DASHBOARD ?= 1
+PORT ?= 8501
 
-.PHONY: demo test lint bench clean
+.PHONY: demo dashboard test lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +15,15 @@ $(VENV)/.installed: requirements.txt
 
 demo: $(VENV)/.installed
 	$(PY) -m scripts.demo
+ifneq ($(DASHBOARD),0)
+	@echo "dashboard: http://localhost:$(PORT) (Ctrl-C to stop)"
+	MERGELENS_DB=demo.duckdb $(PY) -m streamlit run dashboard/app.py --server.headless true \
+		--server.port $(PORT) --browser.gatherUsageStats false
+endif
+
+dashboard: $(VENV)/.installed
+	$(PY) -m streamlit run dashboard/app.py --server.headless true --server.port $(PORT) \
+		--browser.gatherUsageStats false
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
@@ -23,6 +35,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m benchmarks.sync_speed
+	$(PY) -m benchmarks.dashboard_speed
 
 clean:
 	rm -rf $(VENV) demo.duckdb demo.duckdb.wal

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fetcher import alerts, metrics, report, storage
+from fetcher import alerts, backfill, metrics, report, storage
 from fetcher.config import Environment
 from fetcher.errors import EXIT_COMPLETE, EXIT_PARTIAL, EXIT_USAGE, MergelensError, UsageError
 from fetcher.event import Skip, SyncRequest, read_event
@@ -90,6 +90,38 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-prs", type=positive_int, default=200, metavar="N", help="sync at most N PRs (default 200)"
     )
 
+    history = commands.add_parser(
+        "backfill",
+        parents=[client],
+        help="sync every merged PR of a window in bulk through GraphQL, within the token's points budget",
+    )
+    history.add_argument("--since", type=utc_date, help="PRs merged on or after DATE (YYYY-MM-DD; default: all)")
+    history.add_argument("--until", type=end_of_day, help="PRs merged on or before DATE (YYYY-MM-DD; default: now)")
+    history.add_argument(
+        "--lookback",
+        type=float,
+        metavar="DAYS",
+        help="PRs updated in the last DAYS that are missing, partial or updated since their sync (reconcile)",
+    )
+    history.add_argument("--max-prs", type=positive_int, metavar="N", help="sync at most N PRs in this run")
+    history.add_argument(
+        "--budget", type=positive_int, metavar="POINTS", help="spend at most POINTS GraphQL points in this run"
+    )
+    history.add_argument(
+        "--floor",
+        type=non_negative_int,
+        default=200,
+        metavar="POINTS",
+        help="stop before the token's GraphQL points left fall under POINTS, kept for merge runs (default 200)",
+    )
+    history.add_argument(
+        "--resume", action="store_true", help="continue the backfill that stopped (its pending PRs and listing)"
+    )
+    history.add_argument(
+        "--batch-size", type=positive_int, default=25, metavar="N", help="PRs per GraphQL query, at most (default 25)"
+    )
+    history.add_argument("--max-minutes", type=float, metavar="M", help="stop cleanly after M minutes (resume later)")
+
     recompute = commands.add_parser("metrics", help="recompute pr_metrics from the stored rows")
     recompute.add_argument("--recompute", action="store_true", required=True, help="recompute every PR's metrics")
     recompute.add_argument("--repo", help="only this OWNER/NAME")
@@ -117,6 +149,12 @@ def utc_date(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def end_of_day(text: str) -> datetime:
+    """--until DATE includes that day: a plain date means its end."""
+    value = utc_date(text)
+    return value + timedelta(days=1) if len(text.strip()) == 10 else value
 
 
 def check_repo(repo: str) -> str:
@@ -244,6 +282,65 @@ def run_reconcile(args: argparse.Namespace, env: Environment) -> tuple[int, dict
     return (EXIT_COMPLETE if recon.complete else EXIT_PARTIAL), document
 
 
+def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, dict[str, Any]]:
+    repo = require_repo(args, env)
+    if args.batch_size > 100:
+        raise UsageError("--batch-size is at most 100")
+    options = backfill.BackfillOptions(
+        since=args.since,
+        until=args.until,
+        updated_since=datetime.now(UTC) - timedelta(days=args.lookback) if args.lookback is not None else None,
+        max_prs=args.max_prs,
+        budget=args.budget,
+        floor=args.floor,
+        resume=args.resume,
+        batch_size=args.batch_size,
+        max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
+    )
+    spec = args.db or env.db
+    source = client_for(args, env)
+    with source, tempfile.TemporaryDirectory(prefix="mergelens-") as workdir:
+        location = storage.open_location(spec, env, Path(workdir))
+        check_local_db(spec)
+
+        def apply(path: Path) -> backfill.BackfillReport:
+            with open_store(path) as con:
+                return backfill.backfill(source, con, str(path), repo, options)
+
+        update = location.update(apply)
+    done = update.value
+    report.log.info("%s", done.summary())
+    if done.failures or not done.complete:
+        status = "partial"
+    elif done.remaining or not done.listing_done:
+        status = "incomplete"  # stopped cleanly (floor, budget, time, --max-prs): --resume continues
+    else:
+        status = "complete"
+    document: dict[str, Any] = {
+        "status": status,
+        "repo": repo,
+        "window": {
+            "since": options.since.isoformat() if options.since else None,
+            "until": options.until.isoformat() if options.until else None,
+            "updated_since": options.updated_since.isoformat() if options.updated_since else None,
+        },
+        "backfill": done.as_dict(),
+        "reconciled": [result.as_dict() for result in done.results if result.status != "complete"],
+        "storage": storage_document(update),
+        "api_requests": source.usage.requests,
+        "duration_s": round(done.duration_s, 3),
+    }
+    if options.updated_since is not None:  # the scheduled run: report it as the reconcile it is
+        document["reconcile"] = {
+            "examined": done.listed,
+            "found": len(done.reasons),
+            "synced": done.statuses(),
+            "prs": {str(number): reason for number, reason in done.reasons.items()},
+            "failures": {str(number): reason for number, reason in done.failures.items()},
+        }
+    return (EXIT_PARTIAL if status == "partial" else EXIT_COMPLETE), document
+
+
 def reconcile_document(recon: ReconcileReport) -> dict[str, Any]:
     return {
         "reconcile": recon.as_dict(),
@@ -267,16 +364,22 @@ def storage_document(update: storage.UpdateResult[Any]) -> dict[str, Any]:
 
 def run_metrics(args: argparse.Namespace, env: Environment) -> tuple[int, dict[str, Any]]:
     repo = check_repo(args.repo) if args.repo else None
-    db = args.db or env.db
-    with open_store(db) as con:
-        con.execute("BEGIN")
-        count = metrics.recompute(con, repo=repo)
-        con.execute("COMMIT")
-    report.log.info("recomputed metrics of %d PRs in %s", count, db)
-    return EXIT_COMPLETE, {"status": "complete", "recomputed": count}
+
+    def apply(path: Path) -> int:
+        with open_store(path) as con:
+            con.execute("BEGIN")
+            count = metrics.recompute(con, repo=repo)
+            con.execute("COMMIT")
+        return count
+
+    # Through the storage layer like every write: a copy, checked, then stored (local, S3, artifact).
+    with tempfile.TemporaryDirectory(prefix="mergelens-") as workdir:
+        update = storage.open_location(args.db or env.db, env, Path(workdir)).update(apply)
+    report.log.info("recomputed metrics of %d PRs in %s", update.value, update.location)
+    return EXIT_COMPLETE, {"status": "complete", "recomputed": update.value, "storage": storage_document(update)}
 
 
-COMMANDS = {"sync": run_sync, "reconcile": run_reconcile, "metrics": run_metrics}
+COMMANDS = {"sync": run_sync, "reconcile": run_reconcile, "backfill": run_backfill, "metrics": run_metrics}
 
 
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:

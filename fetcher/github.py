@@ -90,6 +90,9 @@ class GitHubSource:
             retry=retry,
             timeout=int(max(1, settings.timeout)),
             seconds_between_requests=settings.request_interval or None,
+            # GraphQL queries are POSTs, which PyGithub paces as writes (1 s apart by default);
+            # mergelens writes nothing to GitHub, so its queries get the same pause as the rest.
+            seconds_between_writes=settings.request_interval or None,
             # lazy: objects are built from what we know (repo name, PR number) without a
             # request; the PR itself is fetched once, explicitly, by complete().
             lazy=True,

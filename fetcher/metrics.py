@@ -161,17 +161,27 @@ LEFT JOIN event_facts ef ON ef.repo = p.repo AND ef.pr_number = p.number
 METRIC_COLUMNS = tuple(metric.name for metric in METRICS)
 
 
-def recompute(con: duckdb.DuckDBPyConnection, repo: str | None = None, number: int | None = None) -> int:
-    """Recompute pr_metrics for one PR (repo and number), one repo, or every PR. Returns rows written.
+def recompute(
+    con: duckdb.DuckDBPyConnection,
+    repo: str | None = None,
+    number: int | None = None,
+    numbers: list[int] | None = None,
+) -> int:
+    """Recompute pr_metrics for one PR (repo and number), some PRs of a repo (``numbers``), one
+    repo, or every PR. Returns rows written.
 
     Runs inside the caller's transaction when there is one."""
-    conditions, params = [], []
+    conditions: list[str] = []
+    params: list[object] = []
     if repo is not None:
         conditions.append("repo = ?")
         params.append(repo)
     if number is not None:
         conditions.append("number = ?")
         params.append(number)
+    if numbers is not None:
+        conditions.append("list_contains(?::INTEGER[], number)")
+        params.append(list(numbers))
     scope = " AND ".join(conditions) or "true"
     facts = FACTS_SQL.format(scope=scope)
     selected = ", ".join(f"{metric.sql} AS {metric.name}" for metric in METRICS)

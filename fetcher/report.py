@@ -115,7 +115,7 @@ def step_summary(document: Mapping[str, Any], server_url: str = "https://github.
     """The Markdown report for $GITHUB_STEP_SUMMARY."""
     lines = ["## mergelens", ""]
     status = document.get("status", "unknown")
-    icon = {"complete": "✅", "partial": "⚠️", "failed": "❌", "skipped": "⏭️"}.get(status, "")
+    icon = {"complete": "✅", "partial": "⚠️", "failed": "❌", "skipped": "⏭️", "incomplete": "⏸️"}.get(status, "")
     if "pr_number" in document and "counts" in document:
         url = f"{server_url}/{document['repo']}/pull/{document['pr_number']}"
         title = markdown_text(document.get("title") or "")
@@ -149,6 +149,25 @@ def step_summary(document: Mapping[str, Any], server_url: str = "https://github.
         ]
         for number, reason in reconcile["prs"].items():
             lines.append(f"- #{number}: {markdown_text(reason)}")
+    history = document.get("backfill")
+    if history:
+        synced = ", ".join(f"{count} {status}" for status, count in history["synced"].items()) or "nothing"
+        left = history["remaining"]
+        lines += [
+            "",
+            "### Backfill",
+            "",
+            f"Synced: {synced}; {history['up_to_date']} already up to date. {history['points']} GraphQL points in "
+            f"{history['graphql_requests']} queries, {history['rest_requests']} REST requests, "
+            f"{history['duration_s']:.1f} s. Left for the next run: {left} PRs"
+            + ("" if history["listing_done"] else " and the rest of the listing")
+            + ".",
+        ]
+        if history.get("stopped"):
+            lines.append(f"\n> [!NOTE]\n> Stopped: {markdown_text(history['stopped'])}")
+        if history.get("graphql_unavailable"):
+            why = markdown_text(history["graphql_unavailable"])
+            lines.append(f"\n> [!WARNING]\n> GraphQL unavailable ({why}): synced over REST")
     storage = document.get("storage")
     if storage:
         lines += ["", "### Database", ""]

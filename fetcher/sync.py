@@ -86,6 +86,29 @@ def fetch_pull_request(source: GitHubSource, repo: str, number: int, trigger: st
 
 def store_pull_request(con: duckdb.DuckDBPyConnection, fetched: FetchedPullRequest, db: str) -> SyncResult:
     """Write a fetched PR, its metrics and its run record (one transaction) and say how it went."""
+    return store_pull_requests(con, [fetched], db)[0]
+
+
+def store_pull_requests(
+    con: duckdb.DuckDBPyConnection,
+    batch: list[FetchedPullRequest],
+    db: str,
+    then: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> list[SyncResult]:
+    """Write several fetched PRs in one transaction, each as store_pull_request writes it;
+    ``then`` runs inside that transaction (see store.write_pull_requests)."""
+    prepared = [_prepare(fetched, db) for fetched in batch]
+    items = [(fetched.bundle, run, fetched.started_at) for fetched, (_, run) in zip(batch, prepared, strict=True)]
+    store.write_pull_requests(con, items, then)
+    results = []
+    for fetched, (result, _) in zip(batch, prepared, strict=True):
+        result.metrics = read_metrics(con, result.repo, result.pr_number)
+        result.duration_s = time.perf_counter() - fetched.clock
+        results.append(result)
+    return results
+
+
+def _prepare(fetched: FetchedPullRequest, db: str) -> tuple[SyncResult, store.SyncRun]:
     bundle = fetched.bundle
     result = SyncResult(
         repo=bundle.repo,
@@ -113,10 +136,7 @@ def store_pull_request(con: duckdb.DuckDBPyConnection, fetched: FetchedPullReque
         warnings=result.warnings,
         api_requests=result.api_requests,
     )
-    store.write_pull_request(con, bundle, run, fetched_at=fetched.started_at)
-    result.metrics = read_metrics(con, bundle.repo, bundle.number)
-    result.duration_s = time.perf_counter() - fetched.clock
-    return result
+    return result, run
 
 
 def sync_pull_request(

@@ -55,6 +55,10 @@ def serve() -> Iterator[Any]:
     yield start
     for server in servers:
         server.stop()
+    # Every GraphQL query the fetcher sent was validated against GitHub's schema by the fake:
+    # one that failed validation fails the test, even if the fetcher recovered (over REST).
+    invalid = [(record.errors[:3], record.query[:300]) for server in servers for record in server.invalid_graphql]
+    assert not invalid, f"GraphQL queries invalid against GitHub's schema: {invalid}"
 
 
 @pytest.fixture

@@ -493,3 +493,13 @@ def test_pygithub_retries_transient_faults(server: FakeGitHub, fault: Fault, sta
     server.add_fault(r"/pulls/7$", fault)
     assert pygithub(server, lazy=True).get_repo("octo/widgets").get_pull(7).title == "Add the thing"
     assert [r.status for r in server.requests] == [status, 200]
+
+
+def test_a_pr_without_commits_serves_empty_lists():
+    from tests.factories import pull, repository
+
+    with FakeGitHub([repository(pull(3))], token=None) as server:
+        for path in ("pulls/3/commits", "issues/3/timeline"):
+            answer = requests.get(f"{server.api_url}/repos/acme/widgets/{path}", timeout=10)
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == []

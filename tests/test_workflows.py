@@ -26,9 +26,11 @@ READ_SCOPES = {"contents", "pull-requests", "issues", "checks", "actions"}
 UPLOAD_IF = "always() && steps.mergelens.outputs.db_verified == 'true' && startsWith(env.MERGELENS_DB, 'artifact:')"
 ACTION_UPLOAD_IF = "always() && steps.mergelens.outputs.db_verified == 'true' && startsWith(inputs.db, 'artifact:')"
 SYNC_SCRIPT = """\
-if [ "$GITHUB_EVENT_NAME" = "schedule" ] || [ -n "$SINCE" ] ||
+if [ -n "$SINCE" ]; then
+  python -m fetcher backfill --since "$SINCE" --resume --max-minutes 10
+elif [ "$GITHUB_EVENT_NAME" = "schedule" ] ||
    { [ "$GITHUB_EVENT_NAME" = "workflow_dispatch" ] && [ -z "$PR_NUMBER" ]; }; then
-  python -m fetcher reconcile ${SINCE:+--since "$SINCE"} --lookback 7
+  python -m fetcher backfill --resume --lookback 7 --max-minutes 10
 else
   python -m fetcher sync --reconcile 20
 fi

@@ -383,7 +383,8 @@ def commit_payload(repo: Repository, commit: Commit, parent_sha: str, api: str) 
 def commit_payloads(repo: Repository, pr: PullRequest, api: str) -> list[Json]:
     """All of a PR's commits, oldest first; each one's parent is the previous commit, the
     first one's is the base sha."""
-    parents = [pr.base_sha] + [c.sha for c in pr.commits[:-1]]
+    # each commit's parent is the one before it; the first one's is the base (none: no commits)
+    parents = [pr.base_sha, *(c.sha for c in pr.commits)][: len(pr.commits)]
     return [commit_payload(repo, c, p, api) for c, p in zip(pr.commits, parents, strict=True)]
 
 

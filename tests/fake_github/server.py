@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from . import graphql
 from .faults import PRIMARY_RATE_LIMIT_DOCS, Fault, FaultPlan, primary_rate_limit_message
 from .model import Repository
 from .payloads import error_payload
@@ -41,7 +42,14 @@ class RequestRecord:
 class FakeGitHub:
     """State: ``repos`` (live: mutate them between requests), ``requests`` (the log),
     ``rate_limit_limit/remaining/reset`` (primary limit; ``rate_limit_status`` 403 or 429 is
-    what an exhausted limit answers), ``latency_s`` (added to every request)."""
+    what an exhausted limit answers), ``latency_s`` (added to every request).
+
+    GraphQL (``POST /graphql``; GHES ``/api/graphql``): ``graphql_budget`` (points: limit,
+    remaining, reset_at), ``graphql_log`` (every query with its cost and the PRs it fetched),
+    ``invalid_graphql`` (queries that failed validation against GitHub's schema: a test using
+    the ``serve`` fixture fails when this is not empty), ``graphql_max_pull_requests`` (a query
+    asking for more PRs than this "times out": 502, points spent, as GitHub does for big
+    nested queries). Faults added on the path ``/graphql`` apply to both prefixes."""
 
     def __init__(self, repos: list[Repository], token: str | None = "test-token", api_prefix: str = "") -> None:
         self.repos = repos
@@ -53,6 +61,11 @@ class FakeGitHub:
         self.rate_limit_reset = int(time.time()) + 3600
         self.rate_limit_status = 403  # GitHub answers an exhausted primary limit with 403 or 429
         self.requests: list[RequestRecord] = []
+        self.graphql_budget = graphql.GraphQLBudget(reset_at=time.time() + 3600)
+        self.graphql_log: list[graphql.GraphQLRecord] = []
+        self.invalid_graphql: list[graphql.GraphQLRecord] = []
+        self.graphql_max_pull_requests: int | None = None
+        self.graphql_schema = graphql.SCHEMA_PATH
         self._faults = FaultPlan()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -121,6 +134,20 @@ class FakeGitHub:
     def clear_log(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.graphql_log.clear()
+
+    def set_graphql_points(self, remaining: int, limit: int | None = None, reset_in_s: float = 3600) -> None:
+        """Set the GraphQL points budget (e.g. what an Actions token has left this hour)."""
+        with self.graphql_budget.lock:
+            if limit is not None:
+                self.graphql_budget.limit = limit
+            self.graphql_budget.remaining = remaining
+            self.graphql_budget.reset_at = time.time() + reset_in_s
+
+    def graphql_pull_requests(self) -> list[int]:
+        """The PR numbers fetched through ``pullRequest(number:)``, in order, over all queries."""
+        with self._lock:
+            return [number for record in self.graphql_log for number in record.pull_requests]
 
     def paths(self) -> list[str]:
         """The logged paths, in order (a convenience for assertions)."""
@@ -189,7 +216,11 @@ class FakeGitHub:
             reply = blob(list(self.repos), path, query, handler.headers.get("Authorization"))
             self._send(handler, handler.command, path, query, request_id, reply, {})
             return
-        if self.api_prefix:
+        graphql_path = "/api/graphql" if self.api_prefix == "/api/v3" else "/graphql"
+        if path == graphql_path:
+            path = "/graphql"  # PyGithub: base_url .../api/v3 -> .../api/graphql
+            prefixed = True
+        elif self.api_prefix:
             # GHES serves the REST API under /api/v3 only.
             prefixed = path == self.api_prefix or path.startswith(self.api_prefix + "/")
             path = path[len(self.api_prefix) :] if prefixed else path
@@ -222,6 +253,9 @@ class FakeGitHub:
             reply = Reply(401, error_payload("Bad credentials", 401))
         elif path == "/rate_limit":  # GitHub does not count this one against the limit
             reply = Reply(200, self._rate_limit_status_payload())
+        elif path == "/graphql" and method == "POST" and prefixed:
+            reply = self._graphql(handler.body)
+            extra_headers = {**extra_headers, **self._graphql_headers()}
         elif not self._spend_rate_limit():
             status = self.rate_limit_status
             body = error_payload(primary_rate_limit_message(request_id), status, PRIMARY_RATE_LIMIT_DOCS)
@@ -235,6 +269,37 @@ class FakeGitHub:
                 reply = Reply(500, error_payload(f"fake_github error: {exc!r}", 500))
         headers = {**self._rate_headers(), **extra_headers}
         self._send(handler, method, path, query, request_id, reply, headers)
+
+    def _graphql(self, body: bytes) -> Reply:
+        """Points, not requests: a GraphQL query does not count against the REST limit."""
+        try:
+            status, payload, record = graphql.answer(
+                list(self.repos),
+                body,
+                self.api_url,
+                self.graphql_budget,
+                time.time(),
+                self.graphql_max_pull_requests,
+                self.graphql_schema,
+            )
+        except Exception as exc:  # a bug in the fake: answer 500 rather than hang the client
+            return Reply(500, error_payload(f"fake_github graphql error: {exc!r}", 500))
+        with self._lock:
+            self.graphql_log.append(record)
+            if record.invalid:
+                self.invalid_graphql.append(record)
+        return Reply(status, payload)
+
+    def _graphql_headers(self) -> dict[str, str]:
+        budget = self.graphql_budget
+        with budget.lock:
+            return {
+                "x-ratelimit-limit": str(budget.limit),
+                "x-ratelimit-remaining": str(budget.remaining),
+                "x-ratelimit-used": str(budget.limit - budget.remaining),
+                "x-ratelimit-reset": str(int(budget.reset_at)),
+                "x-ratelimit-resource": "graphql",
+            }
 
     def _send(
         self,
@@ -286,8 +351,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)  # drain a request body so keep-alive stays in step
+        # read the body (GraphQL needs it; elsewhere it drains the socket so keep-alive stays in step)
+        self.body = self.rfile.read(length) if length else b""
         self.server.fake.handle(self)  # type: ignore[attr-defined]
 
     do_GET = do_HEAD = do_POST = do_PATCH = do_PUT = do_DELETE = _dispatch

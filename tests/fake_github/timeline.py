@@ -121,7 +121,8 @@ def timeline_items(repo: Repository, pr: PullRequest, api: str) -> list[Json]:
     """The PR's timeline in chronological order: commits by committer date, reviews by
     submitted_at (pending reviews are not shown), everything else by created_at."""
     dated: list[tuple[datetime, Json]] = [(e.created_at, event_item(repo, e, api)) for e in pr.events]
-    parents = [pr.base_sha] + [c.sha for c in pr.commits[:-1]]
+    # each commit's parent is the one before it; the first one's is the base (none: no commits)
+    parents = [pr.base_sha, *(c.sha for c in pr.commits)][: len(pr.commits)]
     dated += [(c.committed_at, committed_item(repo, c, p, api)) for c, p in zip(pr.commits, parents, strict=True)]
     dated += [
         (rv.submitted_at, reviewed_item(repo, pr, rv, api))

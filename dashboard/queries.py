@@ -1,0 +1,671 @@
+"""The dashboard's queries: plain functions over a DuckDB connection that return DataFrames.
+
+Every function takes a connection (or cursor) and parameters and runs parameterised SQL: user
+values (repositories, authors, dates, PR numbers) are always bound with ``?``; only table and
+column names from constants in this module are put into the SQL text. Nothing here imports
+Streamlit, so the numbers can be tested on their own.
+
+The metric columns come from ``pr_metrics`` (computed by the fetcher, see DESIGN.md "Metric
+definitions"). The evidence queries at the end re-derive each metric of one PR from its rows,
+so a surprising number can be checked by eye; tests check they agree with ``pr_metrics``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+Connection = duckdb.DuckDBPyConnection
+
+# A deleted GitHub account is stored as a NULL login; GitHub shows it as "ghost".
+GHOST = "ghost"
+FAILED_CONCLUSIONS = ("failure", "timed_out", "startup_failure", "action_required")
+TIMELINE_EVENTS = {
+    "ready_for_review": "ready for review",
+    "convert_to_draft": "converted to draft",
+    "converted_to_draft": "converted to draft",
+    "head_ref_force_pushed": "force push",
+    "review_requested": "review requested",
+}
+# Lanes of the timeline, top to bottom.
+TIMELINE_KINDS = (
+    "opened",
+    "converted to draft",
+    "ready for review",
+    "review requested",
+    "commit",
+    "force push",
+    "check run",
+    "review",
+    "comment",
+    "merged",
+)
+SIZE_BUCKETS = (("XS", 10), ("S", 50), ("M", 250), ("L", 1000), ("XL", None))
+
+
+def is_bot(login: str, account_type: str) -> str:
+    """SQL: a bot (type 'Bot' or a login ending in '[bot]'); a deleted account is a person."""
+    return f"(coalesce({account_type} = 'Bot', false) OR coalesce({login} LIKE '%[bot]', false))"
+
+
+def hours(start: str, end: str) -> str:
+    return f"((epoch({end}) - epoch({start})) / 3600.0)"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the sidebar selects. Empty tuples mean "all"; ``end`` is inclusive (UTC dates)."""
+
+    repos: tuple[str, ...] = ()
+    start: date | None = None
+    end: date | None = None
+    authors: tuple[str, ...] = ()
+    base_refs: tuple[str, ...] = ()
+    include_bots: bool = False
+
+    @property
+    def days(self) -> int | None:
+        if self.start is None or self.end is None:
+            return None
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Filters | None:
+        """The period of equal length just before this one (None without a full date range)."""
+        days = self.days
+        if days is None or self.start is None:
+            return None
+        return replace(self, start=self.start - timedelta(days=days), end=self.start - timedelta(days=1))
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), UTC)
+
+
+def filtered_prs_cte(filters: Filters) -> tuple[str, list[Any]]:
+    """``filtered AS (...)``: the merged PRs the filters select, with their metrics."""
+    conditions = ["p.merged_at IS NOT NULL"]
+    params: list[Any] = []
+    if filters.repos:
+        conditions.append("list_contains(?::VARCHAR[], p.repo)")
+        params.append(list(filters.repos))
+    if filters.start is not None:
+        conditions.append("p.merged_at >= ?")
+        params.append(_utc_midnight(filters.start))
+    if filters.end is not None:
+        conditions.append("p.merged_at < ?")
+        params.append(_utc_midnight(filters.end + timedelta(days=1)))
+    if filters.authors:
+        conditions.append(f"list_contains(?::VARCHAR[], coalesce(p.author_login, '{GHOST}'))")
+        params.append(list(filters.authors))
+    if filters.base_refs:
+        conditions.append("list_contains(?::VARCHAR[], p.base_ref)")
+        params.append(list(filters.base_refs))
+    if not filters.include_bots:
+        conditions.append(f"NOT {is_bot('p.author_login', 'p.author_type')}")
+    cte = f"""filtered AS (
+        SELECT p.repo, p.number, p.title, coalesce(p.author_login, '{GHOST}') AS author, p.author_login, p.author_type,
+               {is_bot("p.author_login", "p.author_type")} AS author_is_bot,
+               p.base_ref, p.created_at, p.merged_at, p.merged_by_login, p.html_url, p.sync_status,
+               coalesce(p.additions, 0) AS additions, coalesce(p.deletions, 0) AS deletions,
+               coalesce(p.additions, 0) + coalesce(p.deletions, 0) AS size, p.changed_files, p.commits_count,
+               m.cycle_time_hours, m.pickup_hours, m.time_to_first_review_hours,
+               coalesce(m.review_rounds, 0) AS review_rounds, m.avg_fix_response_hours,
+               coalesce(m.total_comments, 0) AS total_comments, m.commits_after_first_review,
+               coalesce(m.force_pushes, 0) AS force_pushes, m.first_review_at, m.ready_for_review_at
+        FROM pull_requests p LEFT JOIN pr_metrics m ON m.repo = p.repo AND m.number = p.number
+        WHERE {" AND ".join(conditions)})"""
+    return cte, params
+
+
+def _df(con: Connection, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    return con.execute(sql, params or []).df()
+
+
+def _filtered(con: Connection, filters: Filters, select: str, params: list[Any] | None = None) -> pd.DataFrame:
+    """Run ``WITH filtered AS (...) <select>``; ``params`` follow the CTE's own."""
+    cte, cte_params = filtered_prs_cte(filters)
+    return _df(con, f"WITH {cte}\n{select}", cte_params + list(params or []))
+
+
+# --------------------------------------------------------------------------- sidebar
+
+
+@dataclass(frozen=True)
+class FilterOptions:
+    repos: tuple[str, ...]
+    authors: tuple[str, ...]
+    base_refs: tuple[str, ...]
+    first_merge: date | None
+    last_merge: date | None
+    merged_prs: int
+
+
+def filter_options(con: Connection) -> FilterOptions:
+    """The choices the sidebar offers, from every merged PR."""
+    merged = "FROM pull_requests WHERE merged_at IS NOT NULL"
+    repos = [row[0] for row in con.execute(f"SELECT DISTINCT repo {merged} ORDER BY 1").fetchall()]
+    authors = con.execute(
+        f"SELECT DISTINCT coalesce(author_login, '{GHOST}') {merged} ORDER BY lower(coalesce(author_login, '{GHOST}'))"
+    ).fetchall()
+    bases = con.execute(f"SELECT DISTINCT base_ref {merged} AND base_ref IS NOT NULL ORDER BY 1").fetchall()
+    row = con.execute(f"SELECT min(merged_at)::DATE, max(merged_at)::DATE, count(*) {merged}").fetchone()
+    first, last, count = row if row else (None, None, 0)
+    return FilterOptions(
+        tuple(repos), tuple(a for (a,) in authors), tuple(b for (b,) in bases), first, last, int(count or 0)
+    )
+
+
+# --------------------------------------------------------------------------- overview
+
+# (key, label, SQL aggregate over `filtered`, unit, lower is better)
+OVERVIEW_METRICS: tuple[tuple[str, str, str, str, bool], ...] = (
+    ("merged_prs", "Merged PRs", "count(*)", "", False),
+    ("cycle_time_median", "Cycle time, median", "median(cycle_time_hours)", "h", True),
+    ("cycle_time_p90", "Cycle time, p90", "quantile_cont(cycle_time_hours, 0.9)", "h", True),
+    ("pickup_median", "Pickup, median", "median(pickup_hours)", "h", True),
+    ("review_rounds_mean", "Review rounds per PR", "avg(review_rounds)", "", True),
+    ("fix_response_median", "Fix response, median", "median(avg_fix_response_hours)", "h", True),
+)
+
+
+def _overview_values(con: Connection, filters: Filters) -> dict[str, float | None]:
+    selected = ", ".join(f"{sql} AS {key}" for key, _, sql, _, _ in OVERVIEW_METRICS)
+    frame = _filtered(con, filters, f"SELECT {selected} FROM filtered")
+    row = frame.iloc[0]
+    return {key: (None if pd.isna(row[key]) else float(row[key])) for key, *_ in OVERVIEW_METRICS}
+
+
+def overview(con: Connection, filters: Filters) -> pd.DataFrame:
+    """One row per headline metric: this period, the previous period of equal length, the change."""
+    current = _overview_values(con, filters)
+    previous_filters = filters.previous()
+    previous = _overview_values(con, previous_filters) if previous_filters else dict.fromkeys(current)
+    rows = []
+    for key, label, _, unit, lower_is_better in OVERVIEW_METRICS:
+        now, before = current[key], previous[key]
+        change = None if now is None or before is None else now - before
+        rows.append(
+            {
+                "metric": key,
+                "label": label,
+                "unit": unit,
+                "lower_is_better": lower_is_better,
+                "current": now,
+                "previous": before,
+                "change": change,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- trends
+
+
+def weekly_trends(con: Connection, filters: Filters) -> pd.DataFrame:
+    """Per ISO week (Monday, UTC) of the merge: throughput, medians of the metrics, PR size."""
+    return _filtered(
+        con,
+        filters,
+        """SELECT date_trunc('week', merged_at) AS week, count(*) AS merged_prs,
+                  median(cycle_time_hours) AS cycle_time_hours, median(pickup_hours) AS pickup_hours,
+                  median(review_rounds) AS review_rounds_median, avg(review_rounds) AS review_rounds_mean,
+                  median(size) AS size_median, median(changed_files) AS changed_files_median
+           FROM filtered GROUP BY ALL ORDER BY week""",
+    )
+
+
+def size_distribution(con: Connection, filters: Filters) -> pd.DataFrame:
+    """PRs per size bucket (lines added + deleted): XS ≤ 10, S ≤ 50, M ≤ 250, L ≤ 1000, XL more."""
+    cases = " ".join(f"WHEN size <= {limit} THEN '{name}'" for name, limit in SIZE_BUCKETS if limit is not None)
+    return _filtered(
+        con,
+        filters,
+        f"""SELECT CASE {cases} ELSE 'XL' END AS bucket, count(*) AS prs, median(cycle_time_hours) AS cycle_time_hours
+            FROM filtered GROUP BY 1 ORDER BY min(size)""",
+    )
+
+
+# --------------------------------------------------------------------------- review dynamics
+
+
+def review_rounds_distribution(con: Connection, filters: Filters) -> pd.DataFrame:
+    return _filtered(
+        con,
+        filters,
+        "SELECT review_rounds, count(*) AS prs FROM filtered GROUP BY ALL ORDER BY review_rounds",
+    )
+
+
+HUMAN_REVIEWS = f"""human_reviews AS (  -- reviewer activity: not a bot, not the author, not PENDING
+    SELECT r.repo, r.pr_number, r.id, r.reviewer_login, r.state, r.submitted_at
+    FROM pr_reviews r JOIN filtered f ON r.repo = f.repo AND r.pr_number = f.number
+    WHERE r.state <> 'PENDING' AND r.submitted_at IS NOT NULL
+      AND NOT {is_bot("r.reviewer_login", "r.reviewer_type")}
+      AND r.reviewer_login IS DISTINCT FROM f.author_login
+)"""
+
+
+def fix_responses(con: Connection, filters: Filters) -> pd.DataFrame:
+    """Each review round (a change request answered by a later commit) and how long the fix took."""
+    return _filtered(
+        con,
+        filters,
+        f""", {HUMAN_REVIEWS}
+        SELECT r.repo, r.pr_number AS number, coalesce(r.reviewer_login, '{GHOST}') AS reviewer,
+               r.submitted_at AS requested_at, min(c.committed_at) AS fixed_at,
+               {hours("r.submitted_at", "min(c.committed_at)")} AS fix_response_hours
+        FROM human_reviews r JOIN pr_commits c
+          ON c.repo = r.repo AND c.pr_number = r.pr_number AND c.committed_at > r.submitted_at
+        WHERE r.state = 'CHANGES_REQUESTED'
+        GROUP BY r.repo, r.pr_number, r.id, r.reviewer_login, r.submitted_at
+        ORDER BY requested_at""",
+    )
+
+
+def reviewer_load(con: Connection, filters: Filters) -> pd.DataFrame:
+    """Per human reviewer: PRs reviewed, reviews by state, how often first, median pickup.
+
+    A reviewer's pickup on a PR is their first review minus the PR's ready_for_review_at."""
+    return _filtered(
+        con,
+        filters,
+        f""", {HUMAN_REVIEWS},
+        per_pr AS (
+            SELECT repo, pr_number, coalesce(reviewer_login, '{GHOST}') AS reviewer,
+                   min(submitted_at) AS first_at, count(*) AS reviews,
+                   count(*) FILTER (WHERE state = 'CHANGES_REQUESTED') AS changes_requested,
+                   count(*) FILTER (WHERE state = 'APPROVED') AS approvals
+            FROM human_reviews GROUP BY ALL
+        )
+        SELECT pp.reviewer, count(*) AS prs_reviewed, sum(pp.reviews)::BIGINT AS reviews,
+               sum(pp.changes_requested)::BIGINT AS changes_requested, sum(pp.approvals)::BIGINT AS approvals,
+               count(*) FILTER (WHERE pp.first_at = f.first_review_at) AS first_reviewer,
+               median({hours("f.ready_for_review_at", "pp.first_at")}) AS median_pickup_hours
+        FROM per_pr pp JOIN filtered f ON f.repo = pp.repo AND f.number = pp.pr_number
+        GROUP BY pp.reviewer ORDER BY prs_reviewed DESC, pp.reviewer""",
+    )
+
+
+def unreviewed_prs(con: Connection, filters: Filters) -> pd.DataFrame:
+    """PRs merged without a human review (no first_review_at)."""
+    return _filtered(
+        con,
+        filters,
+        """SELECT repo, number, html_url, title, author, merged_by_login AS merged_by, merged_at, size, changed_files
+           FROM filtered WHERE first_review_at IS NULL ORDER BY merged_at DESC""",
+    )
+
+
+# --------------------------------------------------------------------------- CI
+
+FAILED_SQL = "c.conclusion IN (" + ", ".join(f"'{c}'" for c in FAILED_CONCLUSIONS) + ")"
+CHECKS_CTE = """checks AS (
+    SELECT c.repo, c.pr_number, c.id, c.name, c.head_sha, c.conclusion, c.started_at, c.completed_at,
+           coalesce(c.completed_at, c.started_at) AS at
+    FROM pr_check_runs c JOIN filtered f ON c.repo = f.repo AND c.pr_number = f.number
+)"""
+FLAKY_CTE = f"""flaky AS (  -- a check that failed and later passed on the same PR
+    SELECT c.repo, c.pr_number, c.name,
+           count(*) FILTER (WHERE {FAILED_SQL}) AS failures,
+           min(c.at) FILTER (WHERE {FAILED_SQL}) AS first_failure_at,
+           max(c.at) FILTER (WHERE c.conclusion = 'success') AS passed_at
+    FROM checks c GROUP BY ALL
+    HAVING first_failure_at < passed_at
+)"""
+
+
+def check_summary(con: Connection, filters: Filters) -> pd.DataFrame:
+    """Per check name: runs, failures, failure rate (of runs with a conclusion), median duration,
+    and on how many PRs it failed and then passed (likely flaky)."""
+    return _filtered(
+        con,
+        filters,
+        f""", {CHECKS_CTE}, {FLAKY_CTE}
+        SELECT c.name, count(*) AS runs, count(DISTINCT (c.repo, c.pr_number)) AS prs,
+               count(*) FILTER (WHERE {FAILED_SQL}) AS failures,
+               count(*) FILTER (WHERE {FAILED_SQL}) / nullif(count(*) FILTER (WHERE c.conclusion IS NOT NULL), 0)
+                   AS failure_rate,
+               median(epoch(c.completed_at) - epoch(c.started_at)) AS median_duration_s,
+               coalesce(any_value(fl.flaky_prs), 0) AS flaky_prs
+        FROM checks c
+        LEFT JOIN (SELECT name, count(*) AS flaky_prs FROM flaky GROUP BY name) fl ON fl.name = c.name
+        GROUP BY c.name ORDER BY failures DESC, c.name""",
+    )
+
+
+def flaky_checks(con: Connection, filters: Filters) -> pd.DataFrame:
+    """Each (PR, check) that failed and then passed; ``same_commit``: a failed run and a later
+    passing run share a head commit (a re-run of the same code: flaky rather than fixed)."""
+    return _filtered(
+        con,
+        filters,
+        f""", {CHECKS_CTE}, {FLAKY_CTE},
+        same_commit AS (
+            SELECT DISTINCT a.repo, a.pr_number, a.name
+            FROM checks a JOIN checks b
+              ON a.repo = b.repo AND a.pr_number = b.pr_number AND a.name = b.name AND a.head_sha = b.head_sha
+            WHERE a.conclusion IN ({", ".join(f"'{c}'" for c in FAILED_CONCLUSIONS)})
+              AND b.conclusion = 'success' AND b.at > a.at
+        )
+        SELECT fl.repo, fl.pr_number AS number, f.title, fl.name, fl.failures, fl.first_failure_at, fl.passed_at,
+               s.name IS NOT NULL AS same_commit
+        FROM flaky fl JOIN filtered f ON f.repo = fl.repo AND f.number = fl.pr_number
+        LEFT JOIN same_commit s ON s.repo = fl.repo AND s.pr_number = fl.pr_number AND s.name = fl.name
+        ORDER BY fl.passed_at DESC, fl.name""",
+    )
+
+
+# --------------------------------------------------------------------------- PR explorer
+
+PR_TABLE_COLUMNS = (
+    "repo, number, html_url, title, author, base_ref, created_at, merged_at, additions, deletions, size, "
+    "changed_files, cycle_time_hours, pickup_hours, time_to_first_review_hours, review_rounds, "
+    "avg_fix_response_hours, total_comments, commits_after_first_review, force_pushes, author_is_bot, sync_status"
+)
+
+
+def pr_table(con: Connection, filters: Filters) -> pd.DataFrame:
+    """The filtered merged PRs with their metrics, newest merge first (also the CSV download)."""
+    return _filtered(con, filters, f"SELECT {PR_TABLE_COLUMNS} FROM filtered ORDER BY merged_at DESC, repo, number")
+
+
+def pull_request(con: Connection, repo: str, number: int) -> pd.DataFrame:
+    """One PR (any state) with its metrics: zero or one row."""
+    return _df(
+        con,
+        f"""SELECT p.repo, p.number, p.title, p.body, coalesce(p.author_login, '{GHOST}') AS author, p.state,
+                   p.base_ref, p.head_ref, p.html_url, p.created_at, p.merged_at, p.merged_by_login,
+                   p.additions, p.deletions, p.changed_files, p.commits_count, p.sync_status, p.failed_sections,
+                   p.truncated_sections, p.fetched_at, m.* EXCLUDE (repo, number)
+            FROM pull_requests p LEFT JOIN pr_metrics m ON m.repo = p.repo AND m.number = p.number
+            WHERE p.repo = ? AND p.number = ?""",
+        [repo, number],
+    )
+
+
+def pr_timeline(con: Connection, repo: str, number: int) -> pd.DataFrame:
+    """Everything that happened on one PR on one time axis: ``at`` (and ``end_at`` for check
+    runs), ``kind`` (see TIMELINE_KINDS), ``actor``, ``is_bot``, ``detail`` (plain text)."""
+    events = ", ".join(f"('{event}', '{kind}')" for event, kind in TIMELINE_EVENTS.items())
+    key = "repo = ? AND pr_number = ?"
+    frame = _df(
+        con,
+        f"""
+        SELECT created_at AS at, NULL::TIMESTAMPTZ AS end_at, 'opened' AS kind,
+               coalesce(author_login, '{GHOST}') AS actor, {is_bot("author_login", "author_type")} AS is_bot,
+               'opened against ' || coalesce(base_ref, '?') AS detail
+        FROM pull_requests WHERE repo = ? AND number = ?
+        UNION ALL
+        SELECT merged_at, NULL, 'merged', coalesce(merged_by_login, '{GHOST}'), false,
+               'merged into ' || coalesce(base_ref, '?')
+        FROM pull_requests WHERE repo = ? AND number = ? AND merged_at IS NOT NULL
+        UNION ALL
+        SELECT e.created_at, NULL, k.kind, coalesce(e.actor_login, '{GHOST}'),
+               {is_bot("e.actor_login", "e.actor_type")},
+               CASE WHEN e.requested_reviewer_login IS NOT NULL THEN 'asked ' || e.requested_reviewer_login
+                    ELSE e.event END
+        FROM pr_events e JOIN (VALUES {events}) k(event, kind) ON k.event = e.event
+        WHERE e.{key}
+        UNION ALL
+        SELECT committed_at, NULL, 'commit', coalesce(author_login, author_name, '{GHOST}'),
+               {is_bot("author_login", "author_type")},
+               left(sha, 7) || ' ' || split_part(coalesce(message, ''), chr(10), 1)
+                   || CASE WHEN authored_at IS DISTINCT FROM committed_at
+                           THEN ' (authored ' || strftime(authored_at, '%Y-%m-%d %H:%M') || ')' ELSE '' END
+        FROM pr_commits WHERE {key}
+        UNION ALL
+        SELECT submitted_at, NULL, 'review', coalesce(reviewer_login, '{GHOST}'),
+               {is_bot("reviewer_login", "reviewer_type")},
+               state || CASE WHEN trim(coalesce(body, '')) <> '' THEN ': ' || left(body, 200) ELSE '' END
+        FROM pr_reviews WHERE {key} AND submitted_at IS NOT NULL
+        UNION ALL
+        SELECT created_at, NULL, 'comment', coalesce(author_login, '{GHOST}'), {is_bot("author_login", "author_type")},
+               comment_type || CASE WHEN path IS NOT NULL THEN ' on ' || path ELSE '' END || ': '
+                   || left(coalesce(body, ''), 200)
+        FROM pr_comments WHERE {key}
+        UNION ALL
+        SELECT coalesce(started_at, completed_at), completed_at, 'check run', coalesce(app_slug, '?'), true,
+               name || ': ' || coalesce(conclusion, status, '?')
+                   || CASE WHEN started_at IS NOT NULL AND completed_at IS NOT NULL
+                           THEN ' in ' || round(epoch(completed_at) - epoch(started_at))::BIGINT || ' s' ELSE '' END
+        FROM pr_check_runs WHERE {key}
+        """,
+        [repo, number] * 7,
+    )
+    frame = frame[frame["at"].notna()]
+    order = {kind: i for i, kind in enumerate(TIMELINE_KINDS)}
+    frame = frame.assign(lane=frame["kind"].map(order)).sort_values(["at", "lane"], kind="stable")
+    return frame.drop(columns="lane").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One metric of one PR, with the rows it was computed from (``counted`` marks the ones used)."""
+
+    metric: str
+    label: str
+    value: Any
+    definition: str
+    rows: pd.DataFrame
+
+
+def metric_evidence(con: Connection, repo: str, number: int) -> list[Evidence]:
+    """Each metric of one PR next to the rows that produced it (DESIGN.md definitions)."""
+    pr = pull_request(con, repo, number)
+    if pr.empty:
+        return []
+    p = pr.iloc[0]
+    key = [repo, number]
+    reviews = _df(
+        con,
+        f"""SELECT r.id, coalesce(r.reviewer_login, '{GHOST}') AS reviewer, r.reviewer_type, r.state, r.submitted_at,
+                   CASE WHEN r.state = 'PENDING' OR r.submitted_at IS NULL THEN 'pending'
+                        WHEN {is_bot("r.reviewer_login", "r.reviewer_type")} THEN 'a bot'
+                        WHEN r.reviewer_login IS NOT DISTINCT FROM p.author_login THEN 'the author'
+                   END AS excluded_because,
+                   left(coalesce(r.body, ''), 200) AS body
+            FROM pr_reviews r JOIN pull_requests p ON p.repo = r.repo AND p.number = r.pr_number
+            WHERE r.repo = ? AND r.pr_number = ? ORDER BY r.submitted_at NULLS LAST, r.id""",
+        key,
+    )
+    reviews["counted"] = reviews["excluded_because"].isna()
+    first_review_at = p["first_review_at"]
+    reviews["first_review"] = reviews["counted"] & (reviews["submitted_at"] == first_review_at)
+
+    ready_events = _df(
+        con,
+        "SELECT seq, event, actor_login, created_at FROM pr_events "
+        "WHERE repo = ? AND pr_number = ? AND event = 'ready_for_review' ORDER BY created_at, seq",
+        key,
+    )
+    ready_events["counted"] = ready_events["created_at"] == p["ready_for_review_at"]
+
+    commits = _df(
+        con,
+        "SELECT sha, coalesce(author_login, author_name) AS author, authored_at, committed_at, "
+        "split_part(coalesce(message, ''), chr(10), 1) AS message "
+        "FROM pr_commits WHERE repo = ? AND pr_number = ? ORDER BY committed_at, position, sha",
+        key,
+    )
+    commits["counted"] = (
+        commits["committed_at"] > first_review_at if pd.notna(first_review_at) else False
+    )  # after the first review
+
+    rounds = _df(
+        con,
+        f"""SELECT r.id AS review_id, coalesce(r.reviewer_login, '{GHOST}') AS reviewer, r.submitted_at,
+                   min(c.committed_at) AS first_commit_after,
+                   arg_min(c.sha, c.committed_at) AS fix_sha,
+                   {hours("r.submitted_at", "min(c.committed_at)")} AS fix_response_hours
+            FROM pr_reviews r JOIN pull_requests p ON p.repo = r.repo AND p.number = r.pr_number
+            LEFT JOIN pr_commits c ON c.repo = r.repo AND c.pr_number = r.pr_number AND c.committed_at > r.submitted_at
+            WHERE r.repo = ? AND r.pr_number = ? AND r.state = 'CHANGES_REQUESTED' AND r.submitted_at IS NOT NULL
+              AND NOT {is_bot("r.reviewer_login", "r.reviewer_type")}
+              AND r.reviewer_login IS DISTINCT FROM p.author_login
+            GROUP BY r.id, r.reviewer_login, r.submitted_at ORDER BY r.submitted_at""",
+        key,
+    )
+    rounds["counted"] = rounds["first_commit_after"].notna()
+
+    comments = _df(
+        con,
+        f"""SELECT 'issue comment' AS kind, id, coalesce(author_login, '{GHOST}') AS author, author_type, created_at,
+                   NOT {is_bot("author_login", "author_type")} AS counted, left(coalesce(body, ''), 200) AS body
+            FROM pr_comments WHERE repo = ? AND pr_number = ? AND comment_type = 'issue'
+            UNION ALL
+            SELECT 'review comment', id, coalesce(author_login, '{GHOST}'), author_type, created_at,
+                   NOT {is_bot("author_login", "author_type")}, left(coalesce(body, ''), 200)
+            FROM pr_comments WHERE repo = ? AND pr_number = ? AND comment_type = 'review'
+            UNION ALL
+            SELECT 'review body', id, coalesce(reviewer_login, '{GHOST}'), reviewer_type, submitted_at,
+                   NOT {is_bot("reviewer_login", "reviewer_type")} AND trim(coalesce(body, '')) <> '',
+                   left(coalesce(body, ''), 200)
+            FROM pr_reviews WHERE repo = ? AND pr_number = ?
+            ORDER BY created_at NULLS LAST, id""",
+        key * 3,
+    )
+
+    force_pushes = _df(
+        con,
+        "SELECT seq, actor_login, created_at FROM pr_events "
+        "WHERE repo = ? AND pr_number = ? AND event = 'head_ref_force_pushed' ORDER BY created_at, seq",
+        key,
+    )
+    force_pushes["counted"] = True
+
+    cycle = pd.DataFrame([{"created_at": p["created_at"], "merged_at": p["merged_at"]}])
+    ready_rows = pd.concat(
+        [
+            pd.DataFrame(
+                [{"event": "opened", "actor_login": p["author"], "created_at": p["created_at"], "counted": False}]
+            ),
+            ready_events.drop(columns="seq"),
+        ],
+        ignore_index=True,
+    )
+    if not ready_rows["counted"].any():
+        ready_rows.loc[0, "counted"] = True  # no ready_for_review event before the review: created_at
+    return [
+        Evidence("cycle_time_hours", "Cycle time", p["cycle_time_hours"], "merged_at − created_at", cycle),
+        Evidence(
+            "first_review_at",
+            "First review",
+            first_review_at,
+            "earliest submitted_at of a non-PENDING review by a non-bot other than the PR author",
+            reviews,
+        ),
+        Evidence(
+            "ready_for_review_at",
+            "Ready for review",
+            p["ready_for_review_at"],
+            "the last ready_for_review event before the first review (before the merge without a review), "
+            "else created_at",
+            ready_rows,
+        ),
+        Evidence(
+            "pickup_hours",
+            "Pickup",
+            p["pickup_hours"],
+            "first review − ready for review (the two rows above)",
+            reviews[reviews["first_review"]],
+        ),
+        Evidence(
+            "review_rounds",
+            "Review rounds",
+            p["review_rounds"],
+            "CHANGES_REQUESTED reviews (non-bot, non-author) followed by at least one later commit",
+            rounds,
+        ),
+        Evidence(
+            "avg_fix_response_hours",
+            "Fix response",
+            p["avg_fix_response_hours"],
+            "mean over those rounds of (first commit after the review − the review)",
+            rounds[rounds["counted"]],
+        ),
+        Evidence(
+            "commits_after_first_review",
+            "Commits after first review",
+            p["commits_after_first_review"],
+            "commits whose committed_at (git committer date) is after the first review; 0 without a review",
+            commits,
+        ),
+        Evidence(
+            "total_comments",
+            "Comments",
+            p["total_comments"],
+            "non-bot issue comments + non-bot review comments + non-bot reviews with a non-empty body",
+            comments,
+        ),
+        Evidence(
+            "force_pushes",
+            "Force pushes",
+            p["force_pushes"],
+            "head_ref_force_pushed events: commit dates after a rebase are rewrite dates",
+            force_pushes,
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------- data health
+
+
+def health_summary(con: Connection, repos: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Counts and the last sync, for the repositories given (all when empty)."""
+    scope = "(len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], repo))"
+    params = [list(repos), list(repos)]
+    prs = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE merged_at IS NOT NULL),
+                   count(*) FILTER (WHERE sync_status = 'partial'),
+                   count(*) FILTER (WHERE len(coalesce(truncated_sections, [])) > 0),
+                   max(fetched_at)
+            FROM pull_requests WHERE {scope}""",
+        params,
+    ).fetchone()
+    runs = con.execute(
+        f"""SELECT count(*), max(finished_at) FILTER (WHERE status = 'complete'),
+                   max(coalesce(finished_at, started_at)), count(*) FILTER (WHERE status = 'failed')
+            FROM sync_runs WHERE {scope}""",
+        params,
+    ).fetchone()
+    assert prs is not None and runs is not None
+    return {
+        "prs": prs[0],
+        "merged_prs": prs[1],
+        "partial_prs": prs[2],
+        "truncated_prs": prs[3],
+        "last_fetched_at": prs[4],
+        "sync_runs": runs[0],
+        "last_successful_sync_at": runs[1],
+        "last_sync_at": runs[2],
+        "failed_runs": runs[3],
+    }
+
+
+def partial_prs(con: Connection, repos: tuple[str, ...] = ()) -> pd.DataFrame:
+    """PRs whose last sync was partial or cut by GitHub's caps, and which sections."""
+    return _df(
+        con,
+        """SELECT repo, number, title, sync_status, array_to_string(failed_sections, ', ') AS failed_sections,
+                  array_to_string(truncated_sections, ', ') AS truncated_sections, fetched_at, html_url
+           FROM pull_requests
+           WHERE (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], repo))
+             AND (sync_status = 'partial' OR len(coalesce(truncated_sections, [])) > 0)
+           ORDER BY fetched_at DESC, repo, number""",
+        [list(repos), list(repos)],
+    )
+
+
+def recent_sync_runs(con: Connection, repos: tuple[str, ...] = (), limit: int = 50) -> pd.DataFrame:
+    return _df(
+        con,
+        """SELECT started_at, finished_at, repo, pr_number, trigger, status, api_requests,
+                  CAST(errors AS VARCHAR) AS errors, CAST(warnings AS VARCHAR) AS warnings, run_id
+           FROM sync_runs WHERE (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], repo))
+           ORDER BY started_at DESC NULLS LAST LIMIT ?""",
+        [list(repos), list(repos), limit],
+    )

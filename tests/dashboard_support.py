@@ -1,0 +1,168 @@
+"""Databases for the dashboard's tests, built by the real fetcher from the fake GitHub.
+
+``demo_db`` is a demo-like DB (the seeded generator, 40 PRs), built once per test session.
+``hand_db`` is a small repository whose every number is worked out by hand below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fetcher import store
+from fetcher.github import ClientSettings, GitHubSource
+from fetcher.sync import sync_many
+from tests.factories import (
+    ACTIONS_BOT,
+    ALICE,
+    BOB,
+    CAROL,
+    COPILOT,
+    DAVE,
+    DEPENDABOT,
+    GHOST,
+    check_run,
+    commit,
+    event,
+    issue_comment,
+    pull,
+    repository,
+    review,
+)
+from tests.fake_github import FakeGitHub, FileChange, Repository
+from tests.fake_github.generator import generate_repository
+
+TOKEN = "dashboard-test-token"
+SCRIPT_TITLE = "<script>alert('mergelens')</script> fix **bold** [link](javascript:alert(1))"
+
+
+def sync_repositories(db: Path, *repos: Repository, numbers: dict[str, list[int]] | None = None) -> Path:
+    """Sync every merged PR of each repository (or the given numbers) into ``db``."""
+    with FakeGitHub(list(repos), token=TOKEN) as github:
+        source = GitHubSource(ClientSettings(github.api_url, TOKEN, request_interval=0))
+        try:
+            for repo in repos:
+                wanted = (numbers or {}).get(repo.full_name) or sorted(
+                    number for number, pr in repo.pulls.items() if pr.merged_at is not None
+                )
+                outcome = sync_many(source, db, repo.full_name, wanted, "test")
+                assert not outcome.failures, outcome.failures
+        finally:
+            source.close()
+    return db
+
+
+def build_demo_db(path: Path, seed: int = 7, n_prs: int = 40) -> Path:
+    return sync_repositories(path, generate_repository(seed=seed, n_prs=n_prs))
+
+
+def session_demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo-like DB, built on first use and shared by every test module of the session."""
+    path = tmp_path_factory.getbasetemp() / "dashboard-demo" / "demo.duckdb"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        build_demo_db(path)
+    return path
+
+
+def empty_db(path: Path) -> Path:
+    """A DB with the schema and nothing in it (what a first sync creates before its first PR)."""
+    store.connect(path).close()
+    return path
+
+
+# --------------------------------------------------------------------------- the hand-checked DB
+#
+# Current period 2026-03-01 .. 2026-03-14 (14 days), previous period 2026-02-15 .. 2026-02-28.
+#
+# acme/widgets
+#   #1 alice   created 03-02 09:00, merged 03-03 09:00: cycle 24 h; bob APPROVED 11:00: pickup 2 h.
+#              Size 10+5. Checks on its head commit: test failed, then passed (same commit), lint passed.
+#              Comments: carol (counts), github-actions[bot] (doesn't).
+#   #2 carol   created 03-04 08:00, ready_for_review 12:00, bob CHANGES_REQUESTED 16:00: pickup 4 h,
+#              force push 17:30, commit 18:00: one round, fix response 2 h; bob APPROVED 20:00;
+#              merged 03-06 08:00: cycle 48 h. Base main.
+#   #3 alice   created 03-09 10:00, merged 16:00: cycle 6 h; only Copilot and alice herself reviewed:
+#              merged without a human review. Base "release".
+#   #4 dependabot[bot] created 03-10 00:00, merged 12:00: cycle 12 h; bob APPROVED 01:00: pickup 1 h.
+#   #5 (deleted account) created 03-11 00:00, merged 03-12 00:00: cycle 24 h; carol APPROVED 06:00: 6 h.
+#   #6 bob     created 02-16 00:00, merged 02-17 00:00: cycle 24 h; alice APPROVED 10:00: pickup 10 h.
+#   #7 bob     created 02-20 00:00, merged 02-23 00:00: cycle 72 h; carol CHANGES_REQUESTED 08:00: 8 h,
+#              commit 12:00: one round, fix 4 h.
+#   #8 alice   still open (synced on purpose): never counted.
+# acme/gadgets
+#   #1 dave    created 03-05 00:00, merged 10:00: cycle 10 h; alice APPROVED 03:00: pickup 3 h.
+#
+# Current period, humans only (widgets #1 #2 #3 #5, gadgets #1): 5 merged PRs, cycle times
+# 6 10 24 24 48 -> median 24, p90 24 + 0.6 * 24 = 38.4; pickups 2 3 4 6 -> median 3.5;
+# rounds 0 1 0 0 0 -> 0.2 per PR; fix responses [2] -> 2.
+# Previous period (#6 #7): 2 PRs, median cycle 48, p90 24 + 0.9 * 48 = 67.2, pickup 9, rounds 0.5, fix 4.
+
+
+def hand_repositories() -> tuple[Repository, Repository]:
+    pr1 = pull(1, ALICE, "2026-03-02 09:00", "2026-03-03 09:00", title=SCRIPT_TITLE)
+    pr1.commits.append(commit("2026-03-02 08:50", ALICE))
+    pr1.files.append(FileChange("src/app.py", "modified", 10, 5))
+    pr1.reviews.append(review(BOB, "APPROVED", "2026-03-02 11:00"))
+    pr1.issue_comments += [
+        issue_comment(CAROL, "2026-03-02 12:00", "lgtm <b>nice</b>"),
+        issue_comment(ACTIONS_BOT, "2026-03-02 09:10", "coverage 90%"),
+    ]
+    pr1.check_runs += [
+        check_run("test", pr1.head_sha, "failure", "2026-03-02 09:05"),
+        check_run("test", pr1.head_sha, "success", "2026-03-02 10:05"),
+        check_run("lint", pr1.head_sha, "success", "2026-03-02 09:05"),
+    ]
+
+    pr2 = pull(2, CAROL, "2026-03-04 08:00", "2026-03-06 08:00")
+    pr2.commits += [commit("2026-03-04 07:30", CAROL), commit("2026-03-04 18:00", CAROL)]
+    pr2.files.append(FileChange("src/core.py", "modified", 100, 20))
+    pr2.events += [
+        event("ready_for_review", "2026-03-04 12:00", CAROL),
+        event("head_ref_force_pushed", "2026-03-04 17:30", CAROL),
+    ]
+    pr2.reviews += [
+        review(BOB, "CHANGES_REQUESTED", "2026-03-04 16:00", body="please split this"),
+        review(BOB, "APPROVED", "2026-03-04 20:00"),
+    ]
+
+    pr3 = pull(3, ALICE, "2026-03-09 10:00", "2026-03-09 16:00")
+    pr3.base_ref = "release"
+    pr3.commits.append(commit("2026-03-09 09:00", ALICE))
+    pr3.reviews += [
+        review(COPILOT, "COMMENTED", "2026-03-09 10:05", body="Copilot reviewed 1 file"),
+        review(ALICE, "APPROVED", "2026-03-09 10:30"),
+    ]
+
+    pr4 = pull(4, DEPENDABOT, "2026-03-10 00:00", "2026-03-10 12:00", title="build(deps): bump duckdb")
+    pr4.commits.append(commit("2026-03-09 23:59", DEPENDABOT))
+    pr4.reviews.append(review(BOB, "APPROVED", "2026-03-10 01:00"))
+
+    pr5 = pull(5, GHOST, "2026-03-11 00:00", "2026-03-12 00:00")
+    pr5.commits.append(commit("2026-03-10 23:00", GHOST))
+    pr5.reviews.append(review(CAROL, "APPROVED", "2026-03-11 06:00"))
+
+    pr6 = pull(6, BOB, "2026-02-16 00:00", "2026-02-17 00:00")
+    pr6.commits.append(commit("2026-02-15 23:00", BOB))
+    pr6.reviews.append(review(ALICE, "APPROVED", "2026-02-16 10:00"))
+
+    pr7 = pull(7, BOB, "2026-02-20 00:00", "2026-02-23 00:00")
+    pr7.commits += [commit("2026-02-19 23:00", BOB), commit("2026-02-20 12:00", BOB)]
+    pr7.reviews.append(review(CAROL, "CHANGES_REQUESTED", "2026-02-20 08:00"))
+
+    pr8 = pull(8, ALICE, "2026-03-12 00:00", None)
+    pr8.commits.append(commit("2026-03-11 22:00", ALICE))
+
+    gadget = pull(1, DAVE, "2026-03-05 00:00", "2026-03-05 10:00")
+    gadget.commits.append(commit("2026-03-04 23:00", DAVE))
+    gadget.reviews.append(review(ALICE, "APPROVED", "2026-03-05 03:00"))
+
+    widgets = repository(pr1, pr2, pr3, pr4, pr5, pr6, pr7, pr8, owner="acme", name="widgets")
+    gadgets = repository(gadget, owner="acme", name="gadgets")
+    return widgets, gadgets
+
+
+def build_hand_db(path: Path) -> Path:
+    widgets, gadgets = hand_repositories()
+    return sync_repositories(path, widgets, gadgets, numbers={"acme/widgets": [1, 2, 3, 4, 5, 6, 7, 8]})

@@ -1,0 +1,249 @@
+"""The Streamlit app, run by Streamlit's AppTest on fetcher-built DBs, an empty DB and no DB."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from dashboard.app import PAGES, table_csv
+from dashboard.db import file_key
+from dashboard.queries import Filters
+from fetcher import store
+from tests.dashboard_support import SCRIPT_TITLE, build_hand_db, empty_db, session_demo_db
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+CURRENT = {"from": "2026-03-01", "to": "2026-03-14"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches() -> Iterator[None]:
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+@pytest.fixture(scope="module")
+def hand_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_hand_db(tmp_path_factory.mktemp("hand-app") / "hand.duckdb")
+
+
+@pytest.fixture(scope="module")
+def demo_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return session_demo_db(tmp_path_factory)
+
+
+def app(db: Path, monkeypatch: pytest.MonkeyPatch, **params: str | list[str]) -> AppTest:
+    monkeypatch.setenv("MERGELENS_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    for name, value in params.items():
+        at.query_params[name] = value
+    return at.run()
+
+
+def param(at: AppTest, name: str) -> list[str]:
+    """A URL parameter's values (AppTest gives one value as a string, several as a list)."""
+    value = at.query_params.get(name)
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def nodes(at: AppTest) -> Iterator[Any]:
+    stack: list[Any] = [at._tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(getattr(node, "children", {}).values())
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_on_the_demo_db(demo_path: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
+    at = app(demo_path, monkeypatch, page=page)
+    assert_clean(at)
+    assert at.sidebar.radio(key="page").value == page
+    assert at.header[0].value == PAGES[page]
+    # the whole history too, bots included
+    at.sidebar.button[0].click().run()  # "All time"
+    at.sidebar.checkbox(key="bots").check().run()
+    assert_clean(at)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_on_an_empty_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
+    at = app(empty_db(tmp_path / "empty.duckdb"), monkeypatch, page=page)
+    assert not at.exception
+    assert any("No merged PRs yet" in w.value for w in at.warning)
+    assert any("make demo" in code.value for code in at.code)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_renders_without_a_db_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
+    at = app(tmp_path / "nowhere.duckdb", monkeypatch, page=page, pr="acme/widgets#1")
+    assert not at.exception
+    assert any("No database yet" in w.value for w in at.warning)
+    assert any("make demo" in code.value and "python -m fetcher sync" in code.value for code in at.code)
+
+
+@pytest.mark.parametrize(
+    ("version", "message", "kind"),
+    [(store.SCHEMA_VERSION + 1, "newer than this dashboard", "error"), (0, "older mergelens", "warning")],
+)
+def test_a_db_from_another_schema_version_gets_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: int, message: str, kind: str
+) -> None:
+    path = tmp_path / "other.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE mergelens_schema (version INTEGER, migrated_at TIMESTAMPTZ)")
+        con.execute("INSERT INTO mergelens_schema VALUES (?, now())", [version])
+    at = app(path, monkeypatch)
+    assert not at.exception
+    assert any(message in box.value for box in getattr(at, kind))
+
+
+def test_the_default_period_ends_at_the_latest_merge(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hand_path, monkeypatch)
+    assert_clean(at)
+    # 90 days up to 2026-03-12 hold every merged PR: 7 by people
+    assert metrics(at)["Merged PRs"] == "7"
+    assert param(at, "from") == ["2026-02-17"] and param(at, "to") == ["2026-03-12"]
+
+
+def test_changing_a_filter_changes_the_numbers_and_the_url(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hand_path, monkeypatch, **CURRENT)
+    assert_clean(at)
+    assert metrics(at)["Merged PRs"] == "5"
+    assert metrics(at)["Cycle time, median"] == "24.0 h"
+    assert metrics(at)["Cycle time, p90"] == "38.4 h"
+    assert metrics(at)["Pickup, median"] == "3.5 h"
+    merged = next(m for m in at.metric if m.label == "Merged PRs")
+    assert merged.proto.delta == "+3"  # 2 in the previous 14 days
+
+    at.sidebar.checkbox(key="bots").check().run()
+    assert metrics(at)["Merged PRs"] == "6" and metrics(at)["Cycle time, median"] == "18.0 h"
+    assert param(at, "bots") == ["1"]
+
+    at.sidebar.multiselect(key="authors").select("alice").run()
+    assert metrics(at)["Merged PRs"] == "2" and metrics(at)["Cycle time, median"] == "15.0 h"
+    assert param(at, "author") == ["alice"]
+
+    at.sidebar.multiselect(key="authors").unselect("alice").run()
+    at.sidebar.multiselect(key="repos").select("acme/gadgets").run()
+    assert metrics(at)["Merged PRs"] == "1"
+    at.sidebar.multiselect(key="repos").unselect("acme/gadgets").run()
+    at.sidebar.multiselect(key="bases").select("release").run()
+    assert metrics(at)["Merged PRs"] == "1" and metrics(at)["Cycle time, median"] == "6.0 h"
+    assert_clean(at)
+
+
+def test_a_shared_url_opens_the_same_view(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hand_path, monkeypatch, page="reviews", author=["alice", "carol"], bots="1", **CURRENT)
+    assert_clean(at)
+    assert at.sidebar.radio(key="page").value == "reviews"
+    assert at.sidebar.multiselect(key="authors").value == ["alice", "carol"]
+    assert at.sidebar.checkbox(key="bots").value is True
+    assert [str(d) for d in at.sidebar.date_input(key="dates").value] == ["2026-03-01", "2026-03-14"]
+
+
+def test_unknown_url_values_are_ignored(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hand_path, monkeypatch, page="nope", author="mallory", repo="x/y", to="not-a-date", pr="garbage")
+    assert_clean(at)
+    assert at.sidebar.radio(key="page").value == "overview"
+    assert at.sidebar.multiselect(key="authors").value == []
+
+
+def test_a_pr_chosen_in_the_url_opens_its_timeline(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hand_path, monkeypatch, page="prs", pr="acme/widgets#2", **CURRENT)
+    assert_clean(at)
+    assert "Timeline" in [s.value for s in at.subheader]
+    timeline = next(df.value for df in at.dataframe if "kind" in df.value.columns and "when" in df.value.columns)
+    assert timeline["kind"].tolist() == [
+        "commit", "opened", "ready for review", "review", "force push", "commit", "review", "merged",
+    ]  # fmt: skip
+    assert any("Force-pushed 1 time" in w.value for w in at.warning)  # commit-date caveat
+    assert {"Cycle time: 48.0 h", "Pickup: 4.0 h", "Review rounds: 1", "Fix response: 2.0 h"} <= {
+        e.label for e in at.expander
+    }
+    assert metrics(at)["Cycle time"] == "48.0 h"
+
+
+def test_picking_a_pr_puts_it_in_the_url(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hand_path, monkeypatch, page="prs", **CURRENT)
+    assert_clean(at)
+    assert "Timeline" not in [s.value for s in at.subheader]
+    at.selectbox(key="pr_pick").set_value("acme/gadgets#1").run()
+    assert_clean(at)
+    assert param(at, "pr") == ["acme/gadgets#1"]
+    assert "Timeline" in [s.value for s in at.subheader]
+    # the selection survives a visit to another page
+    at.sidebar.radio(key="page").set_value("ci").run()
+    at.sidebar.radio(key="page").set_value("prs").run()
+    assert at.selectbox(key="pr_pick").value == "acme/gadgets#1"
+
+
+def test_a_pr_outside_the_filters_or_missing(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hand_path, monkeypatch, page="prs", pr="acme/widgets#6", **CURRENT)  # merged in February
+    assert_clean(at)
+    assert "Timeline" in [s.value for s in at.subheader]
+    at = app(hand_path, monkeypatch, page="prs", pr="acme/widgets#999")
+    assert_clean(at)
+    assert any("not in this database" in w.value for w in at.warning)
+
+
+def test_a_script_title_stays_inert(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hand_path, monkeypatch, page="prs", pr="acme/widgets#1", **CURRENT)
+    assert_clean(at)
+    assert SCRIPT_TITLE in [t.value for t in at.text]  # st.text: plain text
+    for node in nodes(at):
+        proto = getattr(node, "proto", None)
+        if proto is not None and hasattr(proto, "allow_html"):
+            assert not proto.allow_html, node
+        if getattr(node, "type", None) == "html":
+            pytest.fail(f"an HTML element was rendered: {node}")
+    # markdown elements (captions, labels) never carry the raw tag
+    for node in nodes(at):
+        value = getattr(node, "value", None)
+        if isinstance(value, str) and getattr(node, "type", None) in ("markdown", "caption"):
+            assert "<script>" not in value, value
+    source = APP.read_text()
+    assert "unsafe_allow_html" not in source and "st.html" not in source
+
+
+def test_the_csv_is_the_filtered_table(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hand_path, monkeypatch, page="prs", **CURRENT)
+    assert_clean(at)
+    table = next(df.value for df in at.dataframe if "html_url" in df.value.columns)
+    assert sorted(table["number"].tolist()) == [1, 1, 2, 3, 5]
+    csv = table_csv(file_key(hand_path), Filters(start=date(2026, 3, 1), end=date(2026, 3, 14))).decode()
+    lines = csv.strip().splitlines()
+    assert len(lines) == 6 and lines[0].startswith("repo,number,html_url,title")
+
+
+def test_a_sync_that_replaces_the_file_shows_on_reload(
+    hand_path: Path, demo_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = Path(shutil.copy(hand_path, tmp_path / "live.duckdb"))
+    at = app(live, monkeypatch, page="health")
+    assert_clean(at)
+    assert metrics(at)["PRs stored"] == "9"
+    fresh = Path(shutil.copy(demo_path, tmp_path / ".live.duckdb.tmp"))
+    os.replace(fresh, live)  # what a sync does with a local DB
+    at.run()
+    assert_clean(at)
+    assert metrics(at)["PRs stored"] != "9"

@@ -1,0 +1,188 @@
+"""The dashboard in a real browser: ``streamlit run`` on a loopback port, Debian's Chromium
+driven by Playwright. Opens the overview, clicks into the PR whose title is a ``<script>`` tag,
+and checks its timeline shows, no error box appears and the script never runs.
+
+Screenshots go to the test's tmp dir; with MERGELENS_UPDATE_SCREENSHOT=1 the overview is also
+saved to docs/dashboard.png (the README's picture)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.dashboard_support import session_demo_db
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SERVER_FLAGS = (
+    "--server.headless=true",
+    "--server.address=127.0.0.1",
+    "--server.fileWatcherType=none",
+    "--browser.gatherUsageStats=false",
+)
+ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+def require_chromium() -> None:
+    if not os.access(CHROMIUM, os.X_OK):
+        message = f"{CHROMIUM} not found: install Debian's chromium package (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    require_chromium()
+    db = session_demo_db(tmp_path_factory)
+    port = free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    env = {**os.environ, "MERGELENS_DB": str(db), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "dashboard" / "app.py"),
+                *SERVER_FLAGS,
+                f"--server.port={port}",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[object]:
+    with playwright_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            yield context.pages[0] if context.pages else context.new_page()
+        finally:
+            context.close()
+
+
+def wait_until_idle(page: object) -> None:
+    """Streamlit shows its status widget while the script runs."""
+    page.wait_for_timeout(300)  # type: ignore[attr-defined]
+    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=30_000)  # type: ignore[attr-defined]
+
+
+def script_pr(db: Path) -> tuple[str, int, str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        row = con.execute(
+            "SELECT repo, number, title FROM pull_requests WHERE title LIKE '%<script>%' AND merged_at IS NOT NULL "
+            "ORDER BY number LIMIT 1"
+        ).fetchone()
+    assert row is not None, "the demo data has a PR titled with a <script> tag"
+    return row
+
+
+def test_overview_then_a_pr_timeline_in_chromium(
+    dashboard_url: str, page: object, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    p = page  # a playwright.sync_api.Page
+    dialogs: list[str] = []
+    p.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))  # type: ignore[attr-defined]
+    repo, number, title = script_pr(session_demo_db(tmp_path_factory))
+
+    p.goto(dashboard_url, wait_until="networkidle")  # type: ignore[attr-defined]
+    p.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    p.get_by_text("Merged PRs per week").wait_for()  # type: ignore[attr-defined]
+    p.locator('[data-testid="stVegaLiteChart"]').first.wait_for()  # type: ignore[attr-defined]
+    wait_until_idle(p)
+    assert p.locator(ERRORS).count() == 0  # type: ignore[attr-defined]
+    assert p.locator('[data-testid="stMetric"]').count() == 6  # type: ignore[attr-defined]
+    overview = tmp_path / "overview.png"
+    p.screenshot(path=str(overview), full_page=True)  # type: ignore[attr-defined]
+    if os.environ.get("MERGELENS_UPDATE_SCREENSHOT") == "1":
+        shutil.copy(overview, ROOT / "docs" / "dashboard.png")
+
+    sidebar = p.locator('[data-testid="stSidebar"]')  # type: ignore[attr-defined]
+    sidebar.get_by_text("All time", exact=True).click()
+    wait_until_idle(p)
+    sidebar.get_by_text("PR explorer", exact=True).click()
+    p.get_by_text("Open a PR").wait_for()  # type: ignore[attr-defined]
+    wait_until_idle(p)
+    p.locator('[data-testid="stSelectbox"]').click()  # type: ignore[attr-defined]
+    p.keyboard.type(f"#{number}")  # type: ignore[attr-defined]
+    p.get_by_role("option", name=re.compile(rf"#{number}\b")).first.click()  # type: ignore[attr-defined]
+
+    p.get_by_text("Timeline", exact=True).wait_for(timeout=30_000)  # type: ignore[attr-defined]
+    p.get_by_text("Where each number comes from").wait_for()  # type: ignore[attr-defined]
+    wait_until_idle(p)
+    charts = p.locator('[data-testid="stVegaLiteChart"]')  # type: ignore[attr-defined]
+    charts.first.wait_for()
+    # the title shows as the text it is, and its script never ran
+    assert p.locator('[data-testid="stText"]', has_text=title).count() >= 1  # type: ignore[attr-defined]
+    scripts = p.evaluate("() => [...document.scripts].filter(s => s.textContent.includes('alert(')).length")  # type: ignore[attr-defined]
+    assert scripts == 0 and dialogs == []
+    assert p.locator(ERRORS).count() == 0  # type: ignore[attr-defined]
+    assert f"pr={repo.replace('/', '%2F')}%23{number}" in p.url  # type: ignore[attr-defined]
+    p.screenshot(path=str(tmp_path / "pr.png"), full_page=True)  # type: ignore[attr-defined]
+
+    # the URL is shareable: a fresh load opens the same PR
+    p.goto(p.url, wait_until="networkidle")  # type: ignore[attr-defined]
+    p.get_by_text("Timeline", exact=True).wait_for(timeout=30_000)  # type: ignore[attr-defined]
+    wait_until_idle(p)
+    assert p.locator(ERRORS).count() == 0  # type: ignore[attr-defined]

@@ -1,0 +1,386 @@
+"""The dashboard's query functions, on DBs written by the real fetcher from the fake GitHub.
+
+The hand-checked numbers are worked out in tests/dashboard_support.py, next to the PRs."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from dashboard import db as dashboard_db
+from dashboard import queries
+from dashboard.queries import Filters
+from fetcher import store
+from tests.dashboard_support import SCRIPT_TITLE, build_hand_db, empty_db, session_demo_db
+
+CURRENT = Filters(start=date(2026, 3, 1), end=date(2026, 3, 14))
+
+
+@pytest.fixture(scope="module")
+def hand_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_hand_db(tmp_path_factory.mktemp("hand") / "hand.duckdb")
+
+
+@pytest.fixture
+def hand(hand_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = dashboard_db.connect(hand_path)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = dashboard_db.connect(session_demo_db(tmp_path_factory))
+    yield con
+    con.close()
+
+
+def values(frame: pd.DataFrame) -> dict[str, float | None]:
+    return {row.metric: row.current for row in frame.itertuples()}
+
+
+def test_filter_options_list_merged_prs_only(hand: duckdb.DuckDBPyConnection) -> None:
+    options = queries.filter_options(hand)
+    assert options.repos == ("acme/gadgets", "acme/widgets")
+    assert options.authors == ("alice", "bob", "carol", "dave", "dependabot[bot]", "ghost")
+    assert options.base_refs == ("main", "release")
+    assert (options.first_merge, options.last_merge) == (date(2026, 2, 17), date(2026, 3, 12))
+    assert options.merged_prs == 8  # the open PR #8 is not among them
+
+
+def test_overview_against_hand_checked_numbers(hand: duckdb.DuckDBPyConnection) -> None:
+    frame = queries.overview(hand, CURRENT).set_index("metric")
+    assert frame.loc["merged_prs", "current"] == 5
+    assert frame.loc["cycle_time_median", "current"] == pytest.approx(24)
+    assert frame.loc["cycle_time_p90", "current"] == pytest.approx(38.4)
+    assert frame.loc["pickup_median", "current"] == pytest.approx(3.5)
+    assert frame.loc["review_rounds_mean", "current"] == pytest.approx(0.2)
+    assert frame.loc["fix_response_median", "current"] == pytest.approx(2)
+    # the previous 14 days: #6 and #7
+    assert frame.loc["merged_prs", "previous"] == 2
+    assert frame.loc["cycle_time_median", "previous"] == pytest.approx(48)
+    assert frame.loc["cycle_time_p90", "previous"] == pytest.approx(67.2)
+    assert frame.loc["pickup_median", "previous"] == pytest.approx(9)
+    assert frame.loc["review_rounds_mean", "previous"] == pytest.approx(0.5)
+    assert frame.loc["fix_response_median", "previous"] == pytest.approx(4)
+    assert frame.loc["merged_prs", "change"] == 3
+    assert frame.loc["cycle_time_median", "change"] == pytest.approx(-24)
+
+
+def test_previous_period_has_equal_length() -> None:
+    previous = CURRENT.previous()
+    assert previous is not None
+    assert (previous.start, previous.end) == (date(2026, 2, 15), date(2026, 2, 28))
+    assert Filters().previous() is None
+
+
+def test_overview_without_a_date_range_has_no_comparison(hand: duckdb.DuckDBPyConnection) -> None:
+    frame = queries.overview(hand, Filters()).set_index("metric")
+    assert frame.loc["merged_prs", "current"] == 7  # every merged PR by a person
+    assert frame["previous"].isna().all() and frame["change"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("filters", "merged", "median_cycle"),
+    [
+        (Filters(start=CURRENT.start, end=CURRENT.end, include_bots=True), 6, 18),  # + dependabot's 12 h
+        (Filters(start=CURRENT.start, end=CURRENT.end, authors=("alice",)), 2, 15),  # 24 and 6
+        (Filters(start=CURRENT.start, end=CURRENT.end, authors=("ghost",)), 1, 24),  # the deleted account
+        (Filters(start=CURRENT.start, end=CURRENT.end, repos=("acme/gadgets",)), 1, 10),
+        (Filters(start=CURRENT.start, end=CURRENT.end, base_refs=("release",)), 1, 6),
+        (Filters(start=date(2026, 3, 3), end=date(2026, 3, 3)), 1, 24),  # the end day is included
+        (Filters(start=CURRENT.start, end=CURRENT.end, authors=("dependabot[bot]",)), 0, None),  # bots off
+    ],
+)
+def test_every_filter_changes_the_numbers(
+    hand: duckdb.DuckDBPyConnection, filters: Filters, merged: int, median_cycle: float | None
+) -> None:
+    result = values(queries.overview(hand, filters))
+    assert result["merged_prs"] == merged
+    if median_cycle is None:
+        assert pd.isna(result["cycle_time_median"])
+    else:
+        assert result["cycle_time_median"] == pytest.approx(median_cycle)
+    assert len(queries.pr_table(hand, filters)) == merged
+
+
+def test_weekly_trends(hand: duckdb.DuckDBPyConnection) -> None:
+    frame = queries.weekly_trends(hand, Filters())
+    weeks = {row.week.date().isoformat(): row for row in frame.itertuples()}
+    # weeks start on Monday (UTC): 02-16 (#6), 02-23 (#7), 03-02 (#1, #2, gadgets #1), 03-09 (#3, #5)
+    assert list(weeks) == ["2026-02-16", "2026-02-23", "2026-03-02", "2026-03-09"]
+    assert [weeks[w].merged_prs for w in weeks] == [1, 1, 3, 2]
+    assert weeks["2026-03-02"].cycle_time_hours == pytest.approx(24)  # 24, 48, 10
+    assert weeks["2026-03-02"].pickup_hours == pytest.approx(3)  # 2, 4, 3
+    assert weeks["2026-03-02"].review_rounds_mean == pytest.approx(1 / 3)
+    assert weeks["2026-03-02"].size_median == 15  # sizes 15, 120, 0 (gadgets #1 changed no file)
+
+
+def test_size_distribution(hand: duckdb.DuckDBPyConnection) -> None:
+    frame = queries.size_distribution(hand, CURRENT)
+    assert dict(zip(frame["bucket"], frame["prs"], strict=True)) == {"XS": 3, "S": 1, "M": 1}
+
+
+def test_review_dynamics(hand: duckdb.DuckDBPyConnection) -> None:
+    rounds = queries.review_rounds_distribution(hand, CURRENT)
+    assert dict(zip(rounds["review_rounds"], rounds["prs"], strict=True)) == {0: 4, 1: 1}
+
+    fixes = queries.fix_responses(hand, CURRENT)
+    assert fixes[["number", "reviewer"]].values.tolist() == [[2, "bob"]]
+    assert fixes["fix_response_hours"].tolist() == pytest.approx([2])
+
+    load = queries.reviewer_load(hand, CURRENT).set_index("reviewer")
+    assert set(load.index) == {"bob", "carol", "alice"}  # not copilot, not alice on her own PR
+    counts = ["prs_reviewed", "reviews", "changes_requested", "approvals", "first_reviewer"]
+    assert load.loc["bob"][counts].tolist() == [2, 3, 1, 2, 2]
+    assert load.loc["bob", "median_pickup_hours"] == pytest.approx(3)  # 2 h on #1, 4 h on #2
+    assert load.loc["carol", "median_pickup_hours"] == pytest.approx(6)
+    assert load.loc["alice", "median_pickup_hours"] == pytest.approx(3)
+
+    unreviewed = queries.unreviewed_prs(hand, CURRENT)
+    assert unreviewed[["repo", "number"]].values.tolist() == [["acme/widgets", 3]]
+
+
+def test_ci_checks_and_flaky(hand: duckdb.DuckDBPyConnection) -> None:
+    checks = queries.check_summary(hand, CURRENT).set_index("name")
+    assert checks.loc["test"][["runs", "prs", "failures", "flaky_prs"]].tolist() == [2, 1, 1, 1]
+    assert checks.loc["test", "failure_rate"] == pytest.approx(0.5)
+    assert checks.loc["test", "median_duration_s"] == pytest.approx(25 * 60)
+    assert checks.loc["lint"][["runs", "failures", "flaky_prs"]].tolist() == [1, 0, 0]
+    flaky = queries.flaky_checks(hand, CURRENT)
+    assert flaky[["number", "name", "failures", "same_commit"]].values.tolist() == [[1, "test", 1, True]]
+    # outside the period: nothing
+    assert queries.check_summary(hand, Filters(start=date(2026, 2, 1), end=date(2026, 2, 28))).empty
+
+
+def test_pr_table_columns_and_text(hand: duckdb.DuckDBPyConnection) -> None:
+    table = queries.pr_table(hand, CURRENT)
+    assert table["number"].tolist() == [5, 3, 2, 1, 1]  # newest merge first
+    first = table[(table["repo"] == "acme/widgets") & (table["number"] == 1)].iloc[0]
+    assert first["title"] == SCRIPT_TITLE  # stored and returned verbatim: escaping is the app's job
+    assert first["size"] == 15 and first["html_url"].endswith("/acme/widgets/pull/1")
+    assert table.loc[table["number"] == 5, "author"].item() == "ghost"
+
+
+def test_timeline_of_a_pr(hand: duckdb.DuckDBPyConnection) -> None:
+    timeline = queries.pr_timeline(hand, "acme/widgets", 2)
+    assert timeline["kind"].tolist() == [
+        "commit",  # 07:30, before the PR was opened
+        "opened",
+        "ready for review",
+        "review",  # CHANGES_REQUESTED 16:00
+        "force push",
+        "commit",  # 18:00
+        "review",  # APPROVED 20:00
+        "merged",
+    ]
+    assert timeline["at"].is_monotonic_increasing
+    assert "please split this" in timeline.loc[3, "detail"]
+    checks = queries.pr_timeline(hand, "acme/widgets", 1)
+    runs = checks[checks["kind"] == "check run"]
+    assert len(runs) == 3 and runs["end_at"].notna().all() and runs["is_bot"].all()
+    assert queries.pr_timeline(hand, "acme/widgets", 999).empty
+
+
+def test_evidence_of_a_pr_by_hand(hand: duckdb.DuckDBPyConnection) -> None:
+    evidence = {e.metric: e for e in queries.metric_evidence(hand, "acme/widgets", 2)}
+    assert evidence["cycle_time_hours"].value == pytest.approx(48)
+    ready = evidence["ready_for_review_at"].rows
+    assert ready.loc[ready["counted"], "event"].tolist() == ["ready_for_review"]
+    assert evidence["pickup_hours"].value == pytest.approx(4)
+    rounds = evidence["review_rounds"].rows
+    assert rounds["counted"].tolist() == [True] and rounds["fix_response_hours"].tolist() == pytest.approx([2])
+    assert evidence["commits_after_first_review"].rows["counted"].tolist() == [False, True]
+    assert evidence["force_pushes"].value == 1 and len(evidence["force_pushes"].rows) == 1
+
+    pr3 = {e.metric: e for e in queries.metric_evidence(hand, "acme/widgets", 3)}
+    why = pr3["first_review_at"].rows.set_index("reviewer")["excluded_because"]
+    assert why.to_dict() == {"copilot-pull-request-reviewer[bot]": "a bot", "alice": "the author"}
+    assert pd.isna(pr3["pickup_hours"].value)
+
+    pr1 = {e.metric: e for e in queries.metric_evidence(hand, "acme/widgets", 1)}
+    comments = pr1["total_comments"].rows
+    assert comments.loc[comments["counted"], "author"].tolist() == ["carol"]
+    assert queries.metric_evidence(hand, "acme/widgets", 999) == []
+
+
+def test_evidence_agrees_with_stored_metrics_on_every_demo_pr(demo: duckdb.DuckDBPyConnection) -> None:
+    """Re-deriving each metric from the rows the explorer shows gives what the fetcher stored."""
+    prs = demo.execute("SELECT repo, number FROM pull_requests ORDER BY number").fetchall()
+    assert len(prs) >= 30
+    for repo, number in prs:
+        evidence = {e.metric: e for e in queries.metric_evidence(demo, repo, number)}
+        context = f"{repo}#{number}"
+        reviews = evidence["first_review_at"].rows
+        counted = reviews.loc[reviews["counted"], "submitted_at"]
+        first = evidence["first_review_at"].value
+        if counted.empty:
+            assert pd.isna(first), context
+        else:
+            assert counted.min() == first, context
+        ready = evidence["ready_for_review_at"].rows
+        assert ready.loc[ready["counted"], "created_at"].tolist() == [evidence["ready_for_review_at"].value], context
+        assert evidence["review_rounds"].rows["counted"].sum() == evidence["review_rounds"].value, context
+        fixes = evidence["avg_fix_response_hours"].rows["fix_response_hours"]
+        if fixes.empty:
+            assert pd.isna(evidence["avg_fix_response_hours"].value), context
+        else:
+            assert math.isclose(fixes.mean(), evidence["avg_fix_response_hours"].value), context
+        late = evidence["commits_after_first_review"]
+        assert late.rows["counted"].sum() == late.value, context
+        comments = evidence["total_comments"]
+        assert comments.rows["counted"].sum() == comments.value, context
+        assert len(evidence["force_pushes"].rows) == evidence["force_pushes"].value, context
+
+
+def test_demo_db_queries_cover_the_dataset(demo: duckdb.DuckDBPyConnection) -> None:
+    everything = Filters(include_bots=True)
+    table = queries.pr_table(demo, everything)
+    stored = demo.execute("SELECT count(*) FROM pull_requests WHERE merged_at IS NOT NULL").fetchone()
+    assert stored is not None and len(table) == stored[0]
+    people = queries.pr_table(demo, Filters())
+    assert 0 < len(people) < len(table) and not people["author_is_bot"].any()
+    assert queries.weekly_trends(demo, everything)["merged_prs"].sum() == len(table)
+    assert queries.review_rounds_distribution(demo, everything)["prs"].sum() == len(table)
+    checks = queries.check_summary(demo, everything)
+    assert checks["runs"].sum() == demo.execute("SELECT count(*) FROM pr_check_runs").fetchone()[0]  # type: ignore[index]
+    assert not queries.flaky_checks(demo, everything).empty  # the generator re-runs flaky checks
+    assert any("<script>" in title for title in table["title"])
+
+
+def test_health(hand_path: Path, tmp_path: Path) -> None:
+    copy = shutil.copy(hand_path, tmp_path / "health.duckdb")
+    with duckdb.connect(str(copy)) as con:
+        con.execute(
+            "UPDATE pull_requests SET sync_status = 'partial', failed_sections = ['reviews', 'check_runs'] "
+            "WHERE repo = 'acme/widgets' AND number = 2"
+        )
+    con = dashboard_db.connect(copy)
+    try:
+        summary = queries.health_summary(con)
+        assert summary["prs"] == 9 and summary["merged_prs"] == 8 and summary["partial_prs"] == 1
+        assert summary["sync_runs"] == 9 and summary["failed_runs"] == 0
+        assert summary["last_successful_sync_at"] is not None
+        partial = queries.partial_prs(con)
+        assert partial[["number", "failed_sections"]].values.tolist() == [[2, "reviews, check_runs"]]
+        assert queries.partial_prs(con, ("acme/gadgets",)).empty
+        runs = queries.recent_sync_runs(con, ("acme/gadgets",))
+        assert runs["repo"].tolist() == ["acme/gadgets"] and runs["status"].tolist() == ["complete"]
+        assert len(queries.recent_sync_runs(con, limit=3)) == 3
+    finally:
+        con.close()
+
+
+def test_empty_db_queries_return_empty_frames(tmp_path: Path) -> None:
+    con = dashboard_db.connect(empty_db(tmp_path / "empty.duckdb"))
+    try:
+        options = queries.filter_options(con)
+        assert options.merged_prs == 0 and options.last_merge is None
+        assert values(queries.overview(con, CURRENT))["merged_prs"] == 0
+        for query in (queries.weekly_trends, queries.reviewer_load, queries.check_summary, queries.pr_table):
+            assert query(con, CURRENT).empty
+        with pytest.raises(dashboard_db.Problem) as problem:
+            dashboard_db.check_has_prs(con, "empty.duckdb")
+        assert problem.value.kind == "empty"
+    finally:
+        con.close()
+
+
+def test_user_values_are_bound_not_spliced(hand: duckdb.DuckDBPyConnection) -> None:
+    nasty = "x'); DROP TABLE pull_requests; --"
+    assert queries.pr_table(hand, Filters(authors=(nasty,), repos=(nasty,), base_refs=(nasty,))).empty
+    assert queries.pr_timeline(hand, nasty, 1).empty
+
+
+# --------------------------------------------------------------------------- opening the file
+
+
+def test_missing_file_is_a_problem(tmp_path: Path) -> None:
+    with pytest.raises(dashboard_db.Problem) as problem:
+        dashboard_db.file_key(tmp_path / "nope.duckdb")
+    assert problem.value.kind == "missing" and "make demo" in problem.value.hint
+
+
+def test_file_key_changes_when_a_sync_replaces_the_file(hand_path: Path, tmp_path: Path) -> None:
+    copy = Path(shutil.copy(hand_path, tmp_path / "a.duckdb"))
+    before = dashboard_db.file_key(copy)
+    replacement = Path(shutil.copy(hand_path, tmp_path / "b.duckdb"))
+    replacement.replace(copy)  # what fetcher.storage does: write a copy, rename it over
+    assert dashboard_db.file_key(copy) != before
+
+
+def test_the_connection_is_read_only(hand: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(duckdb.Error):
+        hand.execute("DELETE FROM pull_requests")
+
+
+@pytest.mark.parametrize(
+    ("setup", "kind"),
+    [
+        ("CREATE TABLE mergelens_schema (version INTEGER, migrated_at TIMESTAMPTZ); "
+         f"INSERT INTO mergelens_schema VALUES ({store.SCHEMA_VERSION + 1}, now())", "newer_schema"),
+        ("CREATE TABLE mergelens_schema (version INTEGER, migrated_at TIMESTAMPTZ); "
+         f"INSERT INTO mergelens_schema VALUES ({store.SCHEMA_VERSION - 1}, now())", "older_schema"),
+        ("CREATE TABLE something_else (x INTEGER)", "not_mergelens"),
+        ("", "empty"),
+    ],
+)  # fmt: skip
+def test_schema_problems(tmp_path: Path, setup: str, kind: str) -> None:
+    path = tmp_path / "other.duckdb"
+    with duckdb.connect(str(path)) as con:
+        for statement in filter(None, setup.split("; ")):
+            con.execute(statement)
+    with pytest.raises(dashboard_db.Problem) as problem:
+        dashboard_db.connect(path)
+    assert problem.value.kind == kind
+
+
+def test_not_a_duckdb_file(tmp_path: Path) -> None:
+    path = tmp_path / "notes.duckdb"
+    path.write_text("hello, not a database\n" * 200)
+    with pytest.raises(dashboard_db.Problem) as problem:
+        dashboard_db.connect(path)
+    assert problem.value.kind == "unreadable"
+
+
+def test_a_writer_holding_the_file_is_a_clear_problem(hand_path: Path, tmp_path: Path) -> None:
+    """DuckDB lets one process write a file, and a read-only open from another process fails
+    while it does: the dashboard says so instead of showing a traceback."""
+    path = Path(shutil.copy(hand_path, tmp_path / "busy.duckdb"))
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(60)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "open"
+        with pytest.raises(dashboard_db.Problem) as problem:
+            dashboard_db.connect(path)
+        assert problem.value.kind == "locked" and "Reload" in problem.value.detail
+    finally:
+        writer.kill()
+        writer.wait()
+    deadline = time.monotonic() + 10
+    while True:  # the lock goes with the writer
+        try:
+            dashboard_db.connect(path).close()
+            break
+        except dashboard_db.Problem:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
