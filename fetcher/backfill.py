@@ -170,6 +170,8 @@ class GraphQLClient:
             if reset:
                 self.meter.reset_at = datetime.fromtimestamp(int(reset), UTC)
             return Stop(f"GraphQL rate limit exhausted; it resets at {self.meter.reset_text()}")
+        if exc.status in (403, 429) and (headers.get("retry-after") or "secondary rate limit" in message.lower()):
+            return Stop(f"GitHub's secondary rate limit (HTTP {exc.status}): resume in a few minutes")
         if errors:
             if types & {"MAX_NODE_LIMIT_EXCEEDED", "TIMEOUT"} or "timeout" in message.lower():
                 return GraphQLTimeout(message)
@@ -457,7 +459,6 @@ class Backfill:
         else:
             con.execute("DELETE FROM backfill_pending WHERE repo = ?", [self.repo])
             checkpoint = Checkpoint(self.repo, *options.window, None, "running", None, now, 0, 0)
-        checkpoint.points_used = checkpoint.points_used if resuming else 0
         listings: list[tuple[BackfillOptions, str | None]] = []
         if resuming and checkpoint.list_cursor is not None:
             window = BackfillOptions(checkpoint.since, checkpoint.until, checkpoint.updated_since)
@@ -598,7 +599,7 @@ class Backfill:
 
     def run(self) -> BackfillReport:
         todo, checkpoint = self.plan()
-        self.start_points = checkpoint.points_used - self.meter.points
+        self.start_points = checkpoint.points_used  # earlier runs' points; this run's are in the meter
         progress = Progress(self.repo, len(todo), self.options.progress_bar, self)
         queue = list(todo)
         try:

@@ -212,11 +212,14 @@ def write_pull_requests(
     are recomputed in one statement: the same rows, a fraction of the time."""
     con.execute("BEGIN")
     try:
-        for bundle, run, fetched_at in items:
+        if len(items) == 1:
+            bundle, run, fetched_at = items[0]
             _upsert_pull_request(con, bundle, fetched_at)
             for section, rows in bundle.sections.items():
                 _replace_section(con, bundle, section, rows)
             record_run(con, run)
+        else:
+            _write_many(con, items)
         by_repo: dict[str, list[int]] = {}
         for bundle, _, _ in items:
             by_repo.setdefault(bundle.repo, []).append(bundle.number)
@@ -231,6 +234,75 @@ def write_pull_requests(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+def _write_many(con: duckdb.DuckDBPyConnection, items: list[tuple[PullRequestBundle, SyncRun, datetime]]) -> None:
+    """What write_pull_request does for each PR, one statement per table for all of them: the PR
+    rows replaced, each fetched section's rows replaced (a PR whose section failed keeps its
+    rows), the run records added. Where two PRs of the batch hold the same keyed row (a check run
+    of a shared head commit), the later one gets it, as when they are written one by one."""
+    bundles = [bundle for bundle, _, _ in items]
+    _delete_prs(con, "pull_requests", "number", bundles, {})
+    _insert_rows(con, "pull_requests", [_pull_request_row(bundle, fetched_at) for bundle, _, fetched_at in items])
+    for section, child in CHILD_TABLES.items():
+        fetched = [bundle for bundle in bundles if section in bundle.sections]
+        if not fetched:
+            continue
+        _delete_prs(con, child.table, "pr_number", fetched, child.scope)
+        rows = [
+            {"repo": bundle.repo, "pr_number": bundle.number, **child.scope, **row}
+            for bundle in fetched
+            for row in bundle.sections[section]
+        ]
+        full_rows = unique_by_key(rows, child.key)
+        if "pr_number" not in child.key and full_rows:
+            _delete_keys(con, child, full_rows)
+        _insert_rows(con, child.table, full_rows)
+    con.executemany(
+        "INSERT INTO sync_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [_run_values(r) for _, r, _ in items]
+    )
+
+
+def _delete_prs(
+    con: duckdb.DuckDBPyConnection, table: str, column: str, bundles: list[PullRequestBundle], scope: dict[str, Any]
+) -> None:
+    by_repo: dict[str, list[int]] = {}
+    for bundle in bundles:
+        by_repo.setdefault(bundle.repo, []).append(bundle.number)
+    extra = "".join(f" AND {name} = ?" for name in scope)
+    for repo, numbers in by_repo.items():
+        # BETWEEN lets DuckDB skip row groups by their min/max (a batch's numbers are close)
+        con.execute(
+            f"DELETE FROM {table} WHERE repo = ? AND {column} BETWEEN ? AND ? "
+            f"AND list_contains(?::INTEGER[], {column}){extra}",
+            [repo, min(numbers), max(numbers), numbers, *scope.values()],
+        )
+
+
+def _pull_request_row(bundle: PullRequestBundle, fetched_at: datetime) -> Row:
+    return {
+        **bundle.pull_request,
+        "fetched_at": fetched_at,
+        "sync_status": bundle.status,
+        "failed_sections": [error.section for error in bundle.errors],
+        "truncated_sections": bundle.pull_request.get("truncated_sections", []),
+    }
+
+
+def _run_values(run: SyncRun) -> list[Any]:
+    return [
+        run.run_id,
+        run.repo,
+        run.pr_number,
+        run.trigger,
+        run.started_at,
+        run.finished_at,
+        run.status,
+        json.dumps(run.counts),
+        json.dumps(run.errors),
+        json.dumps(run.warnings),
+        run.api_requests,
+    ]
 
 
 def record_run(con: duckdb.DuckDBPyConnection, run: SyncRun) -> None:
@@ -253,13 +325,7 @@ def record_run(con: duckdb.DuckDBPyConnection, run: SyncRun) -> None:
 
 
 def _upsert_pull_request(con: duckdb.DuckDBPyConnection, bundle: PullRequestBundle, fetched_at: datetime) -> None:
-    row = {
-        **bundle.pull_request,
-        "fetched_at": fetched_at,
-        "sync_status": bundle.status,
-        "failed_sections": [error.section for error in bundle.errors],
-        "truncated_sections": bundle.pull_request.get("truncated_sections", []),
-    }
+    row = _pull_request_row(bundle, fetched_at)
     con.execute("DELETE FROM pull_requests WHERE repo = ? AND number = ?", [bundle.repo, bundle.number])
     # One row, with list columns: bound parameters are 4x faster here than an Arrow batch.
     placeholders = ", ".join("?" * len(row))

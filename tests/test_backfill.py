@@ -405,3 +405,53 @@ def test_progress_lines_when_not_a_terminal(serve, cli, tmp_path):
     assert "backfill acme/widgets: 3 PRs to sync" in run.stderr
     assert "backfill acme/widgets: 3/3 PRs" in run.stderr
     assert json.loads(run.stdout)["backfill"]["points_per_pr"] is not None
+
+
+def test_batched_store_writes_what_one_by_one_writes(serve, tmp_path):
+    """store.write_pull_requests (backfill's path) against write_pull_request per PR: the same
+    tables, including a section that failed (its old rows kept) and a check run two PRs share."""
+    from datetime import UTC, datetime
+
+    from fetcher import store
+    from fetcher.github import ClientSettings, GitHubSource
+    from fetcher.records import SectionError
+
+    pulls = simple_pulls(4)
+    pulls[3].head_sha = pulls[2].head_sha  # PRs 3 and 4 share a head commit: one check run, keyed by id
+    pulls[3].check_runs = []
+    server = serve(repository(*pulls))
+    client = GitHubSource(ClientSettings(server.api_url, "ghs_fakeTokenThatMustNeverBePrinted0123456789", 0))
+    bundles = [client.fetch_pull_request(REPO, pr.number) for pr in pulls]
+    again = client.fetch_pull_request(REPO, 1)
+    del again.sections["reviews"]
+    again.errors.append(SectionError("reviews", 502, "HTTP 502"))
+
+    ids = iter(range(100))
+
+    def run(number):
+        now = datetime(2026, 5, 1, tzinfo=UTC)
+        return store.SyncRun(f"run-{next(ids)}", REPO, number, "test", now, now)
+
+    now = datetime(2026, 5, 1, tzinfo=UTC)
+    with store.connect(tmp_path / "one.duckdb") as con:
+        for bundle in [*bundles, again]:
+            store.write_pull_request(con, bundle, run(bundle.number), now)
+    with store.connect(tmp_path / "many.duckdb") as con:
+        store.write_pull_requests(con, [(b, run(b.number), now) for b in bundles])
+        store.write_pull_requests(con, [(again, run(1), now), (bundles[1], run(2), now)])
+        store.write_pull_request(con, bundles[1], run(2), now)  # (the batch above rewrote #2: same rows)
+    for table in (*TABLES, "sync_runs"):
+        exclude = ("computed_at",) if table == "pr_metrics" else ()
+        if table == "sync_runs":
+            assert len(table_rows(tmp_path / "many.duckdb", table)) == 7
+            continue
+        assert table_rows(tmp_path / "one.duckdb", table, exclude) == table_rows(
+            tmp_path / "many.duckdb", table, exclude
+        )
+    assert query(
+        tmp_path / "many.duckdb", "SELECT pr_number FROM pr_check_runs WHERE head_sha = ?", [pulls[2].head_sha]
+    ) == [(4,)]
+    assert query(
+        tmp_path / "many.duckdb", "SELECT sync_status, failed_sections FROM pull_requests WHERE number = 1"
+    ) == [("partial", ["reviews"])]
+    assert query(tmp_path / "many.duckdb", "SELECT count(*) FROM pr_reviews WHERE pr_number = 1") == [(1,)]
