@@ -94,7 +94,7 @@ def store_per_pr(bundles: list[PullRequestBundle], db: Path) -> float:
         return time.perf_counter() - started
 
 
-def store_batched(bundles: list[PullRequestBundle], db: Path, size: int = 25) -> float:
+def store_batched(bundles: list[PullRequestBundle], db: Path, size: int = backfill.STORE_BATCH) -> float:
     with store.connect(db) as con:
         started = time.perf_counter()
         for start in range(0, len(bundles), size):
@@ -196,7 +196,7 @@ def main() -> None:
             f"({ceiling / per_pr:.0%} of the ceiling; with metrics and run records)"
         )
         print(
-            f"  upsert, batches of 25 (backfill)      {rows / batched:10,.0f} rows/s "
+            f"  upsert, batches of {backfill.STORE_BATCH} (backfill)     {rows / batched:10,.0f} rows/s "
             f"({ceiling / batched:.0%} of the ceiling; with metrics and run records)"
         )
 
