@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from benchmarks.sync_speed import fill_with_prs
+from benchmarks.sync_speed import median_ms as timed
 from dashboard import db as dashboard_db
 from dashboard import queries
 from dashboard.queries import Filters
@@ -32,15 +31,6 @@ from fetcher import store
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 REPO = "bench/history"
-
-
-def timed(action: Callable[[], Any], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
 
 
 def build(path: Path, prs: int) -> float:
