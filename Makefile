@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DASHBOARD ?= 1
 PORT ?= 8501
 
-.PHONY: demo dashboard test lint bench clean
+.PHONY: demo dashboard test lint bench clean browser
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,12 @@ dashboard: $(VENV)/.installed
 	$(PY) -m streamlit run dashboard/app.py --server.headless true --server.port $(PORT) \
 		--browser.gatherUsageStats false
 
-test: $(VENV)/.installed
+# The dashboard's browser test drives Debian's Chromium (Playwright's own browser download is
+# never used); installed when missing.
+browser:
+	@bash scripts/install-chromium.sh
+
+test: $(VENV)/.installed browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
