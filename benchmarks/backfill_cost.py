@@ -22,11 +22,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
-from benchmarks.sync_speed import fill_with_prs, median_ms
-from fetcher import backfill, metrics, store
+from benchmarks.sync_speed import incremental_cost
+from fetcher import backfill, store
 from fetcher.github import ClientSettings, GitHubSource
 from fetcher.records import PullRequestBundle
 from fetcher.sync import sync_many
@@ -125,25 +124,6 @@ def bulk_ceiling(bundles: list[PullRequestBundle], db: Path) -> float:
         return time.perf_counter() - started
 
 
-def incremental(bundle: PullRequestBundle, workdir: Path, prs: int, repeat: int) -> tuple[float, float, float]:
-    def write(con: duckdb.DuckDBPyConnection) -> None:
-        store.write_pull_request(con, bundle, run_record(bundle), datetime.now(UTC))
-
-    with store.connect(workdir / "empty.duckdb") as empty:
-        write(empty)
-        empty_ms = median_ms(lambda: write(empty), repeat)
-    with store.connect(workdir / "big.duckdb") as big:
-        fill_with_prs(big, prs)
-        write(big)
-        big_ms = median_ms(lambda: write(big), repeat)
-        started = time.perf_counter()
-        big.execute("BEGIN")
-        metrics.recompute(big)
-        big.execute("COMMIT")
-        recompute_s = time.perf_counter() - started
-    return empty_ms, big_ms, recompute_s
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prs", type=int, default=1000, help="PRs in the generated repository (default 1000)")
@@ -201,7 +181,7 @@ def main() -> None:
         )
 
         typical = sorted(bundles, key=rows_of_one)[len(bundles) // 2]
-        empty_ms, big_ms, recompute_s = incremental(typical, workdir, args.prs_in_big_db, args.repeat)
+        empty_ms, big_ms, recompute_s = incremental_cost(typical, workdir, args.prs_in_big_db, args.repeat)
         print(f"incremental cost, median of {args.repeat}:")
         print(
             f"  upsert one PR: empty DB {empty_ms:.1f} ms; DB of {args.prs_in_big_db:,} PRs {big_ms:.1f} ms "

@@ -23,6 +23,7 @@ import duckdb
 
 from fetcher import metrics, store
 from fetcher.github import ClientSettings, GitHubSource
+from fetcher.records import PullRequestBundle
 from fetcher.sync import sync_pull_request
 from tests.fake_github import FakeGitHub, FileChange
 from tests.fake_github.generator import generate_repository
@@ -142,28 +143,30 @@ def fill_with_prs(con: duckdb.DuckDBPyConnection, prs: int) -> None:
 
 def upsert_times(github: FakeGitHub, number: int, workdir: Path, prs: int, repeat: int) -> tuple[float, float, float]:
     source = GitHubSource(ClientSettings(github.api_url, TOKEN, request_interval=0))
-    bundle = source.fetch_pull_request(REPO, number)
+    return incremental_cost(source.fetch_pull_request(REPO, number), workdir, prs, repeat)
+
+
+def incremental_cost(bundle: PullRequestBundle, workdir: Path, prs: int, repeat: int) -> tuple[float, float, float]:
+    """(ms to write ``bundle`` into an empty DB, ms into a DB of ``prs`` PRs, s to recompute
+    every metric of the big DB)."""
 
     def write(con: duckdb.DuckDBPyConnection) -> None:
         now = datetime.now(UTC)
-        run = store.SyncRun(f"bench-{time.perf_counter_ns()}", REPO, number, "bench", now, now)
+        run = store.SyncRun(f"bench-{time.perf_counter_ns()}", bundle.repo, bundle.number, "bench", now, now)
         store.write_pull_request(con, bundle, run, fetched_at=now)
 
-    empty = store.connect(workdir / "empty.duckdb")
-    write(empty)  # warm up: first write creates the row groups
-    empty_ms = median_ms(lambda: write(empty), repeat)
-    empty.close()
-
-    big = store.connect(workdir / "big.duckdb")
-    fill_with_prs(big, prs)
-    write(big)
-    big_ms = median_ms(lambda: write(big), repeat)
-    recompute_started = time.perf_counter()
-    big.execute("BEGIN")
-    metrics.recompute(big)
-    big.execute("COMMIT")
-    recompute_s = time.perf_counter() - recompute_started
-    big.close()
+    with store.connect(workdir / "empty.duckdb") as empty:
+        write(empty)  # warm up: the first write creates the row groups
+        empty_ms = median_ms(lambda: write(empty), repeat)
+    with store.connect(workdir / "big.duckdb") as big:
+        fill_with_prs(big, prs)
+        write(big)
+        big_ms = median_ms(lambda: write(big), repeat)
+        started = time.perf_counter()
+        big.execute("BEGIN")
+        metrics.recompute(big)
+        big.execute("COMMIT")
+        recompute_s = time.perf_counter() - started
     return empty_ms, big_ms, recompute_s
 
 
