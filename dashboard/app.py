@@ -4,13 +4,13 @@
 
 The DB (``MERGELENS_DB``, default ``mergelens.duckdb``) is opened read-only. This file only lays
 out: the numbers come from ``dashboard.queries`` (plain SQL functions), cached per version of the
-file, so a sync that replaces it shows up on the next reload. PR text (titles, bodies, comments)
-is plain text: shown through st.text / st.dataframe / escaped markdown, never as HTML.
+file, so a sync that replaces it shows up on the next reload. Text from the DB or the URL is
+never Markdown or HTML: PR text goes through st.text / st.dataframe, names inside a Markdown
+string through ``literal`` (dashboard.safe); only https links to the GitHub host are links.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 import threading
 from collections.abc import Callable
@@ -26,8 +26,9 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard import db, queries
+from dashboard import db, queries, safe
 from dashboard.queries import Filters
+from dashboard.safe import literal
 
 PAGES = {
     "overview": "Overview",
@@ -41,6 +42,7 @@ DEFAULT_DAYS = 90  # the default period: the 90 days up to the latest merge
 PICKER_LIMIT = 1000  # PRs offered in the "open a PR" picker (the table offers every one)
 TABLE_LIMIT = 5000  # rows sent to the browser in the PR table (the CSV has them all)
 TABLE_COLUMNS = [
+    "number",
     "html_url",
     "title",
     "author",
@@ -56,7 +58,6 @@ TABLE_COLUMNS = [
     "repo",
     "base_ref",
 ]
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$&:\"'])")
 
 
 # --------------------------------------------------------------------------- data access
@@ -102,15 +103,10 @@ def run_query(key: db.DbKey, name: str, *args: Any) -> Any:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def table_csv(key: db.DbKey, filters: Filters) -> bytes:
-    return run_query(key, "pr_table", filters).to_csv(index=False).encode()
+    return safe.csv_bytes(run_query(key, "pr_table", filters))
 
 
 # --------------------------------------------------------------------------- formatting
-
-
-def md(text: Any) -> str:
-    """Escape text from the DB (logins, names) for a markdown string: shown as typed, never as HTML."""
-    return _MD_SPECIAL.sub(r"\\\1", "" if text is None else str(text))
 
 
 def missing(value: Any) -> bool:
@@ -142,6 +138,11 @@ def utc_label(frame: pd.DataFrame, column: str, label: str = "when") -> pd.DataF
     return frame.assign(**{label: frame[column].dt.strftime("%Y-%m-%d %H:%M UTC")})
 
 
+def linked(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``html_url`` kept only where it is an https link to the GitHub host."""
+    return frame.assign(html_url=safe.github_links(frame["html_url"], safe.server_url()))
+
+
 def chart(spec: alt.Chart | alt.LayerChart) -> None:
     st.altair_chart(spec, width="stretch")
 
@@ -150,7 +151,10 @@ UTC_X = {"scale": alt.Scale(type="utc"), "axis": alt.Axis(format="%b %d", title=
 WEEK_BAND = alt.X("utcyearmonthdate(week):O", title=None, axis=alt.Axis(format="%b %d", labelAngle=-45))
 WEEK_TOOLTIP = [alt.Tooltip("utcyearmonthdate(week):T", title="week of"), alt.Tooltip("merged_prs:Q", title="PRs")]
 COUNT_AXIS = alt.Axis(tickMinStep=1, format="d")
-PR_LINK = st.column_config.LinkColumn("PR", display_text=r"/pull/(\d+)$", help="opens the PR on GitHub")
+PR_NUMBER = st.column_config.NumberColumn("PR", format="#%d")
+PR_LINK = st.column_config.LinkColumn(
+    "GitHub", display_text="open ↗", help="empty when the stored URL is not an https link to GITHUB_SERVER_URL's host"
+)
 HOURS = "%.1f"
 
 
@@ -428,11 +432,13 @@ def page_reviews(q: Query, filters: Filters) -> None:
     st.caption(f"{len(unreviewed)} PRs merged with no review by a person other than the author.")
     if not unreviewed.empty:
         st.dataframe(
-            unreviewed,
+            linked(unreviewed),
             hide_index=True,
-            column_order=["html_url", "title", "author", "merged_by", "merged_at", "size", "changed_files", "repo"],
-            column_config={"html_url": PR_LINK},
-        )
+            column_order=[
+                "number", "html_url", "title", "author", "merged_by", "merged_at", "size", "changed_files", "repo",
+            ],
+            column_config={"number": PR_NUMBER, "html_url": PR_LINK},
+        )  # fmt: skip
 
 
 def page_ci(q: Query, filters: Filters) -> None:
@@ -493,7 +499,7 @@ def page_explorer(q: Query, key: db.DbKey, filters: Filters, options: queries.Fi
         on_click="ignore",
         disabled=table.empty,
     )
-    shown = table.head(TABLE_LIMIT)
+    shown = linked(table.head(TABLE_LIMIT))
     keys = [f"{repo}#{number}" for repo, number in zip(shown["repo"], shown["number"], strict=True)]
     if len(table) > TABLE_LIMIT:
         st.caption(f"Showing the {TABLE_LIMIT:,} most recent merges; the CSV has all {len(table):,}.")
@@ -505,6 +511,7 @@ def page_explorer(q: Query, key: db.DbKey, filters: Filters, options: queries.Fi
         selection_mode="single-row",
         column_order=TABLE_COLUMNS,
         column_config={
+            "number": PR_NUMBER,
             "html_url": PR_LINK,
             "title": st.column_config.TextColumn("title", width="large"),
             "cycle_time_hours": st.column_config.NumberColumn("cycle (h)", format=HOURS),
@@ -536,21 +543,26 @@ def page_explorer(q: Query, key: db.DbKey, filters: Filters, options: queries.Fi
 def pr_detail(q: Query, repo: str, number: int) -> None:
     pr = q("pull_request", repo, number)
     if pr.empty:
-        st.warning(f"{repo}#{number} is not in this database.")
+        st.warning(f"{literal(f'{repo}#{number}')} is not in this database.")
         return
     p = pr.iloc[0]
     st.divider()
-    st.subheader(f"{md(repo)}\\#{number}")
+    st.subheader(literal(f"{repo}#{number}"))
     st.text(p["title"] or "")  # plain text: a title like <script> stays text
     st.caption(
-        f"by {md(p['author'])} · {md(p['head_ref'])} → {md(p['base_ref'])} · +{p['additions']} −{p['deletions']} "
-        f"in {p['changed_files']} files · state {md(p['state'])} · "
-        f"synced {fmt(p['fetched_at'])} ({md(p['sync_status'])})"
+        f"by {literal(p['author'])} · {literal(p['head_ref'])} → {literal(p['base_ref'])} · "
+        f"+{p['additions']} −{p['deletions']} in {p['changed_files']} files · state {literal(p['state'])} · "
+        f"synced {fmt(p['fetched_at'])} ({literal(p['sync_status'])})"
     )
-    st.link_button("Open on GitHub", p["html_url"])
+    server = safe.server_url()
+    link = safe.github_link(p["html_url"], server)
+    if link:
+        st.link_button("Open on GitHub", link)
+    else:
+        st.caption(f"No GitHub link: the stored URL is not an https link on {literal(server)}.")
     if p["sync_status"] == "partial":
         st.warning(
-            f"The last sync of this PR was partial: {md(', '.join(p['failed_sections'] or []))} kept older rows."
+            f"The last sync of this PR was partial: {literal(', '.join(p['failed_sections'] or []))} kept older rows."
         )
     if not missing(p["force_pushes"]) and p["force_pushes"] > 0:
         st.warning(
@@ -628,7 +640,10 @@ def page_health(q: Query, filters: Filters) -> None:
     else:
         st.caption("Failed sections keep the rows of an earlier sync; the next sync of the PR retries them.")
         st.dataframe(
-            partial, hide_index=True, column_config={"html_url": PR_LINK}, column_order=[c for c in partial.columns]
+            linked(partial),
+            hide_index=True,
+            column_config={"number": PR_NUMBER, "html_url": PR_LINK},
+            column_order=[c for c in partial.columns],
         )
     st.subheader("Recent sync runs")
     runs = q("recent_sync_runs", filters.repos)
@@ -644,7 +659,7 @@ def page_health(q: Query, filters: Filters) -> None:
 def show_problem(problem: db.Problem) -> None:
     st.title("mergelens")
     severe = problem.kind in ("unreadable", "not_mergelens", "newer_schema")
-    (st.error if severe else st.warning)(f"**{problem.title}.** {md(problem.detail)}")
+    (st.error if severe else st.warning)(f"**{problem.title}.** {literal(problem.detail)}")
     if problem.hint:
         st.code(problem.hint, language="bash" if problem.kind != "locked" else None)
 
@@ -663,10 +678,12 @@ def main() -> None:
     init_state(options)
     filters = sidebar(options)
     write_url(filters)
-    st.sidebar.caption(f"Database: {md(path)} · {options.merged_prs:,} merged PRs, {fmt(options.first_merge)} to "
+    st.sidebar.caption(f"Database: {literal(path)} · {options.merged_prs:,} merged PRs, {fmt(options.first_merge)} to "
                        f"{fmt(options.last_merge)}")  # fmt: skip
     if options.merged_prs == 0:
-        st.warning(f"**No merged PRs yet.** {md(path)} has the mergelens tables but no merged pull request in them.")
+        st.warning(
+            f"**No merged PRs yet.** {literal(path)} has the mergelens tables but no merged pull request in them."
+        )
         st.code(db.GET_DATA.format(db=path), language="bash")
     page = st.session_state["page"]
     if page == "overview":

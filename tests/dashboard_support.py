@@ -2,16 +2,19 @@
 
 ``demo_db`` is a demo-like DB (the seeded generator, 40 PRs), built once per test session.
 ``hand_db`` is a small repository whose every number is worked out by hand below.
+``hostile_db`` holds what a DB from elsewhere may: non-GitHub links, Markdown names, formula titles.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from fetcher import store
 from fetcher.github import ClientSettings, GitHubSource
+from fetcher.records import PullRequestBundle, SectionError, pull_request_row
 from fetcher.sync import sync_many
 from tests.factories import (
     ACTIONS_BOT,
@@ -166,3 +169,63 @@ def hand_repositories() -> tuple[Repository, Repository]:
 def build_hand_db(path: Path) -> Path:
     widgets, gadgets = hand_repositories()
     return sync_repositories(path, widgets, gadgets, numbers={"acme/widgets": [1, 2, 3, 4, 5, 6, 7, 8]})
+
+
+# --------------------------------------------------------------------------- the hostile DB
+#
+# What a DB file from elsewhere may hold: links that are not GitHub's, Markdown and Streamlit
+# directives in names, and titles a spreadsheet would run as formulas. Written with the store's
+# own write path, as a sync would.
+
+EVIL = "https://evil.example"
+HOSTILE_REPO = f"acme/[w]({EVIL}/)"
+LINK_TITLE = f"[click]({EVIL}/) ![]({EVIL}/img.png) **bold** :material/home: :red[red]"
+FORMULA_TITLE = "=cmd|' /C calc'!A0"
+HOSTILE_LOGIN = f"![]({EVIL}/avatar.png)"
+HOSTILE_BRANCH = ":material/home: www.evil.example <b>x</b> $x$"
+HOSTILE_SECTION = f"[reviews]({EVIL}/section)"
+# (number, title, html_url, author, merged at, created at); merged before created: a negative cycle time.
+HOSTILE_PRS = (
+    (1, FORMULA_TITLE, "javascript:alert(1)", HOSTILE_LOGIN, "2026-03-03T09:00:00Z", "2026-03-02T09:00:00Z"),
+    (2, LINK_TITLE, f"{EVIL}/acme/widgets/pull/2", "bob", "2026-03-04T09:00:00Z", "2026-03-04T08:00:00Z"),
+    (3, "+SUM(1)", "https://github.com.evil.example/acme/widgets/pull/3", "bob", "2026-03-05T09:00:00Z",
+     "2026-03-05T10:00:00Z"),
+    (4, "@SUM(1)", "http://github.com/acme/widgets/pull/4", "bob", "2026-03-06T09:00:00Z", "2026-03-06T08:00:00Z"),
+    (5, "-2+3", "https://github.com/acme/widgets/pull/5", "bob", "2026-03-07T09:00:00Z", "2026-03-07T08:00:00Z"),
+    (6, "\tTab", "https://github.com@evil.example/acme/widgets/pull/6", "bob", "2026-03-08T09:00:00Z",
+     "2026-03-08T08:00:00Z"),
+)  # fmt: skip
+GOOD_URL = "https://github.com/acme/widgets/pull/5"
+
+
+def build_hostile_db(path: Path) -> Path:
+    """HOSTILE_PRS in HOSTILE_REPO; #1 partial, its failed section named HOSTILE_SECTION."""
+    con = store.connect(path)
+    try:
+        for number, title, url, login, merged_at, created_at in HOSTILE_PRS:
+            payload = {
+                "number": number,
+                "title": title,
+                "body": LINK_TITLE,
+                "user": {"login": login, "type": "User"},
+                "state": "closed",
+                "base": {"ref": "main", "sha": "b" * 40},
+                "head": {"ref": HOSTILE_BRANCH, "sha": f"{number:040d}"},
+                "created_at": created_at,
+                "merged_at": merged_at,
+                "closed_at": merged_at,
+                "additions": 1,
+                "deletions": 1,
+                "changed_files": 1,
+                "commits": 1,
+                "html_url": url,
+            }
+            bundle = PullRequestBundle(HOSTILE_REPO, number, pull_request_row(HOSTILE_REPO, payload))
+            if number == 1:
+                bundle.errors.append(SectionError(HOSTILE_SECTION, 502, "Bad Gateway"))
+            started = datetime(2026, 3, 9, tzinfo=UTC)
+            run = store.SyncRun(f"run-{number}", HOSTILE_REPO, number, "test", started, started)
+            store.write_pull_request(con, bundle, run, started)
+    finally:
+        con.close()
+    return path

@@ -1,8 +1,11 @@
-"""The Streamlit app, run by Streamlit's AppTest on fetcher-built DBs, an empty DB and no DB."""
+"""The Streamlit app, run by Streamlit's AppTest on fetcher-built DBs, a hostile DB, an empty DB and no DB."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -18,7 +21,22 @@ from dashboard.app import PAGES, table_csv
 from dashboard.db import file_key
 from dashboard.queries import Filters
 from fetcher import store
-from tests.dashboard_support import SCRIPT_TITLE, build_hand_db, empty_db, session_demo_db
+from tests.dashboard_support import (
+    EVIL,
+    FORMULA_TITLE,
+    GOOD_URL,
+    HOSTILE_BRANCH,
+    HOSTILE_LOGIN,
+    HOSTILE_PRS,
+    HOSTILE_REPO,
+    HOSTILE_SECTION,
+    LINK_TITLE,
+    SCRIPT_TITLE,
+    build_hand_db,
+    build_hostile_db,
+    empty_db,
+    session_demo_db,
+)
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 CURRENT = {"from": "2026-03-01", "to": "2026-03-14"}
@@ -35,6 +53,11 @@ def fresh_caches() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def hand_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_hand_db(tmp_path_factory.mktemp("hand-app") / "hand.duckdb")
+
+
+@pytest.fixture(scope="module")
+def hostile_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_hostile_db(tmp_path_factory.mktemp("hostile-app") / "hostile.duckdb")
 
 
 @pytest.fixture(scope="module")
@@ -247,3 +270,111 @@ def test_a_sync_that_replaces_the_file_shows_on_reload(
     at.run()
     assert_clean(at)
     assert metrics(at)["PRs stored"] != "9"
+
+
+# --------------------------------------------------------------------------- text and links from elsewhere
+
+MARKDOWN_BODIES = ("markdown", "caption", "error", "warning", "info", "success", "title", "header", "subheader")
+CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+# What must never reach Streamlit's Markdown renderer outside a code span: a link or image to
+# the hostile host (GFM autolinks it even when escaped), an icon or colour directive, HTML, math.
+LIVE_MARKUP = ("evil.example", ":material/", ":red[", "<b>", "$x$")
+
+
+def markdown_texts(at: AppTest) -> list[str]:
+    """Every string AppTest holds that Streamlit renders as Markdown: the bodies of markdown,
+    captions, alerts and headings, and the labels of metrics, expanders and widgets."""
+    texts = []
+    for node in nodes(at):
+        kind = getattr(node, "type", None)
+        if kind in MARKDOWN_BODIES and isinstance(getattr(node, "value", None), str):
+            texts.append(node.value)
+        label = getattr(node, "label", None)
+        if isinstance(label, str):
+            texts.append(label)
+    return texts
+
+
+def code_spans(markdown: str) -> list[str]:
+    return [body.strip() for _, body in CODE_SPAN.findall(markdown)]
+
+
+def assert_inert(at: AppTest) -> None:
+    for text in markdown_texts(at):
+        # backslashes dropped: Streamlit still autolinks `https\://evil\.example` and shows an icon
+        # for `\:material/home\:` (checked in Chromium), so escaping is no defence
+        outside = CODE_SPAN.sub("", text).replace("\\", "")
+        for markup in LIVE_MARKUP:
+            assert markup not in outside, text
+
+
+def explorer_table(at: AppTest) -> Any:
+    return next(df.value for df in at.dataframe if "cycle_time_hours" in df.value.columns)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_text_from_the_db_is_never_markdown(hostile_path: Path, monkeypatch: pytest.MonkeyPatch, page: str) -> None:
+    at = app(hostile_path, monkeypatch, page=page, pr=f"{HOSTILE_REPO}#1")
+    assert_clean(at)
+    assert_inert(at)
+
+
+def test_a_pr_from_a_hostile_db_shows_its_names_as_typed(hostile_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hostile_path, monkeypatch, page="prs", pr=f"{HOSTILE_REPO}#1")
+    assert_clean(at)
+    assert_inert(at)
+    assert any(code_spans(s.value) == [f"{HOSTILE_REPO}#1"] for s in at.subheader)
+    byline = next(c.value for c in at.caption if c.value.startswith("by "))
+    assert code_spans(byline)[:2] == [HOSTILE_LOGIN, HOSTILE_BRANCH]
+    assert any(HOSTILE_SECTION in code_spans(w.value) for w in at.warning)  # the partial sync's failed section
+    assert FORMULA_TITLE in [t.value for t in at.text] and LINK_TITLE in [t.value for t in at.text]
+
+
+def test_url_params_are_never_markdown(hostile_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    link, image = f"[x]({EVIL}/)", f"![]({EVIL}/img.png)"
+    at = app(hostile_path, monkeypatch, page="prs", repo=[link, image], pr=f"{link}\n\n{image}#7")
+    assert_clean(at)
+    assert_inert(at)
+    warning = next(w.value for w in at.warning if "not in this database" in w.value)
+    assert code_spans(warning) == [f"{link} {image}#7"]  # shown as typed, on one line
+
+
+def test_only_https_links_to_the_github_host_are_links(hostile_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hostile_path, monkeypatch, page="prs")
+    assert_clean(at)
+    table = explorer_table(at)
+    urls = [url if isinstance(url, str) else None for url in table["html_url"]]
+    links = dict(zip(table["number"], urls, strict=True))
+    assert links == {number: (GOOD_URL if number == 5 else None) for number, *_ in HOSTILE_PRS}
+    for number, *_ in HOSTILE_PRS:
+        at = app(hostile_path, monkeypatch, page="prs", pr=f"{HOSTILE_REPO}#{number}")
+        assert_clean(at)
+        assert [button.proto.url for button in at.get("link_button")] == ([GOOD_URL] if number == 5 else [])
+    at = app(hostile_path, monkeypatch, page="health")  # #1 is partial: the health page lists it
+    partial = next(df.value for df in at.dataframe if "failed_sections" in df.value.columns)
+    assert partial["number"].tolist() == [1] and partial["html_url"].isna().all()
+
+
+def test_links_follow_the_configured_github_host(hostile_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://ghe.example.com")
+    at = app(hostile_path, monkeypatch, page="prs", pr=f"{HOSTILE_REPO}#5")
+    assert_clean(at)
+    assert explorer_table(at)["html_url"].isna().all()  # github.com is not this GitHub
+    assert at.get("link_button") == []
+
+
+def test_the_csv_escapes_cells_a_spreadsheet_would_run(hostile_path: Path) -> None:
+    data = table_csv(file_key(hostile_path), Filters()).decode()
+    rows = {int(row["number"]): row for row in csv.DictReader(io.StringIO(data))}
+    titles = {number: rows[number]["title"] for number in rows}
+    assert titles == {
+        1: "'" + FORMULA_TITLE,
+        2: LINK_TITLE,
+        3: "'+SUM(1)",
+        4: "'@SUM(1)",
+        5: "'-2+3",
+        6: "'\tTab",
+    }
+    assert rows[3]["cycle_time_hours"] == "-1.0"  # a negative number stays a number
+    assert rows[1]["html_url"] == "javascript:alert(1)"  # data, not a link: exported as it is
+    assert f"1,javascript:alert(1),'{FORMULA_TITLE}," in data
