@@ -17,7 +17,7 @@ from fetcher.config import Environment
 from fetcher.errors import EXIT_COMPLETE, EXIT_PARTIAL, EXIT_USAGE, MergelensError, UsageError
 from fetcher.event import Skip, SyncRequest, read_event
 from fetcher.github import ClientSettings, GitHubSource
-from fetcher.reconcile import ReconcileReport, reconcile
+from fetcher.reconcile import ReconcileReport, catch_up, reconcile
 from fetcher.sync import SyncResult, fetch_pull_request, open_store, store_pull_request
 
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
@@ -70,13 +70,22 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--pr", type=positive_int, help="PR number (default: the PR of the Actions event)")
     sync.add_argument(
         "--reconcile",
-        type=non_negative_int,
+        type=reconcile_mode,
         default=0,
-        metavar="N",
-        help="then sync up to N recently closed merged PRs that are missing or stale (default 0)",
+        metavar="N|since-last-run",
+        help="then sync the merged PRs that are missing or stale: up to N of those closed in the last "
+        "--reconcile-lookback days, or since-last-run: every one updated since the last merge run that "
+        "caught up completely (a DB without one: the last --reconcile-lookback days) (default 0: none)",
     )
     sync.add_argument(
         "--reconcile-lookback", type=float, default=3.0, metavar="DAYS", help="window of --reconcile (default 3)"
+    )
+    sync.add_argument(
+        "--reconcile-max",
+        type=positive_int,
+        default=100,
+        metavar="N",
+        help="since-last-run syncs at most N PRs, says so, and leaves the rest to the next run (default 100)",
     )
 
     reconcile = commands.add_parser(
@@ -141,6 +150,18 @@ def positive_int(text: str) -> int:
 
 def non_negative_int(text: str) -> int:
     return 0 if text.strip() == "0" else positive_int(text)
+
+
+SINCE_LAST_RUN = "since-last-run"
+
+
+def reconcile_mode(text: str) -> int | str:
+    if text.strip() == SINCE_LAST_RUN:
+        return SINCE_LAST_RUN
+    try:
+        return non_negative_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor {SINCE_LAST_RUN}") from None
 
 
 def utc_date(text: str) -> datetime:
@@ -216,6 +237,7 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, dict[str,
         return EXIT_COMPLETE, {"status": "skipped", "reason": request.reason, "api_requests": 0}
     spec = args.db or env.db
     source = client_for(args, env)
+    started_at = datetime.now(UTC)  # since-last-run: the next run's window starts here
     with source, tempfile.TemporaryDirectory(prefix="mergelens-") as workdir:
         location = storage.open_location(spec, env, Path(workdir))
         check_local_db(spec)
@@ -225,10 +247,12 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, dict[str,
             with open_store(path) as con:
                 result = store_pull_request(con, fetched, location.description)
                 recon = None
-                if args.reconcile:
-                    since = datetime.now(UTC) - timedelta(days=args.reconcile_lookback)
+                lookback = datetime.now(UTC) - timedelta(days=args.reconcile_lookback)
+                if args.reconcile == SINCE_LAST_RUN:
+                    recon = catch_up(source, str(path), con, result, started_at, lookback, args.reconcile_max)
+                elif args.reconcile:
                     skip = frozenset({request.number})
-                    recon = reconcile(source, str(path), con, request.repo, since, args.reconcile, skip=skip)
+                    recon = reconcile(source, str(path), con, request.repo, lookback, args.reconcile, skip=skip)
             return result, recon
 
         update = location.update(apply)

@@ -4,18 +4,33 @@ A merge run can be cancelled by GitHub (a concurrency group keeps one pending ru
 older ones), a sync can end partial, and comments keep coming after a merge. Reconcile walks
 the repository's closed PRs, most recently updated first, back to a cut-off, and syncs each
 merged PR that is missing here, stored ``partial``, or updated on GitHub after we fetched it.
+
+A merge run catches up (``sync --reconcile since-last-run``): its cut-off is the start of the
+last merge run that caught up completely, as that run recorded it in ``sync_runs``, so a burst
+of merges whose runs GitHub cancelled is synced whole by the next run that executes.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from fetcher import store
 from fetcher.github import GitHubSource
 from fetcher.records import parse_time
-from fetcher.sync import BatchOutcome, sync_many
+from fetcher.sync import BatchOutcome, SyncResult, sync_many
+
+# sync_runs.trigger of the row a catching-up merge run leaves (pr_number NULL): its start, and
+# status complete only when its PR and everything it reconciled were stored complete.
+CATCH_UP = "catch-up"
+# The next catch-up starts this long before the last one did. GitHub's updated_at has
+# one-second resolution, the runner's clock and GitHub's are not the same clock, and a PR
+# merged just before a run's listing may not be in that listing yet. A wider window costs
+# only listed rows (100 a request): PRs already stored complete are not synced again.
+CATCH_UP_MARGIN = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -29,6 +44,9 @@ class ReconcileReport:
     examined: int = 0  # closed PRs listed from GitHub (merged or not) within the window
     stale: list[StalePullRequest] = field(default_factory=list)
     outcome: BatchOutcome = field(default_factory=BatchOutcome)
+    since: datetime | None = None  # the window: closed PRs updated since then
+    window: str | None = None  # a merge run's catch-up: since last run | lookback (a DB without a last run)
+    capped: bool = False  # more PRs needed a sync than the cap allowed: the next run continues
 
     @property
     def complete(self) -> bool:
@@ -36,6 +54,9 @@ class ReconcileReport:
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "since": self.since.isoformat() if self.since else None,
+            "window": self.window,
+            "capped": self.capped,
             "examined": self.examined,
             "found": len(self.stale),
             "synced": self.outcome.statuses(),
@@ -100,7 +121,49 @@ def reconcile(
     trigger: str = "reconcile",
     skip: frozenset[int] = frozenset(),
 ) -> ReconcileReport:
-    stale, examined = find_stale_pull_requests(source, con, repo, since, max_prs, skip)
-    report = ReconcileReport(examined=examined, stale=stale)
+    # One PR past the cap tells a cap that was hit from one that was just reached.
+    stale, examined = find_stale_pull_requests(source, con, repo, since, None if max_prs is None else max_prs + 1, skip)
+    capped = max_prs is not None and len(stale) > max_prs
+    stale = stale[:max_prs] if capped else stale
+    report = ReconcileReport(examined=examined, stale=stale, since=since, capped=capped)
     report.outcome = sync_many(source, db, repo, [pr.number for pr in stale], trigger, con=con)
+    return report
+
+
+def last_catch_up(con: duckdb.DuckDBPyConnection, repo: str, now: datetime) -> datetime | None:
+    """The start of the last merge run that caught up completely (None: there was none).
+    A start in the future (a wrong clock, an edited file) would hide every merge until then:
+    it is ignored."""
+    row = con.execute(
+        "SELECT max(started_at) FROM sync_runs WHERE repo = ? AND trigger = ? AND status = 'complete' "
+        "AND pr_number IS NULL AND started_at <= ?",
+        [repo, CATCH_UP, now],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def catch_up(
+    source: GitHubSource,
+    db: str,
+    con: duckdb.DuckDBPyConnection,
+    synced: SyncResult,
+    started_at: datetime,
+    lookback: datetime,
+    max_prs: int,
+) -> ReconcileReport:
+    """A merge run's reconcile: every merged PR updated since the last complete catch-up began
+    (a DB without one: since ``lookback``) that is missing, partial or stale, at most ``max_prs``.
+    ``synced`` is the PR this run has just synced, ``started_at`` when the run began. Records
+    the run in sync_runs, complete only when it left nothing behind: the next run starts there."""
+    repo = synced.repo
+    last = last_catch_up(con, repo, started_at)
+    since = last - CATCH_UP_MARGIN if last is not None else lookback
+    report = reconcile(source, db, con, repo, since, max_prs, skip=frozenset({synced.pr_number}))
+    report.window = "since last run" if last is not None else "lookback"
+    complete = synced.status == "complete" and report.complete and not report.capped
+    run = store.SyncRun(uuid.uuid4().hex, repo, None, CATCH_UP, started_at, datetime.now(UTC))
+    run.status = "complete" if complete else "partial"
+    run.counts = {"since": since.isoformat(), "examined": report.examined, "found": len(report.stale)}
+    run.api_requests = source.usage.requests
+    store.record_run(con, run)
     return report

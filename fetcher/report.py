@@ -14,6 +14,7 @@ import re
 import sys
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 log = logging.getLogger("mergelens")
@@ -79,6 +80,9 @@ def annotations_for(document: Mapping[str, Any]) -> list[str]:
             )
         for warning in result.get("warnings", []):
             lines.append(annotation("warning", f"mergelens: {where}", warning))
+    reconcile = document.get("reconcile") or {}
+    if reconcile.get("capped"):
+        lines.append(annotation("warning", "mergelens: reconcile", capped_message(reconcile)))
     for note in document.get("storage", {}).get("notes", []):
         lines.append(annotation("warning", "mergelens: database", note))
     if document.get("status") == "failed":
@@ -147,8 +151,14 @@ def step_summary(document: Mapping[str, Any], server_url: str = "https://github.
             f"Examined {reconcile['examined']} recently closed PRs; found {reconcile['found']} to sync; "
             f"synced: {synced}.",
         ]
+        if reconcile.get("since"):
+            since = datetime.fromisoformat(reconcile["since"]).astimezone(UTC)  # a time, not text: no escaping
+            window = f" ({markdown_text(reconcile['window'])})" if reconcile.get("window") else ""
+            lines[-1] += f" Window: updated since `{since:%Y-%m-%d %H:%M:%S} UTC`{window}."
         for number, reason in reconcile["prs"].items():
             lines.append(f"- #{number}: {markdown_text(reason)}")
+        if reconcile.get("capped"):
+            lines.append(f"\n> [!WARNING]\n> {markdown_text(capped_message(reconcile))}")
     history = document.get("backfill")
     if history:
         synced = ", ".join(f"{count} {status}" for status, count in history["synced"].items()) or "nothing"
@@ -177,6 +187,13 @@ def step_summary(document: Mapping[str, Any], server_url: str = "https://github.
         for note in storage.get("notes", []):
             lines.append(f"\n> [!WARNING]\n> {markdown_text(note)}")
     return "\n".join(lines) + "\n"
+
+
+def capped_message(reconcile: Mapping[str, Any]) -> str:
+    return (
+        f"reconcile stopped at its cap of {reconcile['found']} PRs: more merged PRs need a sync, "
+        "and the next run continues with them"
+    )
 
 
 def write_step_summary(path: str, document: Mapping[str, Any], server_url: str = "https://github.com") -> None:

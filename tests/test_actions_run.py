@@ -28,13 +28,14 @@ import pytest
 import yaml
 
 from tests.conftest import TOKEN, recorded_sample
-from tests.factories import commit, issue_comment, pull, repository
+from tests.factories import BOB, commit, issue_comment, pull, repository
 from tests.fake_github import FakeGitHub, Fault
 from tests.fake_github.model import Artifact, Repository
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "mergelens.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+UNPACED = re.compile(r"^(\s*python -m fetcher .*)$", re.MULTILINE)
 
 
 def load_job() -> dict[str, Any]:
@@ -86,10 +87,13 @@ class RunOutcome:
 class Runner:
     """Runs the workflow's job against a fake GitHub, one event at a time."""
 
-    def __init__(self, server: FakeGitHub, repo: Repository, tmp_path: Path) -> None:
+    def __init__(self, server: FakeGitHub, repo: Repository, tmp_path: Path, paced: bool = True) -> None:
         self.server, self.repo, self.tmp_path = server, repo, tmp_path
         self.run_ids = count(1000)
         self.job = load_job()
+        # paced=False: every `python -m fetcher` line also gets --request-interval 0, so a test
+        # that syncs dozens of PRs against the fake does not spend PyGithub's 0.25 s per request.
+        self.paced = paced
 
     def run(self, event_name: str, payload: dict[str, Any], with_install: bool = False) -> RunOutcome:
         run_id = next(self.run_ids)
@@ -128,8 +132,9 @@ class Runner:
                 env = {**base_env, **job_env, "GITHUB_OUTPUT": str(output)}
                 env.update({name: evaluate(value, context) for name, value in step.get("env", {}).items()})
                 # GitHub's default shell for run: bash --noprofile --norc -eo pipefail {0}
+                script = step["run"] if self.paced else UNPACED.sub(r"\1 --request-interval 0", step["run"])
                 done = subprocess.run(
-                    ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                    ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
                     cwd=REPO_ROOT,
                     env=env,
                     capture_output=True,
@@ -194,9 +199,9 @@ def pull_request_numbers(db: Path) -> list[int]:
 
 @pytest.fixture
 def runner(serve, tmp_path):
-    def start(*pulls) -> Runner:
+    def start(*pulls, paced: bool = True) -> Runner:
         repo = repository(*pulls)
-        return Runner(serve(repo), repo, tmp_path)
+        return Runner(serve(repo), repo, tmp_path, paced)
 
     return start
 
@@ -225,17 +230,55 @@ def test_a_merge_runs_the_workflow_end_to_end(runner):
     assert "no unexpired artifact" not in second.summary
     assert len(actions.repo.artifacts) == 2
     with duckdb.connect(str(actions.stored_db("second.duckdb")), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM sync_runs").fetchone()[0] == 4, second.logs  # 3 + the rerun
+        runs = con.execute("SELECT count(*) FROM sync_runs WHERE pr_number IS NOT NULL").fetchone()[0]
+        assert runs == 4, second.logs  # 3 + the rerun
+        # and each merge run's record of its catch-up, where the next one starts
+        catch_ups = con.execute("SELECT status FROM sync_runs WHERE trigger = 'catch-up' AND pr_number IS NULL")
+        assert catch_ups.fetchall() == [("complete",), ("complete",)]
 
 
-def test_burst_of_ten_merges_with_cancelled_pending_runs_loses_nothing(runner):
-    """Ten merges queue ten runs in one concurrency group: GitHub runs the first, keeps one
-    pending and cancels the older pending ones, so only runs 1 and 10 execute."""
-    actions = runner(*recent_merged_pulls(10))
-    for number in (1, 10):
+def open_pulls(count_: int):
+    pulls = []
+    for number in range(1, count_ + 1):
+        pr = pull(number, created="2026-11-20 09:00", merged=None)
+        pr.commits = [commit("2026-11-20 08:00", seed=("burst", number))]
+        pulls.append(pr)
+    return pulls
+
+
+def merge(pr) -> None:
+    """GitHub merges the PR now: closed, merged, and its updated_at bumped."""
+    pr.state = "closed"
+    pr.merged_at = pr.closed_at = pr.updated_at = datetime.now(UTC).replace(microsecond=0)
+    pr.merged_by = BOB
+
+
+@pytest.mark.parametrize("executed", [(1, 50), (1, 17, 50)], ids=["first-and-last", "some-in-between"])
+def test_burst_of_fifty_merges_with_cancelled_pending_runs_loses_nothing(runner, executed):
+    """Fifty merges queue fifty runs in one concurrency group. GitHub runs the first, keeps one
+    pending and cancels the older pending ones: only the runs in ``executed`` execute, each
+    after every PR up to its own has merged. When the last one ends, all fifty are stored complete."""
+    pulls = open_pulls(50)
+    actions = runner(*pulls, paced=False)
+    merged = 0
+    for number in executed:
+        for pr in pulls[merged:number]:
+            merge(pr)
+        merged = number
         outcome = actions.run("pull_request_target", merged_event(number))
         assert outcome.exit_codes["mergelens"] == 0, outcome.logs
-    assert pull_request_numbers(actions.stored_db()) == list(range(1, 11))
+        # the first run finds no earlier run in its fresh DB and looks back 3 days
+        assert ("(since last run)" if number > 1 else "(lookback)") in outcome.summary
+    db = actions.stored_db()
+    assert pull_request_numbers(db) == list(range(1, 51))
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM pull_requests WHERE sync_status = 'complete'").fetchone() == (50,)
+    # the cost: one listing page per run, and each PR fetched exactly once
+    paths = actions.server.paths()
+    assert paths.count("/repos/acme/widgets/pulls") == len(executed)
+    assert sorted(
+        int(path.rsplit("/", 1)[1]) for path in paths if re.fullmatch(r"/repos/acme/widgets/pulls/\d+", path)
+    ) == list(range(1, 51))
 
 
 def test_scheduled_run_reconciles_and_reuploads_the_db(runner):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
+
+import duckdb
 
 from tests.conftest import query
 from tests.factories import commit, issue_comment, pull, repository
@@ -111,3 +114,86 @@ def test_reconcile_needs_a_repository(cli, db_path):
     run = cli(None, "reconcile", "--db", str(db_path), repository=None)
     assert run.exit_code == 2
     assert run.stderr.strip() == "mergelens: error: no repository: pass --repo OWNER/NAME or set GITHUB_REPOSITORY"
+
+
+def merged_at(number: int, when: datetime):
+    pr = pull(number, created="2026-03-02 09:00")
+    pr.merged_at = pr.closed_at = pr.updated_at = when.replace(microsecond=0)
+    pr.commits = [commit("2026-03-02 08:00", seed=("s", number))]
+    return pr
+
+
+def catch_up(cli, server, db, number, *extra, **env):
+    args = ["sync", "--repo", "acme/widgets", "--pr", str(number), "--db", str(db), "--json"]
+    return cli(server, *args, "--reconcile", "since-last-run", *extra, **env)
+
+
+def catch_up_starts(db):
+    return query(db, "SELECT started_at, status FROM sync_runs WHERE trigger = 'catch-up' ORDER BY started_at")
+
+
+def test_since_last_run_starts_where_the_last_complete_merge_run_started(serve, cli, db_path):
+    now = datetime.now(UTC)
+    pulls = [merged_at(1, now - timedelta(minutes=1)), merged_at(2, now - timedelta(days=2))]
+    repo = repository(*pulls, merged_at(3, now - timedelta(days=5)))
+    server = serve(repo)
+
+    # a new DB has no last run: the window is --reconcile-lookback (3 days)
+    first = catch_up(cli, server, db_path, 1)
+    assert first.exit_code == 0, first.stderr
+    assert first.result["reconcile"]["window"] == "lookback"
+    assert first.result["reconcile"]["prs"] == {"2": "missing"}
+    [(started, status)] = catch_up_starts(db_path)
+    assert status == "complete"
+
+    # PR 4 merged while that run ran (after its listing); PR 5 a minute inside the safety margin;
+    # PR 6 was updated before that run began (so that run saw it): outside the window now
+    repo.add_pull(merged_at(4, started + timedelta(seconds=1)))
+    repo.add_pull(merged_at(5, started - timedelta(minutes=4)))
+    repo.add_pull(merged_at(6, started - timedelta(hours=1)))
+    repo.add_pull(merged_at(7, datetime.now(UTC)))
+    second = catch_up(cli, server, db_path, 7)
+    assert second.exit_code == 0, second.stderr
+    recon = second.result["reconcile"]
+    assert recon["window"] == "since last run"
+    assert datetime.fromisoformat(recon["since"]) == started - timedelta(minutes=5)
+    assert recon["prs"] == {"4": "missing", "5": "missing"}
+    assert [status for _, status in catch_up_starts(db_path)] == ["complete", "complete"]
+
+    # a last run dated in the future (a wrong clock, an edited file) does not hide merges until then
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("UPDATE sync_runs SET started_at = now() + INTERVAL 1 DAY WHERE trigger = 'catch-up'")
+    third = catch_up(cli, server, db_path, 7)
+    assert third.result["reconcile"]["window"] == "lookback"
+    assert third.result["reconcile"]["prs"]["6"] == "missing"
+
+
+def test_since_last_run_stops_at_its_cap_and_the_next_run_continues(serve, cli, db_path, tmp_path):
+    now = datetime.now(UTC)
+    server = serve(repository(*[merged_at(number, now - timedelta(minutes=number)) for number in range(1, 6)]))
+    summary = tmp_path / "summary.md"
+    first = catch_up(cli, server, db_path, 1, "--reconcile-max", "2", in_actions=True, step_summary=str(summary))
+    assert first.exit_code == 0, first.stderr
+    annotations = [line for line in first.stdout.splitlines() if line.startswith("::")]
+    assert annotations == [
+        "::warning title=mergelens%3A reconcile::reconcile stopped at its cap of 2 PRs: more merged PRs need a "
+        "sync, and the next run continues with them"
+    ]
+    assert "reconcile stopped at its cap of 2 PRs" in summary.read_text()
+    recon = json.loads(first.stdout.split("\n", len(annotations))[-1])["reconcile"]
+    assert recon["capped"] is True
+    assert recon["prs"] == {"2": "missing", "3": "missing"}  # newest first
+    assert [status for _, status in catch_up_starts(db_path)] == ["partial"]  # the next run starts as far back
+
+    second = catch_up(cli, server, db_path, 1, "--reconcile-max", "2")
+    assert second.result["reconcile"]["window"] == "lookback"  # no run has caught up completely yet
+    assert second.result["reconcile"]["prs"] == {"4": "missing", "5": "missing"}
+    assert second.result["reconcile"]["capped"] is False  # the cap reached, not exceeded: nothing left
+    assert [status for _, status in catch_up_starts(db_path)] == ["partial", "complete"]
+    assert query(db_path, "SELECT count(*) FROM pull_requests WHERE sync_status = 'complete'") == [(5,)]
+
+
+def test_reconcile_accepts_a_number_or_since_last_run(cli, db_path):
+    run = cli(None, "sync", "--repo", "acme/widgets", "--pr", "1", "--db", str(db_path), "--reconcile", "all")
+    assert run.exit_code == 2
+    assert "'all' is neither a number nor since-last-run" in run.stderr

@@ -32,7 +32,7 @@ elif [ "$GITHUB_EVENT_NAME" = "schedule" ] ||
    { [ "$GITHUB_EVENT_NAME" = "workflow_dispatch" ] && [ -z "$PR_NUMBER" ]; }; then
   python -m fetcher backfill --resume --lookback 7 --max-minutes 10
 else
-  python -m fetcher sync --reconcile 20
+  python -m fetcher sync --reconcile since-last-run
 fi
 """
 IGNORE = "# zizmor: ignore[dangerous-triggers]"
@@ -301,7 +301,7 @@ def test_composite_action():
     assert inputs["db"]["default"] == "artifact:mergelens-db"
     assert inputs["github-token"]["default"] == "${{ github.token }}"
     assert inputs["python-version"]["default"] == "3.11"
-    assert inputs["reconcile"]["default"] == "20"
+    assert inputs["reconcile"]["default"] == "since-last-run"
     assert {k: v["value"] for k, v in action["outputs"].items()} == {
         "status": "${{ steps.mergelens.outputs.status }}",
         "pr_number": "${{ steps.mergelens.outputs.pr_number }}",
@@ -314,7 +314,7 @@ def test_composite_action():
     [install] = [s for s in steps if "pip install" in s.get("run", "")]
     assert '"$GITHUB_ACTION_PATH/requirements.txt"' in install["run"]
     [sync] = [s for s in steps if s.get("id") == "mergelens"]
-    assert sync["run"] == SYNC_SCRIPT.replace("--reconcile 20", '--reconcile "$RECONCILE"')
+    assert sync["run"] == SYNC_SCRIPT.replace("--reconcile since-last-run", '--reconcile "$RECONCILE"')
     assert sync["env"] == {
         "GITHUB_TOKEN": "${{ inputs.github-token }}",
         "MERGELENS_DB": "${{ inputs.db }}",
