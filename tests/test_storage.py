@@ -651,6 +651,43 @@ def test_artifact_newest_unexpired_is_downloaded_and_left_for_upload(serve, tmp_
     assert next(r for r in server.requests if "artifacts" in r.path).query == {"name": NAME, "per_page": "100"}
 
 
+FORK_ID = 9999  # a fork's repository id (ours is 4242)
+
+
+@pytest.mark.parametrize(
+    ("head_repository_id", "head_branch"),
+    [(FORK_ID, "main"), (None, "feature/forged")],
+    ids=["fork-pull-request-run", "same-repo-branch-run"],
+)
+def test_artifact_uploaded_by_a_fork_or_another_branch_is_never_used(serve, tmp_path, head_repository_id, head_branch):
+    """Issue 8: a fork's PR runs this repository's CI with its own code and can upload an
+    artifact named like ours; the newest must not win. Neither may a run for another branch."""
+    repo = repository()
+    ours = make_db(tmp_path / "ours.duckdb", 1, 2)
+    forged = make_db(tmp_path / "forged.duckdb", 1, 2, 666)
+    repo.artifacts = [
+        Artifact.from_file(41, NAME, ours, NOW - timedelta(days=1)),
+        Artifact.from_file(
+            42, NAME, forged, NOW, head_repository_id=head_repository_id, head_branch=head_branch
+        ),  # newer
+    ]
+    server = serve(repo)
+    seen: list[set[tuple[int, str]]] = []
+
+    def apply(work: Path) -> None:
+        seen.append(pr_rows(work))
+        write_prs(work, 3)
+
+    result = open_location(f"artifact:{NAME}", artifact_env(server, tmp_path)).update(apply)
+    assert seen == [{(1, "PR 1"), (2, "PR 2")}]  # built on our artifact, not the forged one
+    assert not result.created and result.location.startswith(f"artifact {NAME} (id 41,")
+    assert {n for n, _ in pr_rows(result.local_path)} == {1, 2, 3}
+    [note] = result.notes
+    assert "id 42" in note and f"branch {head_branch}" in note and "untrusted" in note
+    assert f"head repository id {head_repository_id}" in note if head_repository_id else "this repository" in note
+    assert not any(r.path.endswith("/42/zip") or "/42.zip" in r.path for r in server.requests)  # never downloaded
+
+
 @pytest.mark.parametrize("only_expired", [False, True], ids=["none", "only-expired"])
 def test_artifact_missing_starts_fresh_with_a_loud_note(serve, tmp_path, monkeypatch, only_expired):
     repo = repository()
