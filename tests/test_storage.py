@@ -656,11 +656,21 @@ FORK_ID = 9999  # a fork's repository id (ours is 4242)
 
 
 @pytest.mark.parametrize(
-    ("head_repository_id", "head_branch"),
-    [(FORK_ID, "main"), (None, "feature/forged")],
-    ids=["fork-pull-request-run", "same-repo-branch-run"],
+    ("run", "reason"),
+    [
+        (
+            {"head_repository_id": FORK_ID},
+            f"uploaded by a run for branch main of head repository id {FORK_ID} (a fork)",
+        ),
+        (
+            {"head_branch": "feature/forged"},
+            "uploaded by a run for branch feature/forged of this repository (trusted: main)",
+        ),
+        ({"has_workflow_run": False}, "no workflow run is recorded for it"),  # GitHub's schema allows null
+    ],
+    ids=["fork-pull-request-run", "same-repo-branch-run", "no-workflow-run"],
 )
-def test_artifact_uploaded_by_a_fork_or_another_branch_is_never_used(serve, tmp_path, head_repository_id, head_branch):
+def test_artifact_uploaded_by_a_fork_or_another_branch_is_never_used(serve, tmp_path, run, reason):
     """Issue 8: a fork's PR runs this repository's CI with its own code and can upload an
     artifact named like ours; the newest must not win. Neither may a run for another branch."""
     repo = repository()
@@ -668,9 +678,7 @@ def test_artifact_uploaded_by_a_fork_or_another_branch_is_never_used(serve, tmp_
     forged = make_db(tmp_path / "forged.duckdb", 1, 2, 666)
     repo.artifacts = [
         Artifact.from_file(41, NAME, ours, NOW - timedelta(days=1)),
-        Artifact.from_file(
-            42, NAME, forged, NOW, head_repository_id=head_repository_id, head_branch=head_branch
-        ),  # newer
+        Artifact.from_file(42, NAME, forged, NOW, **run),  # newer
     ]
     server = serve(repo)
     seen: list[set[tuple[int, str]]] = []
@@ -683,9 +691,10 @@ def test_artifact_uploaded_by_a_fork_or_another_branch_is_never_used(serve, tmp_
     assert seen == [{(1, "PR 1"), (2, "PR 2")}]  # built on our artifact, not the forged one
     assert not result.created and result.location.startswith(f"artifact {NAME} (id 41,")
     assert {n for n, _ in pr_rows(result.local_path)} == {1, 2, 3}
-    [note] = result.notes
-    assert "id 42" in note and f"branch {head_branch}" in note and "untrusted" in note
-    assert f"head repository id {head_repository_id}" in note if head_repository_id else "this repository" in note
+    assert result.notes == [
+        f"skipped untrusted artifact {NAME} (id 42, created {NOW:%Y-%m-%d}): {reason}; "
+        "it was not used, changed or deleted"
+    ]
     assert not any(r.path.endswith("/42/zip") or "/42.zip" in r.path for r in server.requests)  # never downloaded
 
 
