@@ -382,6 +382,7 @@ def storage_document(update: storage.UpdateResult[Any]) -> dict[str, Any]:
         "created": update.created,
         "attempts": update.attempts,
         "notes": update.notes,
+        "artifact_name": update.artifact_name,
         "verified": True,
     }
 

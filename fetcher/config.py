@@ -25,6 +25,9 @@ class Environment:
     in_actions: bool = False  # GITHUB_ACTIONS=true: print annotations
     server_url: str = "https://github.com"  # GITHUB_SERVER_URL, for links in the step summary
     sentry_dsn: str | None = None  # SENTRY_DSN: report permanent failures to Sentry
+    # Which artifacts the artifact store trusts (fetcher/storage.py, ArtifactLocation):
+    repository_id: int | None = None  # GITHUB_REPOSITORY_ID: only this repository's own runs
+    artifact_branches: tuple[str, ...] = ()  # MERGELENS_ARTIFACT_BRANCHES (comma-separated); () = default branch
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -43,4 +46,14 @@ class Environment:
             in_actions=env.get("GITHUB_ACTIONS") == "true",
             server_url=(env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
             sentry_dsn=env.get("SENTRY_DSN") or None,
+            repository_id=_positive_int(env.get("GITHUB_REPOSITORY_ID")),
+            artifact_branches=tuple(
+                dict.fromkeys(b.strip() for b in env.get("MERGELENS_ARTIFACT_BRANCHES", "").split(",") if b.strip())
+            ),
         )
+
+
+def _positive_int(text: str | None) -> int | None:
+    """An id from the environment; anything else is as good as unset."""
+    value = (text or "").strip()
+    return int(value) if value.isascii() and value.isdigit() and int(value) > 0 else None

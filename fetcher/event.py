@@ -85,3 +85,32 @@ def _require_repo(repo: str | None, path: str) -> str:
     if not repo:
         raise MergelensError(f"event file {path} names no repository and GITHUB_REPOSITORY is not set")
     return repo
+
+
+@dataclass(frozen=True)
+class EventRepository:
+    """The ``repository`` object of an Actions event payload: who this run belongs to."""
+
+    full_name: str
+    id: int | None
+    default_branch: str | None
+
+
+def event_repository(event_path: str) -> EventRepository | None:
+    """The event's repository, or None when the file or the object is missing or malformed.
+
+    Optional information (the artifact store falls back to GET /repos/{owner}/{repo}); an
+    unreadable event file is reported by ``read_event`` where a run needs it."""
+    try:
+        payload = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    repository = payload.get("repository") if isinstance(payload, dict) else None
+    if not isinstance(repository, dict) or not isinstance(repository.get("full_name"), str):
+        return None
+    repo_id, branch = repository.get("id"), repository.get("default_branch")
+    return EventRepository(
+        full_name=repository["full_name"],
+        id=repo_id if isinstance(repo_id, int) and not isinstance(repo_id, bool) and repo_id > 0 else None,
+        default_branch=branch if isinstance(branch, str) and branch.strip() else None,
+    )

@@ -109,6 +109,8 @@ def outputs_for(document: Mapping[str, Any]) -> dict[str, object]:
         "pr_number": document.get("pr_number") or "",
         "db_path": storage.get("local_path", ""),
         "db_verified": "true" if storage.get("verified") else "false",
+        # the upload step's artifact name: the NAME of artifact:NAME, so the next run finds it
+        "artifact_name": storage.get("artifact_name") or "",
     }
     for name, value in (document.get("metrics") or {}).items():
         values[name] = "" if value is None else value

@@ -15,10 +15,12 @@ version and count the rows of every mergelens table. ``pull_requests`` may never
 - S3 (or any S3-compatible store; boto3 reads ``AWS_ENDPOINT_URL`` itself): download with
   the ETag, upload with a conditional write; a concurrent writer makes us re-download and
   re-apply, so ``apply`` may run more than once and must work on whatever file it is given.
-- Artifact: the newest unexpired artifact of that name, downloaded through the REST API;
-  the updated file is left in ``$RUNNER_TEMP/mergelens/NAME.duckdb`` for the workflow's
-  ``actions/upload-artifact`` step. Artifacts cannot be written conditionally: the workflow's
-  concurrency group is what serialises writers there.
+- Artifact: the newest unexpired *trusted* artifact of that name, downloaded through the REST
+  API; the updated file is left in ``$RUNNER_TEMP/mergelens/NAME.duckdb`` for the workflow's
+  ``actions/upload-artifact`` step. Trusted: uploaded by a run of this repository (not a fork)
+  on its default branch (or a branch of ``MERGELENS_ARTIFACT_BRANCHES``); any run, a fork's PR
+  CI included, can upload an artifact of any name. Artifacts cannot be written conditionally:
+  the workflow's concurrency group is what serialises writers there.
 
 ``apply`` must close its connections before it returns (DuckDB allows one read-write
 process per file and refuses a second open with another configuration in the same process).
@@ -47,6 +49,7 @@ import duckdb
 from fetcher import store
 from fetcher.config import Environment
 from fetcher.errors import MergelensError
+from fetcher.event import event_repository
 
 T = TypeVar("T")
 
@@ -86,6 +89,7 @@ class UpdateResult(Generic[T]):
     created: bool  # no DB existed before: a fresh one was started
     attempts: int  # 1 + conflict retries
     notes: list[str] = field(default_factory=list)  # loud notices for the run summary
+    artifact_name: str | None = None  # artifact:NAME: the name the workflow uploads the file under
 
 
 class Location(Protocol):
@@ -520,18 +524,45 @@ class S3Location:
 _BAD_ARTIFACT_CHARS = set('":<>|*?\\/\r\n')
 _REDIRECTS = {301, 302, 303, 307, 308}
 _MAX_LIST_PAGES = 10
+_MAX_NAMED_SKIPS = 5  # untrusted artifacts named one by one in the notes; the rest are counted
+
+
+@dataclass(frozen=True)
+class _Trust:
+    """Whose artifacts we use: runs of this repository (its id, so a fork's runs, which list
+    under our repository too, never pass) for one of these branches."""
+
+    repository_id: int
+    branches: tuple[str, ...]
+
+    def refusal(self, artifact: dict[str, Any]) -> str | None:
+        """Why ``artifact`` is not ours, or None when it is. GitHub's artifact payload carries
+        ``workflow_run: {id, repository_id, head_repository_id, head_branch, head_sha}``: for a
+        ``pull_request`` run from a fork, head_repository_id is the fork's id (repository_id
+        is still ours) and head_branch the fork's branch, whatever its name."""
+        run = artifact.get("workflow_run")
+        if not isinstance(run, dict):
+            return "no workflow run is recorded for it"
+        head_repository, branch = run.get("head_repository_id"), _shown(run.get("head_branch"))
+        if head_repository != self.repository_id or run.get("repository_id") != self.repository_id:
+            return f"uploaded by a run for branch {branch} of head repository id {_shown(head_repository)} (a fork)"
+        if run.get("head_branch") not in self.branches:
+            return f"uploaded by a run for branch {branch} of this repository (trusted: {', '.join(self.branches)})"
+        return None
 
 
 @dataclass
 class _Found:
-    artifact: dict[str, Any] | None
-    newest_expired: dict[str, Any] | None = None
+    artifact: dict[str, Any] | None = None  # the newest unexpired trusted artifact
+    newest_expired: dict[str, Any] | None = None  # the newest expired trusted one
+    skipped: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # untrusted, newer; why
 
 
 class ArtifactLocation:
-    """The newest unexpired workflow artifact of a name. Reading goes through the REST API;
-    writing is the workflow's ``actions/upload-artifact`` step, which uploads the file this
-    leaves at ``output_dir/NAME.duckdb``."""
+    """The newest unexpired trusted workflow artifact of a name (see ``_Trust``). Reading goes
+    through the REST API; writing is the workflow's ``actions/upload-artifact`` step, which
+    uploads the file this leaves at ``output_dir/NAME.duckdb``. Untrusted artifacts are named
+    in the notes and never downloaded, changed or deleted."""
 
     def __init__(self, name: str, env: Environment, output_dir: Path, timeout_s: float = 60.0) -> None:
         if not name or any(char in _BAD_ARTIFACT_CHARS for char in name):
@@ -546,6 +577,9 @@ class ArtifactLocation:
             )
         self.name = name
         self.repository = env.repository
+        self.repository_id = env.repository_id
+        self.branches = env.artifact_branches
+        self.event_path = env.event_path
         self.api_url = env.api_url.rstrip("/")
         self._token = env.token
         self.output_dir = Path(output_dir)
@@ -618,38 +652,15 @@ class ArtifactLocation:
         notes: list[str] = []
         with requests.Session() as session:
             try:
-                found = self._find(session)
+                found = self._find(session, self._trust(session))
+                notes += self._skip_notes(found.skipped)
                 artifact = found.artifact
-                if artifact is not None and not self._download(session, artifact, work):
-                    notes.append(
-                        f"artifact {self.name} (id {artifact['id']}) expired while we read it: "
-                        "started a fresh database; reconcile/backfill will refill it"
-                    )
-                    artifact = None
-                if artifact is None:
-                    if notes:
-                        pass  # it expired between the list and the download: said above
-                    elif found.newest_expired is not None:
-                        newest = found.newest_expired
-                        notes.append(
-                            f"the newest artifact named {self.name} (id {newest['id']}, created "
-                            f"{str(newest.get('created_at'))[:10]}) has expired: started a fresh database; "
-                            "reconcile/backfill will refill it"
-                        )
-                    else:
-                        notes.append(
-                            f"no unexpired artifact named {self.name} in {self.repository}: started a fresh "
-                            "database; reconcile/backfill will refill it"
-                        )
-                    description = f"artifact {self.name} (new)"
-                else:
+                if artifact is not None and self._download(session, artifact, work):
                     description = f"artifact {self.name} (id {artifact['id']}, {str(artifact.get('created_at'))[:10]})"
-                    run = artifact.get("workflow_run") or {}
-                    if run.get("head_repository_id") not in (None, run.get("repository_id")):
-                        notes.append(
-                            f"artifact {self.name} (id {artifact['id']}) was uploaded by a run for a fork's "
-                            f"branch (head repository id {run.get('head_repository_id')})"
-                        )
+                else:
+                    why = self._why_fresh(found)
+                    notes.append(f"{why}: started a fresh database; reconcile/backfill will refill it")
+                    description = f"artifact {self.name} (new)"
                 value, counts, created = _apply_and_verify(work, apply, description)
                 _replace_durably(work, self.output_path)
             except BaseException:
@@ -664,14 +675,54 @@ class ArtifactLocation:
             created=created,
             attempts=1,
             notes=notes,
+            artifact_name=self.name,
         )
 
-    def _find(self, session: Any) -> _Found:
+    def _why_fresh(self, found: _Found) -> str:
+        if found.artifact is not None:  # listed, then answered 410 to the download
+            return f"artifact {self.name} (id {found.artifact['id']}) expired while we read it"
+        if found.newest_expired is not None:
+            newest = found.newest_expired
+            return (
+                f"the newest artifact named {self.name} (id {newest['id']}, created "
+                f"{str(newest.get('created_at'))[:10]}) has expired"
+            )
+        if found.skipped:
+            return f"no trusted artifact named {self.name} in {self.repository}, only untrusted ones (skipped)"
+        return f"no unexpired artifact named {self.name} in {self.repository}"
+
+    def _trust(self, session: Any) -> _Trust:
+        """This repository's id and the trusted branches: GITHUB_REPOSITORY_ID and
+        MERGELENS_ARTIFACT_BRANCHES, else the event's ``repository`` (id, default_branch),
+        else one GET /repos/{owner}/{repo} (outside Actions, or a schedule event without it)."""
+        event = event_repository(self.event_path) if self.event_path else None
+        if event is not None and event.full_name.lower() != self.repository.lower():
+            event = None  # another repository's event: nothing to learn about ours
+        repository_id = self.repository_id or (event.id if event else None)
+        branches = self.branches or ((event.default_branch,) if event and event.default_branch else ())
+        if repository_id is None or not branches:
+            url = f"{self.api_url}/repos/{self.repository}"
+            response = self._get(session, url, "reading the repository")
+            if response.status_code != 200:
+                raise self._api_error(response, "reading the repository")
+            try:
+                payload = response.json()
+                found_id, default_branch = payload["id"], payload["default_branch"]
+            except (ValueError, KeyError, TypeError):
+                raise StorageError(f"{self.description}: GitHub's repository answer is not what it documents") from None
+            if not isinstance(found_id, int) or not isinstance(default_branch, str):
+                raise StorageError(f"{self.description}: GitHub's repository answer is not what it documents")
+            repository_id = repository_id or found_id
+            branches = branches or (default_branch,)
+        return _Trust(repository_id, branches)
+
+    def _find(self, session: Any, trust: _Trust) -> _Found:
         """GET /repos/{owner}/{repo}/actions/artifacts?name=NAME: GitHub lists them newest
-        first, expired ones included (``expired: true``, their content is gone)."""
+        first, expired ones included (``expired: true``, their content is gone). The newest
+        unexpired trusted one wins; the untrusted ones listed before it are reported."""
         url: str | None = f"{self.api_url}/repos/{self.repository}/actions/artifacts"
         params: dict[str, Any] | None = {"name": self.name, "per_page": 100}
-        newest_expired: dict[str, Any] | None = None
+        found = _Found()
         for _ in range(_MAX_LIST_PAGES):
             if url is None:
                 break
@@ -682,14 +733,29 @@ class ArtifactLocation:
                 artifacts = [a for a in response.json().get("artifacts", []) if a.get("name") == self.name]
             except (ValueError, AttributeError):
                 raise StorageError(f"{self.description}: GitHub's artifact list is not JSON") from None
-            live = [a for a in artifacts if not a.get("expired")]
-            if live:
-                return _Found(max(live, key=_newest_key))
-            expired = [a for a in artifacts if a.get("expired")]
-            if expired and newest_expired is None:
-                newest_expired = max(expired, key=_newest_key)
+            for artifact in sorted(artifacts, key=_newest_key, reverse=True):
+                refusal = trust.refusal(artifact)
+                if artifact.get("expired"):
+                    if refusal is None and found.newest_expired is None:
+                        found.newest_expired = artifact
+                elif refusal is not None:
+                    found.skipped.append((artifact, refusal))
+                else:
+                    found.artifact = artifact
+                    return found
             url, params = response.links.get("next", {}).get("url"), None
-        return _Found(None, newest_expired)
+        return found
+
+    def _skip_notes(self, skipped: list[tuple[dict[str, Any], str]]) -> list[str]:
+        """One warning per untrusted artifact (the first few), naming it for whoever investigates."""
+        notes = [
+            f"skipped untrusted artifact {self.name} (id {_shown(artifact.get('id'))}, created "
+            f"{_shown(artifact.get('created_at'))[:10]}): {reason}; it was not used, changed or deleted"
+            for artifact, reason in skipped[:_MAX_NAMED_SKIPS]
+        ]
+        if len(skipped) > _MAX_NAMED_SKIPS:
+            notes.append(f"skipped {len(skipped) - _MAX_NAMED_SKIPS} more untrusted artifacts named {self.name}")
+        return notes
 
     def _download(self, session: Any, artifact: dict[str, Any], work: Path) -> bool:
         """The artifact's one ``*.duckdb`` file into ``work``; False if it expired meanwhile.
@@ -740,6 +806,11 @@ class ArtifactLocation:
 
 def _newest_key(artifact: dict[str, Any]) -> tuple[str, int]:
     return (str(artifact.get("created_at") or ""), int(artifact.get("id") or 0))
+
+
+def _shown(value: object) -> str:
+    """A value from GitHub's answer (a fork's branch name is anyone's text) as one short line."""
+    return " ".join(str(value).split())[:100]
 
 
 def _origin(url: str) -> str:

@@ -5,8 +5,8 @@ here) and executed with bash and the environment a runner provides: the event fi
 GITHUB_REPOSITORY, GITHUB_API_URL pointing at the fake GitHub, GITHUB_STEP_SUMMARY and
 GITHUB_OUTPUT files. ``uses:`` steps are stood in for: checkout and setup-python by this
 checkout and its Python; upload-artifact by adding the file to the fake GitHub's artifacts,
-under the step's own ``if:`` condition. The DB travels between runs as an artifact, through
-the real download code.
+under the step's own ``if:`` condition and ``name:``, as a run of this repository on its
+default branch. The DB travels between runs as an artifact, through the real download code.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -87,8 +88,16 @@ class RunOutcome:
 class Runner:
     """Runs the workflow's job against a fake GitHub, one event at a time."""
 
-    def __init__(self, server: FakeGitHub, repo: Repository, tmp_path: Path, paced: bool = True) -> None:
+    def __init__(
+        self,
+        server: FakeGitHub,
+        repo: Repository,
+        tmp_path: Path,
+        paced: bool = True,
+        variables: dict[str, str] | None = None,
+    ) -> None:
         self.server, self.repo, self.tmp_path = server, repo, tmp_path
+        self.variables = variables or {}  # the repository's variables: ${{ vars.NAME }}
         self.run_ids = count(1000)
         self.job = load_job()
         # paced=False: every `python -m fetcher` line also gets --request-interval 0, so a test
@@ -103,7 +112,11 @@ class Runner:
         event_path.write_text(json.dumps(payload))
         summary, output = home / "summary.md", home / "output.txt"
         inputs = payload.get("inputs") or {}
-        context = {"github.token": TOKEN, **{f"inputs.{name}": str(value) for name, value in inputs.items()}}
+        context = {
+            "github.token": TOKEN,
+            **{f"inputs.{name}": str(value) for name, value in inputs.items()},
+            **{f"vars.{name}": value for name, value in self.variables.items()},
+        }
         base_env = {
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
             "HOME": str(home),
@@ -112,6 +125,7 @@ class Runner:
             "GITHUB_EVENT_NAME": event_name,
             "GITHUB_EVENT_PATH": str(event_path),
             "GITHUB_REPOSITORY": self.repo.full_name,
+            "GITHUB_REPOSITORY_ID": str(self.repo.id),
             "GITHUB_API_URL": self.server.api_url,
             "GITHUB_SERVER_URL": "https://github.com",
             "GITHUB_RUN_ID": str(run_id),
@@ -147,9 +161,10 @@ class Runner:
                 failed = failed or done.returncode != 0
             elif "upload-artifact" in step.get("uses", "") and condition_holds(step["if"], outcome.outputs, job_env):
                 path = Path(evaluate(step["with"]["path"], flat_outputs(outcome.outputs)))
+                name = evaluate(step["with"]["name"], flat_outputs(outcome.outputs))
                 artifact_id = 500 + len(self.repo.artifacts)
                 self.repo.artifacts.append(
-                    Artifact.from_file(artifact_id, step["with"]["name"], path, datetime.now(UTC))
+                    Artifact.from_file(artifact_id, name, path, datetime.now(UTC), head_branch=self.repo.default_branch)
                 )
                 outcome.uploaded = path
         outcome.summary = summary.read_text() if summary.exists() else ""
@@ -177,7 +192,7 @@ def merged_event(number: int) -> dict[str, Any]:
     event = recorded_sample("webhook_pull_request_closed_merged.json")
     event["number"] = number
     event["pull_request"]["number"] = number
-    event["repository"]["full_name"] = "acme/widgets"
+    event["repository"].update(full_name="acme/widgets", id=4242, default_branch="main")  # the fake's repository
     return event
 
 
@@ -199,9 +214,9 @@ def pull_request_numbers(db: Path) -> list[int]:
 
 @pytest.fixture
 def runner(serve, tmp_path):
-    def start(*pulls, paced: bool = True) -> Runner:
+    def start(*pulls, paced: bool = True, variables: dict[str, str] | None = None) -> Runner:
         repo = repository(*pulls)
-        return Runner(serve(repo), repo, tmp_path, paced)
+        return Runner(serve(repo), repo, tmp_path, paced, variables)
 
     return start
 
@@ -303,3 +318,40 @@ def test_a_partial_sync_still_uploads_its_db(runner):
     assert outcome.outputs["mergelens"]["status"] == "partial"
     assert outcome.uploaded is not None
     assert "::warning title=mergelens%3A partial sync of acme/widgets#1::files" in outcome.logs
+
+
+def test_a_db_setting_other_than_the_default_keeps_its_history(runner):
+    """MERGELENS_DB=artifact:other: the upload step must use that name, or every run starts fresh."""
+    actions = runner(*recent_merged_pulls(2), variables={"MERGELENS_DB": "artifact:other"})
+    first = actions.run("pull_request_target", merged_event(1))
+    assert first.exit_codes["mergelens"] == 0, first.logs
+    assert first.outputs["mergelens"]["artifact_name"] == "other"
+    second = actions.run(
+        "workflow_dispatch", {"inputs": {"pr_number": "2"}, "repository": {"full_name": "acme/widgets"}}
+    )
+    assert second.exit_codes["mergelens"] == 0, second.logs
+    assert "no unexpired artifact" not in second.summary and "fresh" not in second.summary, second.summary
+    assert [artifact.name for artifact in actions.repo.artifacts] == ["other", "other"]
+    with duckdb.connect(str(actions.stored_db()), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM sync_runs").fetchone()[0] == 3, second.logs  # 2 + the rerun
+
+
+def test_an_artifact_uploaded_by_a_fork_run_is_skipped_and_named(runner, tmp_path):
+    """Issue 8 end to end: a fork's PR CI uploads a forged `mergelens-db` between two merges."""
+    actions = runner(*recent_merged_pulls(2))
+    assert actions.run("pull_request_target", merged_event(1)).exit_codes["mergelens"] == 0
+    forged = tmp_path / "forged.duckdb"
+    shutil.copyfile(actions.stored_db(), forged)
+    with duckdb.connect(str(forged)) as con:
+        con.execute("UPDATE pull_requests SET title = 'forged'")
+    actions.repo.artifacts.append(
+        Artifact.from_file(666, "mergelens-db", forged, datetime.now(UTC), head_repository_id=9999)
+    )
+    outcome = actions.run("pull_request_target", merged_event(2))
+    assert outcome.exit_codes["mergelens"] == 0, outcome.logs
+    assert "::warning title=mergelens%3A database::skipped untrusted artifact mergelens-db (id 666," in outcome.logs
+    assert "head repository id 9999 (a fork)" in outcome.summary.replace("\\", "")
+    assert actions.repo.artifacts[-1].id != 666 and any(a.id == 666 for a in actions.repo.artifacts)  # left alone
+    with duckdb.connect(str(actions.stored_db()), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM pull_requests WHERE title = 'forged'").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM pull_requests").fetchone()[0] == 2

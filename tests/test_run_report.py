@@ -72,7 +72,13 @@ def test_failed_run_raises_an_error_annotation_and_says_not_verified(serve, cli,
     assert run.exit_code == 1
     assert "::error title=mergelens failed::PR #404 not found in acme/widgets (HTTP 404)" in run.stdout
     outputs = read_outputs(env["output"])
-    assert outputs == {"status": "failed", "pr_number": "404", "db_path": "", "db_verified": "false"}
+    assert outputs == {
+        "status": "failed",
+        "pr_number": "404",
+        "db_path": "",
+        "db_verified": "false",
+        "artifact_name": "",
+    }
     assert "❌ **failed**" in Path(env["step_summary"]).read_text()
 
 

@@ -3,6 +3,7 @@ server in a subprocess, and the fake GitHub's artifact API (302 to a "blob stora
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import random
@@ -651,6 +652,127 @@ def test_artifact_newest_unexpired_is_downloaded_and_left_for_upload(serve, tmp_
     assert next(r for r in server.requests if "artifacts" in r.path).query == {"name": NAME, "per_page": "100"}
 
 
+FORK_ID = 9999  # a fork's repository id (ours is 4242)
+
+
+@pytest.mark.parametrize(
+    ("run", "reason"),
+    [
+        (
+            {"head_repository_id": FORK_ID},
+            f"uploaded by a run for branch main of head repository id {FORK_ID} (a fork)",
+        ),
+        (
+            {"head_branch": "feature/forged"},
+            "uploaded by a run for branch feature/forged of this repository (trusted: main)",
+        ),
+        ({"has_workflow_run": False}, "no workflow run is recorded for it"),  # GitHub's schema allows null
+    ],
+    ids=["fork-pull-request-run", "same-repo-branch-run", "no-workflow-run"],
+)
+def test_artifact_uploaded_by_a_fork_or_another_branch_is_never_used(serve, tmp_path, run, reason):
+    """Issue 8: a fork's PR runs this repository's CI with its own code and can upload an
+    artifact named like ours; the newest must not win. Neither may a run for another branch."""
+    repo = repository()
+    ours = make_db(tmp_path / "ours.duckdb", 1, 2)
+    forged = make_db(tmp_path / "forged.duckdb", 1, 2, 666)
+    repo.artifacts = [
+        Artifact.from_file(41, NAME, ours, NOW - timedelta(days=1)),
+        Artifact.from_file(42, NAME, forged, NOW, **run),  # newer
+    ]
+    server = serve(repo)
+    seen: list[set[tuple[int, str]]] = []
+
+    def apply(work: Path) -> None:
+        seen.append(pr_rows(work))
+        write_prs(work, 3)
+
+    result = open_location(f"artifact:{NAME}", artifact_env(server, tmp_path)).update(apply)
+    assert seen == [{(1, "PR 1"), (2, "PR 2")}]  # built on our artifact, not the forged one
+    assert not result.created and result.location.startswith(f"artifact {NAME} (id 41,")
+    assert {n for n, _ in pr_rows(result.local_path)} == {1, 2, 3}
+    assert result.notes == [
+        f"skipped untrusted artifact {NAME} (id 42, created {NOW:%Y-%m-%d}): {reason}; "
+        "it was not used, changed or deleted"
+    ]
+    assert not any(r.path.endswith("/42/zip") or "/42.zip" in r.path for r in server.requests)  # never downloaded
+
+
+def test_artifact_only_untrusted_ones_start_a_fresh_database_and_each_is_named(serve, tmp_path):
+    repo = repository()
+    forged = make_db(tmp_path / "forged.duckdb", 666)
+    repo.artifacts = [
+        Artifact.from_file(60 + i, NAME, forged, NOW - timedelta(hours=i), head_repository_id=FORK_ID + i)
+        for i in range(7)
+    ]
+    server = serve(repo)
+    result = open_location(f"artifact:{NAME}", artifact_env(server, tmp_path)).update(lambda w: write_prs(w, 1))
+    assert result.created and result.location == f"artifact {NAME} (new)"
+    assert pr_rows(result.local_path) == {(1, "PR 1")}
+    *named, more, fresh = result.notes
+    assert [note.split("(id ")[1].split(",")[0] for note in named] == ["60", "61", "62", "63", "64"]  # newest first
+    assert all(f"head repository id {FORK_ID + i} (a fork)" in note for i, note in enumerate(named))
+    assert more == f"skipped 2 more untrusted artifacts named {NAME}"
+    assert fresh.startswith(f"no trusted artifact named {NAME} in {REPO}, only untrusted ones (skipped)")
+    assert "started a fresh database" in fresh
+    assert not any("/zip" in r.path or "_blobs" in r.path for r in server.requests)
+    assert len(repo.artifacts) == 7  # nothing deleted
+
+
+@pytest.mark.parametrize(
+    ("branches", "used", "skipped"),
+    [((), 41, [42]), (("release/2026",), 42, []), (("main", "release/2026"), 42, [])],
+    ids=["default-branch", "release-only", "both"],
+)
+def test_artifact_branches_setting_names_the_trusted_branches(serve, tmp_path, branches, used, skipped):
+    repo = repository()
+    repo.artifacts = [
+        Artifact.from_file(41, NAME, make_db(tmp_path / "main.duckdb", 1), NOW - timedelta(days=1)),
+        Artifact.from_file(42, NAME, make_db(tmp_path / "release.duckdb", 1, 2), NOW, head_branch="release/2026"),
+    ]
+    server = serve(repo)
+    env = artifact_env(server, tmp_path, artifact_branches=branches)
+    result = open_location(f"artifact:{NAME}", env).update(lambda w: None)
+    assert result.location.startswith(f"artifact {NAME} (id {used},")
+    assert [note.split("(id ")[1].split(",")[0] for note in result.notes] == [str(i) for i in skipped]
+    if skipped:
+        assert "branch release/2026 of this repository (trusted: main)" in result.notes[0]
+
+
+@pytest.mark.parametrize("source", ["api", "actions-env-and-event", "event-of-another-repository"])
+def test_artifact_trust_needs_the_repository_id_and_default_branch(serve, tmp_path, source):
+    """GITHUB_REPOSITORY_ID and the event's repository.default_branch when Actions gives them,
+    else one GET /repos/{owner}/{repo}. The default branch here is trunk, not main."""
+    repo = repository()
+    repo.default_branch = "trunk"
+    repo.artifacts = [
+        Artifact.from_file(
+            41, NAME, make_db(tmp_path / "trunk.duckdb", 1), NOW - timedelta(days=1), head_branch="trunk"
+        ),
+        Artifact.from_file(42, NAME, make_db(tmp_path / "main.duckdb", 1, 2), NOW, head_branch="main"),
+    ]
+    server = serve(repo)
+    event = tmp_path / "event.json"
+    ours = {"full_name": REPO, "id": 4242, "default_branch": "trunk"}
+    other = {"full_name": "someone/else", "id": 77, "default_branch": "main"}  # must not be believed
+    event.write_text(json.dumps({"repository": other if source == "event-of-another-repository" else ours}))
+    settings: dict[str, Any] = {} if source == "api" else {"repository_id": 4242, "event_path": str(event)}
+    result = open_location(f"artifact:{NAME}", artifact_env(server, tmp_path, **settings)).update(lambda w: None)
+    assert result.location.startswith(f"artifact {NAME} (id 41,")
+    assert "branch main of this repository (trusted: trunk)" in result.notes[0]
+    repository_reads = [r for r in server.requests if r.path == f"/repos/{REPO}"]
+    assert len(repository_reads) == (0 if source == "actions-env-and-event" else 1)
+
+
+def test_artifact_trust_settings_are_read_from_the_environment():
+    env = Environment.from_environ(
+        {"GITHUB_REPOSITORY_ID": "4242", "MERGELENS_ARTIFACT_BRANCHES": " main, release/1 ,,main"}
+    )
+    assert env.repository_id == 4242 and env.artifact_branches == ("main", "release/1")
+    unset = Environment.from_environ({"GITHUB_REPOSITORY_ID": "x42", "MERGELENS_ARTIFACT_BRANCHES": " , "})
+    assert unset.repository_id is None and unset.artifact_branches == ()
+
+
 @pytest.mark.parametrize("only_expired", [False, True], ids=["none", "only-expired"])
 def test_artifact_missing_starts_fresh_with_a_loud_note(serve, tmp_path, monkeypatch, only_expired):
     repo = repository()
@@ -687,8 +809,10 @@ def test_artifact_expiring_between_list_and_download_starts_fresh(serve, tmp_pat
         ({"token": "ghs_wrong"}, "GitHub rejected the token (HTTP 401: Bad credentials) listing artifacts of"),
         ({"repository": "acme/nothing"}, "repository acme/nothing not found listing artifacts (HTTP 404)"),
         ({"fault": 403}, "(HTTP 403: Resource not accessible by integration): the token needs the `actions: read`"),
+        # outside Actions the repository's id and default branch come from GET /repos/{o}/{r} first
+        ({"repository": "acme/nothing", "actions": False}, "repository acme/nothing not found reading the repository"),
     ],
-    ids=["401", "404", "403"],
+    ids=["401", "404", "403", "404-repository"],
 )
 def test_artifact_api_errors_are_one_line(serve, tmp_path, setup, expected):
     server = serve(repository())
@@ -696,6 +820,8 @@ def test_artifact_api_errors_are_one_line(serve, tmp_path, setup, expected):
     if setup.pop("fault", None):
         body = {"message": "Resource not accessible by integration"}
         server.add_fault(r"/actions/artifacts$", Fault(403, body=body))
+    if setup.pop("actions", True):  # GITHUB_REPOSITORY_ID and the branches are known: listing comes first
+        setup.update(repository_id=4242, artifact_branches=("main",))
     env = artifact_env(server, tmp_path, **setup)
     called = []
     with pytest.raises(StorageError) as caught:

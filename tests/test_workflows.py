@@ -234,7 +234,7 @@ def test_upload_step(job):
     [upload] = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert upload["if"] == UPLOAD_IF
     assert upload["with"] == {
-        "name": "mergelens-db",
+        "name": "${{ steps.mergelens.outputs.artifact_name }}",  # the NAME of artifact:NAME, whatever db says
         "path": "${{ steps.mergelens.outputs.db_path }}",
         "retention-days": 90,
         "if-no-files-found": "error",
@@ -327,7 +327,7 @@ def test_composite_action():
     assert "${{ steps.pip-cache.outputs.hash }}" in cache["with"]["key"]
     [upload] = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert upload["if"] == ACTION_UPLOAD_IF
-    assert upload["with"]["name"] == "mergelens-db"
+    assert upload["with"]["name"] == "${{ steps.mergelens.outputs.artifact_name }}"
     assert upload["with"]["if-no-files-found"] == "error"
     # The action runs its own code: nothing is checked out.
     assert not [s for s in steps if s.get("uses", "").startswith("actions/checkout@")]

@@ -13,6 +13,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -155,15 +156,24 @@ class Artifact:
     workflow_run_id: int | None = None  # None: derived from the id
     head_branch: str = "main"
     head_repository_id: int | None = None  # None: the repository itself (not a fork)
+    has_workflow_run: bool = True  # False: "workflow_run": null (GitHub's schema allows it)
 
     @classmethod
     def from_file(
-        cls, id: int, name: str, path: str | Path, created_at: datetime, expired: bool = False, member: str = ""
+        cls,
+        id: int,
+        name: str,
+        path: str | Path,
+        created_at: datetime,
+        expired: bool = False,
+        member: str = "",
+        **run: Any,
     ) -> Artifact:
         """An artifact whose zip holds the file at ``path`` (named ``member``, default its own name),
-        like ``actions/upload-artifact`` with ``path: that-file``."""
+        like ``actions/upload-artifact`` with ``path: that-file``. ``run``: the uploading run's
+        fields (head_branch, head_repository_id, workflow_run_id, has_workflow_run)."""
         path = Path(path)
-        return cls(id, name, created_at, zip_archive({member or path.name: path.read_bytes()}), expired)
+        return cls(id, name, created_at, zip_archive({member or path.name: path.read_bytes()}), expired, **run)
 
 
 @dataclass

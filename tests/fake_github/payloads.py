@@ -604,11 +604,16 @@ def artifact_payload(repo: Repository, artifact: Artifact, api: str) -> Json:
         "created_at": iso(artifact.created_at),
         "updated_at": iso(artifact.created_at),
         "expires_at": iso(expires_at),
+        # The run that uploaded it. A `pull_request` run for a fork's PR is listed under this
+        # repository (repository_id ours) but its head is the fork: head_repository_id is the
+        # fork's id and head_branch the fork's branch, named as the fork likes ("main" too).
         "workflow_run": {
             "id": run_id,
             "repository_id": repo.id,
             "head_repository_id": artifact.head_repository_id or repo.id,
             "head_branch": artifact.head_branch,
             "head_sha": fake_sha("run", run_id),
-        },
+        }
+        if artifact.has_workflow_run
+        else None,
     }
