@@ -1,4 +1,7 @@
-# The two commands of the README's quick start. Each installs what it needs into .venv.
+# The two commands of the README's quick start. Each installs what it needs into .venv:
+# demo and dashboard the runtime set (requirements.txt), test, lint and bench the test and lint
+# tools on top (requirements-dev.txt). Both are pinned with hashes (regenerate them with the
+# pip-compile command at the top of requirements.in and requirements-dev.in).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,9 +11,15 @@ PORT ?= 8501
 
 .PHONY: demo dashboard test lint bench clean browser
 
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes
+
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PIP_INSTALL) -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP_INSTALL) -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 demo: $(VENV)/.installed
@@ -30,15 +39,15 @@ dashboard: $(VENV)/.installed
 browser:
 	@bash scripts/install-chromium.sh
 
-test: $(VENV)/.installed browser
+test: $(VENV)/.installed-dev browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks.sync_speed
 	$(PY) -m benchmarks.dashboard_speed
 

@@ -1,7 +1,7 @@
-"""The merge workflow, run the way GitHub Actions runs it.
+"""The merge workflow and the composite action, run the way GitHub Actions runs them.
 
-The steps' own ``run:`` scripts are read from .github/workflows/mergelens.yml (never copied
-here) and executed with bash and the environment a runner provides: the event file,
+The steps' own ``run:`` scripts are read from .github/workflows/mergelens.yml and action.yml
+(never copied here) and executed with bash and the environment a runner provides: the event file,
 GITHUB_REPOSITORY, GITHUB_API_URL pointing at the fake GitHub, GITHUB_STEP_SUMMARY and
 GITHUB_OUTPUT files. ``uses:`` steps are stood in for: checkout and setup-python by this
 checkout and its Python; upload-artifact by adding the file to the fake GitHub's artifacts,
@@ -35,6 +35,7 @@ from tests.fake_github.model import Artifact, Repository
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "mergelens.yml"
+ACTION = REPO_ROOT / "action.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 UNPACED = re.compile(r"^(\s*python -m fetcher .*)$", re.MULTILINE)
 
@@ -43,6 +44,11 @@ def load_job() -> dict[str, Any]:
     workflow = yaml.safe_load(WORKFLOW.read_text())
     (job,) = workflow["jobs"].values()
     return job
+
+
+def load_action_steps() -> dict[str, Any]:
+    """The composite action's steps, as a job without job-level env."""
+    return {"steps": yaml.safe_load(ACTION.read_text())["runs"]["steps"]}
 
 
 def evaluate(text: str, context: dict[str, str]) -> str:
@@ -60,16 +66,17 @@ def evaluate(text: str, context: dict[str, str]) -> str:
     return EXPRESSION.sub(value, str(text))
 
 
-def condition_holds(condition: str, outputs: dict[str, dict[str, str]], env: dict[str, str]) -> bool:
-    """The upload step's ``if:``, term by term; an unknown term fails the test loudly."""
+def condition_holds(condition: str, outputs: dict[str, dict[str, str]], values: dict[str, str]) -> bool:
+    """The upload step's ``if:``, term by term (``values``: ``env.NAME`` and ``inputs.NAME``);
+    an unknown term fails the test loudly."""
     for term in (t.strip() for t in condition.split("&&")):
         if term == "always()":
             continue
         if m := re.fullmatch(r"steps\.(\w+)\.outputs\.(\w+) == '([^']*)'", term):
             if outputs.get(m[1], {}).get(m[2]) != m[3]:
                 return False
-        elif m := re.fullmatch(r"startsWith\(env\.(\w+), '([^']*)'\)", term):
-            if not env.get(m[1], "").startswith(m[2]):
+        elif m := re.fullmatch(r"startsWith\(((?:env|inputs)\.[\w-]+), '([^']*)'\)", term):
+            if not values.get(m[1], "").startswith(m[2]):
                 return False
         else:
             raise AssertionError(f"the test does not know this condition term: {term}")
@@ -86,7 +93,8 @@ class RunOutcome:
 
 
 class Runner:
-    """Runs the workflow's job against a fake GitHub, one event at a time."""
+    """Runs the workflow's job (or the action's steps, given as ``job``) against a fake GitHub,
+    one event at a time, in ``workspace`` (the checkout: this repository for the workflow)."""
 
     def __init__(
         self,
@@ -95,14 +103,19 @@ class Runner:
         tmp_path: Path,
         paced: bool = True,
         variables: dict[str, str] | None = None,
+        job: dict[str, Any] | None = None,
+        workspace: Path = REPO_ROOT,
+        context: dict[str, str] | None = None,
     ) -> None:
         self.server, self.repo, self.tmp_path = server, repo, tmp_path
         self.variables = variables or {}  # the repository's variables: ${{ vars.NAME }}
         self.run_ids = count(1000)
-        self.job = load_job()
+        self.job = job or load_job()
         # paced=False: every `python -m fetcher` line also gets --request-interval 0, so a test
         # that syncs dozens of PRs against the fake does not spend PyGithub's 0.25 s per request.
         self.paced = paced
+        self.workspace = workspace
+        self.context = context or {}
 
     def run(self, event_name: str, payload: dict[str, Any], with_install: bool = False) -> RunOutcome:
         run_id = next(self.run_ids)
@@ -114,8 +127,10 @@ class Runner:
         inputs = payload.get("inputs") or {}
         context = {
             "github.token": TOKEN,
+            "github.action_path": str(REPO_ROOT),
             **{f"inputs.{name}": str(value) for name, value in inputs.items()},
             **{f"vars.{name}": value for name, value in self.variables.items()},
+            **self.context,
         }
         base_env = {
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
@@ -131,6 +146,8 @@ class Runner:
             "GITHUB_RUN_ID": str(run_id),
             "RUNNER_TEMP": str(home / "temp"),
             "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_WORKSPACE": str(self.workspace),
+            "GITHUB_ACTION_PATH": str(REPO_ROOT),  # set by the runner for an action's steps
         }
         job_env = {name: evaluate(value, context) for name, value in self.job.get("env", {}).items()}
         outcome = RunOutcome()
@@ -149,7 +166,7 @@ class Runner:
                 script = step["run"] if self.paced else UNPACED.sub(r"\1 --request-interval 0", step["run"])
                 done = subprocess.run(
                     ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-                    cwd=REPO_ROOT,
+                    cwd=self.workspace,
                     env=env,
                     capture_output=True,
                     text=True,
@@ -159,7 +176,9 @@ class Runner:
                 outcome.logs += done.stdout + done.stderr
                 outcome.outputs[step_id] = parse_outputs(output.read_text())
                 failed = failed or done.returncode != 0
-            elif "upload-artifact" in step.get("uses", "") and condition_holds(step["if"], outcome.outputs, job_env):
+            elif "upload-artifact" in step.get("uses", "") and condition_holds(
+                step["if"], outcome.outputs, {**{f"env.{k}": v for k, v in job_env.items()}, **context}
+            ):
                 path = Path(evaluate(step["with"]["path"], flat_outputs(outcome.outputs)))
                 name = evaluate(step["with"]["name"], flat_outputs(outcome.outputs))
                 artifact_id = 500 + len(self.repo.artifacts)
@@ -262,9 +281,11 @@ def open_pulls(count_: int):
 
 
 def merge(pr) -> None:
-    """GitHub merges the PR now: closed, merged, and its updated_at bumped."""
+    """GitHub merges the PR: closed, merged, and its updated_at bumped. A second ago: a run starts
+    seconds after its merge, and a fetch in the very second of an update (GitHub's timestamps have
+    one-second resolution) would rightly count the PR as updated since, and fetch it again."""
     pr.state = "closed"
-    pr.merged_at = pr.closed_at = pr.updated_at = datetime.now(UTC).replace(microsecond=0)
+    pr.merged_at = pr.closed_at = pr.updated_at = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
     pr.merged_by = BOB
 
 
@@ -333,7 +354,9 @@ def test_a_db_setting_other_than_the_default_keeps_its_history(runner):
     assert "no unexpired artifact" not in second.summary and "fresh" not in second.summary, second.summary
     assert [artifact.name for artifact in actions.repo.artifacts] == ["other", "other"]
     with duckdb.connect(str(actions.stored_db()), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM sync_runs").fetchone()[0] == 3, second.logs  # 2 + the rerun
+        # 2 PRs + the rerun, beside each merge run's own catch-up row
+        assert con.execute("SELECT count(*) FROM sync_runs WHERE pr_number IS NOT NULL").fetchone()[0] == 3
+        assert con.execute("SELECT count(*) FROM sync_runs WHERE trigger = 'catch-up'").fetchone()[0] == 2
 
 
 def test_an_artifact_uploaded_by_a_fork_run_is_skipped_and_named(runner, tmp_path):
@@ -355,3 +378,39 @@ def test_an_artifact_uploaded_by_a_fork_run_is_skipped_and_named(runner, tmp_pat
     with duckdb.connect(str(actions.stored_db()), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM pull_requests WHERE title = 'forged'").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM pull_requests").fetchone()[0] == 2
+
+
+# What a caller's checkout may hold (the action runs in the caller's workspace): modules named
+# like the action's own code, one of its dependencies, and pip. One, if imported, leaves a mark.
+SHADOWS = {
+    "fetcher": ["fetcher/__init__.py", "fetcher/__main__.py"],
+    "duckdb": ["duckdb.py"],
+    "pip": ["pip/__init__.py", "pip/__main__.py"],
+}
+SHADOW_MARK = "import pathlib, sys; pathlib.Path('SHADOWED-' + __name__).touch(); sys.exit(97)\n"
+
+
+@pytest.mark.parametrize("shadow", SHADOWS)
+def test_the_action_runs_its_own_code_not_the_workspace_s(runner, tmp_path, shadow):
+    """A `fetcher/` package, a `duckdb.py` or a `pip/` in the caller's workspace shadows nothing:
+    the action's real code syncs the PR, and its relative `db` lands in that workspace."""
+    workspace = tmp_path / "workspace"
+    for name in SHADOWS[shadow]:
+        (workspace / name).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / name).write_text(SHADOW_MARK)
+    actions = runner(*recent_merged_pulls(2))
+    action = Runner(
+        actions.server,
+        actions.repo,
+        tmp_path,
+        job=load_action_steps(),
+        workspace=workspace,
+        context={"inputs.db": "mergelens.duckdb", "inputs.github-token": TOKEN, "inputs.reconcile": "20"},
+    )
+    outcome = action.run("pull_request_target", merged_event(2))
+    assert sorted(p.name for p in workspace.glob("SHADOWED-*")) == [], outcome.logs
+    assert set(outcome.exit_codes.values()) == {0}, outcome.logs
+    assert outcome.outputs["pip-cache"]["dir"], outcome.logs
+    assert outcome.outputs["mergelens"]["status"] == "complete"
+    assert outcome.uploaded is None  # a path, not artifact:
+    assert pull_request_numbers(workspace / "mergelens.duckdb") == [1, 2]
