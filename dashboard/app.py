@@ -96,8 +96,7 @@ def connection(key: db.DbKey) -> duckdb.DuckDBPyConnection:
 @st.cache_data(max_entries=512, show_spinner=False)
 def run_query(key: db.DbKey, name: str, *args: Any) -> Any:
     """``queries.<name>(connection, *args)``, cached until the file changes."""
-    with connection(key).cursor() as cursor:  # a cursor per call: sessions run in threads
-        cursor.execute("SET TimeZone = 'UTC'")
+    with connection(key).cursor() as cursor:  # a cursor per call: sessions run in threads (UTC: db.connect)
         return getattr(queries, name)(cursor, *args)
 
 

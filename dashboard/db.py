@@ -1,7 +1,7 @@
 """Where the dashboard's database is, opening it read-only, and what to say when it can't be used.
 
-Every way the file can be unusable (missing, locked by a writer, not DuckDB, no mergelens
-schema, an older or newer schema, no merged PRs yet) becomes a ``Problem``: a title, one
+Every way the file can be unusable (missing, locked by a writer, not DuckDB, anything in it
+that mergelens did not create, an older or newer schema, no merged PRs yet) becomes a ``Problem``: a title, one
 sentence, and what to run to get data. No Streamlit here, so it is tested on its own.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from fetcher.store import SCHEMA_VERSION
+from fetcher.store import SCHEMA_VERSION, DatabaseRefused, SchemaError, open_database
 
 DEFAULT_DB = "mergelens.duckdb"
 # The tables the dashboard reads (DESIGN.md "Data contract").
@@ -84,67 +84,59 @@ def file_key(path: Path) -> DbKey:
 
 
 def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
-    """Open the file read-only (many dashboards may read it at once) with times in UTC, and
-    check that it holds a mergelens schema this version can read."""
+    """Open the file read-only (many dashboards may read it at once) as data, not code
+    (``fetcher.store.open_database``: a view or macro in it is refused, never run), with times
+    in UTC, and check that it holds a mergelens schema this version can read."""
     try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if "lock" in line.lower():
-            raise Problem(
-                "locked",
-                "The database is being written",
-                f"Another process holds {path} open for writing, so it can't be read right now. "
-                "Reload this page when the sync has finished.",
-                f"({line})",
-            ) from None
-        raise Problem(
-            "unreadable",
-            "Cannot open the database",
-            f"{path} could not be opened as a DuckDB file: {line}",
-            GET_DATA.format(db=path),
-        ) from None
+        con, version = open_database(path, read_only=True)
+    except DatabaseRefused as refused:
+        raise problem_of(refused, path) from None
     try:
-        con.execute("SET TimeZone = 'UTC'")
-        check_schema(con, path)
+        check_version(version, path)
     except BaseException:
         con.close()
         raise
     return con
 
 
-def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
-    """The version recorded in ``mergelens_schema``; None when the file has no such table."""
-    found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'mergelens_schema'").fetchone()
-    if not found or not found[0]:
-        return None
-    row = con.execute("SELECT max(version) FROM mergelens_schema").fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
-def check_schema(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
-    version = schema_version(con)
-    if version is None:
-        tables = {name for (name,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if not tables:
-            raise Problem(
-                "empty",
-                "The database is empty",
-                f"{path} is a DuckDB file with no tables yet: sync some PRs into it.",
-                GET_DATA.format(db=path),
-            )
-        raise Problem(
-            "not_mergelens",
-            "Not a mergelens database",
-            f"{path} is a DuckDB file, but not one written by mergelens (no mergelens_schema table).",
-            GET_DATA.format(db=path),
+def problem_of(refused: DatabaseRefused, path: str | Path) -> Problem:
+    """What to tell the reader; the reason is fetcher's own words (at most an object's name
+    from the file, never its contents)."""
+    if refused.kind == "locked":
+        return Problem(
+            "locked",
+            "The database is being written",
+            f"Another process holds {path} open for writing, so it can't be read right now. "
+            "Reload this page when the sync has finished.",
+            f"({refused})",
         )
-    if version > SCHEMA_VERSION:
-        raise Problem(
+    if isinstance(refused, SchemaError):
+        return Problem(
             "newer_schema",
             "The database is newer than this dashboard",
-            f"{path} has schema version {version}; this mergelens reads version {SCHEMA_VERSION}. "
+            f"{path} has schema version {refused.version}; this mergelens reads version {SCHEMA_VERSION}. "
             "Update mergelens (git pull, pip install -r requirements.txt) and reload.",
+        )
+    if refused.kind == "foreign":
+        return Problem(
+            "not_mergelens",
+            "Not a mergelens database",
+            f"{path} is not a database written by mergelens: {refused}. The dashboard shows only files "
+            "that hold exactly mergelens's tables.",
+            GET_DATA.format(db=path),
+        )
+    return Problem(
+        "unreadable", "Cannot open the database", f"{path} could not be opened: {refused}.", GET_DATA.format(db=path)
+    )
+
+
+def check_version(version: int, path: str | Path) -> None:
+    if version == 0:
+        raise Problem(
+            "empty",
+            "The database is empty",
+            f"{path} is a DuckDB file with no tables yet: sync some PRs into it.",
+            GET_DATA.format(db=path),
         )
     if version < SCHEMA_VERSION:
         raise Problem(

@@ -18,6 +18,7 @@ from fetcher.errors import EXIT_COMPLETE, EXIT_PARTIAL, EXIT_USAGE, MergelensErr
 from fetcher.event import Skip, SyncRequest, read_event
 from fetcher.github import ClientSettings, GitHubSource
 from fetcher.reconcile import ReconcileReport, catch_up, reconcile
+from fetcher.records import MAX_PR_NUMBER, is_pr_number
 from fetcher.sync import SyncResult, fetch_pull_request, open_store, store_pull_request
 
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
@@ -39,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     client = argparse.ArgumentParser(add_help=False)
     client.add_argument("--repo", help="OWNER/NAME (default: the Actions event's repository, GITHUB_REPOSITORY)")
     client.add_argument(
-        "--db", help="DuckDB file, s3://BUCKET/KEY or artifact:NAME (default: $MERGELENS_DB, else mergelens.duckdb)"
+        "--db",
+        type=db_spec,
+        help="DuckDB file, s3://BUCKET/KEY or artifact:NAME (default: $MERGELENS_DB, else mergelens.duckdb)",
     )
     client.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
     client.add_argument(
@@ -67,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     sync = commands.add_parser(
         "sync", parents=[client], help="fetch one merged PR completely and store it with its metrics"
     )
-    sync.add_argument("--pr", type=positive_int, help="PR number (default: the PR of the Actions event)")
+    sync.add_argument("--pr", type=pr_number, help="PR number (default: the PR of the Actions event)")
     sync.add_argument(
         "--reconcile",
         type=reconcile_mode,
@@ -134,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     recompute = commands.add_parser("metrics", help="recompute pr_metrics from the stored rows")
     recompute.add_argument("--recompute", action="store_true", required=True, help="recompute every PR's metrics")
     recompute.add_argument("--repo", help="only this OWNER/NAME")
-    recompute.add_argument("--db", help="DuckDB file (default: $MERGELENS_DB, else mergelens.duckdb)")
+    recompute.add_argument("--db", type=db_spec, help="DuckDB file (default: $MERGELENS_DB, else mergelens.duckdb)")
     return parser
 
 
@@ -146,6 +149,20 @@ def positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a PR number")
     return value
+
+
+def pr_number(text: str) -> int:
+    value = positive_int(text)
+    if not is_pr_number(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a PR number (1 to {MAX_PR_NUMBER})")
+    return value
+
+
+def db_spec(text: str) -> str:
+    """--db '' would otherwise fall back to the default file without a word."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty: give a path, s3://BUCKET/KEY or artifact:NAME")
+    return text
 
 
 def non_negative_int(text: str) -> int:

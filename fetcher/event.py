@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from fetcher.errors import MergelensError, UsageError
+from fetcher.records import MAX_PR_NUMBER, is_pr_number
 
 PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 
@@ -32,10 +33,12 @@ def read_event(event_name: str | None, event_path: str, repository: str | None) 
         raise MergelensError(f"event file not found: {event_path} (GITHUB_EVENT_PATH)") from None
     except (OSError, ValueError) as exc:
         raise MergelensError(f"event file {event_path} is not valid JSON: {exc}") from None
+    except RecursionError:  # json's parser recurses once per nested array or object
+        raise MergelensError(f"event file {event_path} is not valid JSON: nested too deeply") from None
     if not isinstance(payload, dict):
         raise MergelensError(f"event file {event_path} does not hold a JSON object")
     name = event_name or _guess_event_name(payload)
-    repo = _repository_of(payload) or repository
+    repo = _repository_of(payload, event_path) or repository
     if name in PULL_REQUEST_EVENTS:
         return _pull_request_close(name, payload, repo, event_path)
     if name == "workflow_dispatch":
@@ -45,9 +48,13 @@ def read_event(event_name: str | None, event_path: str, repository: str | None) 
 
 def _pull_request_close(name: str, payload: dict[str, Any], repo: str | None, path: str) -> SyncRequest | Skip:
     pr = payload.get("pull_request")
-    if not isinstance(pr, dict) or not isinstance(pr.get("number", payload.get("number")), int):
+    if not isinstance(pr, dict) or pr.get("number", payload.get("number")) is None:
         raise MergelensError(f"event file {path}: {name} event without pull_request.number")
     number = pr.get("number", payload.get("number"))
+    if not is_pr_number(number):  # JSON true, 0, -1, 12.5, "12", beyond the INTEGER column
+        raise MergelensError(
+            f"event file {path}: pull_request.number is not a PR number (a whole number from 1 to {MAX_PR_NUMBER})"
+        )
     if payload.get("action") != "closed":
         return Skip(f"PR #{number} was {payload.get('action')}, not closed: nothing to sync")
     if pr.get("merged") is not True:
@@ -56,15 +63,18 @@ def _pull_request_close(name: str, payload: dict[str, Any], repo: str | None, pa
 
 
 def _dispatch(payload: dict[str, Any], repo: str | None, path: str) -> SyncRequest:
-    raw = (payload.get("inputs") or {}).get("pr_number")
+    inputs = payload.get("inputs") or {}
+    if not isinstance(inputs, dict):
+        raise MergelensError(f"event file {path}: workflow_dispatch inputs is not a JSON object")
+    raw = inputs.get("pr_number")
     if raw in (None, ""):
         raise UsageError("workflow_dispatch without input pr_number: pass --pr N")
     try:
         number = int(str(raw).strip().lstrip("#"))
     except ValueError:
         raise MergelensError(f"event file {path}: input pr_number={raw!r} is not a PR number") from None
-    if number <= 0:
-        raise MergelensError(f"event file {path}: input pr_number={raw!r} is not a PR number")
+    if not is_pr_number(number):
+        raise MergelensError(f"event file {path}: input pr_number={raw!r} is not a PR number (1 to {MAX_PR_NUMBER})")
     return SyncRequest(_require_repo(repo, path), number, "workflow_dispatch")
 
 
@@ -76,9 +86,12 @@ def _guess_event_name(payload: dict[str, Any]) -> str | None:
     return None
 
 
-def _repository_of(payload: dict[str, Any]) -> str | None:
+def _repository_of(payload: dict[str, Any], path: str) -> str | None:
     repository = payload.get("repository")
-    return repository.get("full_name") if isinstance(repository, dict) else None
+    name = repository.get("full_name") if isinstance(repository, dict) else None
+    if name is not None and not isinstance(name, str):
+        raise MergelensError(f"event file {path}: repository.full_name is not a string")
+    return name
 
 
 def _require_repo(repo: str | None, path: str) -> str:

@@ -28,6 +28,14 @@ SECTIONS: tuple[str, ...] = (
 COMMITS_CAP = 250
 FILES_CAP = 3000
 
+# pull_requests.number is an INTEGER column: a PR number is 1 to 2**31 - 1.
+MAX_PR_NUMBER = 2**31 - 1
+
+
+def is_pr_number(value: object) -> bool:
+    """A number we can ask GitHub for and store (JSON ``true`` is not 1: bool is excluded)."""
+    return type(value) is int and 1 <= value <= MAX_PR_NUMBER
+
 
 @dataclass
 class SectionError:

@@ -8,6 +8,9 @@ let ``apply`` write to it, verify the result, and only then store it. Nothing is
 Verification (``verify_database``): open read-write and ``CHECKPOINT`` (folds the WAL into
 the file, so the single file we store is complete), reopen read-only, check the schema
 version and count the rows of every mergelens table. ``pull_requests`` may never shrink.
+Every open, of the stored DB as found too, goes through ``store.open_database``: the file is
+data, not code (its catalog must be exactly mergelens's), and DuckDB's error texts, which can
+quote the file, are never passed on.
 
 - Local path: writers are serialised by an exclusive ``flock`` on ``PATH.lock``; the update
   is made on a copy beside the file and ``os.replace``d onto it (atomic on POSIX), so a
@@ -141,24 +144,22 @@ def _check(path: Path, previous_counts: dict[str, int] | None) -> dict[str, int]
     if not path.is_file():
         raise _Refused("the database file is missing")
     try:
-        con = duckdb.connect(str(path))
+        con, _ = store.open_database(path)
         try:
             con.execute("CHECKPOINT")  # fold the WAL into the file: the file alone is the DB
         finally:
             con.close()
-        con = duckdb.connect(str(path), read_only=True)
+        con, version = store.open_database(path, read_only=True)
         try:
-            version = store.schema_version(con)
             counts = _table_counts(con)
         finally:
             con.close()
-    except duckdb.Error as exc:
-        raise _Refused(f"it does not open as a DuckDB database ({_first_line(exc)})") from None
+    except store.DatabaseRefused as exc:
+        raise _Refused(str(exc)) from None
+    except duckdb.Error as exc:  # its text can quote the file: only the kind of error is named
+        raise _Refused(f"it does not open as a DuckDB database (DuckDB: {type(exc).__name__})") from None
     if version != store.SCHEMA_VERSION:
         raise _Refused(f"schema version is {version}, expected {store.SCHEMA_VERSION}")
-    missing = [table for table in MERGELENS_TABLES if table not in counts]
-    if missing:
-        raise _Refused(f"tables missing: {', '.join(missing)}")
     before = (previous_counts or {}).get("pull_requests", 0)
     if counts["pull_requests"] < before:
         raise _Refused(f"pull_requests would shrink from {before} to {counts['pull_requests']} rows")
@@ -193,15 +194,14 @@ def verify_database(path: Path, previous_counts: dict[str, int] | None = None) -
 def _count_existing(path: Path, description: str) -> dict[str, int]:
     """Row counts of the DB as found, before apply (tables of an older schema may be absent)."""
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con, _ = store.open_database(path, read_only=True)
         try:
             return _table_counts(con)
         finally:
             con.close()
-    except duckdb.Error as exc:
-        raise StorageError(
-            f"{description}: the stored database does not open as DuckDB ({_first_line(exc)}); nothing was changed"
-        ) from None
+    except (store.DatabaseRefused, duckdb.Error) as exc:
+        reason = exc if isinstance(exc, store.DatabaseRefused) else f"DuckDB: {type(exc).__name__}"
+        raise StorageError(f"{description}: the stored database cannot be used: {reason}; nothing changed") from None
 
 
 def _apply_and_verify(work: Path, apply: Callable[[Path], T], description: str) -> tuple[T, dict[str, int], bool]:
@@ -341,16 +341,21 @@ class LocalLocation:
         That is what DuckDB itself does on the next open; a live writer holds DuckDB's own
         lock and makes this fail instead."""
         try:
-            con = duckdb.connect(str(self.path))
+            con, _ = store.open_database(self.path)
             try:
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
+        except store.DatabaseRefused as exc:
+            raise StorageError(f"cannot open database {self.description}: {exc}") from None
         except duckdb.Error as exc:
-            line = _first_line(exc)
-            if "lock" in line.lower():
-                raise StorageError(f"database {self.description} is in use by another process: {line}") from None
-            raise StorageError(f"cannot open database {self.description} to fold in its WAL: {line}") from None
+            raise StorageError(
+                f"cannot fold the WAL into database {self.description} (DuckDB: {type(exc).__name__})"
+            ) from None
+        if self.wal_path.exists():
+            # DuckDB folds its own WAL in and deletes it; one it ignored (not a WAL of this file:
+            # copied, restored from a backup, junk) would make every run refuse to store.
+            raise StorageError(f"cannot use database {self.description}: {store.stray_wal_reason(self.path)}")
 
 
 def glob_escape(name: str) -> str:

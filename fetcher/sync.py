@@ -204,7 +204,8 @@ def sync_many(
 
 
 class open_store:
-    """Open the DB for writing, turning DuckDB's failures into one clear line."""
+    """Open the DB for writing (``store.connect``: verified, migrated), turning DuckDB's
+    failures, on opening or while in use, into one clear line of our own."""
 
     def __init__(self, db: str | Path, read_only: bool = False) -> None:
         self.db = str(db)
@@ -214,20 +215,22 @@ class open_store:
     def __enter__(self) -> duckdb.DuckDBPyConnection:
         try:
             self.con = store.connect(self.db, read_only=self.read_only)
-        except store.SchemaError as exc:
-            raise MergelensError(f"{self.db}: {exc}") from None
-        except duckdb.IOException as exc:
-            first_line = str(exc).splitlines()[0]
-            if "lock" in first_line.lower():
-                raise MergelensError(f"database {self.db} is in use by another process: {first_line}") from None
-            raise MergelensError(f"cannot open database {self.db}: {first_line}") from None
-        except duckdb.Error as exc:
-            raise MergelensError(f"cannot open database {self.db}: {str(exc).splitlines()[0]}") from None
+        except store.DatabaseRefused as exc:  # our own words: nothing of the file's contents
+            raise MergelensError(f"cannot open database {self.db}: {exc}") from None
         return self.con
 
-    def __exit__(self, *exc_info: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if self.con is not None:
             self.con.close()
+        if isinstance(exc, duckdb.Error):
+            # The catalog was verified on open, but the data can still be damaged (a truncated
+            # file opens and fails at the first block it lacks). DuckDB's text can quote the
+            # file: only the kind of error is named.
+            # No path: inside a storage update it would be the working copy's, not --db's.
+            raise MergelensError(
+                f"DuckDB failed on the database ({type(exc).__name__}): the file may be damaged or truncated, "
+                "or the disk full"
+            ) from None
 
 
 def read_metrics(con: duckdb.DuckDBPyConnection, repo: str, number: int) -> dict[str, Any]:

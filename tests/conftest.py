@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import pytest
@@ -114,6 +117,42 @@ def table_rows(db: Path, table: str, exclude: tuple[str, ...] = ()) -> list[tupl
             if name not in exclude
         ]
         return sorted(con.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(), key=lambda row: repr(row))
+
+
+class EnvelopeCatcher(BaseHTTPRequestHandler):
+    """A loopback Sentry: accepts envelopes and keeps their events."""
+
+    events: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        elif self.headers.get("Content-Encoding") == "br":
+            import brotli
+
+            body = brotli.decompress(body)
+        lines = body.split(b"\n")
+        for header, payload in zip(lines[1::2], lines[2::2], strict=False):
+            if json.loads(header).get("type") == "event":
+                type(self).events.append(json.loads(payload))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def sentry():
+    EnvelopeCatcher.events = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), EnvelopeCatcher)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://publickey@127.0.0.1:{server.server_address[1]}/42", EnvelopeCatcher.events
+    server.shutdown()
+    server.server_close()
 
 
 def recorded_sample(name: str) -> Any:

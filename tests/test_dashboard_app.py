@@ -126,18 +126,36 @@ def test_every_page_renders_without_a_db_file(tmp_path: Path, monkeypatch: pytes
 
 @pytest.mark.parametrize(
     ("version", "message", "kind"),
-    [(store.SCHEMA_VERSION + 1, "newer than this dashboard", "error"), (0, "older mergelens", "warning")],
+    [(store.SCHEMA_VERSION + 1, "newer than this dashboard", "error"), (1, "older mergelens", "warning")],
 )
 def test_a_db_from_another_schema_version_gets_a_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: int, message: str, kind: str
 ) -> None:
     path = tmp_path / "other.duckdb"
     with duckdb.connect(str(path)) as con:
-        con.execute("CREATE TABLE mergelens_schema (version INTEGER, migrated_at TIMESTAMPTZ)")
+        store.ensure_schema(con, min(version, store.SCHEMA_VERSION))
         con.execute("INSERT INTO mergelens_schema VALUES (?, now())", [version])
     at = app(path, monkeypatch)
     assert not at.exception
     assert any(message in box.value for box in getattr(at, kind))
+
+
+def test_a_planted_view_is_named_on_the_page_never_shown(
+    hand_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = Path(shutil.copy(hand_path, tmp_path / "planted.duckdb"))
+    with duckdb.connect(str(path)) as con:
+        con.execute("ALTER TABLE pull_requests RENAME TO stored_prs")
+        con.execute(
+            "CREATE VIEW pull_requests AS SELECT * REPLACE (content AS title) FROM stored_prs, read_text('/etc/passwd')"
+        )
+    at = app(path, monkeypatch, page="prs")
+    assert not at.exception
+    assert any("a view pull\\_requests that mergelens did not create" in box.value for box in at.error), [
+        box.value for box in at.error
+    ]
+    page = repr([getattr(node, "value", None) for node in nodes(at)])
+    assert "root:" not in page and "/bin/" not in page
 
 
 def test_the_default_period_ends_at_the_latest_merge(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -324,25 +324,51 @@ def test_the_connection_is_read_only(hand: duckdb.DuckDBPyConnection) -> None:
         hand.execute("DELETE FROM pull_requests")
 
 
+def _older(con: duckdb.DuckDBPyConnection) -> None:
+    store.ensure_schema(con, store.SCHEMA_VERSION - 1)  # a real file of the previous version
+
+
 @pytest.mark.parametrize(
     ("setup", "kind"),
     [
         ("CREATE TABLE mergelens_schema (version INTEGER, migrated_at TIMESTAMPTZ); "
          f"INSERT INTO mergelens_schema VALUES ({store.SCHEMA_VERSION + 1}, now())", "newer_schema"),
-        ("CREATE TABLE mergelens_schema (version INTEGER, migrated_at TIMESTAMPTZ); "
-         f"INSERT INTO mergelens_schema VALUES ({store.SCHEMA_VERSION - 1}, now())", "older_schema"),
+        (_older, "older_schema"),
         ("CREATE TABLE something_else (x INTEGER)", "not_mergelens"),
         ("", "empty"),
     ],
 )  # fmt: skip
-def test_schema_problems(tmp_path: Path, setup: str, kind: str) -> None:
+def test_schema_problems(tmp_path: Path, setup: str | Callable[[duckdb.DuckDBPyConnection], None], kind: str) -> None:
     path = tmp_path / "other.duckdb"
     with duckdb.connect(str(path)) as con:
-        for statement in filter(None, setup.split("; ")):
+        if callable(setup):
+            setup(con)
+        for statement in filter(None, setup.split("; ") if isinstance(setup, str) else []):
             con.execute(statement)
     with pytest.raises(dashboard_db.Problem) as problem:
         dashboard_db.connect(path)
     assert problem.value.kind == kind
+
+
+PASSWD_AS_TITLES = [
+    "ALTER TABLE pull_requests RENAME TO stored_prs",
+    "CREATE VIEW pull_requests AS SELECT * REPLACE (content AS title) FROM stored_prs, read_text('/etc/passwd')",
+]
+
+
+def test_a_planted_view_is_refused_by_name_never_shown(hand_path: Path, tmp_path: Path) -> None:
+    """The finding: a pull_requests view over /etc/passwd showed the file as PR titles."""
+    path = Path(shutil.copy(hand_path, tmp_path / "planted.duckdb"))
+    with duckdb.connect(str(path)) as con:
+        for statement in PASSWD_AS_TITLES:
+            con.execute(statement)
+        assert "root:" in con.execute("SELECT title FROM pull_requests LIMIT 1").fetchone()[0]  # type: ignore[index]
+    with pytest.raises(dashboard_db.Problem) as problem:
+        dashboard_db.connect(path)
+    assert problem.value.kind == "not_mergelens"
+    assert "a view pull_requests that mergelens did not create" in problem.value.detail
+    shown = problem.value.title + problem.value.detail + problem.value.hint
+    assert "root:" not in shown and "passwd" not in shown and "SELECT" not in shown
 
 
 def test_not_a_duckdb_file(tmp_path: Path) -> None:

@@ -76,6 +76,50 @@ def test_malformed_event_file_exits_1_with_what_was_wrong(cli, tmp_path, payload
     assert "Traceback" not in run.stderr
 
 
+def merged_close(**pull_request: object) -> dict[str, object]:
+    return {
+        "action": "closed",
+        "repository": {"full_name": "acme/widgets"},
+        "pull_request": {"merged": True, "number": 12, **pull_request},
+    }
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ("[" * 200_000 + "]" * 200_000, "nested too deeply"),
+        ({**merged_close(), "repository": {"full_name": ["acme", "widgets"]}}, "repository.full_name is not a string"),
+        ({**merged_close(), "repository": {"full_name": 7}}, "repository.full_name is not a string"),
+        (merged_close(number=True), "pull_request.number is not a PR number"),
+        (merged_close(number=0), "pull_request.number is not a PR number"),
+        (merged_close(number=-12), "pull_request.number is not a PR number"),
+        (merged_close(number=12.0), "pull_request.number is not a PR number"),
+        (merged_close(number="12"), "pull_request.number is not a PR number"),
+        (merged_close(number=2**31), "pull_request.number is not a PR number"),
+    ],
+    ids=["deep", "name-list", "name-int", "true", "zero", "negative", "float", "string", "beyond-int32"],
+)
+def test_an_event_we_cannot_use_exits_1_before_any_request(serve, cli, tmp_path, payload, expected):
+    server = serve(repository(complete_pr()))
+    db = tmp_path / "db.duckdb"
+    run = cli(server, "sync", "--db", str(db), event_name="pull_request", event_path=write_event(tmp_path, payload))
+    assert run.exit_code == 1, run.stderr
+    assert expected in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+    assert server.requests == []
+    assert not db.exists()
+
+
+def test_a_dispatch_beyond_the_largest_pr_number_exits_1(serve, cli, tmp_path):
+    server = serve(repository(complete_pr()))
+    for inputs in ({"pr_number": str(2**31)}, {"pr_number": "0"}):
+        run = cli(server, "sync", event_name="workflow_dispatch", event_path=write_event(tmp_path, {"inputs": inputs}))
+        assert run.exit_code == 1 and "is not a PR number" in run.stderr, run.stderr
+    run = cli(server, "sync", event_name="workflow_dispatch", event_path=write_event(tmp_path, {"inputs": [12]}))
+    assert run.exit_code == 1 and "inputs is not a JSON object" in run.stderr, run.stderr
+    assert server.requests == []
+
+
 def test_missing_event_file(cli, tmp_path):
     run = cli(None, "sync", event_name="pull_request", event_path=str(tmp_path / "absent.json"))
     assert run.exit_code == 1

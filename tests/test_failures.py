@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from fetcher.config import Environment
 from fetcher.github import ClientSettings, GitHubSource
 from tests.conftest import TABLES, TOKEN, query, table_rows
 from tests.factories import repository
@@ -187,6 +188,9 @@ def test_missing_token(serve, cli, db_path):
         ["sync", "--repo", "a/b/c", "--pr", "1"],
         ["sync", "--repo", "acme/widgets", "--pr", "abc"],
         ["sync", "--repo", "acme/widgets", "--pr", "0"],
+        ["sync", "--repo", "acme/widgets", "--pr", "2147483648"],  # beyond pull_requests.number (INTEGER)
+        ["sync", "--repo", "acme/widgets", "--pr", "1", "--db", ""],  # not silently ./mergelens.duckdb
+        ["metrics", "--recompute", "--db", " "],
         ["sync", "--bogus"],
         ["sync"],  # no PR and no Actions event
         ["frobnicate"],
@@ -197,6 +201,20 @@ def test_usage_errors_exit_2_with_one_line(cli, argv):
     assert run.exit_code == 2, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert run.stderr.startswith("mergelens: error:")
+
+
+def test_the_largest_pr_number_is_accepted(serve, cli, db_path):
+    run = cli(
+        serve(repository(complete_pr())), "sync", "--repo", "acme/widgets", "--pr", "2147483647", "--db", str(db_path)
+    )
+    assert run.exit_code == 1
+    assert run.stderr.strip() == "mergelens: error: PR #2147483647 not found in acme/widgets (HTTP 404)"
+
+
+def test_an_empty_mergelens_db_means_unset():
+    # Actions renders an unset ${{ vars.MERGELENS_DB }} as '': that is "not configured", not a path.
+    assert Environment.from_environ({"MERGELENS_DB": ""}).db == "mergelens.duckdb"
+    assert Environment.from_environ({"MERGELENS_DB": "data/prs.duckdb"}).db == "data/prs.duckdb"
 
 
 def test_token_never_printed_even_in_debug_output(serve, cli, db_path):

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
@@ -114,42 +110,6 @@ def test_outputs_with_newlines_use_a_heredoc(tmp_path):
     text = path.read_text()
     assert text.startswith("status=complete\nnote<<ghadelimiter_")
     assert "\ntwo\nlines\nghadelimiter_" in text
-
-
-class EnvelopeCatcher(BaseHTTPRequestHandler):
-    """A loopback Sentry: accepts envelopes and keeps their events."""
-
-    events: ClassVar[list[dict]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        elif self.headers.get("Content-Encoding") == "br":
-            import brotli
-
-            body = brotli.decompress(body)
-        lines = body.split(b"\n")
-        for header, payload in zip(lines[1::2], lines[2::2], strict=False):
-            if json.loads(header).get("type") == "event":
-                type(self).events.append(json.loads(payload))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def sentry():
-    EnvelopeCatcher.events = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), EnvelopeCatcher)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://publickey@127.0.0.1:{server.server_address[1]}/42", EnvelopeCatcher.events
-    server.shutdown()
-    server.server_close()
 
 
 def test_permanent_section_failure_goes_to_sentry_with_tags(serve, cli, db_path, tmp_path, sentry):

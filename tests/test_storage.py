@@ -176,7 +176,7 @@ def _clobber(work: Path) -> None:
     ("apply", "reason"),
     [
         (_lose_a_row, "pull_requests would shrink from 2 to 1 rows"),
-        (_newer_schema, f"schema version is {store.SCHEMA_VERSION + 1}, expected {store.SCHEMA_VERSION}"),
+        (_newer_schema, f"schema version {store.SCHEMA_VERSION + 1} is newer than this mergelens"),
         (_clobber, "does not open as a DuckDB database"),
     ],
     ids=["lost-rows", "wrong-schema-version", "not-duckdb"],
@@ -197,7 +197,7 @@ def test_local_existing_file_that_is_not_duckdb_is_refused_before_apply(tmp_path
     path = tmp_path / "mergelens.duckdb"
     path.write_text("my notes\n" * 100)
     called = []
-    with pytest.raises(StorageError, match="the stored database does not open as DuckDB") as caught:
+    with pytest.raises(StorageError, match="stored database cannot be used: it does not open as a DuckDB") as caught:
         LocalLocation(path).update(called.append)
     one_line(caught.value)
     assert called == [] and path.read_text() == "my notes\n" * 100
@@ -222,6 +222,56 @@ def test_local_leftover_wal_of_a_crashed_direct_writer_is_folded_in(tmp_path):
     assert pr_rows(path) == {(1, "PR 1"), (2, "PR 2"), (3, "PR 3")}  # the committed PR 2 was not lost
     assert result.counts["pull_requests"] == 3
     assert not path.with_name(path.name + ".wal").exists()
+
+
+def _wal_of_another_database(path: Path) -> None:
+    """A real WAL, but of another DB file (copied, restored from a backup of something else)."""
+    other = make_db(path.with_name("other.duckdb"), 7)
+    script = textwrap.dedent(
+        f"""
+        import os, signal, duckdb
+        con = duckdb.connect({str(other)!r})
+        con.execute("SET checkpoint_threshold = '1GB'")
+        con.execute("DELETE FROM pull_requests")
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    assert subprocess.run([sys.executable, "-c", script], timeout=60).returncode == -signal.SIGKILL
+    shutil.copyfile(other.with_name(other.name + ".wal"), path.with_name(path.name + ".wal"))
+
+
+def _junk_wal(path: Path) -> None:
+    path.with_name(path.name + ".wal").write_bytes(b"not a WAL at all\n" * 64)
+
+
+@pytest.mark.parametrize("make_wal", [_wal_of_another_database, _junk_wal], ids=["another-db", "junk"])
+def test_local_stray_wal_is_named_for_what_it_is(tmp_path, make_wal):
+    """DuckDB refuses a WAL of another DB ("WAL does not match database file") and silently
+    ignores junk, leaving it in place: either way the old message blamed "another process"."""
+    path = make_db(tmp_path / "mergelens.duckdb", 1)
+    make_wal(path)
+    wal = path.with_name(path.name + ".wal")
+    before, wal_before = path.read_bytes(), wal.read_bytes()
+    with pytest.raises(StorageError) as caught:
+        LocalLocation(path).update(lambda work: write_prs(work, 2))
+    message = one_line(caught.value)
+    assert f"a leftover {path.name}.wal beside it does not belong to it" in message and "move" in message
+    assert "another process" not in message
+    assert path.read_bytes() == before and wal.read_bytes() == wal_before  # never deleted for the user
+
+
+@pytest.mark.parametrize("make_wal", [_wal_of_another_database, _junk_wal], ids=["another-db", "junk"])
+def test_local_stray_wal_through_the_cli_is_one_line(serve, cli, tmp_path, make_wal):
+    path = make_db(tmp_path / "mergelens.duckdb", 1)
+    make_wal(path)
+    before = path.read_bytes()
+    server = serve(repository(complete_pr()))
+    run = cli(server, "sync", "--repo", REPO, "--pr", "12", "--db", str(path))
+    assert run.exit_code == 1
+    error = run.stderr.strip().splitlines()[-1]
+    assert error.startswith("mergelens: error: cannot ") and "wal beside it does not belong to it" in error
+    assert "Traceback" not in run.stderr and "another process" not in run.stderr
+    assert path.read_bytes() == before
 
 
 def test_local_concurrent_threads_both_land(tmp_path):

@@ -9,6 +9,7 @@ import textwrap
 import time
 
 import duckdb
+import pytest
 
 from fetcher import store
 from tests.conftest import TABLES, TOKEN, table_rows
@@ -77,7 +78,7 @@ def test_not_a_duckdb_file(serve, cli, tmp_path):
     server = serve(repository(complete_pr()))
     run = sync(cli, server, path, 12)
     assert run.exit_code == 1
-    assert run.stderr.strip().startswith(f"mergelens: error: cannot open database {path}")
+    assert run.stderr.strip().startswith(f"mergelens: error: cannot open database {path}: it does not open as")
     assert server.requests == []
     assert path.read_text().startswith("these are my notes")  # left as it was
 
@@ -182,7 +183,9 @@ def test_db_in_use_by_another_process_is_one_clear_line(serve, cli, db_path):
         run = sync(cli, server, db_path, 12)
         assert run.exit_code == 1
         assert server.requests == []
-        assert run.stderr.strip().startswith(f"mergelens: error: database {db_path} is in use by another process")
+        assert run.stderr.strip().startswith(
+            f"mergelens: error: cannot open database {db_path}: it is in use by another process (PID {holder.pid})"
+        )
         assert "Traceback" not in run.stderr
     finally:
         holder.kill()
@@ -198,3 +201,180 @@ def test_sync_runs_log_each_run(serve, cli, db_path):
     assert len(runs) == 2
     assert len({row[0] for row in runs}) == 2  # distinct run ids
     assert all(json.loads(row[7])["files"] == 2 for row in runs)
+
+
+# --- a DB file is data, not code ---------------------------------------------------------------
+
+
+def planted(cli, server, path, *statements: str) -> bytes:
+    """A DB that mergelens wrote (PR 12), then changed by someone else with plain DuckDB."""
+    assert sync(cli, server, path, 12).exit_code == 0
+    with duckdb.connect(str(path)) as con:
+        for statement in statements:
+            con.execute(statement)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("statements", "expected"),
+    [
+        (["DROP TABLE pr_files", "CREATE VIEW pr_files AS SELECT 1 AS repo"], "a view pr_files that mergelens"),
+        (["ALTER TABLE pull_requests DROP COLUMN body"], "lacks mergelens's column pull_requests.body"),
+        (["ALTER TABLE pr_files ALTER COLUMN changes TYPE BIGINT"], "column pr_files.changes is not defined as"),
+        (["ALTER TABLE pr_files ALTER COLUMN status SET DEFAULT 'x'"], "column pr_files.status is not defined as"),
+        (["CREATE MACRO epoch(x) AS 0"], "a macro epoch that mergelens did not create"),  # cycle times would be 0
+        (["CREATE MACRO count_star() AS 42"], "a macro count_star"),  # shadows count(*)
+        (["CREATE MACRO duckdb_functions() AS TABLE SELECT 1 AS x"], "a macro duckdb_functions"),  # hides macros
+        (["CREATE SEQUENCE ids"], "a sequence ids"),
+        (["CREATE INDEX by_title ON pull_requests (title)"], "an index by_title"),
+        (["CREATE TYPE mood AS ENUM ('happy')"], "a type mood"),
+        (["CREATE SCHEMA extra", "CREATE TABLE extra.notes (x INTEGER)"], "a schema extra"),
+        (["CREATE TABLE notes (x INTEGER)"], "a table notes"),
+        (["COMMENT ON TABLE pr_files IS 'mine'"], "table pr_files is not defined as"),
+        (['CREATE VIEW "x\n::error::pwned" AS SELECT 1'], r'a view "x\n::error::pwned"'),
+        (["DROP TABLE backfill_pending"], "lacks mergelens's table backfill_pending"),
+    ],
+    ids=[
+        "view-for-table",
+        "dropped-column",
+        "column-type",
+        "column-default",
+        "macro-epoch",
+        "macro-count",
+        "macro-catalog",
+        "sequence",
+        "index",
+        "type",
+        "schema",
+        "table",
+        "comment",
+        "newline-name",
+        "dropped-table",
+    ],
+)
+def test_anything_mergelens_did_not_create_is_refused_by_name(serve, cli, db_path, statements, expected):
+    server = serve(repository(complete_pr()))
+    before = planted(cli, server, db_path, *statements)
+    requests = len(server.requests)
+    run = sync(cli, server, db_path, 12)
+    assert run.exit_code == 1, run.stderr
+    assert run.stderr.startswith(f"mergelens: error: cannot open database {db_path}: it")
+    assert expected in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Traceback" not in run.stderr
+    assert "SELECT" not in run.stderr and "AS 0" not in run.stderr  # a name, never a definition
+    assert len(server.requests) == requests  # refused before spending any API request
+    assert db_path.read_bytes() == before
+
+
+def test_a_truncated_db_file_is_one_line_and_left_as_it_was(serve, cli, db_path):
+    server = serve(repository(complete_pr()))
+    whole = planted(cli, server, db_path)
+    for size in (100, len(whole) // 2, len(whole) - 4096):
+        db_path.write_bytes(whole[:size])
+        run = sync(cli, server, db_path, 12)
+        assert run.exit_code == 1, (size, run.stderr)
+        (error,) = [line for line in run.stderr.splitlines() if line.startswith("mergelens: error:")]
+        assert "truncated" in error and "Traceback" not in run.stderr
+        assert run.stderr.strip().endswith(error)  # after the fetch's progress lines, the one error line
+        assert db_path.read_bytes() == whole[:size]
+
+
+LEAKY_VIEW = "CREATE VIEW pr_files AS SELECT * FROM read_text('/proc/self/environ') WHERE error(content) IS NULL"
+
+
+def test_a_planted_view_cannot_leak_the_environment_anywhere(serve, db_path, tmp_path, sentry):
+    """The finding: counting the rows of a view over /proc/self/environ wrapped in error() put
+    the whole environment (token, AWS and Sentry secrets) into the error line, the ::error
+    annotation, the step summary and a Sentry event. /proc/self/environ is a process's initial
+    environment, so the sync runs in a child process with planted secrets."""
+    dsn, events = sentry
+    server = serve(repository(complete_pr()))
+    store.connect(db_path).close()
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("DROP TABLE pr_files")
+        con.execute(LEAKY_VIEW)
+    before = db_path.read_bytes()
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs.txt"
+    secrets = {"GITHUB_TOKEN": TOKEN, "AWS_SECRET_ACCESS_KEY": "planted-aws-secret-0123456789", "SENTRY_DSN": dsn}
+    done = subprocess.run(
+        [sys.executable, "-m", "fetcher", "sync", "--repo", "acme/widgets", "--pr", "12", "--db", str(db_path)],
+        cwd=REPO_ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO_ROOT),
+            "GITHUB_API_URL": server.api_url,
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_OUTPUT": str(outputs),
+            **secrets,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith(f"mergelens: error: cannot open database {db_path}: it holds a view pr_files")
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert len(events) == 1  # the failure did reach Sentry: the channel was exercised
+    everything = done.stdout + done.stderr + summary.read_text() + outputs.read_text() + json.dumps(events)
+    for name, secret in secrets.items():
+        assert secret not in everything and name not in everything, name
+    assert "PYTHONPATH" not in everything and "/proc/self/environ" not in everything
+    assert db_path.read_bytes() == before
+
+
+def test_only_our_own_catalog_is_expected():
+    """The expected catalog is read from a DB the migrations built, not written by hand."""
+    latest = store.expected_catalog(store.SCHEMA_VERSION)
+    tables = {entry.name for entry in latest if entry.kind == "table"}
+    assert tables == {"mergelens_schema", *TABLES, "sync_runs", "backfill_checkpoints", "backfill_pending"}
+    assert {entry.kind for entry in latest} == {"table", "column"}
+    assert not {entry.name for entry in store.expected_catalog(1) if entry.kind == "table"} & {"backfill_pending"}
+    assert store.expected_catalog(0) == {}
+
+
+def test_an_older_file_is_verified_against_its_own_version_then_migrated(tmp_path):
+    path = tmp_path / "v1.duckdb"
+    with duckdb.connect(str(path)) as con:
+        store.ensure_schema(con, 1)
+    con, version = store.open_database(path, read_only=True)
+    con.close()
+    assert version == 1
+    con = store.connect(path)
+    assert store.schema_version(con) == store.SCHEMA_VERSION
+    con.close()
+    with duckdb.connect(str(path)) as con:  # an "older" file that also carries a view
+        con.execute("DELETE FROM mergelens_schema WHERE version > 1")
+        con.execute("DROP TABLE backfill_pending")
+        con.execute("DROP TABLE backfill_checkpoints")
+        con.execute("CREATE VIEW backfill_pending AS SELECT 1 AS x")
+    with pytest.raises(store.DatabaseRefused, match="holds a view backfill_pending"):
+        store.connect(path)
+
+
+def test_the_configuration_is_locked_and_external_access_off(tmp_path):
+    con = store.connect(tmp_path / "locked.duckdb")
+    try:
+        assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+        with pytest.raises(duckdb.Error, match="locked"):
+            con.execute("SET enable_external_access = true")
+        with pytest.raises(duckdb.PermissionException):
+            con.execute("SELECT * FROM read_text('/etc/hostname')")
+        with con.cursor() as cursor:  # a cursor is a new connection: it inherits UTC
+            assert cursor.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+    finally:
+        con.close()
+
+
+def test_two_connections_to_one_file_in_one_process(tmp_path):
+    """DuckDB shares one open database per file in a process: the second open finds the
+    configuration already locked (by the first) and must not try to set it again."""
+    path = tmp_path / "shared.duckdb"
+    first = store.connect(path)
+    try:
+        second, version = store.open_database(path)
+        assert version == store.SCHEMA_VERSION
+        assert second.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
+        second.close()
+    finally:
+        first.close()
