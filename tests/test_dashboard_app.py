@@ -151,7 +151,7 @@ def test_a_planted_view_is_named_on_the_page_never_shown(
         )
     at = app(path, monkeypatch, page="prs")
     assert not at.exception
-    assert any("a view pull\\_requests that mergelens did not create" in box.value for box in at.error), [
+    assert any("a view pull_requests that mergelens did not create" in box.value for box in at.error), [
         box.value for box in at.error
     ]
     page = repr([getattr(node, "value", None) for node in nodes(at)])
