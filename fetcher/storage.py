@@ -20,10 +20,11 @@ quote the file, are never passed on.
   re-apply, so ``apply`` may run more than once and must work on whatever file it is given.
 - Artifact: the newest unexpired *trusted* artifact of that name, downloaded through the REST
   API; the updated file is left in ``$RUNNER_TEMP/mergelens/NAME.duckdb`` for the workflow's
-  ``actions/upload-artifact`` step. Trusted: uploaded by a run of this repository (not a fork)
-  on its default branch (or a branch of ``MERGELENS_ARTIFACT_BRANCHES``); any run, a fork's PR
-  CI included, can upload an artifact of any name. Artifacts cannot be written conditionally:
-  the workflow's concurrency group is what serialises writers there.
+  ``actions/upload-artifact`` step. Trusted: uploaded by a workflow run of this repository that
+  executed this repository's own code: a ``pull_request_target`` run (a merge), or a run on its
+  default branch (or a branch of ``MERGELENS_ARTIFACT_BRANCHES``); see ``run_refusal``. Any run,
+  a fork's PR CI included, can upload an artifact of any name. Artifacts cannot be written
+  conditionally: the workflow's concurrency group is what serialises writers there.
 
 ``apply`` must close its connections before it returns (DuckDB allows one read-write
 process per file and refuses a second open with another configuration in the same process).
@@ -532,34 +533,61 @@ _MAX_LIST_PAGES = 10
 _MAX_NAMED_SKIPS = 5  # untrusted artifacts named one by one in the notes; the rest are counted
 
 
+# Which code a workflow run executed, by the event that triggered it (the run's ``event``).
+# For the pull request events GitHub records the PR's HEAD side in the run whichever code ran:
+# head_branch is the PR's branch and head_repository the PR's head repository (the fork, for a
+# fork's PR). So the head side alone cannot tell a fork's `pull_request` run (the fork's code)
+# from a `pull_request_target` run for the same PR (our base branch's code); the event can.
+_BASE_BRANCH_EVENTS = ("pull_request_target",)  # the PR's base branch's workflow and code
+_BRANCH_EVENTS = ("schedule", "workflow_dispatch", "push", "workflow_run", "repository_dispatch")
+_PULL_REQUEST_EVENTS = ("pull_request", "pull_request_review", "pull_request_review_comment", "merge_group")
+
+
 @dataclass(frozen=True)
 class _Trust:
     """Whose artifacts we use: runs of this repository (its id, so a fork's runs, which list
-    under our repository too, never pass) for one of these branches."""
+    under our repository too, never pass) that ran our code: see ``run_refusal``."""
 
     repository_id: int
     branches: tuple[str, ...]
 
-    def refusal(self, artifact: dict[str, Any]) -> str | None:
-        """Why ``artifact`` is not ours, or None when it is. GitHub's artifact payload carries
-        ``workflow_run: {id, repository_id, head_repository_id, head_branch, head_sha}``: for a
-        ``pull_request`` run from a fork, head_repository_id is the fork's id (repository_id
-        is still ours) and head_branch the fork's branch, whatever its name."""
-        run = artifact.get("workflow_run")
-        if not isinstance(run, dict):
-            return "no workflow run is recorded for it"
-        head_repository, branch = run.get("head_repository_id"), _shown(run.get("head_branch"))
-        if head_repository != self.repository_id or run.get("repository_id") != self.repository_id:
-            return f"uploaded by a run for branch {branch} of head repository id {_shown(head_repository)} (a fork)"
+    def run_refusal(self, run: dict[str, Any]) -> str | None:
+        """Why the workflow run ``run`` (GET /repos/{o}/{r}/actions/runs/{id}) did not run our
+        code, or None when it did. By ``event``:
+
+        - ``pull_request_target`` runs the workflow and code of the PR's base branch, in this
+          repository: trusted whoever opened the PR (head_branch/head_repository are the PR's).
+        - ``schedule``, ``workflow_dispatch``, ``push``, ``workflow_run``, ``repository_dispatch``
+          run the code of ``head_branch`` of ``head_repository``: trusted when that is this
+          repository and a trusted branch (the default one, or MERGELENS_ARTIFACT_BRANCHES).
+        - ``pull_request``, ``pull_request_review(_comment)`` and ``merge_group`` run a pull
+          request's code (a same-repository branch's too, Dependabot's say); they and every
+          other event are never trusted, whatever the head side says."""
+        event, branch = _shown(run["event"]), _shown(run.get("head_branch"))
+        if run["repository"]["id"] != self.repository_id:
+            return f"uploaded by a run of event {event} of another repository (id {_shown(run['repository']['id'])})"
+        if run["event"] in _BASE_BRANCH_EVENTS:
+            return None
+        head = run.get("head_repository") if isinstance(run.get("head_repository"), dict) else {}
+        ours = head.get("id") == self.repository_id
+        where = f"uploaded by a run of event {event} for branch {branch} of " + (
+            "this repository" if ours else _shown(head.get("full_name") or f"repository id {head.get('id')}")
+        )
+        if run["event"] in _PULL_REQUEST_EVENTS:
+            return f"{where}: that event runs the code of a pull request"
+        if run["event"] not in _BRANCH_EVENTS:
+            return f"{where}: only runs of {', '.join(_BASE_BRANCH_EVENTS + _BRANCH_EVENTS)} are trusted"
+        if not ours:
+            return f"{where}, not this repository"
         if run.get("head_branch") not in self.branches:
-            return f"uploaded by a run for branch {branch} of this repository (trusted: {', '.join(self.branches)})"
+            return f"{where} (trusted: {', '.join(self.branches)})"
         return None
 
 
 @dataclass
 class _Found:
     artifact: dict[str, Any] | None = None  # the newest unexpired trusted artifact
-    newest_expired: dict[str, Any] | None = None  # the newest expired trusted one
+    newest_expired: dict[str, Any] | None = None  # the newest expired one (never used: its run is not read)
     skipped: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # untrusted, newer; why
 
 
@@ -724,7 +752,8 @@ class ArtifactLocation:
     def _find(self, session: Any, trust: _Trust) -> _Found:
         """GET /repos/{owner}/{repo}/actions/artifacts?name=NAME: GitHub lists them newest
         first, expired ones included (``expired: true``, their content is gone). The newest
-        unexpired trusted one wins; the untrusted ones listed before it are reported."""
+        unexpired trusted one wins; the untrusted ones listed before it are reported. Each
+        unexpired one examined costs a request for its run (normally one: the newest)."""
         url: str | None = f"{self.api_url}/repos/{self.repository}/actions/artifacts"
         params: dict[str, Any] | None = {"name": self.name, "per_page": 100}
         found = _Found()
@@ -739,17 +768,50 @@ class ArtifactLocation:
             except (ValueError, AttributeError):
                 raise StorageError(f"{self.description}: GitHub's artifact list is not JSON") from None
             for artifact in sorted(artifacts, key=_newest_key, reverse=True):
-                refusal = trust.refusal(artifact)
                 if artifact.get("expired"):
-                    if refusal is None and found.newest_expired is None:
-                        found.newest_expired = artifact
-                elif refusal is not None:
+                    found.newest_expired = found.newest_expired or artifact
+                elif (refusal := self._refusal(session, trust, artifact)) is not None:
                     found.skipped.append((artifact, refusal))
                 else:
                     found.artifact = artifact
                     return found
             url, params = response.links.get("next", {}).get("url"), None
         return found
+
+    def _refusal(self, session: Any, trust: _Trust, artifact: dict[str, Any]) -> str | None:
+        """Why ``artifact`` is not ours, or None when it is. Its own ``workflow_run`` (id,
+        repository_id, head_repository_id, head_branch, head_sha) names the run but not the
+        event that started it, so the run is read (one request) and judged by ``run_refusal``."""
+        recorded = artifact.get("workflow_run")
+        if not isinstance(recorded, dict) or not isinstance(recorded.get("id"), int):
+            return "no workflow run is recorded for it"
+        if recorded.get("repository_id") != trust.repository_id:
+            return f"uploaded by a run of another repository (id {_shown(recorded.get('repository_id'))})"
+        run = self._run(session, recorded["id"])
+        if run is None:
+            return f"its workflow run {recorded['id']} cannot be read (HTTP 404: deleted?)"
+        return trust.run_refusal(run)
+
+    def _run(self, session: Any, run_id: int) -> dict[str, Any] | None:
+        """GET /repos/{owner}/{repo}/actions/runs/{id}; None when the run is gone (404)."""
+        what = "reading a workflow run"
+        response = self._get(session, f"{self.api_url}/repos/{self.repository}/actions/runs/{run_id}", what)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._api_error(response, what)
+        try:
+            run = response.json()
+        except ValueError:
+            run = None
+        if not (
+            isinstance(run, dict)
+            and isinstance(run.get("event"), str)
+            and isinstance(run.get("repository"), dict)
+            and isinstance(run["repository"].get("id"), int)
+        ):
+            raise StorageError(f"{self.description}: GitHub's workflow run answer is not what it documents")
+        return run
 
     def _skip_notes(self, skipped: list[tuple[dict[str, Any], str]]) -> list[str]:
         """One warning per untrusted artifact (the first few), naming it for whoever investigates."""

@@ -5,8 +5,9 @@ The steps' own ``run:`` scripts are read from .github/workflows/mergelens.yml an
 GITHUB_REPOSITORY, GITHUB_API_URL pointing at the fake GitHub, GITHUB_STEP_SUMMARY and
 GITHUB_OUTPUT files. ``uses:`` steps are stood in for: checkout and setup-python by this
 checkout and its Python; upload-artifact by adding the file to the fake GitHub's artifacts,
-under the step's own ``if:`` condition and ``name:``, as a run of this repository on its
-default branch. The DB travels between runs as an artifact, through the real download code.
+under the step's own ``if:`` condition and ``name:``, uploaded by a run of the event that ran,
+with the head side GitHub records for it (``uploading_run``). The DB travels between runs as an
+artifact, through the real download code and its trust check.
 """
 
 from __future__ import annotations
@@ -182,8 +183,9 @@ class Runner:
                 path = Path(evaluate(step["with"]["path"], flat_outputs(outcome.outputs)))
                 name = evaluate(step["with"]["name"], flat_outputs(outcome.outputs))
                 artifact_id = 500 + len(self.repo.artifacts)
+                run = uploading_run(event_name, payload, self.repo.default_branch)
                 self.repo.artifacts.append(
-                    Artifact.from_file(artifact_id, name, path, datetime.now(UTC), head_branch=self.repo.default_branch)
+                    Artifact.from_file(artifact_id, name, path, datetime.now(UTC), workflow_run_id=run_id, **run)
                 )
                 outcome.uploaded = path
         outcome.summary = summary.read_text() if summary.exists() else ""
@@ -199,6 +201,26 @@ class Runner:
         return target
 
 
+def uploading_run(event_name: str, payload: dict[str, Any], default_branch: str) -> dict[str, Any]:
+    """The run fields GitHub records for a run of ``event_name``. For the pull request events,
+    the PR's head side: head branch and head repository (a fork's, for a fork's PR), although a
+    ``pull_request_target`` run executes the base branch and its head_sha is the base's commit.
+    Otherwise the branch that ran: the event's ``ref`` (workflow_dispatch, push), else the
+    default branch (schedule)."""
+    if event_name in ("pull_request", "pull_request_target"):
+        pr = payload["pull_request"]
+        side = pr["base"] if event_name == "pull_request_target" else pr["head"]
+        return {
+            "event": event_name,
+            "head_branch": pr["head"]["ref"],
+            "head_repository_id": pr["head"]["repo"]["id"],
+            "head_repository_name": pr["head"]["repo"]["full_name"],
+            "head_sha": side["sha"],
+        }
+    ref = str(payload.get("ref") or f"refs/heads/{default_branch}")
+    return {"event": event_name, "head_branch": ref.removeprefix("refs/heads/")}
+
+
 def parse_outputs(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line and "<<" not in line)
 
@@ -207,11 +229,19 @@ def flat_outputs(outputs: dict[str, dict[str, str]]) -> dict[str, str]:
     return {f"steps.{step}.outputs.{name}": value for step, values in outputs.items() for name, value in values.items()}
 
 
-def merged_event(number: int) -> dict[str, Any]:
+FORK = {"id": 9999, "full_name": "contributor/widgets"}
+
+
+def merged_event(number: int, fork: bool = False) -> dict[str, Any]:
+    """The recorded merged webhook, moved to the fake's repository: a PR from a branch of this
+    repository (the recording's own head branch), or from a fork (``fork=True``)."""
     event = recorded_sample("webhook_pull_request_closed_merged.json")
+    ours = {"full_name": "acme/widgets", "id": 4242, "default_branch": "main"}
     event["number"] = number
     event["pull_request"]["number"] = number
-    event["repository"].update(full_name="acme/widgets", id=4242, default_branch="main")  # the fake's repository
+    event["repository"].update(ours)
+    event["pull_request"]["base"]["repo"].update(ours)
+    event["pull_request"]["head"]["repo"].update({**ours, **FORK, "fork": True} if fork else ours)
     return event
 
 
@@ -242,7 +272,7 @@ def runner(serve, tmp_path):
 
 def test_a_merge_runs_the_workflow_end_to_end(runner):
     actions = runner(*recent_merged_pulls(3))
-    first = actions.run("pull_request_target", merged_event(2), with_install=True)
+    first = actions.run("pull_request_target", merged_event(2, fork=True), with_install=True)
     assert first.exit_codes.get("mergelens") == 0, first.logs
     outputs = first.outputs["mergelens"]
     assert outputs["status"] == "complete"
@@ -261,7 +291,7 @@ def test_a_merge_runs_the_workflow_end_to_end(runner):
         "workflow_dispatch", {"inputs": {"pr_number": "3"}, "repository": {"full_name": "acme/widgets"}}
     )
     assert second.exit_codes["mergelens"] == 0, second.logs
-    assert "no unexpired artifact" not in second.summary
+    assert "fresh" not in second.summary and "skipped" not in second.summary, second.summary
     assert len(actions.repo.artifacts) == 2
     with duckdb.connect(str(actions.stored_db("second.duckdb")), read_only=True) as con:
         runs = con.execute("SELECT count(*) FROM sync_runs WHERE pr_number IS NOT NULL").fetchone()[0]
@@ -312,6 +342,8 @@ def test_burst_of_fifty_merges_with_cancelled_pending_runs_loses_nothing(runner,
     # the cost: one listing page per run, and each PR fetched exactly once
     paths = actions.server.paths()
     assert paths.count("/repos/acme/widgets/pulls") == len(executed)
+    # and one read of the run behind the newest artifact per run that found one (all but the first)
+    assert sum(path.startswith("/repos/acme/widgets/actions/runs/") for path in paths) == len(executed) - 1
     assert sorted(
         int(path.rsplit("/", 1)[1]) for path in paths if re.fullmatch(r"/repos/acme/widgets/pulls/\d+", path)
     ) == list(range(1, 51))
@@ -325,6 +357,7 @@ def test_scheduled_run_reconciles_and_reuploads_the_db(runner):
     pulls[0].updated_at = datetime.now(UTC) + timedelta(minutes=1)  # a comment after the merge
     outcome = actions.run("schedule", {"schedule": "37 4 * * *"})
     assert outcome.exit_codes["mergelens"] == 0, outcome.logs
+    assert "fresh" not in outcome.summary, outcome.summary  # built on the merge run's artifact
     assert "### Reconcile" in outcome.summary
     assert len(actions.repo.artifacts) == 2  # re-uploaded even when nothing changed: keeps the DB alive
     with duckdb.connect(str(actions.stored_db()), read_only=True) as con:
@@ -367,13 +400,15 @@ def test_an_artifact_uploaded_by_a_fork_run_is_skipped_and_named(runner, tmp_pat
     shutil.copyfile(actions.stored_db(), forged)
     with duckdb.connect(str(forged)) as con:
         con.execute("UPDATE pull_requests SET title = 'forged'")
-    actions.repo.artifacts.append(
-        Artifact.from_file(666, "mergelens-db", forged, datetime.now(UTC), head_repository_id=9999)
-    )
-    outcome = actions.run("pull_request_target", merged_event(2))
+    # the fork's CI: a `pull_request` run of this repository's workflow with the fork's code
+    fork_ci = {**uploading_run("pull_request", merged_event(2, fork=True), "main"), "head_branch": "main"}
+    actions.repo.artifacts.append(Artifact.from_file(666, "mergelens-db", forged, datetime.now(UTC), **fork_ci))
+    outcome = actions.run("pull_request_target", merged_event(2, fork=True))
     assert outcome.exit_codes["mergelens"] == 0, outcome.logs
     assert "::warning title=mergelens%3A database::skipped untrusted artifact mergelens-db (id 666," in outcome.logs
-    assert "head repository id 9999 (a fork)" in outcome.summary.replace("\\", "")
+    summary = outcome.summary.replace("\\", "")
+    assert "run of event pull_request for branch main of contributor/widgets: that event runs the code of a" in summary
+    assert "fresh" not in summary  # the first merge run's artifact was used
     assert actions.repo.artifacts[-1].id != 666 and any(a.id == 666 for a in actions.repo.artifacts)  # left alone
     with duckdb.connect(str(actions.stored_db()), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM pull_requests WHERE title = 'forged'").fetchone()[0] == 0

@@ -39,6 +39,7 @@ from fetcher.storage import (
     S3Location,
     StorageConflict,
     StorageError,
+    _Trust,
     is_local,
     open_location,
     verify_database,
@@ -47,6 +48,7 @@ from fetcher.sync import sync_pull_request
 from tests.conftest import TOKEN, environment
 from tests.factories import repository
 from tests.fake_github import Artifact, Fault, zip_archive
+from tests.fake_github.payloads import stable_id
 from tests.test_sync import REPO_ROOT, complete_pr
 
 REPO = "acme/widgets"
@@ -667,6 +669,44 @@ def test_fake_github_lists_artifacts_like_github(serve, tmp_path):
     assert expired.status_code == 410 and expired.json()["message"] == "Artifact has expired"
 
 
+def test_fake_github_serves_the_run_behind_an_artifact_like_github(serve, tmp_path):
+    """GET /actions/runs/{id}: a `pull_request_target` run for a fork's PR records the PR's head
+    side (the fork, its branch) while its head_sha is the base branch's commit."""
+    repo = repository()
+    db = make_db(tmp_path / "a.duckdb", 1)
+    base_sha = "b" * 40
+    repo.artifacts = [
+        Artifact.from_file(1, NAME, db, NOW, **FORK_PR_TARGET_RUN, head_sha=base_sha),
+        Artifact.from_file(2, NAME, db, NOW - timedelta(days=1)),  # a schedule run on main
+        Artifact.from_file(3, NAME, db, NOW - timedelta(days=2), run_deleted=True),
+    ]
+    server = serve(repo)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    listed = requests.get(f"{server.api_url}/repos/{REPO}/actions/artifacts", headers=headers, timeout=10).json()
+    runs = [a["workflow_run"] for a in listed["artifacts"]]
+    fork_run = requests.get(f"{server.api_url}/repos/{REPO}/actions/runs/{runs[0]['id']}", headers=headers, timeout=10)
+    assert fork_run.status_code == 200
+    body = fork_run.json()
+    assert {"id", "event", "path", "head_branch", "head_sha", "head_repository", "repository", "status"} <= set(body)
+    assert {"conclusion", "workflow_id", "run_attempt", "head_commit", "html_url", "pull_requests"} <= set(body)
+    assert body["id"] == runs[0]["id"] and body["event"] == "pull_request_target"
+    assert body["path"] == ".github/workflows/mergelens.yml"
+    assert (
+        (body["head_branch"], body["head_sha"])
+        == ("patch-1", base_sha)
+        == (runs[0]["head_branch"], runs[0]["head_sha"])
+    )
+    head, ours = body["head_repository"], body["repository"]
+    assert (head["id"], head["full_name"], head["fork"]) == (FORK_ID, "contributor/widgets", True)
+    assert (ours["id"], ours["full_name"], ours["fork"]) == (4242, REPO, False)
+    assert "created_at" not in head and "owner" in head  # GitHub's "minimal repository"
+    schedule = requests.get(f"{server.api_url}/repos/{REPO}/actions/runs/{runs[1]['id']}", headers=headers, timeout=10)
+    assert schedule.json()["event"] == "schedule" and schedule.json()["head_repository"]["id"] == 4242
+    for missing in (runs[2]["id"], 123):  # a deleted run, an unknown id
+        answer = requests.get(f"{server.api_url}/repos/{REPO}/actions/runs/{missing}", headers=headers, timeout=10)
+        assert answer.status_code == 404
+
+
 def test_artifact_newest_unexpired_is_downloaded_and_left_for_upload(serve, tmp_path):
     repo = repository(complete_pr())
     older = make_db(tmp_path / "older.duckdb", 1)
@@ -693,9 +733,11 @@ def test_artifact_newest_unexpired_is_downloaded_and_left_for_upload(serve, tmp_
     assert result.counts["pull_requests"] == 3 and result.counts["pr_commits"] == 2
     assert result.notes == []
     assert leftovers(output.parent) == []
-    artifact_requests = [(r.path, r.status) for r in server.requests if "artifacts" in r.path or "_blobs" in r.path]
+    artifact_requests = [(r.path, r.status) for r in server.requests if "actions" in r.path or "_blobs" in r.path]
+    run_42 = repo.artifacts[1]
     assert artifact_requests == [
         (f"/repos/{REPO}/actions/artifacts", 200),
+        (f"/repos/{REPO}/actions/runs/{stable_id('run', run_42.id)}", 200),  # one run read: the newest is trusted
         (f"/repos/{REPO}/actions/artifacts/42/zip", 302),
         (f"/_blobs/{REPO}/42.zip", 200),  # followed without the token (the blob host answers 400 to one)
     ]
@@ -703,24 +745,99 @@ def test_artifact_newest_unexpired_is_downloaded_and_left_for_upload(serve, tmp_
 
 
 FORK_ID = 9999  # a fork's repository id (ours is 4242)
+# A merge run: `pull_request_target` for a fork's PR. GitHub records the PR's head side in the run
+# (the fork and its branch), yet the run executed our base branch's workflow and code.
+FORK_PR_TARGET_RUN = {
+    "event": "pull_request_target",
+    "head_repository_id": FORK_ID,
+    "head_repository_name": "contributor/widgets",
+    "head_branch": "patch-1",
+}
+SAME_REPO_PR_TARGET_RUN = {"event": "pull_request_target", "head_branch": "feature/login"}
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        FORK_PR_TARGET_RUN,
+        SAME_REPO_PR_TARGET_RUN,
+        {"event": "schedule", "head_branch": "main"},
+        {"event": "workflow_dispatch", "head_branch": "main"},
+        {"event": "push", "head_branch": "main"},
+    ],
+    ids=["merge-of-a-fork-pr", "merge-of-a-branch-pr", "schedule", "dispatch-on-main", "push-to-main"],
+)
+def test_artifact_uploaded_by_a_merge_or_default_branch_run_is_used(serve, tmp_path, run):
+    """Issue 8: a merge run (`pull_request_target`) runs the base branch's code whoever opened
+    the PR; its artifact must carry the history to the next run."""
+    repo = repository()
+    repo.artifacts = [
+        Artifact.from_file(41, NAME, make_db(tmp_path / "older.duckdb", 1), NOW - timedelta(days=1)),
+        Artifact.from_file(42, NAME, make_db(tmp_path / "merge.duckdb", 1, 2), NOW, **run),
+    ]
+    server = serve(repo)
+    result = open_location(f"artifact:{NAME}", artifact_env(server, tmp_path)).update(lambda w: write_prs(w, 3))
+    assert not result.created and result.location.startswith(f"artifact {NAME} (id 42,")
+    assert {n for n, _ in pr_rows(result.local_path)} == {1, 2, 3}
+    assert result.notes == []
+    runs_read = [r.path for r in server.requests if "/actions/runs/" in r.path]
+    assert runs_read == [f"/repos/{REPO}/actions/runs/{stable_id('run', 42)}"]  # the newest only
+
+
+FORK_PR_RUN = {
+    "event": "pull_request",
+    "head_repository_id": FORK_ID,
+    "head_repository_name": "mallory/widgets",
+    "head_branch": "main",  # a fork names its branch as it likes
+}
 
 
 @pytest.mark.parametrize(
     ("run", "reason"),
     [
         (
-            {"head_repository_id": FORK_ID},
-            f"uploaded by a run for branch main of head repository id {FORK_ID} (a fork)",
+            FORK_PR_RUN,
+            "uploaded by a run of event pull_request for branch main of mallory/widgets: "
+            "that event runs the code of a pull request",
+        ),
+        (  # a same-repository PR branch (Dependabot's, say) also runs its own code on pull_request
+            {"event": "pull_request", "head_branch": "dependabot/pip/duckdb-2"},
+            "uploaded by a run of event pull_request for branch dependabot/pip/duckdb-2 of this repository: "
+            "that event runs the code of a pull request",
         ),
         (
-            {"head_branch": "feature/forged"},
-            "uploaded by a run for branch feature/forged of this repository (trusted: main)",
+            {"event": "merge_group", "head_branch": "gh-readonly-queue/main/pr-7"},
+            "uploaded by a run of event merge_group for branch gh-readonly-queue/main/pr-7 of this repository: "
+            "that event runs the code of a pull request",
         ),
+        (
+            {"event": "issue_comment", "head_branch": "main"},
+            "uploaded by a run of event issue_comment for branch main of this repository: only runs of "
+            "pull_request_target, schedule, workflow_dispatch, push, workflow_run, repository_dispatch are trusted",
+        ),
+        (
+            {"event": "workflow_dispatch", "head_branch": "feature/forged"},
+            "uploaded by a run of event workflow_dispatch for branch feature/forged of this repository (trusted: main)",
+        ),
+        (
+            {"event": "push", "head_branch": "main", "head_repository_id": FORK_ID},
+            f"uploaded by a run of event push for branch main of fork-{FORK_ID}/widgets, not this repository",
+        ),
+        ({"run_deleted": True}, "its workflow run {run} cannot be read (HTTP 404: deleted?)"),
         ({"has_workflow_run": False}, "no workflow run is recorded for it"),  # GitHub's schema allows null
     ],
-    ids=["fork-pull-request-run", "same-repo-branch-run", "no-workflow-run"],
+    ids=[
+        "fork-pull-request-run",
+        "same-repo-pull-request-run",
+        "merge-queue-run",
+        "event-not-allowed",
+        "dispatch-on-another-branch",
+        "push-from-another-repository",
+        "deleted-run",
+        "no-workflow-run",
+    ],
 )
-def test_artifact_uploaded_by_a_fork_or_another_branch_is_never_used(serve, tmp_path, run, reason):
+def test_artifact_uploaded_by_pull_request_code_or_another_branch_is_never_used(serve, tmp_path, run, reason):
     """Issue 8: a fork's PR runs this repository's CI with its own code and can upload an
     artifact named like ours; the newest must not win. Neither may a run for another branch."""
     repo = repository()
@@ -741,18 +858,50 @@ def test_artifact_uploaded_by_a_fork_or_another_branch_is_never_used(serve, tmp_
     assert seen == [{(1, "PR 1"), (2, "PR 2")}]  # built on our artifact, not the forged one
     assert not result.created and result.location.startswith(f"artifact {NAME} (id 41,")
     assert {n for n, _ in pr_rows(result.local_path)} == {1, 2, 3}
-    assert result.notes == [
-        f"skipped untrusted artifact {NAME} (id 42, created {NOW:%Y-%m-%d}): {reason}; "
-        "it was not used, changed or deleted"
-    ]
+    (note,) = result.notes
+    assert note.startswith(f"skipped untrusted artifact {NAME} (id 42, created {NOW:%Y-%m-%d}): ")
+    assert reason.format(run=stable_id("run", 42)) in note
+    assert note.endswith("; it was not used, changed or deleted")
     assert not any(r.path.endswith("/42/zip") or "/42.zip" in r.path for r in server.requests)  # never downloaded
+    runs_read = [r.path.rsplit("/", 1)[1] for r in server.requests if "/actions/runs/" in r.path]
+    expected = [] if run.get("has_workflow_run") is False else [str(stable_id("run", 42))]
+    assert runs_read == [*expected, str(stable_id("run", 41))]  # newest first, stopping at the trusted one
+
+
+@pytest.mark.parametrize(
+    ("run", "refusal"),
+    [
+        ({"repository": {"id": 77}}, "uploaded by a run of event pull_request_target of another repository (id 77)"),
+        ({"head_repository": None}, None),  # a merge run of a PR whose fork was deleted
+        ({"event": "schedule", "head_repository": None}, "for branch main of repository id None, not this repository"),
+        ({"event": "workflow_run", "head_branch": None}, "for branch None of this repository (trusted: main)"),
+    ],
+    ids=["another-repository", "merge-of-a-deleted-fork", "schedule-without-head", "no-head-branch"],
+)
+def test_artifact_run_judged_on_what_github_may_leave_out(run, refusal):
+    """The rule on run payloads the fake does not serve: another repository's run, a null
+    head_repository, a null head_branch."""
+    base = {
+        "event": "pull_request_target",
+        "head_branch": "main",
+        "repository": {"id": 4242},
+        "head_repository": {"id": 4242, "full_name": REPO},
+    }
+    found = _Trust(4242, ("main",)).run_refusal({**base, **run})
+    assert found == refusal if refusal is None else refusal in str(found)
 
 
 def test_artifact_only_untrusted_ones_start_a_fresh_database_and_each_is_named(serve, tmp_path):
     repo = repository()
     forged = make_db(tmp_path / "forged.duckdb", 666)
     repo.artifacts = [
-        Artifact.from_file(60 + i, NAME, forged, NOW - timedelta(hours=i), head_repository_id=FORK_ID + i)
+        Artifact.from_file(
+            60 + i,
+            NAME,
+            forged,
+            NOW - timedelta(hours=i),
+            **{**FORK_PR_RUN, "head_repository_id": FORK_ID + i, "head_repository_name": f"mallory{i}/widgets"},
+        )
         for i in range(7)
     ]
     server = serve(repo)
@@ -761,11 +910,14 @@ def test_artifact_only_untrusted_ones_start_a_fresh_database_and_each_is_named(s
     assert pr_rows(result.local_path) == {(1, "PR 1")}
     *named, more, fresh = result.notes
     assert [note.split("(id ")[1].split(",")[0] for note in named] == ["60", "61", "62", "63", "64"]  # newest first
-    assert all(f"head repository id {FORK_ID + i} (a fork)" in note for i, note in enumerate(named))
+    assert all(
+        f"run of event pull_request for branch main of mallory{i}/widgets:" in note for i, note in enumerate(named)
+    )
     assert more == f"skipped 2 more untrusted artifacts named {NAME}"
     assert fresh.startswith(f"no trusted artifact named {NAME} in {REPO}, only untrusted ones (skipped)")
     assert "started a fresh database" in fresh
     assert not any("/zip" in r.path or "_blobs" in r.path for r in server.requests)
+    assert sum("/actions/runs/" in r.path for r in server.requests) == 7  # each run read once
     assert len(repo.artifacts) == 7  # nothing deleted
 
 
@@ -778,7 +930,14 @@ def test_artifact_branches_setting_names_the_trusted_branches(serve, tmp_path, b
     repo = repository()
     repo.artifacts = [
         Artifact.from_file(41, NAME, make_db(tmp_path / "main.duckdb", 1), NOW - timedelta(days=1)),
-        Artifact.from_file(42, NAME, make_db(tmp_path / "release.duckdb", 1, 2), NOW, head_branch="release/2026"),
+        Artifact.from_file(
+            42,
+            NAME,
+            make_db(tmp_path / "release.duckdb", 1, 2),
+            NOW,
+            event="workflow_dispatch",
+            head_branch="release/2026",
+        ),
     ]
     server = serve(repo)
     env = artifact_env(server, tmp_path, artifact_branches=branches)
@@ -786,7 +945,10 @@ def test_artifact_branches_setting_names_the_trusted_branches(serve, tmp_path, b
     assert result.location.startswith(f"artifact {NAME} (id {used},")
     assert [note.split("(id ")[1].split(",")[0] for note in result.notes] == [str(i) for i in skipped]
     if skipped:
-        assert "branch release/2026 of this repository (trusted: main)" in result.notes[0]
+        assert (
+            "run of event workflow_dispatch for branch release/2026 of this repository (trusted: main)"
+            in result.notes[0]
+        )
 
 
 @pytest.mark.parametrize("source", ["api", "actions-env-and-event", "event-of-another-repository"])
@@ -799,7 +961,7 @@ def test_artifact_trust_needs_the_repository_id_and_default_branch(serve, tmp_pa
         Artifact.from_file(
             41, NAME, make_db(tmp_path / "trunk.duckdb", 1), NOW - timedelta(days=1), head_branch="trunk"
         ),
-        Artifact.from_file(42, NAME, make_db(tmp_path / "main.duckdb", 1, 2), NOW, head_branch="main"),
+        Artifact.from_file(42, NAME, make_db(tmp_path / "main.duckdb", 1, 2), NOW, event="push", head_branch="main"),
     ]
     server = serve(repo)
     event = tmp_path / "event.json"
@@ -809,7 +971,7 @@ def test_artifact_trust_needs_the_repository_id_and_default_branch(serve, tmp_pa
     settings: dict[str, Any] = {} if source == "api" else {"repository_id": 4242, "event_path": str(event)}
     result = open_location(f"artifact:{NAME}", artifact_env(server, tmp_path, **settings)).update(lambda w: None)
     assert result.location.startswith(f"artifact {NAME} (id 41,")
-    assert "branch main of this repository (trusted: trunk)" in result.notes[0]
+    assert "run of event push for branch main of this repository (trusted: trunk)" in result.notes[0]
     repository_reads = [r for r in server.requests if r.path == f"/repos/{REPO}"]
     assert len(repository_reads) == (0 if source == "actions-env-and-event" else 1)
 
@@ -879,6 +1041,31 @@ def test_artifact_api_errors_are_one_line(serve, tmp_path, setup, expected):
     message = one_line(caught.value)
     assert expected in message and TOKEN not in message and "ghs_wrong" not in message
     assert called == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "expected"),
+    [
+        (
+            Fault(403, body={"message": "Resource not accessible by integration"}),
+            "GitHub refused reading a workflow run of acme/widgets (HTTP 403: Resource not accessible by integration)",
+        ),
+        (Fault(200, body={"id": 1, "status": "completed"}), "GitHub's workflow run answer is not what it documents"),
+    ],
+    ids=["403", "no-event-or-repository"],
+)
+def test_artifact_run_lookup_errors_are_one_line_and_start_nothing(serve, tmp_path, fault, expected):
+    """A run that cannot be judged is not a reason to start a fresh database: the job fails."""
+    repo = repository()
+    repo.artifacts = [Artifact.from_file(41, NAME, make_db(tmp_path / "a.duckdb", 1), NOW)]
+    server = serve(repo)
+    server.add_fault(r"/actions/runs/\d+$", fault)
+    called = []
+    with pytest.raises(StorageError) as caught:
+        open_location(f"artifact:{NAME}", artifact_env(server, tmp_path)).update(called.append)
+    message = one_line(caught.value)
+    assert expected in message and TOKEN not in message
+    assert called == [] and not (tmp_path / "runner" / "mergelens" / f"{NAME}.duckdb").exists()
 
 
 @pytest.mark.parametrize(

@@ -145,8 +145,15 @@ def zip_archive(files: dict[str, bytes]) -> bytes:
 
 @dataclass
 class Artifact:
-    """A workflow artifact. ``content`` is its zip archive (what archive_download_url serves);
-    an ``expired`` artifact is still listed but its zip answers 410, as on GitHub."""
+    """A workflow artifact and the run that uploaded it. ``content`` is its zip archive (what
+    archive_download_url serves); an ``expired`` artifact is still listed but its zip answers
+    410, as on GitHub. The run is served at GET /actions/runs/{id} (404 once ``run_deleted``).
+
+    The run's head side is what GitHub records for its ``event``: for ``schedule``,
+    ``workflow_dispatch`` and ``push`` the branch of this repository that ran; for
+    ``pull_request`` and ``pull_request_target`` the PR's head branch and head repository (a
+    fork's, for a fork's PR), although a ``pull_request_target`` run executes the base
+    branch's code and its head_sha is the base branch's commit."""
 
     id: int
     name: str
@@ -157,6 +164,10 @@ class Artifact:
     head_branch: str = "main"
     head_repository_id: int | None = None  # None: the repository itself (not a fork)
     has_workflow_run: bool = True  # False: "workflow_run": null (GitHub's schema allows it)
+    event: str = "schedule"  # what triggered the uploading run
+    head_repository_name: str | None = None  # its full name; None: ours, or "fork-{id}/{name}" for a fork
+    head_sha: str | None = None  # None: derived from the run id
+    run_deleted: bool = False  # the run was deleted since the artifact was listed
 
     @classmethod
     def from_file(
@@ -171,7 +182,8 @@ class Artifact:
     ) -> Artifact:
         """An artifact whose zip holds the file at ``path`` (named ``member``, default its own name),
         like ``actions/upload-artifact`` with ``path: that-file``. ``run``: the uploading run's
-        fields (head_branch, head_repository_id, workflow_run_id, has_workflow_run)."""
+        fields (event, head_branch, head_repository_id, head_repository_name, head_sha, workflow_run_id,
+        has_workflow_run, run_deleted)."""
         path = Path(path)
         return cls(id, name, created_at, zip_archive({member or path.name: path.read_bytes()}), expired, **run)
 

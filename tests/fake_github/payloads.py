@@ -591,7 +591,7 @@ def artifact_payload(repo: Repository, artifact: Artifact, api: str) -> Json:
     expires_at = artifact.created_at + ARTIFACT_RETENTION
     if artifact.expired:
         expires_at = min(expires_at, datetime.now(UTC))
-    run_id = artifact.workflow_run_id or stable_id("run", artifact.id)
+    run_id = artifact_run_id(artifact)
     return {
         "id": artifact.id,
         "node_id": node_id("Artifact", artifact.id),
@@ -612,8 +612,93 @@ def artifact_payload(repo: Repository, artifact: Artifact, api: str) -> Json:
             "repository_id": repo.id,
             "head_repository_id": artifact.head_repository_id or repo.id,
             "head_branch": artifact.head_branch,
-            "head_sha": fake_sha("run", run_id),
+            "head_sha": _run_head_sha(artifact),
         }
         if artifact.has_workflow_run
         else None,
+    }
+
+
+def artifact_run_id(artifact: Artifact) -> int:
+    return artifact.workflow_run_id or stable_id("run", artifact.id)
+
+
+def _run_head_sha(artifact: Artifact) -> str:
+    return artifact.head_sha or fake_sha("run", artifact_run_id(artifact))
+
+
+def _minimal_repo_payload(repo: Repository, api: str, *, fork: bool = False) -> Json:
+    """GitHub's "minimal repository" of a workflow run: the embedded repository's keys up to
+    ``deployments_url`` (no counts, dates or settings)."""
+    payload = repo_payload(repo, api)
+    keys = list(payload)
+    minimal = {key: payload[key] for key in keys[: keys.index("deployments_url") + 1]}
+    minimal["fork"] = fork
+    return minimal
+
+
+def _head_repository(repo: Repository, artifact: Artifact) -> Repository:
+    """The run's head repository: ours, or the fork the model names (a made-up full name if none)."""
+    if artifact.head_repository_id in (None, repo.id):
+        return repo
+    full_name = artifact.head_repository_name or f"fork-{artifact.head_repository_id}/{repo.name}"
+    owner, _, name = full_name.partition("/")
+    return Repository(owner, name, artifact.head_repository_id)
+
+
+def workflow_run_payload(repo: Repository, artifact: Artifact, api: str) -> Json:
+    """GET /repos/{o}/{r}/actions/runs/{id}: the run that uploaded ``artifact`` (keys of GitHub's
+    REST docs). ``event`` says what triggered it; head_branch/head_repository are the head side
+    GitHub records for that event (see ``Artifact``); repository is always ours."""
+    run_id = artifact_run_id(artifact)
+    url = f"{api}/repos/{repo.full_name}/actions/runs/{run_id}"
+    html = f"{web_root(api)}/{repo.full_name}/actions/runs/{run_id}"
+    workflow_id = stable_id("workflow", repo.full_name, "mergelens.yml")
+    head = _head_repository(repo, artifact)
+    head_sha = _run_head_sha(artifact)
+    started = artifact.created_at - timedelta(minutes=1)
+    actor = user_payload(owner_user(repo), api)
+    return {
+        "id": run_id,
+        "name": "mergelens",
+        "node_id": node_id("WorkflowRun", run_id),
+        "head_branch": artifact.head_branch,
+        "head_sha": head_sha,
+        "path": ".github/workflows/mergelens.yml",
+        "display_title": "mergelens",
+        "run_number": run_id % 1000 + 1,
+        "event": artifact.event,
+        "status": "completed",
+        "conclusion": "success",
+        "workflow_id": workflow_id,
+        "check_suite_id": stable_id("suite", run_id),
+        "check_suite_node_id": node_id("CheckSuite", stable_id("suite", run_id)),
+        "url": url,
+        "html_url": html,
+        "pull_requests": [],  # GitHub leaves a fork's PRs out of this list
+        "created_at": iso(started),
+        "updated_at": iso(artifact.created_at),
+        "actor": actor,
+        "run_attempt": 1,
+        "referenced_workflows": [],
+        "run_started_at": iso(started),
+        "triggering_actor": actor,
+        "jobs_url": f"{url}/jobs",
+        "logs_url": f"{url}/logs",
+        "check_suite_url": f"{api}/repos/{repo.full_name}/check-suites/{stable_id('suite', run_id)}",
+        "artifacts_url": f"{url}/artifacts",
+        "cancel_url": f"{url}/cancel",
+        "rerun_url": f"{url}/rerun",
+        "previous_attempt_url": None,
+        "workflow_url": f"{api}/repos/{repo.full_name}/actions/workflows/{workflow_id}",
+        "head_commit": {
+            "id": head_sha,
+            "tree_id": fake_sha("tree", head_sha),
+            "message": "mergelens",
+            "timestamp": iso(started),
+            "author": {"name": repo.owner, "email": f"{repo.owner}@example.com"},
+            "committer": {"name": "GitHub", "email": "noreply@github.com"},
+        },
+        "repository": _minimal_repo_payload(repo, api),
+        "head_repository": _minimal_repo_payload(head, api, fork=head is not repo),
     }

@@ -229,6 +229,18 @@ def list_artifacts(req: Request) -> Reply:
     return Reply(200, body, link)
 
 
+def workflow_run(req: Request) -> Reply:
+    """GET /actions/runs/{id}: the run that uploaded one of the repository's artifacts; 404 for
+    any other id and for a deleted run."""
+    run_id = int(req.match["id"])
+    artifact = next(
+        (a for a in req.repo.artifacts if a.has_workflow_run and payloads.artifact_run_id(a) == run_id), None
+    )
+    if artifact is None or artifact.run_deleted:
+        return not_found()
+    return Reply(200, payloads.workflow_run_payload(req.repo, artifact, req.api))
+
+
 def blob_signature(repo: Repository, artifact: Artifact) -> str:
     return hashlib.sha256(f"{repo.full_name}/{artifact.id}/{len(artifact.content)}".encode()).hexdigest()[:32]
 
@@ -287,6 +299,7 @@ ROUTES: list[tuple[re.Pattern[str], Callable[[Request], Reply]]] = [
     (re.compile(_REPO + r"/commits/(?P<ref>[^/]+)/check-runs$"), check_runs),
     (re.compile(_REPO + r"/actions/artifacts$"), list_artifacts),
     (re.compile(_REPO + r"/actions/artifacts/(?P<id>\d+)/zip$"), artifact_zip),
+    (re.compile(_REPO + r"/actions/runs/(?P<id>\d+)$"), workflow_run),
 ]
 
 
