@@ -27,6 +27,7 @@ import pandas as pd
 from benchmarks.sync_speed import incremental_cost
 from fetcher import backfill, store
 from fetcher.github import ClientSettings, GitHubSource
+from fetcher.graphql import adapter
 from fetcher.records import PullRequestBundle
 from fetcher.sync import sync_many
 from tests.fake_github import FakeGitHub
@@ -70,8 +71,8 @@ def bundles_of(github: FakeGitHub, repo: str, db: Path) -> list[PullRequestBundl
         listed, _ = run.list_window(run.options, None)
         bundles = []
         for start in range(0, len(listed), 25):
-            for pull in run.fetch_batch(listed[start : start + 25]):
-                bundles.append(pull.bundle(repo, run.rest_files))
+            for pull in run.pulls.fetch(listed[start : start + 25]):
+                bundles.append(adapter.to_bundle(pull, repo, run.rest_files))
     return bundles
 
 

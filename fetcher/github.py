@@ -9,20 +9,22 @@ costs exactly 8 requests.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import requests
 from github import Auth, Github, GithubException
 from github.CheckRun import CheckRun
 from github.PaginatedList import PaginatedList
 from github.PullRequest import PullRequest
 from github.Repository import Repository
 
-from fetcher import records
-from fetcher.records import PullRequestBundle, SectionError
-from fetcher.retry import ApiUsage, GitHubRetry, RateLimitExhausted
+from fetcher import github_policy, records
+from fetcher.errors import MergelensError
+from fetcher.github_policy import Failure, Kind
+from fetcher.records import PullRequestBundle
+from fetcher.retry import ApiUsage, GitHubRetry
 
 log = logging.getLogger("mergelens")
 
@@ -41,32 +43,17 @@ class ClientSettings:
     backoff_factor: float = 1.0
 
 
-class FetchFailed(Exception):
-    """The PR itself could not be fetched: nothing is written."""
+class FetchFailed(MergelensError):
+    """The PR itself could not be fetched: nothing is written. ``failure`` says why."""
 
+    def __init__(self, message: str, failure: Failure) -> None:
+        super().__init__(message)
+        self.failure = failure
 
-@dataclass(frozen=True)
-class Failure:
-    status: int | None
-    message: str
-    request_id: str | None
-
-
-def describe_failure(exc: BaseException) -> Failure:
-    """The one place that turns what went wrong talking to GitHub into a clear line."""
-    if isinstance(exc, RateLimitExhausted):
-        return Failure(exc.status, str(exc), None)
-    if isinstance(exc, GithubException):
-        headers = exc.headers or {}
-        request_id = headers.get("x-github-request-id") or headers.get("X-GitHub-Request-Id")
-        data = exc.data if isinstance(exc.data, dict) else {}
-        message = data.get("message") or exc.message or "no message"
-        return Failure(exc.status, f"HTTP {exc.status}: {message}", request_id)
-    if isinstance(exc, requests.Timeout):
-        return Failure(None, "timed out talking to GitHub after retries", None)
-    if isinstance(exc, requests.ConnectionError):
-        return Failure(None, "could not reach GitHub after retries (connection failed or dropped)", None)
-    return Failure(None, f"{type(exc).__name__}: {exc}", None)
+    @property
+    def for_log(self) -> str:
+        rid = self.failure.request_id
+        return f"{self} [X-GitHub-Request-Id {rid}]" if rid else str(self)
 
 
 class GitHubSource:
@@ -116,17 +103,18 @@ class GitHubSource:
         try:
             pr = repo.get_pull(number).complete()  # GET /repos/{owner}/{repo}/pulls/{number}
         except Exception as exc:
-            raise FetchFailed(self._pull_request_failure(full_name, number, exc)) from exc
+            failure = github_policy.classify(exc)
+            raise FetchFailed(self._pull_request_failure(full_name, number, failure), failure) from exc
         payload: dict[str, Any] = pr.raw_data  # complete: reading it costs no request
         bundle = PullRequestBundle(full_name, number, records.pull_request_row(full_name, payload))
         for section, fetch in self._section_fetchers(repo, pr).items():
             try:
                 bundle.sections[section] = fetch()
                 log.info("%s#%d %-15s %5d rows", full_name, number, section, len(bundle.sections[section]))
-            except Exception as exc:
-                failure = describe_failure(exc)
-                bundle.errors.append(SectionError(section, failure.status, failure.message, failure.request_id))
-                log.warning("%s#%d %-15s FAILED %s", full_name, number, section, failure.message)
+            except Exception as exc:  # whatever it was, this section fails alone
+                failure = github_policy.classify(exc)
+                bundle.errors.append(failure.section_error(section))
+                log.warning("%s#%d %-15s FAILED %s", full_name, number, section, failure.for_log)
         bundle.warnings.extend(capped_sections_warnings(bundle, payload))
         return bundle
 
@@ -160,10 +148,20 @@ class GitHubSource:
             "check_runs": lambda: [records.check_run_row(p) for p in payloads(check_runs)],
         }
 
-    def _pull_request_failure(self, full_name: str, number: int, exc: Exception) -> str:
-        failure = describe_failure(exc)
-        if failure.status == 401:
-            return f"GitHub rejected the token ({failure.message}): check GITHUB_TOKEN (or GH_TOKEN)"
+    def graphql_query(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """POST one query to GitHub's GraphQL endpoint, paced and counted like every request; GitHub's
+        JSON answer. Raises what PyGithub raises (github_policy.classify_graphql reads it)."""
+        _, body = self.github.requester.graphql_query(query, variables)
+        return body
+
+    def wait_before_retry(self, attempt: int) -> None:
+        """Back off before retrying what the HTTP layer does not retry itself (a GraphQL POST):
+        ``backoff_factor`` x 2^attempt seconds."""
+        time.sleep(self.settings.backoff_factor * 2**attempt)
+
+    def _pull_request_failure(self, full_name: str, number: int, failure: Failure) -> str:
+        if failure.kind is Kind.UNAUTHORIZED:
+            return failure.token_rejected()
         if failure.status == 404:
             # Same 404 for a missing PR and a missing (or invisible) repository: one more request,
             # only on this failure path, tells the user which.

@@ -1,21 +1,20 @@
-"""How mergelens retries GitHub requests: the one place that decides it.
+"""The retries under every REST request: urllib3's ``Retry``, applying fetcher.github_policy.
 
 PyGithub hands an urllib3 ``Retry`` to the requests adapter under every call, so the
-policy below runs for every page PyGithub fetches, including the pages its own
-``PaginatedList`` follows through ``Link`` headers. PyGithub's ``GithubRetry`` is not used
-because (checked in 2.10's source) it only inspects 403s: a 429 without ``Retry-After`` is
-not retried at all, a 429 for an exhausted primary limit does not wait for the reset, and
-urllib3's first retry of a 5xx happens with no delay.
+policy runs for every page PyGithub fetches, including the pages its own ``PaginatedList``
+follows through ``Link`` headers. PyGithub's ``GithubRetry`` is not used because (checked in
+2.10's source) it only inspects 403s: a 429 without ``Retry-After`` is not retried at all, a 429
+for an exhausted primary limit does not wait for the reset, and urllib3's first retry of a 5xx
+happens with no delay.
 
-What is retried and how:
+This module is the mechanism: it counts attempts (:class:`ApiUsage`), backs off with jitter
+and sleeps. What is retried, how long a rate limit is waited for and what is final is
+fetcher.github_policy's: ``RETRIED_STATUSES`` and ``retry_wait``.
+
 - 5xx, dropped connections, connection errors and read timeouts: up to ``retries`` times,
   exponential backoff with jitter.
-- Secondary rate limits (403/429 with ``Retry-After``, or GitHub's secondary-limit message):
-  wait as told (``Retry-After``), else ``secondary_rate_wait`` seconds, as GitHub advises.
-- Primary rate limit exhausted (``x-ratelimit-remaining: 0``): wait until
-  ``x-ratelimit-reset`` + 1 s only if that is within ``max_rate_limit_wait``; otherwise raise
-  :class:`RateLimitExhausted`, which says when the limit resets.
-- Any other 403 (no permission, SSO required...) is final: GitHub's error is raised at once.
+- 403/429: as ``github_policy.retry_wait`` says (wait, raise RateLimitExhausted, or raise
+  GitHub's error at once).
 """
 
 from __future__ import annotations
@@ -25,35 +24,15 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from github.Requester import Requester
 from urllib3 import Retry
 from urllib3.response import BaseHTTPResponse
 
+from fetcher import github_policy
+from fetcher.github_policy import RATE_LIMIT_STATUSES, RETRIED_STATUSES
+
 log = logging.getLogger("mergelens")
-
-RATE_LIMIT_STATUSES = frozenset({403, 429})
-RETRIED_STATUSES = frozenset(range(500, 600)) | RATE_LIMIT_STATUSES
-
-
-class RateLimitExhausted(Exception):
-    """A rate limit asks for a longer wait than this run may spend (``max_rate_limit_wait``)."""
-
-    def __init__(self, status: int, wait_s: float, max_wait_s: float, reset_at: datetime | None = None) -> None:
-        self.status = status
-        self.reset_at = reset_at
-        self.wait_s = wait_s
-        limit = f"the {max_wait_s:.0f} s this run may wait"
-        if reset_at is not None:
-            message = (
-                f"GitHub API rate limit exhausted; it resets at {reset_at:%Y-%m-%d %H:%M:%S} UTC "
-                f"(in {wait_s:.0f} s, more than {limit})"
-            )
-        else:
-            message = f"GitHub secondary rate limit: asked to retry after {wait_s:.0f} s, more than {limit}"
-        super().__init__(message)
 
 
 @dataclass
@@ -130,35 +109,29 @@ class GitHubRetry(Retry):
             self.usage.requests += 1  # an attempt that got no response still went out
         wait: float | None = None
         if response is not None and response.status in RATE_LIMIT_STATUSES:
-            wait = self._rate_limit_wait(response, url or "")
+            wait = self._rate_limit_wait(response)
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
         assert isinstance(retry, GitHubRetry)
         retry.forced_wait = wait
         self.usage.retries += 1
         what = f"HTTP {response.status}" if response is not None else type(error).__name__
+        request_id = github_policy.request_id(response.headers) if response is not None else None
+        if request_id:
+            what += f" [X-GitHub-Request-Id {request_id}]"
         log.info("retry %d of %s after %s", len(retry.history), url, what)
         return retry
 
-    def _rate_limit_wait(self, response: BaseHTTPResponse, url: str) -> float | None:
-        """Seconds to wait before retrying a 403/429, or raise when it must not be retried."""
-        headers = response.headers
-        if headers.get("Retry-After"):
-            told = self.get_retry_after(response) or 0.0
-            if told > self.max_rate_limit_wait:
-                raise RateLimitExhausted(response.status, told, self.max_rate_limit_wait)
-            return None  # sleep() honours Retry-After itself
-        if headers.get("x-ratelimit-remaining") == "0" and (reset := headers.get("x-ratelimit-reset")):
-            reset_at = datetime.fromtimestamp(int(reset), UTC)
-            wait_s = max(0.0, reset_at.timestamp() - time.time()) + 1  # the reset second is fuzzy
-            if wait_s > self.max_rate_limit_wait:
-                raise RateLimitExhausted(response.status, wait_s, self.max_rate_limit_wait, reset_at)
-            return wait_s
-        message = _response_message(response)
-        if Requester.isSecondaryRateLimitError(message) or response.status == 429:
-            # GitHub: "otherwise wait at least one minute", then back off exponentially.
-            return self.secondary_rate_wait * 2 ** len(self.history)
-        # A plain 403: permissions, SSO, a blocked resource. Retrying will not help.
-        raise Requester.createException(response.status, dict(headers), {"message": message})
+    def _rate_limit_wait(self, response: BaseHTTPResponse) -> float | None:
+        """Seconds to wait before retrying a 403/429 (None: sleep() honours Retry-After itself),
+        or raise when it must not be retried: github_policy.retry_wait decides."""
+        return github_policy.retry_wait(
+            response.status,
+            response.headers,
+            _response_message(response),
+            len(self.history),
+            max_wait=self.max_rate_limit_wait,
+            secondary_wait=self.secondary_rate_wait,
+        )
 
     def get_backoff_time(self) -> float:
         if self.forced_wait is not None:

@@ -67,13 +67,14 @@ class FetchedPullRequest:
 
 
 def fetch_pull_request(source: GitHubSource, repo: str, number: int, trigger: str) -> FetchedPullRequest:
-    """Fetch PR ``repo#number``. Raises MergelensError when the PR itself cannot be fetched."""
+    """Fetch PR ``repo#number``. Raises FetchFailed (a MergelensError, with the classified
+    failure) when the PR itself cannot be fetched."""
     started_at, clock = datetime.now(UTC), time.perf_counter()
     requests_before, retries_before = source.usage.requests, source.usage.retries
     try:
         bundle = source.fetch_pull_request(repo, number)
     except FetchFailed as exc:
-        raise MergelensError(str(exc)) from None
+        raise FetchFailed(str(exc), exc.failure) from None  # one line for the user, no PyGithub chain
     return FetchedPullRequest(
         bundle,
         trigger,
