@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 DASHBOARD ?= 1
 PORT ?= 8501
 
-.PHONY: demo dashboard test lint bench clean browser
+.PHONY: demo dashboard test test-fast lint bench clean browser
 
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes
 
@@ -42,7 +42,12 @@ browser:
 test: $(VENV)/.installed-dev browser
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(PY) -m pytest
+
+# The same without the slow tests (kill -9 rounds, whole Actions runs): for a quick loop while working.
+test-fast: $(VENV)/.installed-dev browser
+	$(PY) -m pytest -m "not slow"
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

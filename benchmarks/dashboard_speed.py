@@ -15,6 +15,7 @@ Goals (issue 4): first render < 1.5 s, filter change < 0.5 s.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import tempfile
 import time
@@ -87,9 +88,7 @@ def time_queries(path: Path, repeat: int, number: int) -> None:
             parts = []
             totals = []
             for filters in (default, everything):
-                per = {
-                    name: timed(lambda n=name, a=args, f=filters: call(con, n, f, a), repeat) for name, args in calls
-                }
+                per = {name: timed(functools.partial(call, con, name, filters, args), repeat) for name, args in calls}
                 totals.append(sum(per.values()))
                 parts.append(per)
             detail = ", ".join(f"{name} {parts[0][name]:.0f}|{parts[1][name]:.0f}" for name, _ in calls)

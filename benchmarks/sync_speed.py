@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import tempfile
 import time
@@ -73,7 +74,7 @@ def sync_wall_times(github: FakeGitHub, number: int, workdir: Path, repeat: int)
             source = GitHubSource(ClientSettings(github.api_url, TOKEN, request_interval=interval))
             db = workdir / f"wall-{interval}-{latency}.duckdb"
             times[(interval, latency)] = median_ms(
-                lambda source=source, db=db: sync_pull_request(source, db, REPO, number, "bench"), repeat
+                functools.partial(sync_pull_request, source, db, REPO, number, "bench"), repeat
             )
     github.latency_s = 0.0
     return times

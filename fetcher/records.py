@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 Payload = dict[str, Any]
 Row = dict[str, Any]
@@ -32,7 +32,7 @@ FILES_CAP = 3000
 MAX_PR_NUMBER = 2**31 - 1
 
 
-def is_pr_number(value: object) -> bool:
+def is_pr_number(value: object) -> TypeGuard[int]:
     """A number we can ask GitHub for and store (JSON ``true`` is not 1: bool is excluded)."""
     return type(value) is int and 1 <= value <= MAX_PR_NUMBER
 

@@ -89,7 +89,7 @@ class GitHubRetry(Retry):
             secondary_rate_wait=self.secondary_rate_wait,
             retries=self.retries,
         )
-        return super().new(**kw)  # type: ignore[return-value]
+        return super().new(**kw)
 
     # urllib3 asks this once for every response it receives: the place to count requests.
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
