@@ -38,6 +38,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "mergelens.yml"
 ACTION = REPO_ROOT / "action.yml"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+pytestmark = pytest.mark.slow  # whole workflow runs, one subprocess per step: `make test-fast` skips them
 UNPACED = re.compile(r"^(\s*python -m fetcher .*)$", re.MULTILINE)
 
 

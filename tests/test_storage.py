@@ -1133,6 +1133,7 @@ def forkserver() -> Any:
     return context
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["local", "s3"])
 def test_kill_9_during_update_leaves_the_old_or_the_new_database(request, forkserver, tmp_path, mode):
     rounds, rng = 15, random.Random(20261120)
