@@ -56,11 +56,11 @@ def linked(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(html_url=safe.github_links(frame["html_url"], safe.server_url()))
 
 
-def chart(spec: alt.Chart | alt.LayerChart) -> None:
+def chart(spec: alt.Chart | alt.LayerChart | alt.FacetChart) -> None:
     st.altair_chart(spec, width="stretch")
 
 
-UTC_X = {"scale": alt.Scale(type="utc"), "axis": alt.Axis(format="%b %d", title=None)}
+UTC_X: dict[str, Any] = {"scale": alt.Scale(type="utc"), "axis": alt.Axis(format="%b %d", title=None)}
 WEEK_BAND = alt.X("utcyearmonthdate(week):O", title=None, axis=alt.Axis(format="%b %d", labelAngle=-45))
 WEEK_TOOLTIP = [alt.Tooltip("utcyearmonthdate(week):T", title="week of"), alt.Tooltip("merged_prs:Q", title="PRs")]
 COUNT_AXIS = alt.Axis(tickMinStep=1, format="d")
