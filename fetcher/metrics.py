@@ -3,6 +3,9 @@
 One definition each (DESIGN.md, "Metric definitions"), kept as named SQL expressions over
 per-PR facts, so ``python -m fetcher metrics --recompute`` can redo every PR after a
 definition changes. Raw rows keep bots; metrics leave them out.
+
+The bot rule, the hours arithmetic, which reviews count, and each metric's label and definition
+are public here: the dashboard and ``make demo`` use them rather than a copy.
 """
 
 from __future__ import annotations
