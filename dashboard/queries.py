@@ -6,8 +6,9 @@ column names from constants in this module are put into the SQL text. Nothing he
 Streamlit, so the numbers can be tested on their own.
 
 The metric columns come from ``pr_metrics`` (computed by the fetcher, see DESIGN.md "Metric
-definitions"). The evidence queries at the end re-derive each metric of one PR from its rows,
-so a surprising number can be checked by eye; tests check they agree with ``pr_metrics``.
+definitions"); the bot rule, the hours arithmetic, which reviews count, and each metric's label
+and definition are ``fetcher.metrics``'s. The evidence queries at the end list the rows behind
+each metric of one PR and mark the ones counted, so a surprising number can be checked by eye.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+
+from fetcher.metrics import METRIC_BY_NAME, counted_review_body, hours_between, human_review, is_bot, review_exclusions
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -45,15 +48,6 @@ TIMELINE_KINDS = (
     "merged",
 )
 SIZE_BUCKETS = (("XS", 10), ("S", 50), ("M", 250), ("L", 1000), ("XL", None))
-
-
-def is_bot(login: str, account_type: str) -> str:
-    """SQL: a bot (type 'Bot' or a login ending in '[bot]'); a deleted account is a person."""
-    return f"(coalesce({account_type} = 'Bot', false) OR coalesce({login} LIKE '%[bot]', false))"
-
-
-def hours(start: str, end: str) -> str:
-    return f"((epoch({end}) - epoch({start})) / 3600.0)"
 
 
 @dataclass(frozen=True)
@@ -161,14 +155,19 @@ def filter_options(con: Connection) -> FilterOptions:
 
 # --------------------------------------------------------------------------- overview
 
+
+def _label(metric: str) -> str:
+    return METRIC_BY_NAME[metric].label
+
+
 # (key, label, SQL aggregate over `filtered`, unit, lower is better)
 OVERVIEW_METRICS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("merged_prs", "Merged PRs", "count(*)", "", False),
-    ("cycle_time_median", "Cycle time, median", "median(cycle_time_hours)", "h", True),
-    ("cycle_time_p90", "Cycle time, p90", "quantile_cont(cycle_time_hours, 0.9)", "h", True),
-    ("pickup_median", "Pickup, median", "median(pickup_hours)", "h", True),
-    ("review_rounds_mean", "Review rounds per PR", "avg(review_rounds)", "", True),
-    ("fix_response_median", "Fix response, median", "median(avg_fix_response_hours)", "h", True),
+    ("cycle_time_median", f"{_label('cycle_time_hours')}, median", "median(cycle_time_hours)", "h", True),
+    ("cycle_time_p90", f"{_label('cycle_time_hours')}, p90", "quantile_cont(cycle_time_hours, 0.9)", "h", True),
+    ("pickup_median", f"{_label('pickup_hours')}, median", "median(pickup_hours)", "h", True),
+    ("review_rounds_mean", f"{_label('review_rounds')} per PR", "avg(review_rounds)", "", True),
+    ("fix_response_median", f"{_label('avg_fix_response_hours')}, median", "median(avg_fix_response_hours)", "h", True),
 )
 
 
@@ -243,9 +242,7 @@ def review_rounds_distribution(con: Connection, filters: Filters) -> pd.DataFram
 HUMAN_REVIEWS = f"""human_reviews AS (  -- reviewer activity: not a bot, not the author, not PENDING
     SELECT r.repo, r.pr_number, r.id, r.reviewer_login, r.state, r.submitted_at
     FROM pr_reviews r JOIN filtered f ON r.repo = f.repo AND r.pr_number = f.number
-    WHERE r.state <> 'PENDING' AND r.submitted_at IS NOT NULL
-      AND NOT {is_bot("r.reviewer_login", "r.reviewer_type")}
-      AND r.reviewer_login IS DISTINCT FROM f.author_login
+    WHERE {human_review("r", "f")}
 )"""
 
 
@@ -257,7 +254,7 @@ def fix_responses(con: Connection, filters: Filters) -> pd.DataFrame:
         f""", {HUMAN_REVIEWS}
         SELECT r.repo, r.pr_number AS number, coalesce(r.reviewer_login, '{GHOST}') AS reviewer,
                r.submitted_at AS requested_at, min(c.committed_at) AS fixed_at,
-               {hours("r.submitted_at", "min(c.committed_at)")} AS fix_response_hours
+               {hours_between("r.submitted_at", "min(c.committed_at)")} AS fix_response_hours
         FROM human_reviews r JOIN pr_commits c
           ON c.repo = r.repo AND c.pr_number = r.pr_number AND c.committed_at > r.submitted_at
         WHERE r.state = 'CHANGES_REQUESTED'
@@ -284,7 +281,7 @@ def reviewer_load(con: Connection, filters: Filters) -> pd.DataFrame:
         SELECT pp.reviewer, count(*) AS prs_reviewed, sum(pp.reviews)::BIGINT AS reviews,
                sum(pp.changes_requested)::BIGINT AS changes_requested, sum(pp.approvals)::BIGINT AS approvals,
                count(*) FILTER (WHERE pp.first_at = f.first_review_at) AS first_reviewer,
-               median({hours("f.ready_for_review_at", "pp.first_at")}) AS median_pickup_hours
+               median({hours_between("f.ready_for_review_at", "pp.first_at")}) AS median_pickup_hours
         FROM per_pr pp JOIN filtered f ON f.repo = pp.repo AND f.number = pp.pr_number
         GROUP BY pp.reviewer ORDER BY prs_reviewed DESC, pp.reviewer""",
     )
@@ -460,13 +457,11 @@ def metric_evidence(con: Connection, repo: str, number: int) -> list[Evidence]:
         return []
     p = pr.iloc[0]
     key = [repo, number]
+    exclusions = " ".join(f"WHEN {condition} THEN '{reason}'" for reason, condition in review_exclusions("r", "p"))
     reviews = _df(
         con,
         f"""SELECT r.id, coalesce(r.reviewer_login, '{GHOST}') AS reviewer, r.reviewer_type, r.state, r.submitted_at,
-                   CASE WHEN r.state = 'PENDING' OR r.submitted_at IS NULL THEN 'pending'
-                        WHEN {is_bot("r.reviewer_login", "r.reviewer_type")} THEN 'a bot'
-                        WHEN r.reviewer_login IS NOT DISTINCT FROM p.author_login THEN 'the author'
-                   END AS excluded_because,
+                   CASE {exclusions} END AS excluded_because,
                    left(coalesce(r.body, ''), 200) AS body
             FROM pr_reviews r JOIN pull_requests p ON p.repo = r.repo AND p.number = r.pr_number
             WHERE r.repo = ? AND r.pr_number = ? ORDER BY r.submitted_at NULLS LAST, r.id""",
@@ -500,12 +495,10 @@ def metric_evidence(con: Connection, repo: str, number: int) -> list[Evidence]:
         f"""SELECT r.id AS review_id, coalesce(r.reviewer_login, '{GHOST}') AS reviewer, r.submitted_at,
                    min(c.committed_at) AS first_commit_after,
                    arg_min(c.sha, c.committed_at) AS fix_sha,
-                   {hours("r.submitted_at", "min(c.committed_at)")} AS fix_response_hours
+                   {hours_between("r.submitted_at", "min(c.committed_at)")} AS fix_response_hours
             FROM pr_reviews r JOIN pull_requests p ON p.repo = r.repo AND p.number = r.pr_number
             LEFT JOIN pr_commits c ON c.repo = r.repo AND c.pr_number = r.pr_number AND c.committed_at > r.submitted_at
-            WHERE r.repo = ? AND r.pr_number = ? AND r.state = 'CHANGES_REQUESTED' AND r.submitted_at IS NOT NULL
-              AND NOT {is_bot("r.reviewer_login", "r.reviewer_type")}
-              AND r.reviewer_login IS DISTINCT FROM p.author_login
+            WHERE r.repo = ? AND r.pr_number = ? AND r.state = 'CHANGES_REQUESTED' AND {human_review("r", "p")}
             GROUP BY r.id, r.reviewer_login, r.submitted_at ORDER BY r.submitted_at""",
         key,
     )
@@ -521,10 +514,9 @@ def metric_evidence(con: Connection, repo: str, number: int) -> list[Evidence]:
                    NOT {is_bot("author_login", "author_type")}, left(coalesce(body, ''), 200)
             FROM pr_comments WHERE repo = ? AND pr_number = ? AND comment_type = 'review'
             UNION ALL
-            SELECT 'review body', id, coalesce(reviewer_login, '{GHOST}'), reviewer_type, submitted_at,
-                   NOT {is_bot("reviewer_login", "reviewer_type")} AND trim(coalesce(body, '')) <> '',
-                   left(coalesce(body, ''), 200)
-            FROM pr_reviews WHERE repo = ? AND pr_number = ?
+            SELECT 'review body', r.id, coalesce(r.reviewer_login, '{GHOST}'), r.reviewer_type, r.submitted_at,
+                   {counted_review_body("r")}, left(coalesce(r.body, ''), 200)
+            FROM pr_reviews r WHERE r.repo = ? AND r.pr_number = ?
             ORDER BY created_at NULLS LAST, id""",
         key * 3,
     )
@@ -549,65 +541,20 @@ def metric_evidence(con: Connection, repo: str, number: int) -> list[Evidence]:
     )
     if not ready_rows["counted"].any():
         ready_rows.loc[0, "counted"] = True  # no ready_for_review event before the review: created_at
+    rows = {
+        "cycle_time_hours": cycle,
+        "first_review_at": reviews,
+        "ready_for_review_at": ready_rows,
+        "pickup_hours": reviews[reviews["first_review"]],
+        "review_rounds": rounds,
+        "avg_fix_response_hours": rounds[rounds["counted"]],
+        "commits_after_first_review": commits,
+        "total_comments": comments,
+        "force_pushes": force_pushes,
+    }
     return [
-        Evidence("cycle_time_hours", "Cycle time", p["cycle_time_hours"], "merged_at − created_at", cycle),
-        Evidence(
-            "first_review_at",
-            "First review",
-            first_review_at,
-            "earliest submitted_at of a non-PENDING review by a non-bot other than the PR author",
-            reviews,
-        ),
-        Evidence(
-            "ready_for_review_at",
-            "Ready for review",
-            p["ready_for_review_at"],
-            "the last ready_for_review event before the first review (before the merge without a review), "
-            "else created_at",
-            ready_rows,
-        ),
-        Evidence(
-            "pickup_hours",
-            "Pickup",
-            p["pickup_hours"],
-            "first review − ready for review (the two rows above)",
-            reviews[reviews["first_review"]],
-        ),
-        Evidence(
-            "review_rounds",
-            "Review rounds",
-            p["review_rounds"],
-            "CHANGES_REQUESTED reviews (non-bot, non-author) followed by at least one later commit",
-            rounds,
-        ),
-        Evidence(
-            "avg_fix_response_hours",
-            "Fix response",
-            p["avg_fix_response_hours"],
-            "mean over those rounds of (first commit after the review − the review)",
-            rounds[rounds["counted"]],
-        ),
-        Evidence(
-            "commits_after_first_review",
-            "Commits after first review",
-            p["commits_after_first_review"],
-            "commits whose committed_at (git committer date) is after the first review; 0 without a review",
-            commits,
-        ),
-        Evidence(
-            "total_comments",
-            "Comments",
-            p["total_comments"],
-            "non-bot issue comments + non-bot review comments + non-bot reviews with a non-empty body",
-            comments,
-        ),
-        Evidence(
-            "force_pushes",
-            "Force pushes",
-            p["force_pushes"],
-            "head_ref_force_pushed events: commit dates after a rebase are rewrite dates",
-            force_pushes,
-        ),
+        Evidence(name, METRIC_BY_NAME[name].label, p[name], METRIC_BY_NAME[name].definition, frame)
+        for name, frame in rows.items()
     ]
 
 

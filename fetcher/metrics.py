@@ -3,6 +3,9 @@
 One definition each (DESIGN.md, "Metric definitions"), kept as named SQL expressions over
 per-PR facts, so ``python -m fetcher metrics --recompute`` can redo every PR after a
 definition changes. Raw rows keep bots; metrics leave them out.
+
+The bot rule, the hours arithmetic, which reviews count, and each metric's label and definition
+are public here: the dashboard and ``make demo`` use them rather than a copy.
 """
 
 from __future__ import annotations
@@ -20,12 +23,36 @@ def is_bot(login: str, account_type: str) -> str:
 
 
 def hours_between(start: str, end: str) -> str:
-    return f"(epoch({end}) - epoch({start})) / 3600.0"
+    """SQL: the hours from ``start`` to ``end`` (NULL when either is NULL)."""
+    return f"((epoch({end}) - epoch({start})) / 3600.0)"
+
+
+def review_exclusions(review: str, pr: str) -> tuple[tuple[str, str], ...]:
+    """Why a review of PR ``pr`` is not reviewer activity: (reason, SQL condition) pairs over the
+    aliases of a ``pr_reviews`` row and its ``pull_requests`` row. A PENDING review (a draft only
+    its author sees) has no ``submitted_at``."""
+    return (
+        ("pending", f"{review}.state = 'PENDING' OR {review}.submitted_at IS NULL"),
+        ("a bot", is_bot(f"{review}.reviewer_login", f"{review}.reviewer_type")),
+        ("the author", f"{review}.reviewer_login IS NOT DISTINCT FROM {pr}.author_login"),
+    )
+
+
+def human_review(review: str, pr: str) -> str:
+    """SQL: the review counts as reviewer activity: submitted, not by a bot, not by the PR author."""
+    return " AND ".join(f"NOT ({condition})" for _, condition in review_exclusions(review, pr))
+
+
+def counted_review_body(review: str) -> str:
+    """SQL: a review whose body counts as a comment: not by a bot, and the body is not blank."""
+    bot = is_bot(f"{review}.reviewer_login", f"{review}.reviewer_type")
+    return f"(NOT {bot} AND trim(coalesce({review}.body, '')) <> '')"
 
 
 @dataclass(frozen=True)
 class Metric:
     name: str
+    label: str  # what the dashboard and the demo call it
     definition: str
     sql: str
 
@@ -34,47 +61,55 @@ class Metric:
 METRICS: tuple[Metric, ...] = (
     Metric(
         "total_comments",
+        "Comments",
         "non-bot issue comments + non-bot review comments + non-bot reviews with a non-empty body",
         "f.human_issue_comments + f.human_review_comments + f.human_review_bodies",
     ),
     Metric(
         "commits_after_first_review",
+        "Commits after first review",
         "commits whose committed_at is after first_review_at; 0 without a review",
         "f.commits_after_first_review",
     ),
     Metric(
         "review_rounds",
+        "Review rounds",
         "CHANGES_REQUESTED reviews (non-bot, non-author) followed by at least one later commit",
         "f.review_rounds",
     ),
     Metric(
         "avg_fix_response_hours",
+        "Fix response",
         "mean over those rounds of (first commit after the review - the review), hours; NULL without rounds",
         "f.avg_fix_response_hours",
     ),
-    Metric("cycle_time_hours", "merged_at - created_at", hours_between("f.created_at", "f.merged_at")),
+    Metric("cycle_time_hours", "Cycle time", "merged_at - created_at", hours_between("f.created_at", "f.merged_at")),
     Metric(
         "time_to_first_review_hours",
+        "Time to first review",
         "first_review_at - created_at",
         hours_between("f.created_at", "f.first_review_at"),
     ),
     Metric(
         "first_review_at",
+        "First review",
         "earliest submitted_at of a non-PENDING review by a non-bot other than the PR author",
         "f.first_review_at",
     ),
     Metric(
         "ready_for_review_at",
+        "Ready for review",
         "the last ready_for_review event before first_review_at (before the merge when there is "
         "no review), else created_at",
         "coalesce(f.last_ready_for_review_at, f.created_at)",
     ),
     Metric(
         "pickup_hours",
+        "Pickup",
         "first_review_at - ready_for_review_at",
         hours_between("coalesce(f.last_ready_for_review_at, f.created_at)", "f.first_review_at"),
     ),
-    Metric("force_pushes", "count of head_ref_force_pushed events", "f.force_pushes"),
+    Metric("force_pushes", "Force pushes", "count of head_ref_force_pushed events", "f.force_pushes"),
 )
 
 # Per-PR facts. {scope} restricts the PRs (all of them, or one); every child table is joined
@@ -86,9 +121,7 @@ WITH prs AS (
 human_reviews AS (  -- reviewer activity: non-bot, not the author, not PENDING
     SELECT r.repo, r.pr_number, r.state, r.submitted_at
     FROM pr_reviews r JOIN prs p ON r.repo = p.repo AND r.pr_number = p.number
-    WHERE r.state <> 'PENDING' AND r.submitted_at IS NOT NULL
-      AND NOT {is_bot("r.reviewer_login", "r.reviewer_type")}
-      AND r.reviewer_login IS DISTINCT FROM p.author_login
+    WHERE {human_review("r", "p")}
 ),
 first_reviews AS (
     SELECT repo, pr_number, min(submitted_at) AS first_review_at FROM human_reviews GROUP BY ALL
@@ -127,7 +160,7 @@ comment_facts AS (
 review_body_facts AS (
     SELECT r.repo, r.pr_number, count(*) AS human_review_bodies
     FROM pr_reviews r JOIN prs p ON r.repo = p.repo AND r.pr_number = p.number
-    WHERE NOT {is_bot("r.reviewer_login", "r.reviewer_type")} AND trim(coalesce(r.body, '')) <> ''
+    WHERE {counted_review_body("r")}
     GROUP BY ALL
 ),
 event_facts AS (
@@ -159,6 +192,7 @@ LEFT JOIN event_facts ef ON ef.repo = p.repo AND ef.pr_number = p.number
 """
 
 METRIC_COLUMNS = tuple(metric.name for metric in METRICS)
+METRIC_BY_NAME = {metric.name: metric for metric in METRICS}
 
 
 def recompute(

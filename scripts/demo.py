@@ -16,24 +16,29 @@ import duckdb
 
 from fetcher import report, store
 from fetcher.github import ClientSettings, GitHubSource
+from fetcher.metrics import METRIC_BY_NAME, is_bot
 from fetcher.sync import SyncResult, sync_many
 from tests.fake_github import FakeGitHub
 from tests.fake_github.generator import generate_repository
 
 DEMO_TOKEN = "demo-token-not-a-secret"
 
-SUMMARY_SQL = """
+# The metrics summarised, each as median and p90 over the merged PRs (labels from fetcher.metrics).
+SUMMARY_METRICS = (
+    "cycle_time_hours",
+    "pickup_hours",
+    "time_to_first_review_hours",
+    "review_rounds",
+    "avg_fix_response_hours",
+    "total_comments",
+)
+SUMMARY_SQL = f"""
 SELECT
     count(*) AS prs,
-    median(cycle_time_hours), quantile_cont(cycle_time_hours, 0.9),
-    median(pickup_hours), quantile_cont(pickup_hours, 0.9),
-    median(time_to_first_review_hours), quantile_cont(time_to_first_review_hours, 0.9),
-    median(review_rounds), quantile_cont(review_rounds, 0.9),
-    median(avg_fix_response_hours), quantile_cont(avg_fix_response_hours, 0.9),
-    median(total_comments), quantile_cont(total_comments, 0.9),
+    {", ".join(f"median({name}), quantile_cont({name}, 0.9)" for name in SUMMARY_METRICS)},
     count(*) FILTER (WHERE force_pushes > 0),
     count(*) FILTER (WHERE first_review_at IS NULL),
-    count(*) FILTER (WHERE p.author_type = 'Bot' OR p.author_login LIKE '%[bot]')
+    count(*) FILTER (WHERE {is_bot("p.author_login", "p.author_type")})
 FROM pr_metrics m JOIN pull_requests p USING (repo, number)
 WHERE p.merged_at IS NOT NULL
 """
@@ -94,15 +99,8 @@ def print_summary(db: Path) -> None:
     assert row is not None
     prs, *values = row
     print(f"\n{'metric over ' + str(prs) + ' merged PRs':<34}{'median':>10}{'p90':>10}")
-    labels = [
-        "cycle time (hours)",
-        "pickup, from ready (hours)",
-        "time to first review (hours)",
-        "review rounds",
-        "fix response (hours)",
-        "comments (people, not bots)",
-    ]
-    for index, label in enumerate(labels):
+    for index, name in enumerate(SUMMARY_METRICS):
+        label = METRIC_BY_NAME[name].label + (" (hours)" if name.endswith("_hours") else "")
         median, p90 = values[2 * index], values[2 * index + 1]
         print(f"  {label:<32}{_fmt(median):>10}{_fmt(p90):>10}")
     force_pushed, unreviewed, bot_authored = values[-3:]

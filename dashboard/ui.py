@@ -1,0 +1,115 @@
+"""What every page shares: number and date formatting, links, charts, column settings, the period caption."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard import safe
+from dashboard.queries import Filters
+
+# ``q(name, *args)``: ``dashboard.queries.<name>(connection, *args)``, cached per version of the file.
+Query = Callable[..., Any]
+
+
+def missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str | list | tuple) and bool(pd.isna(value)))
+
+
+def fmt(value: Any, unit: str = "") -> str:
+    if missing(value):
+        return "—"
+    if isinstance(value, datetime | pd.Timestamp):
+        return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, date):
+        return value.isoformat()
+    if unit == "h":
+        return f"{value:.1f} h"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.2f}"
+
+
+def metric_unit(metric: str) -> str:
+    """ "h" for a metric in hours (its name ends in ``_hours``), else no unit."""
+    return "h" if metric.endswith("_hours") else ""
+
+
+def fmt_change(value: Any, unit: str) -> str | None:
+    if missing(value):
+        return None
+    sign = "+" if value >= 0 else "-"  # ASCII: Streamlit reads the arrow's direction from it
+    return f"{sign}{fmt(abs(value), unit)}"
+
+
+def utc_label(frame: pd.DataFrame, column: str, label: str = "when") -> pd.DataFrame:
+    return frame.assign(**{label: frame[column].dt.strftime("%Y-%m-%d %H:%M UTC")})
+
+
+def linked(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``html_url`` kept only where it is an https link to the GitHub host."""
+    return frame.assign(html_url=safe.github_links(frame["html_url"], safe.server_url()))
+
+
+def chart(spec: alt.Chart | alt.LayerChart | alt.FacetChart) -> None:
+    st.altair_chart(spec, width="stretch")
+
+
+UTC_X: dict[str, Any] = {"scale": alt.Scale(type="utc"), "axis": alt.Axis(format="%b %d", title=None)}
+WEEK_BAND = alt.X("utcyearmonthdate(week):O", title=None, axis=alt.Axis(format="%b %d", labelAngle=-45))
+WEEK_TOOLTIP = [alt.Tooltip("utcyearmonthdate(week):T", title="week of"), alt.Tooltip("merged_prs:Q", title="PRs")]
+COUNT_AXIS = alt.Axis(tickMinStep=1, format="d")
+PR_NUMBER = st.column_config.NumberColumn("PR", format="#%d")
+PR_LINK = st.column_config.LinkColumn(
+    "GitHub", display_text="open ↗", help="empty when the stored URL is not an https link to GITHUB_SERVER_URL's host"
+)
+HOURS = "%.1f"
+
+
+def period_caption(filters: Filters) -> str:
+    if not (filters.start and filters.end):
+        return "All merged PRs."
+    text = f"PRs merged {filters.start:%Y-%m-%d} – {filters.end:%Y-%m-%d} ({filters.days} days)"
+    previous = filters.previous()
+    if previous and previous.start and previous.end:
+        text += (
+            f", compared with the previous {filters.days} days ({previous.start:%Y-%m-%d} – {previous.end:%Y-%m-%d})"
+        )
+    return text + "."
+
+
+def no_prs() -> None:
+    st.info("No merged PRs match these filters. Widen the date range (or press **All time**) or clear a filter.")
+
+
+def hours_lines(weekly: pd.DataFrame, columns: dict[str, str], title: str = "hours") -> alt.Chart:
+    long = weekly.melt(id_vars="week", value_vars=list(columns), var_name="metric", value_name="value")
+    long["metric"] = long["metric"].map(columns)
+    return (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("week:T", **UTC_X),
+            y=alt.Y("value:Q", title=title),
+            color=alt.Color("metric:N", title=None, legend=alt.Legend(orient="top")),
+            tooltip=["week:T", "metric:N", alt.Tooltip("value:Q", format=".1f")],
+        )
+    )
+
+
+def cycle_and_pickup_lines(weekly: pd.DataFrame) -> alt.Chart:
+    return hours_lines(weekly, {"cycle_time_hours": "cycle time", "pickup_hours": "pickup"})
+
+
+def throughput_bars(weekly: pd.DataFrame) -> alt.Chart:
+    """Merged PRs per week, a bar per week."""
+    return (
+        alt.Chart(weekly)
+        .mark_bar()
+        .encode(x=WEEK_BAND, y=alt.Y("merged_prs:Q", title="PRs", axis=COUNT_AXIS), tooltip=WEEK_TOOLTIP)
+    )

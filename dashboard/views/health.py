@@ -1,0 +1,36 @@
+"""The Data health page: the last sync, partial or truncated PRs, recent sync runs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard.queries import Filters
+from dashboard.ui import PR_LINK, PR_NUMBER, Query, fmt, linked
+
+
+def render(q: Query, filters: Filters) -> None:
+    st.header("Data health")
+    summary = q("health_summary", filters.repos)
+    cols = st.columns(4)
+    cols[0].metric("Last successful sync", fmt(summary["last_successful_sync_at"]))
+    cols[1].metric("PRs stored", fmt(summary["prs"]), help=f"{summary['merged_prs']:,} merged")
+    cols[2].metric("Partial PRs", fmt(summary["partial_prs"]), help="some sections failed on the last sync")
+    cols[3].metric("Failed runs", fmt(summary["failed_runs"]), help=f"of {summary['sync_runs']:,} sync runs")
+    st.subheader("Partial or truncated PRs")
+    partial = q("partial_prs", filters.repos)
+    if partial.empty:
+        st.caption("None: every stored PR was fetched completely on its last sync.")
+    else:
+        st.caption("Failed sections keep the rows of an earlier sync; the next sync of the PR retries them.")
+        st.dataframe(
+            linked(partial),
+            hide_index=True,
+            column_config={"number": PR_NUMBER, "html_url": PR_LINK},
+            column_order=[c for c in partial.columns],
+        )
+    st.subheader("Recent sync runs")
+    runs = q("recent_sync_runs", filters.repos)
+    if runs.empty:
+        st.caption("No sync has run yet.")
+    else:
+        st.dataframe(runs, hide_index=True)

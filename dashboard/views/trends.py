@@ -1,0 +1,43 @@
+"""The Trends page: weekly medians, throughput and PR size."""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from dashboard.queries import SIZE_BUCKETS, Filters
+from dashboard.ui import Query, chart, cycle_and_pickup_lines, hours_lines, no_prs, period_caption, throughput_bars
+
+
+def render(q: Query, filters: Filters) -> None:
+    st.header("Trends")
+    st.caption(period_caption(filters) + " Weeks start on Monday (UTC).")
+    weekly = q("weekly_trends", filters)
+    if weekly.empty:
+        no_prs()
+        return
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Cycle time and pickup (median, hours)")
+        chart(cycle_and_pickup_lines(weekly))
+        st.subheader("Throughput (merged PRs)")
+        chart(throughput_bars(weekly))
+    with right:
+        st.subheader("Review rounds per PR")
+        chart(
+            hours_lines(weekly, {"review_rounds_median": "median", "review_rounds_mean": "mean"}, title="review rounds")
+        )
+        st.subheader("PR size (lines added + deleted, median)")
+        chart(hours_lines(weekly, {"size_median": "lines changed"}, title="lines"))
+    sizes = q("size_distribution", filters)
+    st.subheader("PRs by size")
+    st.caption("XS ≤ 10 lines, S ≤ 50, M ≤ 250, L ≤ 1000, XL more; with the median cycle time of each.")
+    chart(
+        alt.Chart(sizes)
+        .mark_bar()
+        .encode(
+            x=alt.X("bucket:N", sort=[name for name, _ in SIZE_BUCKETS], title=None),
+            y=alt.Y("prs:Q", title="PRs"),
+            tooltip=["bucket", "prs", alt.Tooltip("cycle_time_hours:Q", format=".1f", title="median cycle (h)")],
+        )
+    )
