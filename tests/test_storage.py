@@ -1,4 +1,4 @@
-"""Where the DB lives (fetcher/storage.py), with real parts: DuckDB files, moto's S3 HTTP
+"""Where the DB lives (fetcher/storage/), with real parts: DuckDB files, moto's S3 HTTP
 server in a subprocess, and the fake GitHub's artifact API (302 to a "blob storage" host)."""
 
 from __future__ import annotations
