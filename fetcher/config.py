@@ -25,7 +25,7 @@ class Environment:
     in_actions: bool = False  # GITHUB_ACTIONS=true: print annotations
     server_url: str = "https://github.com"  # GITHUB_SERVER_URL, for links in the step summary
     sentry_dsn: str | None = None  # SENTRY_DSN: report permanent failures to Sentry
-    # Which artifacts the artifact store trusts (fetcher/storage.py, ArtifactLocation):
+    # Which artifacts the artifact store trusts (fetcher/storage/trust.py):
     repository_id: int | None = None  # GITHUB_REPOSITORY_ID: only this repository's own runs
     artifact_branches: tuple[str, ...] = ()  # MERGELENS_ARTIFACT_BRANCHES (comma-separated); () = default branch
 

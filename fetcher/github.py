@@ -62,7 +62,9 @@ class GitHubSource:
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
         self.usage = ApiUsage()
-        retry = GitHubRetry(
+        # The retry under every request of this client; also mountable on a requests session for
+        # what PyGithub cannot send (the artifact store's archive download).
+        self.retry = retry = GitHubRetry(
             usage=self.usage,
             retries=settings.retries,
             backoff_factor=settings.backoff_factor,

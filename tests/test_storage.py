@@ -1,4 +1,4 @@
-"""Where the DB lives (fetcher/storage.py), with real parts: DuckDB files, moto's S3 HTTP
+"""Where the DB lives (fetcher/storage/), with real parts: DuckDB files, moto's S3 HTTP
 server in a subprocess, and the fake GitHub's artifact API (302 to a "blob storage" host)."""
 
 from __future__ import annotations
@@ -1041,6 +1041,52 @@ def test_artifact_api_errors_are_one_line(serve, tmp_path, setup, expected):
     message = one_line(caught.value)
     assert expected in message and TOKEN not in message and "ghs_wrong" not in message
     assert called == []
+
+
+def test_artifact_listing_waits_out_a_short_rate_limit_and_stops_at_a_long_one(serve, tmp_path):
+    """Issue 9: the artifact client follows the one rate-limit policy (fetcher.github_policy): a
+    secondary limit with Retry-After is waited for; a primary limit that resets later than the
+    run may wait stops the run with when it resets."""
+    repo = repository()
+    repo.artifacts = [Artifact.from_file(41, NAME, make_db(tmp_path / "a.duckdb", 1), NOW)]
+    server = serve(repo)
+    listing = f"/repos/{REPO}/actions/artifacts"
+    server.add_fault(r"/actions/artifacts$", Fault.secondary_rate_limit(retry_after=1))
+    result = open_location(f"artifact:{NAME}", artifact_env(server, tmp_path)).update(lambda w: write_prs(w, 2))
+    assert result.location.startswith(f"artifact {NAME} (id 41,")
+    assert [r.status for r in server.requests if r.path == listing] == [403, 200]
+
+    server.add_fault(r"/actions/artifacts$", Fault.primary_rate_limit(int(time.time()) + 3600))
+    with pytest.raises(StorageError) as caught:
+        open_location(f"artifact:{NAME}", artifact_env(server, tmp_path)).update(lambda w: None)
+    message = one_line(caught.value)
+    assert message.startswith(f"GitHub's rate limit stopped listing artifacts of {REPO}: ")
+    assert "GitHub API rate limit exhausted; it resets at" in message
+    assert [r.status for r in server.requests if r.path == listing] == [403, 200, 403]  # no retry that cannot help
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        (r"/actions/artifacts$", "GitHub refused listing artifacts of acme/widgets (HTTP 403: "),
+        (r"/actions/runs/\d+$", "GitHub refused reading a workflow run of acme/widgets (HTTP 403: "),
+        (r"/actions/artifacts/41/zip$", "GitHub refused downloading an artifact of acme/widgets (HTTP 403: "),
+    ],
+    ids=["listing", "run", "download"],
+)
+def test_artifact_api_errors_name_githubs_request_id(serve, tmp_path, path, expected):
+    """Issue 9: an artifact failure carries GitHub's X-GitHub-Request-Id (what GitHub Support asks
+    for), like every other GitHub failure."""
+    repo = repository()
+    repo.artifacts = [Artifact.from_file(41, NAME, make_db(tmp_path / "a.duckdb", 1), NOW)]
+    server = serve(repo)
+    server.add_fault(path, Fault(403, body={"message": "Resource not accessible by integration"}))
+    with pytest.raises(StorageError) as caught:
+        open_location(f"artifact:{NAME}", artifact_env(server, tmp_path)).update(lambda w: None)
+    message = one_line(caught.value)
+    (refused,) = [r for r in server.requests if r.status == 403]
+    assert expected in message and message.endswith(f" [X-GitHub-Request-Id {refused.request_id}]")
+    assert TOKEN not in message
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,72 @@
+"""Where the DB file lives: a local path, ``s3://bucket/key.duckdb`` or ``artifact:NAME``.
+
+Every location offers one operation, ``update(apply)``: get a local working copy of the DB
+(a path that does not exist yet when there is no DB: ``fetcher.store.connect`` creates it),
+let ``apply`` write to it, verify the result, and only then store it. Nothing is stored when
+``apply`` raises or the verification refuses the file; the previous DB stays as it was.
+``apply`` must close its connections before it returns (DuckDB allows one read-write process
+per file and refuses a second open with another configuration in the same process).
+
+- ``location``: the Location protocol, UpdateResult, StorageError / StorageConflict.
+- ``verify``: is a file fit to store (``verify_database``, ``MERGELENS_TABLES``).
+- ``files``: durable replacement and clean-up of working copies.
+- ``local``: a path on this machine (flock + atomic rename).
+- ``s3``: an S3 object (ETag + conditional PUT, re-apply on conflict).
+- ``artifact`` and ``trust``: a GitHub Actions artifact, and which artifacts may be used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fetcher.config import Environment
+from fetcher.storage.artifact import ArtifactLocation
+from fetcher.storage.local import LocalLocation
+from fetcher.storage.location import Location, StorageConflict, StorageError, UpdateResult
+from fetcher.storage.s3 import S3Location
+from fetcher.storage.trust import Trust
+from fetcher.storage.verify import MERGELENS_TABLES, verify_database
+
+_Trust = Trust  # its name before fetcher.storage became a package (tests import it)
+
+__all__ = [
+    "MERGELENS_TABLES",
+    "ArtifactLocation",
+    "LocalLocation",
+    "Location",
+    "S3Location",
+    "StorageConflict",
+    "StorageError",
+    "Trust",
+    "UpdateResult",
+    "is_local",
+    "open_location",
+    "verify_database",
+]
+
+
+def is_local(spec: str) -> bool:
+    """True when ``--db`` names a file on this machine (not ``s3://`` nor ``artifact:``)."""
+    return not spec.startswith(("s3://", "artifact:"))
+
+
+def open_location(spec: str, env: Environment, workdir: Path | None = None) -> Location:
+    """``spec`` is what ``--db`` says: a local path, ``s3://bucket/key`` or ``artifact:NAME``.
+
+    ``workdir``: where S3 working copies go (a private temp directory is made inside it; default
+    the system temp directory). The artifact store leaves its file in ``$RUNNER_TEMP/mergelens``,
+    or outside GitHub Actions in the working directory."""
+    if spec.startswith("s3://"):
+        bucket, _, key = spec[len("s3://") :].partition("/")
+        if not bucket or not key or key.endswith("/"):
+            raise StorageError(f"--db {spec}: expected s3://BUCKET/KEY (e.g. s3://my-bucket/mergelens.duckdb)")
+        return S3Location(bucket, key, workdir=workdir)
+    if spec.startswith("artifact:"):
+        name = spec[len("artifact:") :]
+        # Outside Actions: the downloaded, updated DB stays in the working directory, where
+        # the user can open it (a temporary workdir would be gone when the run ends).
+        output_dir = Path(env.runner_temp) / "mergelens" if env.runner_temp else Path.cwd()
+        return ArtifactLocation(name, env, output_dir)
+    if not spec.strip():
+        raise StorageError("--db is empty: give a path, s3://BUCKET/KEY or artifact:NAME")
+    return LocalLocation(Path(spec))

@@ -1,0 +1,370 @@
+"""A GitHub Actions artifact: the newest unexpired *trusted* artifact of a name (see
+``fetcher.storage.trust``), downloaded through the REST API; the updated file is left in
+``output_dir/NAME.duckdb`` for the workflow's ``actions/upload-artifact`` step. Artifacts cannot
+be written conditionally: the workflow's concurrency group is what serialises writers there.
+
+Listing artifacts, reading the repository and reading a workflow run go through PyGithub, with
+the client, retry and pacing of ``fetcher.github.GitHubSource``; its errors are judged by
+``fetcher.github_policy``. Only the archive download is sent by hand (see ``_download``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import re
+import shutil
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from github import GithubException
+from github.Repository import Repository
+from requests.adapters import HTTPAdapter
+
+from fetcher import github_policy
+from fetcher.config import Environment
+from fetcher.event import event_repository
+from fetcher.github import PER_PAGE, ClientSettings, GitHubSource, payloads
+from fetcher.github_policy import Failure, Kind, RateLimitExhausted
+from fetcher.storage.files import COPY_CHUNK, remove, replace_durably
+from fetcher.storage.location import StorageError, UpdateResult, first_line
+from fetcher.storage.trust import Trust, shown
+from fetcher.storage.verify import apply_and_verify
+
+T = TypeVar("T")
+
+# actions/upload-artifact refuses these characters in a name.
+_BAD_ARTIFACT_CHARS = set('":<>|*?\\/\r\n')
+_REDIRECTS = {301, 302, 303, 307, 308}
+_MAX_LIST_PAGES = 10
+_MAX_NAMED_SKIPS = 5  # untrusted artifacts named one by one in the notes; the rest are counted
+_GITHUB_ERRORS = (GithubException, requests.RequestException, RateLimitExhausted)
+# What PyGithub raises on an answer that is not the JSON GitHub documents.
+_MALFORMED = (ValueError, KeyError, TypeError, AttributeError)
+
+
+@dataclass
+class _Found:
+    artifact: dict[str, Any] | None = None  # the newest unexpired trusted artifact
+    newest_expired: dict[str, Any] | None = None  # the newest expired one (never used: its run is not read)
+    skipped: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # untrusted, newer; why
+
+
+class ArtifactLocation:
+    """The newest unexpired trusted workflow artifact of a name. Reading goes through the REST
+    API; writing is the workflow's ``actions/upload-artifact`` step, which uploads the file this
+    leaves at ``output_dir/NAME.duckdb``. Untrusted artifacts are named in the notes and never
+    downloaded, changed or deleted."""
+
+    def __init__(
+        self,
+        name: str,
+        env: Environment,
+        output_dir: Path,
+        timeout_s: float = 60.0,
+        settings: ClientSettings | None = None,
+    ) -> None:
+        if not name or any(char in _BAD_ARTIFACT_CHARS for char in name):
+            raise StorageError(f'artifact:{name}: not a valid artifact name (no / \\ : * ? " < > | or newlines)')
+        if not env.token:
+            raise StorageError(
+                f"artifact:{name}: GITHUB_TOKEN (or GH_TOKEN) is not set; reading artifacts needs `actions: read`"
+            )
+        if not env.repository or not re.fullmatch(r"[^/\s]+/[^/\s]+", env.repository):
+            raise StorageError(
+                f"artifact:{name}: GITHUB_REPOSITORY (OWNER/NAME) is not set: which repository's artifact?"
+            )
+        self.name = name
+        self.repository = env.repository
+        self.repository_id = env.repository_id
+        self.branches = env.artifact_branches
+        self.event_path = env.event_path
+        self.settings = settings or ClientSettings(api_url=env.api_url, token=env.token)
+        self.output_dir = Path(output_dir)
+        self.output_path = self.output_dir / f"{name}.duckdb"
+        self.timeout_s = timeout_s  # of the archive download
+        self.description = f"artifact {name}"
+
+    # update ---------------------------------------------------------------------------
+
+    def update(self, apply: Callable[[Path], T]) -> UpdateResult[T]:
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"{self.description}: cannot create {self.output_dir}: {exc.strerror}") from None
+        work = self.output_dir / f".{self.name}.{uuid.uuid4().hex[:12]}.tmp"
+        notes: list[str] = []
+        with GitHubSource(self.settings) as source, requests.Session() as session:
+            # The download's requests get the retry of every other request to GitHub.
+            session.mount("http://", HTTPAdapter(max_retries=source.retry))
+            session.mount("https://", HTTPAdapter(max_retries=source.retry))
+            repo = source.repository(self.repository)  # lazy: no request
+            try:
+                found = self._find(repo, self._trust(repo))
+                notes += self._skip_notes(found.skipped)
+                artifact = found.artifact
+                if artifact is not None and self._download(session, artifact, work):
+                    description = f"artifact {self.name} (id {artifact['id']}, {str(artifact.get('created_at'))[:10]})"
+                else:
+                    why = self._why_fresh(found)
+                    notes.append(f"{why}: started a fresh database; reconcile/backfill will refill it")
+                    description = f"artifact {self.name} (new)"
+                value, counts, created = apply_and_verify(work, apply, description)
+                replace_durably(work, self.output_path)
+            except BaseException:
+                remove(work)
+                raise
+        return UpdateResult(
+            value=value,
+            location=description,
+            local_path=self.output_path,
+            size_bytes=self.output_path.stat().st_size,
+            counts=counts,
+            created=created,
+            attempts=1,
+            notes=notes,
+            artifact_name=self.name,
+        )
+
+    def _why_fresh(self, found: _Found) -> str:
+        if found.artifact is not None:  # listed, then answered 410 to the download
+            return f"artifact {self.name} (id {found.artifact['id']}) expired while we read it"
+        if found.newest_expired is not None:
+            newest = found.newest_expired
+            return (
+                f"the newest artifact named {self.name} (id {newest['id']}, created "
+                f"{str(newest.get('created_at'))[:10]}) has expired"
+            )
+        if found.skipped:
+            return f"no trusted artifact named {self.name} in {self.repository}, only untrusted ones (skipped)"
+        return f"no unexpired artifact named {self.name} in {self.repository}"
+
+    # GitHub through PyGithub --------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _asking(self, what: str, answer: str) -> Iterator[None]:
+        """GitHub's errors while ``what`` as one StorageError (github_policy judges them); an
+        ``answer`` that is not the JSON GitHub documents, too."""
+        try:
+            yield
+        except _GITHUB_ERRORS as exc:
+            raise self._failed(github_policy.classify(exc), what) from None
+        except _MALFORMED:
+            raise StorageError(f"{self.description}: GitHub's {answer} answer is not what it documents") from None
+
+    def _failed(self, failure: Failure, what: str) -> StorageError:
+        """What to tell the user when GitHub refused ``what``, with its request id."""
+        of = f"{what} of {self.repository}"
+        if failure.kind is Kind.UNAUTHORIZED:
+            text = f"GitHub rejected the token ({failure.message}) {of}: check GITHUB_TOKEN (or GH_TOKEN)"
+        elif failure.rate_limited:
+            text = f"GitHub's rate limit stopped {of}: {failure.message}"
+        elif failure.kind is Kind.FORBIDDEN:
+            text = f"GitHub refused {of} ({failure.message}): the token needs the `actions: read` permission"
+        elif failure.status == 404:
+            text = (
+                f"repository {self.repository} not found {what} (HTTP 404): check GITHUB_REPOSITORY, "
+                "or the token cannot see it"
+            )
+        elif failure.status is not None:
+            text = f"GitHub answered {of} with {failure.message}"
+        else:
+            text = f"{self.description}: {of} failed: {failure.message}"
+        return StorageError(f"{text} [X-GitHub-Request-Id {failure.request_id}]" if failure.request_id else text)
+
+    def _trust(self, repo: Repository) -> Trust:
+        """This repository's id and the trusted branches: GITHUB_REPOSITORY_ID and
+        MERGELENS_ARTIFACT_BRANCHES, else the event's ``repository`` (id, default_branch),
+        else one GET /repos/{owner}/{repo} (outside Actions, or a schedule event without it)."""
+        event = event_repository(self.event_path) if self.event_path else None
+        if event is not None and event.full_name.lower() != self.repository.lower():
+            event = None  # another repository's event: nothing to learn about ours
+        repository_id = self.repository_id or (event.id if event else None)
+        branches = self.branches or ((event.default_branch,) if event and event.default_branch else ())
+        if repository_id is None or not branches:
+            with self._asking("reading the repository", "repository"):
+                payload = repo.complete().raw_data  # GET /repos/{owner}/{repo}
+                found_id, default_branch = payload["id"], payload["default_branch"]
+            if not isinstance(found_id, int) or not isinstance(default_branch, str):
+                raise StorageError(f"{self.description}: GitHub's repository answer is not what it documents")
+            repository_id = repository_id or found_id
+            branches = branches or (default_branch,)
+        return Trust(repository_id, branches)
+
+    def _pages(self, repo: Repository) -> Iterator[list[dict[str, Any]]]:
+        """GET /repos/{owner}/{repo}/actions/artifacts?name=NAME, a page (up to PER_PAGE) at a
+        time, the first ``_MAX_LIST_PAGES``: GitHub lists them newest first, expired ones
+        included (``expired: true``, their content is gone)."""
+        listed = iter(payloads(repo.get_artifacts(name=self.name)))  # read from the list payload
+        for _ in range(_MAX_LIST_PAGES):
+            with self._asking("listing artifacts", "artifact list"):
+                page = list(itertools.islice(listed, PER_PAGE))
+                named = [a for a in page if a.get("name") == self.name]
+            if not page:
+                return
+            yield named
+
+    def _find(self, repo: Repository, trust: Trust) -> _Found:
+        """The newest unexpired trusted artifact wins; the untrusted ones listed before it are
+        reported. Each unexpired one examined costs a request for its run (normally one: the newest)."""
+        found = _Found()
+        for artifacts in self._pages(repo):
+            for artifact in sorted(artifacts, key=_newest_key, reverse=True):
+                if artifact.get("expired"):
+                    found.newest_expired = found.newest_expired or artifact
+                elif (refusal := self._refusal(repo, trust, artifact)) is not None:
+                    found.skipped.append((artifact, refusal))
+                else:
+                    found.artifact = artifact
+                    return found
+        return found
+
+    def _refusal(self, repo: Repository, trust: Trust, artifact: dict[str, Any]) -> str | None:
+        """Why ``artifact`` is not ours, or None when it is. Its own ``workflow_run`` (id,
+        repository_id, head_repository_id, head_branch, head_sha) names the run but not the
+        event that started it, so the run is read (one request) and judged by ``run_refusal``."""
+        recorded = artifact.get("workflow_run")
+        if not isinstance(recorded, dict) or not isinstance(recorded.get("id"), int):
+            return "no workflow run is recorded for it"
+        if recorded.get("repository_id") != trust.repository_id:
+            return f"uploaded by a run of another repository (id {shown(recorded.get('repository_id'))})"
+        run = self._run(repo, recorded["id"])
+        if run is None:
+            return f"its workflow run {recorded['id']} cannot be read (HTTP 404: deleted?)"
+        return trust.run_refusal(run)
+
+    def _run(self, repo: Repository, run_id: int) -> dict[str, Any] | None:
+        """GET /repos/{owner}/{repo}/actions/runs/{id}; None when the run is gone (404)."""
+        with self._asking("reading a workflow run", "workflow run"):
+            try:
+                run = repo.get_workflow_run(run_id).complete().raw_data
+            except GithubException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+        if not (
+            isinstance(run, dict)
+            and isinstance(run.get("event"), str)
+            and isinstance(run.get("repository"), dict)
+            and isinstance(run["repository"].get("id"), int)
+        ):
+            raise StorageError(f"{self.description}: GitHub's workflow run answer is not what it documents")
+        return run
+
+    def _skip_notes(self, skipped: list[tuple[dict[str, Any], str]]) -> list[str]:
+        """One warning per untrusted artifact (the first few), naming it for whoever investigates."""
+        notes = [
+            f"skipped untrusted artifact {self.name} (id {shown(artifact.get('id'))}, created "
+            f"{shown(artifact.get('created_at'))[:10]}): {reason}; it was not used, changed or deleted"
+            for artifact, reason in skipped[:_MAX_NAMED_SKIPS]
+        ]
+        if len(skipped) > _MAX_NAMED_SKIPS:
+            notes.append(f"skipped {len(skipped) - _MAX_NAMED_SKIPS} more untrusted artifacts named {self.name}")
+        return notes
+
+    # the archive, by hand ---------------------------------------------------------------
+
+    def _download(self, session: requests.Session, artifact: dict[str, Any], work: Path) -> bool:
+        """The artifact's one ``*.duckdb`` file into ``work``; False if it expired meanwhile.
+
+        GET archive_download_url answers 302 to a short-lived signed URL on blob storage.
+        That host must not get our token (Azure blob storage even rejects the request when an
+        Authorization header rides along with the signature), so the redirect is followed by
+        hand, without it. PyGithub cannot: its ``getStream`` drops the token only for another
+        host name (not another port or scheme) and refuses hosts outside GitHub's domains."""
+        label = f"artifact {self.name} (id {artifact['id']})"
+        url = str(artifact["archive_download_url"])
+        response = self._get(session, url, label, allow_redirects=False)
+        if response.status_code in _REDIRECTS:
+            location = urljoin(url, response.headers.get("Location", ""))
+            response.close()
+            response = self._get(session, location, label, stream=True)
+            if response.status_code != 200:
+                raise StorageError(f"{label}: download from {_origin(location)} failed (HTTP {response.status_code})")
+        elif response.status_code == 410:  # "Artifact has expired"
+            return False
+        elif response.status_code != 200:
+            raise self._failed(_response_failure(response), "downloading an artifact")
+        archive = work.with_name(work.name + ".zip")
+        try:
+            with response, open(archive, "wb") as out:
+                for chunk in response.iter_content(COPY_CHUNK):
+                    out.write(chunk)
+            _unzip(archive, work, label)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                archive.unlink()
+        return True
+
+    def _get(self, session: requests.Session, url: str, label: str, **kwargs: Any) -> requests.Response:
+        """GET ``url``, retried by the session's GitHubRetry; the token only for the API's origin.
+        Either way an explicit auth object: with none, requests would add ~/.netrc credentials."""
+        auth = _Bearer(self.settings.token) if _origin(url) == _origin(self.settings.api_url) else _NoAuth()
+        try:
+            return session.get(url, timeout=self.timeout_s, auth=auth, headers=_HEADERS, **kwargs)
+        except requests.RequestException as exc:
+            raise StorageError(
+                f"{self.description}: downloading it: cannot reach {_origin(url)}: {type(exc).__name__}"
+            ) from None
+        except (GithubException, RateLimitExhausted) as exc:  # the retry's verdict on a 403/429
+            failure = github_policy.classify(exc)
+            if _origin(url) != _origin(self.settings.api_url):
+                raise StorageError(f"{label}: download from {_origin(url)} failed (HTTP {failure.status})") from None
+            raise self._failed(failure, "downloading an artifact") from None
+
+
+def _unzip(archive: Path, work: Path, label: str) -> None:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            members = [info for info in zf.infolist() if not info.is_dir()]
+            names = [info.filename for info in members]
+            if len(members) != 1 or not names[0].endswith(".duckdb"):
+                listing = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "") or "nothing"
+                raise StorageError(f"{label} must hold exactly one *.duckdb file; it holds: {listing}")
+            # Read the member's bytes; never extract by its name (no path traversal).
+            with zf.open(members[0]) as src, open(work, "wb") as out:
+                shutil.copyfileobj(src, out, COPY_CHUNK)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        raise StorageError(f"{label} is not a readable zip archive: {first_line(exc)}") from None
+
+
+def _response_failure(response: requests.Response) -> Failure:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    message = body.get("message") if isinstance(body, dict) else None
+    return github_policy.from_response(response.status_code, response.headers, str(message or response.reason))
+
+
+def _newest_key(artifact: dict[str, Any]) -> tuple[str, int]:
+    return (str(artifact.get("created_at") or ""), int(artifact.get("id") or 0))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+_HEADERS = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "mergelens"}
+
+
+class _Bearer:
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: Any) -> Any:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        return request
+
+
+class _NoAuth:
+    def __call__(self, request: Any) -> Any:
+        request.headers.pop("Authorization", None)
+        return request

@@ -1,0 +1,46 @@
+"""What every location is: the ``Location`` protocol, the ``UpdateResult`` of an update, and
+the errors an update raises (one line each, exit code 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
+
+from fetcher.errors import MergelensError
+
+T = TypeVar("T")
+
+
+class StorageError(MergelensError):
+    """The DB could not be fetched, verified or stored: one line, exit code 1."""
+
+
+class StorageConflict(StorageError):
+    """Other writers kept updating the stored DB while we were: gave up after max_attempts."""
+
+
+@dataclass
+class UpdateResult(Generic[T]):
+    value: T  # what apply() returned (from the attempt that was stored)
+    location: str  # human description of where the DB lives
+    local_path: Path  # the verified local file that was stored / is ready to upload
+    size_bytes: int
+    counts: dict[str, int]  # rows per mergelens table of the stored DB
+    created: bool  # no DB existed before: a fresh one was started
+    attempts: int  # 1 + conflict retries
+    notes: list[str] = field(default_factory=list)  # loud notices for the run summary
+    artifact_name: str | None = None  # artifact:NAME: the name the workflow uploads the file under
+
+
+class Location(Protocol):
+    description: str
+
+    def update(self, apply: Callable[[Path], T]) -> UpdateResult[T]: ...
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, for a one-line StorageError (its type when it has no text)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,65 @@
+"""Which artifacts the artifact store may build on: those uploaded by a workflow run of this
+repository that executed this repository's own code (``Trust.run_refusal``). Any run, a fork's
+PR CI included, can upload an artifact of any name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Which code a workflow run executed, by the event that triggered it (the run's ``event``).
+# For the pull request events GitHub records the PR's HEAD side in the run whichever code ran:
+# head_branch is the PR's branch and head_repository the PR's head repository (the fork, for a
+# fork's PR). So the head side alone cannot tell a fork's `pull_request` run (the fork's code)
+# from a `pull_request_target` run for the same PR (our base branch's code); the event can.
+_BASE_BRANCH_EVENTS = ("pull_request_target",)  # the PR's base branch's workflow and code
+_BRANCH_EVENTS = ("schedule", "workflow_dispatch", "push", "workflow_run", "repository_dispatch")
+_PULL_REQUEST_EVENTS = ("pull_request", "pull_request_review", "pull_request_review_comment", "merge_group")
+
+
+@dataclass(frozen=True)
+class Trust:
+    """Whose artifacts we use: runs of this repository (its id, so a fork's runs, which list
+    under our repository too, never pass) that ran our code: see ``run_refusal``."""
+
+    repository_id: int
+    branches: tuple[str, ...]
+
+    def run_refusal(self, run: dict[str, Any]) -> str | None:
+        """Why the workflow run ``run`` (GET /repos/{o}/{r}/actions/runs/{id}) did not run our
+        code, or None when it did. By ``event``:
+
+        - ``pull_request_target`` runs the workflow and code of the PR's base branch, in this
+          repository: trusted whoever opened the PR (head_branch/head_repository are the PR's).
+        - ``schedule``, ``workflow_dispatch``, ``push``, ``workflow_run``, ``repository_dispatch``
+          run the code of ``head_branch`` of ``head_repository``: trusted when that is this
+          repository and a trusted branch (the default one, or MERGELENS_ARTIFACT_BRANCHES).
+        - ``pull_request``, ``pull_request_review(_comment)`` and ``merge_group`` run a pull
+          request's code (a same-repository branch's too, Dependabot's say); they and every
+          other event are never trusted, whatever the head side says."""
+        event, branch = shown(run["event"]), shown(run.get("head_branch"))
+        if run["repository"]["id"] != self.repository_id:
+            return f"uploaded by a run of event {event} of another repository (id {shown(run['repository']['id'])})"
+        if run["event"] in _BASE_BRANCH_EVENTS:
+            return None
+        head = run.get("head_repository")
+        if not isinstance(head, dict):  # null for a run whose head repository was deleted
+            head = {}
+        ours = head.get("id") == self.repository_id
+        where = f"uploaded by a run of event {event} for branch {branch} of " + (
+            "this repository" if ours else shown(head.get("full_name") or f"repository id {head.get('id')}")
+        )
+        if run["event"] in _PULL_REQUEST_EVENTS:
+            return f"{where}: that event runs the code of a pull request"
+        if run["event"] not in _BRANCH_EVENTS:
+            return f"{where}: only runs of {', '.join(_BASE_BRANCH_EVENTS + _BRANCH_EVENTS)} are trusted"
+        if not ours:
+            return f"{where}, not this repository"
+        if run.get("head_branch") not in self.branches:
+            return f"{where} (trusted: {', '.join(self.branches)})"
+        return None
+
+
+def shown(value: object) -> str:
+    """A value from GitHub's answer (a fork's branch name is anyone's text) as one short line."""
+    return " ".join(str(value).split())[:100]

@@ -1,0 +1,117 @@
+"""Is a DB file fit to store? (``verify_database``, ``apply_and_verify``)
+
+Open read-write and ``CHECKPOINT`` (folds the WAL into the file, so the single file we store
+is complete), reopen read-only, check the schema version and count the rows of every
+mergelens table. ``pull_requests`` may never shrink. Every open, of the stored DB as found
+too, goes through ``store.open_database``: the file is data, not code (its catalog must be
+exactly mergelens's), and DuckDB's error texts, which can quote the file, are never passed on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+
+from fetcher import store
+from fetcher.storage.location import StorageError
+
+T = TypeVar("T")
+
+# Every mergelens table: the version table, then those the migrations create ("pull_requests", ...).
+# The one definition in fetcher.storage.
+MERGELENS_TABLES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        ["mergelens_schema"]
+        + [
+            name
+            for statements in store.MIGRATIONS.values()
+            for statement in statements
+            for name in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement)
+        ]
+    )
+)
+
+
+class _Refused(Exception):
+    """The reason a file is not fit to store (wrapped in a StorageError by the caller)."""
+
+
+def _check(path: Path, previous_counts: dict[str, int] | None) -> dict[str, int]:
+    if not path.is_file():
+        raise _Refused("the database file is missing")
+    try:
+        con, _ = store.open_database(path)
+        try:
+            con.execute("CHECKPOINT")  # fold the WAL into the file: the file alone is the DB
+        finally:
+            con.close()
+        con, version = store.open_database(path, read_only=True)
+        try:
+            counts = _table_counts(con)
+        finally:
+            con.close()
+    except store.DatabaseRefused as exc:
+        raise _Refused(str(exc)) from None
+    except duckdb.Error as exc:  # its text can quote the file: only the kind of error is named
+        raise _Refused(f"it does not open as a DuckDB database (DuckDB: {type(exc).__name__})") from None
+    if version != store.SCHEMA_VERSION:
+        raise _Refused(f"schema version is {version}, expected {store.SCHEMA_VERSION}")
+    before = (previous_counts or {}).get("pull_requests", 0)
+    if counts["pull_requests"] < before:
+        raise _Refused(f"pull_requests would shrink from {before} to {counts['pull_requests']} rows")
+    return counts
+
+
+def _table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows in each mergelens table the file has (an older schema may lack some)."""
+    present = {
+        name
+        for (name,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+        ).fetchall()
+    }
+    return {
+        table: int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
+        for table in MERGELENS_TABLES
+        if table in present
+    }
+
+
+def verify_database(path: Path, previous_counts: dict[str, int] | None = None) -> dict[str, int]:
+    """Checkpoint ``path``, reopen it read-only and return the row count of every mergelens
+    table. StorageError when it does not open, has another schema version, lacks a table, or
+    has fewer ``pull_requests`` rows than ``previous_counts`` says there were."""
+    try:
+        return _check(Path(path), previous_counts)
+    except _Refused as reason:
+        raise StorageError(f"{path}: {reason}") from None
+
+
+def _count_existing(path: Path, description: str) -> dict[str, int]:
+    """Row counts of the DB as found, before apply (tables of an older schema may be absent)."""
+    try:
+        con, _ = store.open_database(path, read_only=True)
+        try:
+            return _table_counts(con)
+        finally:
+            con.close()
+    except (store.DatabaseRefused, duckdb.Error) as exc:
+        reason = exc if isinstance(exc, store.DatabaseRefused) else f"DuckDB: {type(exc).__name__}"
+        raise StorageError(f"{description}: the stored database cannot be used: {reason}; nothing changed") from None
+
+
+def apply_and_verify(work: Path, apply: Callable[[Path], T], description: str) -> tuple[T, dict[str, int], bool]:
+    """Run ``apply`` on the working copy ``work`` (absent: a fresh DB) and verify the result
+    against the DB as found: (what apply returned, row counts, whether the DB was created)."""
+    created = not work.exists()
+    previous = None if created else _count_existing(work, description)
+    value = apply(work)
+    try:
+        counts = _check(work, previous)
+    except _Refused as reason:
+        raise StorageError(f"not storing {description}: {reason}; the stored database is unchanged") from None
+    return value, counts, created
