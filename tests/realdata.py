@@ -89,11 +89,6 @@ def load_pygithub(folder: Path) -> RecordedRepository:
     return repo
 
 
-def load_all(realdata: Path) -> list[RecordedRepository]:
-    """Both recordings, from the folder that holds ``devlake-ants`` and ``pygithub-replay``."""
-    return [load_ants(realdata / ANTS), load_pygithub(realdata / PYGITHUB)]
-
-
 def merged_pulls(repo: RecordedRepository) -> list[RecordedPull]:
     """The recorded PRs that were merged, by number."""
     return [pull for _, pull in sorted(repo.pulls.items()) if pull.pull.get("merged_at")]
