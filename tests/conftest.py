@@ -19,7 +19,10 @@ from fetcher.cli import main
 from fetcher.config import Environment
 from tests.fake_github import FakeGitHub, Repository
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "github-samples"
+# Recorded GitHub data lives beside the checkout, never in it (as in CI): ../shared.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SAMPLES = SHARED / "github-samples"
+REALDATA = SHARED / "realdata"
 
 TOKEN = "ghs_fakeTokenThatMustNeverBePrinted0123456789"
 TABLES = (
@@ -155,16 +158,20 @@ def sentry():
     server.server_close()
 
 
-def recorded_sample(name: str) -> Any:
-    """A recorded GitHub payload from ../shared/github-samples (beside the checkout, as in CI).
-    Outside CI a checkout without it skips the tests that need it; in CI its absence fails."""
-    path = SAMPLES / name
-    if not path.is_file():
-        message = f"recorded GitHub sample not found: {path} (../shared/github-samples)"
+def shared_data(path: Path) -> Path:
+    """A file or folder under ../shared (beside the checkout, as in CI). Outside CI a checkout
+    without it skips the tests that need it; in CI its absence fails."""
+    if not path.exists():
+        message = f"recorded GitHub data not found: {path} (../shared/{path.relative_to(SHARED)})"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    return json.loads(path.read_text())
+    return path
+
+
+def recorded_sample(name: str) -> Any:
+    """A recorded GitHub payload from ../shared/github-samples."""
+    return json.loads(shared_data(SAMPLES / name).read_text())
 
 
 def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:

@@ -19,6 +19,8 @@ from tests.fake_github import (
     FileChange,
     IssueComment,
     PullRequest,
+    RecordedPull,
+    RecordedRepository,
     Repository,
     Review,
     ReviewComment,
@@ -503,3 +505,66 @@ def test_a_pr_without_commits_serves_empty_lists():
             answer = requests.get(f"{server.api_url}/repos/acme/widgets/{path}", timeout=10)
             assert answer.status_code == 200, answer.text
             assert answer.json() == []
+
+
+# --- recorded repositories: real payloads served as they were recorded --------------------------
+
+
+def recorded_repo() -> RecordedRepository:
+    """A recorded-looking PR: odd keys the model never builds, api.github.com URLs, 5 commits."""
+    api = "https://api.github.com/repos/rec/orded"
+    pull = {
+        "number": 5,
+        "url": f"{api}/pulls/5",
+        "issue_url": f"{api}/issues/5",
+        "html_url": "https://github.com/rec/orded/pull/5",
+        "head": {"sha": sha(55), "repo": None},  # a fork deleted after the merge
+        "user": {"login": "old-timer", "id": 1},  # 2012: no "type"
+        "merged_at": "2012-05-27T10:29:07Z",
+    }
+    commits = [{"sha": sha(i), "author": None, "commit": {"message": f"m{i}"}} for i in range(5)]
+    runs = [{"id": 9, "head_sha": sha(66), "name": "test"}]  # its own head_sha, served as recorded
+    return RecordedRepository("rec", "orded", {5: RecordedPull(pull, commits=commits, check_runs=runs)})
+
+
+@pytest.mark.parametrize("prefix", ["", "/api/v3"])
+def test_recorded_repository_serves_payloads_verbatim(prefix: str) -> None:
+    recorded = recorded_repo()
+    with FakeGitHub([make_repo(), recorded], token=TOKEN, api_prefix=prefix) as fake:
+        pull = get(fake, "/repos/rec/orded/pulls/5").json()
+        # The PR's own API URLs (followed by PyGithub) lead to the fake; every other field is as recorded.
+        assert pull["url"] == f"{fake.api_url}/repos/rec/orded/pulls/5"
+        assert pull["issue_url"] == f"{fake.api_url}/repos/rec/orded/issues/5"
+        assert {k: v for k, v in pull.items() if k not in ("url", "issue_url")} == {
+            k: v for k, v in recorded.pulls[5].pull.items() if k not in ("url", "issue_url")
+        }
+        first = get(fake, "/repos/rec/orded/pulls/5/commits", per_page=2)
+        assert first.json() == recorded.pulls[5].commits[:2]
+        assert first.links["next"]["url"] == f"{fake.api_url}/repos/rec/orded/pulls/5/commits?per_page=2&page=2"
+        assert first.links["last"]["url"].endswith("page=3")
+        last = get(fake, "/repos/rec/orded/pulls/5/commits", per_page=2, page=3)
+        assert last.json() == recorded.pulls[5].commits[4:] and "next" not in last.links
+        runs = get(fake, f"/repos/rec/orded/commits/{sha(55)}/check-runs", filter="latest").json()
+        assert runs == {"total_count": 1, "check_runs": recorded.pulls[5].check_runs}
+        assert get(fake, f"/repos/rec/orded/commits/{sha(66)}/check-runs").status_code == 422
+        for path in ("pulls/5/files", "pulls/5/reviews", "pulls/5/comments", "issues/5/comments", "issues/5/timeline"):
+            answer = get(fake, f"/repos/rec/orded/{path}")
+            assert (answer.status_code, answer.json()) == (200, []), path  # not recorded: empty
+        for path in ("/repos/rec/orded", "/repos/rec/orded/pulls/6", "/repos/rec/orded/pulls"):
+            assert get(fake, path).status_code == 404, path  # no recording to answer from
+        # The model's repository beside it is served as before.
+        assert get(fake, "/repos/octo/widgets/pulls/7").json()["title"] == "Add the thing"
+
+
+def test_pygithub_follows_a_recorded_pr_to_the_fake() -> None:
+    with FakeGitHub([recorded_repo()], token=TOKEN) as fake:
+        # As the fetcher does: a lazy client, the PR completed (fetched), its lists from its URLs.
+        pull = pygithub(fake, lazy=True).get_repo("rec/orded").get_pull(5).complete()
+        assert pull.url == f"{fake.api_url}/repos/rec/orded/pulls/5"
+        assert [c.sha for c in pull.get_commits()] == [sha(i) for i in range(5)]
+        assert [c.id for c in pull.get_issue_comments()] == []
+        assert fake.paths() == [
+            "/repos/rec/orded/pulls/5",
+            "/repos/rec/orded/pulls/5/commits",
+            "/repos/rec/orded/issues/5/comments",
+        ]

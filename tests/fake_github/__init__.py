@@ -1,7 +1,8 @@
 """A loopback HTTP server that speaks the GitHub REST API, for tests and ``make demo``.
 
 Plain stdlib (no pytest): build a ``Repository`` of ``PullRequest`` objects, start
-``FakeGitHub([repo])`` and point PyGithub's ``base_url`` at ``api_url``.
+``FakeGitHub([repo])`` and point PyGithub's ``base_url`` at ``api_url``. A ``RecordedRepository``
+serves real recorded payloads verbatim instead (``tests/realdata.py`` loads them).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from .model import (
     FileChange,
     IssueComment,
     PullRequest,
+    RecordedPull,
+    RecordedRepository,
     Repository,
     Review,
     ReviewComment,
@@ -33,6 +36,8 @@ __all__ = [
     "FileChange",
     "IssueComment",
     "PullRequest",
+    "RecordedPull",
+    "RecordedRepository",
     "Repository",
     "RequestRecord",
     "Review",

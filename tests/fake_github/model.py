@@ -205,3 +205,51 @@ class Repository:
     def add_pull(self, pr: PullRequest) -> PullRequest:
         self.pulls[pr.number] = pr
         return pr
+
+
+# --- recorded data ---------------------------------------------------------------------------
+# Real api.github.com responses are served as they were recorded, not rebuilt from the model:
+# GitHub's payloads carry what no model reproduces (2012 users without "type", list-shaped PRs,
+# git dates with UTC offsets, "ghost" actors).
+
+
+@dataclass
+class RecordedPull:
+    """One PR as GitHub answered for it: ``pull`` is what ``GET /pulls/{n}`` serves, each list the
+    items of one endpoint in the order GitHub sent them; a list not recorded stays empty."""
+
+    pull: dict[str, Any]
+    commits: list[dict[str, Any]] = field(default_factory=list)
+    files: list[dict[str, Any]] = field(default_factory=list)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+    review_comments: list[dict[str, Any]] = field(default_factory=list)
+    issue_comments: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    check_runs: list[dict[str, Any]] = field(default_factory=list)  # the runs of the head commit
+
+    @property
+    def number(self) -> int:
+        return int(self.pull["number"])
+
+    @property
+    def head_sha(self) -> str:
+        return str(self.pull["head"]["sha"])
+
+
+@dataclass
+class RecordedRepository:
+    """A repository served from recorded payloads (``routes.recorded_reply``), beside the model's
+    ``Repository``. It answers the PR, its seven lists and its head's check runs; anything else
+    is a 404."""
+
+    owner: str
+    name: str
+    pulls: dict[int, RecordedPull] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+    def add_pull(self, pull: RecordedPull) -> RecordedPull:
+        self.pulls[pull.number] = pull
+        return pull

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import payloads
-from .model import Artifact, CheckRun, PullRequest, Repository
+from .model import Artifact, CheckRun, PullRequest, RecordedPull, RecordedRepository, Repository
 from .paging import paginate
 from .timeline import timeline_items
 
@@ -303,7 +303,66 @@ ROUTES: list[tuple[re.Pattern[str], Callable[[Request], Reply]]] = [
 ]
 
 
-def route(repos: Iterable[Repository], path: str, query: dict[str, str], api: str) -> Reply:
+# --- recorded repositories ------------------------------------------------------------------
+
+# The recorded list each PR route of a RecordedRepository serves.
+RECORDED_LISTS: dict[Callable[[Request], Reply], str] = {
+    pull_commits: "commits",
+    pull_files: "files",
+    pull_reviews: "reviews",
+    pull_review_comments: "review_comments",
+    issue_comments: "issue_comments",
+    issue_timeline: "timeline",
+}
+
+GITHUB_API = "https://api.github.com"
+
+
+def followed_urls(pull: dict[str, Any], api: str) -> dict[str, Any]:
+    """The recorded PR with its own top-level API URLs (``url``, ``issue_url``, ``commits_url``, ...)
+    on the fake: PyGithub builds a PR's list requests from ``url`` and ``issue_url`` (payload URLs
+    are followed as given), so a recorded one must not lead to api.github.com. Every other field,
+    ``html_url`` and the nested objects included, is served as recorded."""
+    return {
+        key: api + value[len(GITHUB_API) :]
+        if key.endswith("url") and isinstance(value, str) and value.startswith(GITHUB_API + "/")
+        else value
+        for key, value in pull.items()
+    }
+
+
+def recorded_reply(
+    repo: RecordedRepository,
+    handler: Callable[[Request], Reply],
+    path: str,
+    query: dict[str, str],
+    api: str,
+    match: re.Match[str],
+) -> Reply:
+    """Answer from recorded payloads, item for item as GitHub sent them, with the usual
+    pagination (``per_page``, ``page``, Link). The check runs of a recorded PR's head are served
+    as recorded whatever ``filter`` asks; another sha is a 422, as on GitHub. Routes without a
+    recording (the repository, PR listings, artifacts) are 404s."""
+    url = f"{api}{path}"
+    pull: RecordedPull | None
+    if handler is check_runs:
+        pull = next((p for p in repo.pulls.values() if p.head_sha == match["ref"]), None)
+        if pull is None:
+            return Reply(422, payloads.error_payload(f"No commit found for SHA: {match['ref']}", 422))
+        chunk, link = paginate(pull.check_runs, query, url)
+        return Reply(200, {"total_count": len(pull.check_runs), "check_runs": chunk}, link)
+    pull = repo.pulls.get(int(match["number"])) if "number" in match.groupdict() else None
+    if pull is None:
+        return not_found()
+    if handler is get_pull:
+        return Reply(200, followed_urls(pull.pull, api))
+    if handler not in RECORDED_LISTS:
+        return not_found()
+    chunk, link = paginate(getattr(pull, RECORDED_LISTS[handler]), query, url)
+    return Reply(200, chunk, link)
+
+
+def route(repos: Iterable[Repository | RecordedRepository], path: str, query: dict[str, str], api: str) -> Reply:
     """Answer a GET. Owner and repository names match case-insensitively, as on GitHub."""
     for pattern, handler in ROUTES:
         match = pattern.match(path)
@@ -313,5 +372,7 @@ def route(repos: Iterable[Repository], path: str, query: dict[str, str], api: st
         repo = next((r for r in repos if r.full_name.lower() == wanted), None)
         if repo is None:
             return not_found()
+        if isinstance(repo, RecordedRepository):
+            return recorded_reply(repo, handler, path, query, api, match)
         return handler(Request(path=path, query=query, api=api, repo=repo, match=match))
     return not_found()

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import graphql
 from .faults import PRIMARY_RATE_LIMIT_DOCS, Fault, FaultPlan, primary_rate_limit_message
-from .model import Repository
+from .model import RecordedRepository, Repository
 from .payloads import error_payload
 from .routes import Reply, blob, route
 
@@ -51,7 +51,9 @@ class FakeGitHub:
     asking for more PRs than this "times out": 502, points spent, as GitHub does for big
     nested queries). Faults added on the path ``/graphql`` apply to both prefixes."""
 
-    def __init__(self, repos: list[Repository], token: str | None = "test-token", api_prefix: str = "") -> None:
+    def __init__(
+        self, repos: list[Repository | RecordedRepository], token: str | None = "test-token", api_prefix: str = ""
+    ) -> None:
         self.repos = repos
         self.token = token
         self.api_prefix = api_prefix.rstrip("/")
@@ -156,6 +158,10 @@ class FakeGitHub:
 
     # --- request handling (called on the server's threads) -------------------------------
 
+    def _model_repos(self) -> list[Repository]:
+        """The repositories built from the model: recorded ones answer REST only (routes.py)."""
+        return [repo for repo in self.repos if isinstance(repo, Repository)]
+
     def _next_request_id(self) -> str:
         # Shaped like GitHub's "C0DE:1A2B:3C4D5E:6F7A8B:65F1A2B3"; the counter keeps it unique.
         h = uuid.uuid4().hex.upper()
@@ -213,7 +219,7 @@ class FakeGitHub:
         path = parts.path
         if path.startswith("/_blobs/"):
             # Not the API: blob storage behind artifact redirects. No GitHub auth, no rate limit.
-            reply = blob(list(self.repos), path, query, handler.headers.get("Authorization"))
+            reply = blob(self._model_repos(), path, query, handler.headers.get("Authorization"))
             self._send(handler, handler.command, path, query, request_id, reply, {})
             return
         graphql_path = "/api/graphql" if self.api_prefix == "/api/v3" else "/graphql"
@@ -274,7 +280,7 @@ class FakeGitHub:
         """Points, not requests: a GraphQL query does not count against the REST limit."""
         try:
             status, payload, record = graphql.answer(
-                list(self.repos),
+                self._model_repos(),
                 body,
                 self.api_url,
                 self.graphql_budget,

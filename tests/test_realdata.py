@@ -1,0 +1,510 @@
+"""Real GitHub data through the real fetcher: every merged PR of two recorded public repositories
+(panjf2000/ants as Apache DevLake recorded it, two PRs of PyGithub/PyGithub as PyGithub recorded
+them; ``../shared/realdata``) is synced from the fake GitHub, which serves the recorded payloads
+verbatim, into a real DuckDB file. Each stored column is compared with the recorded field it comes
+from (docs/data-contract.md), for every row of every table the fetcher writes.
+
+The expected rows are built here from the contract, not with ``fetcher/records.py``: a column that
+the fetcher fills from the wrong field, or not at all, fails on its own (one test per column)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fetcher.cli import main
+from tests.conftest import FAST, REALDATA, TOKEN, environment, query, shared_data
+from tests.fake_github import FakeGitHub, RecordedPull, RecordedRepository
+from tests.realdata import ANTS, PYGITHUB, load_ants, load_pygithub, merged_pulls
+
+Json = dict[str, Any]
+Key = tuple[Any, ...]
+
+
+@dataclass
+class Synced:
+    db: Path
+    repos: list[RecordedRepository]
+    results: dict[tuple[str, int], tuple[int, Json]]  # (repo, number) -> exit code, --json result
+    requests: list[tuple[str, int]]  # (path, status) of every request the fetcher made
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
+    """Every merged PR of both recordings synced once, with ``python -m fetcher sync`` in-process."""
+    repos = [load_ants(shared_data(REALDATA / ANTS)), load_pygithub(shared_data(REALDATA / PYGITHUB))]
+    db = tmp_path_factory.mktemp("realdata") / "mergelens.duckdb"
+    results: dict[tuple[str, int], tuple[int, Json]] = {}
+    with FakeGitHub(list(repos), token=TOKEN) as server:
+        for repo in repos:
+            for pull in merged_pulls(repo):
+                argv = ["sync", "--repo", repo.full_name, "--pr", str(pull.number), "--db", str(db), "--json", *FAST]
+                out = io.StringIO()
+                with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+                    code = main(argv, environment(server))
+                results[repo.full_name, pull.number] = (code, json.loads(out.getvalue()))
+        requests = [(record.path, record.status) for record in server.requests]
+    yield Synced(db, repos, results, requests)
+
+
+# --- what the recording says each column holds (docs/data-contract.md) ------------------------
+
+
+def login(user: Json | None) -> str | None:
+    return user["login"] if user else None  # a deleted account is null: NULL
+
+
+def user_type(user: Json | None) -> str | None:
+    return user.get("type") if user else None  # 2012 user objects have no "type"
+
+
+def instant(value: str | None) -> datetime | None:
+    """The same instant, whatever UTC offset GitHub wrote it with (git dates keep the author's)."""
+    return datetime.fromisoformat(value) if value else None
+
+
+def pull_request_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
+    pr = pull.pull
+    row = {
+        "title": pr["title"],
+        "body": pr["body"],
+        "author_login": login(pr["user"]),
+        "author_type": user_type(pr["user"]),
+        "state": pr["state"],
+        "draft": pr["draft"],
+        "base_ref": pr["base"]["ref"],
+        "head_ref": pr["head"]["ref"],
+        "head_sha": pr["head"]["sha"],
+        "base_sha": pr["base"]["sha"],
+        "created_at": instant(pr["created_at"]),
+        "updated_at": instant(pr["updated_at"]),
+        "closed_at": instant(pr["closed_at"]),
+        "merged_at": instant(pr["merged_at"]),
+        # A PR item of the list (ants) has none of these: not recorded, NULL.
+        "merged_by_login": login(pr.get("merged_by")),
+        "additions": pr.get("additions"),
+        "deletions": pr.get("deletions"),
+        "changed_files": pr.get("changed_files"),
+        "commits_count": pr.get("commits"),
+        "labels": [label["name"] for label in pr["labels"]],
+        "html_url": pr["html_url"],
+        "sync_status": "complete",
+        "failed_sections": [],
+        "truncated_sections": [],
+    }
+    return {(repo, pull.number): row}
+
+
+def commit_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
+    return {
+        (repo, pull.number, c["sha"]): {
+            "position": None,  # never written
+            "author_login": login(c["author"]),
+            "author_type": user_type(c["author"]),
+            "author_name": c["commit"]["author"]["name"],
+            "author_email": c["commit"]["author"]["email"],
+            "committer_login": login(c["committer"]),
+            "authored_at": instant(c["commit"]["author"]["date"]),
+            "committed_at": instant(c["commit"]["committer"]["date"]),
+            "message": c["commit"]["message"],
+        }
+        for c in pull.commits
+    }
+
+
+def file_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
+    return {
+        (repo, pull.number, f["filename"]): {
+            "status": f["status"],
+            "additions": f["additions"],
+            "deletions": f["deletions"],
+            "changes": f["changes"],
+            "previous_filename": f.get("previous_filename"),  # only renamed/copied files carry it
+        }
+        for f in pull.files
+    }
+
+
+def review_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
+    return {
+        (repo, r["id"]): {
+            "pr_number": pull.number,
+            "reviewer_login": login(r["user"]),
+            "reviewer_type": user_type(r["user"]),
+            "state": r["state"],
+            "body": r["body"],
+            "submitted_at": instant(r.get("submitted_at")),
+            "commit_id": r["commit_id"],
+            "author_association": r["author_association"],
+        }
+        for r in pull.reviews
+    }
+
+
+def comment_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
+    rows: dict[Key, Json] = {}
+    for c in pull.review_comments:
+        rows[repo, "review", c["id"]] = {
+            "pr_number": pull.number,
+            "author_login": login(c["user"]),
+            "author_type": user_type(c["user"]),
+            "body": c["body"],
+            "created_at": instant(c["created_at"]),
+            "updated_at": instant(c["updated_at"]),
+            "path": c["path"],
+            "line": c["line"],  # null on an outdated comment
+            "in_reply_to_id": c.get("in_reply_to_id"),  # absent on the first comment of a thread
+            "review_id": c["pull_request_review_id"],  # null before reviews existed (2012)
+            "author_association": c.get("author_association"),
+        }
+    for c in pull.issue_comments:
+        rows[repo, "issue", c["id"]] = {
+            "pr_number": pull.number,
+            "author_login": login(c["user"]),
+            "author_type": user_type(c["user"]),
+            "body": c["body"],
+            "created_at": instant(c["created_at"]),
+            "updated_at": instant(c["updated_at"]),
+            "path": None,
+            "line": None,
+            "in_reply_to_id": None,
+            "review_id": None,
+            "author_association": c.get("author_association"),
+        }
+    return rows
+
+
+def event_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
+    rows: dict[Key, Json] = {}
+    for seq, item in enumerate(pull.timeline):
+        event = item["event"]
+        if event == "committed":  # a git commit: no actor, the committer date
+            actor, created_at, commit_id = None, item["committer"]["date"], item["sha"]
+        elif event == "reviewed":
+            actor, created_at, commit_id = item["user"], item["submitted_at"], item["commit_id"]
+        elif event == "line-commented":
+            first = item["comments"][0]
+            actor, created_at, commit_id = first["user"], first["created_at"], item.get("commit_id")
+        else:
+            actor, created_at, commit_id = item["actor"], item["created_at"], item.get("commit_id")
+        rows[repo, pull.number, seq] = {
+            "event": event,
+            "actor_login": login(actor),
+            "actor_type": user_type(actor),
+            "created_at": instant(created_at),
+            "commit_id": commit_id,
+            "requested_reviewer_login": login(item.get("requested_reviewer")),
+        }
+    return rows
+
+
+def check_run_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
+    return {
+        (repo, run["id"]): {
+            "pr_number": pull.number,
+            "head_sha": run["head_sha"],  # the run's own, as recorded
+            "name": run["name"],
+            "status": run["status"],
+            "conclusion": run["conclusion"],
+            "started_at": instant(run["started_at"]),
+            "completed_at": instant(run["completed_at"]),
+            "app_slug": run["app"]["slug"],
+            "html_url": run["html_url"],
+        }
+        for run in pull.check_runs
+    }
+
+
+@dataclass(frozen=True)
+class Table:
+    key: tuple[str, ...]
+    columns: tuple[str, ...]  # every other column but fetched_at (test_every_column_is_compared)
+    expected: Callable[[str, RecordedPull], dict[Key, Json]]
+
+
+TABLES: dict[str, Table] = {
+    "pull_requests": Table(
+        ("repo", "number"),
+        (
+            "title",
+            "body",
+            "author_login",
+            "author_type",
+            "state",
+            "draft",
+            "base_ref",
+            "head_ref",
+            "head_sha",
+            "base_sha",
+            "created_at",
+            "updated_at",
+            "closed_at",
+            "merged_at",
+            "merged_by_login",
+            "additions",
+            "deletions",
+            "changed_files",
+            "commits_count",
+            "labels",
+            "html_url",
+            "sync_status",
+            "failed_sections",
+            "truncated_sections",
+        ),
+        pull_request_columns,
+    ),
+    "pr_commits": Table(
+        ("repo", "pr_number", "sha"),
+        (
+            "position",
+            "author_login",
+            "author_type",
+            "author_name",
+            "author_email",
+            "committer_login",
+            "authored_at",
+            "committed_at",
+            "message",
+        ),
+        commit_columns,
+    ),
+    "pr_files": Table(
+        ("repo", "pr_number", "filename"),
+        ("status", "additions", "deletions", "changes", "previous_filename"),
+        file_columns,
+    ),
+    "pr_reviews": Table(
+        ("repo", "id"),
+        (
+            "pr_number",
+            "reviewer_login",
+            "reviewer_type",
+            "state",
+            "body",
+            "submitted_at",
+            "commit_id",
+            "author_association",
+        ),
+        review_columns,
+    ),
+    "pr_comments": Table(
+        ("repo", "comment_type", "id"),
+        (
+            "pr_number",
+            "author_login",
+            "author_type",
+            "body",
+            "created_at",
+            "updated_at",
+            "path",
+            "line",
+            "in_reply_to_id",
+            "review_id",
+            "author_association",
+        ),
+        comment_columns,
+    ),
+    "pr_events": Table(
+        ("repo", "pr_number", "seq"),
+        ("event", "actor_login", "actor_type", "created_at", "commit_id", "requested_reviewer_login"),
+        event_columns,
+    ),
+    "pr_check_runs": Table(
+        ("repo", "id"),
+        ("pr_number", "head_sha", "name", "status", "conclusion", "started_at", "completed_at", "app_slug", "html_url"),
+        check_run_columns,
+    ),
+}
+
+# (table, column) -> why today's code stores something else than the recording.
+KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
+
+
+def expected_rows(synced: Synced, table: str) -> dict[Key, Json]:
+    rows: dict[Key, Json] = {}
+    for repo in synced.repos:
+        for pull in merged_pulls(repo):
+            rows.update(TABLES[table].expected(repo.full_name, pull))
+    return rows
+
+
+def stored_rows(synced: Synced, table: str) -> dict[Key, Json]:
+    names = [name for (name,) in query(synced.db, f"SELECT column_name FROM (DESCRIBE {table})")]
+    rows = [dict(zip(names, row, strict=True)) for row in query(synced.db, f"SELECT * FROM {table}")]
+    return {tuple(row[k] for k in TABLES[table].key): row for row in rows}
+
+
+def table_columns() -> list[Any]:
+    return [
+        pytest.param(
+            table,
+            column,
+            id=f"{table}.{column}",
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[table, column])]
+            if (table, column) in KNOWN_DIFFERENCES
+            else [],
+        )
+        for table, spec in TABLES.items()
+        for column in spec.columns
+    ]
+
+
+# --- the tests ---------------------------------------------------------------------------------
+
+
+def test_every_merged_pr_syncs_complete_from_recorded_payloads(synced: Synced) -> None:
+    assert len(synced.results) == 26 + 2  # ants: 26 merged PRs; PyGithub: #31 and #3370
+    for (repo, number), (code, result) in synced.results.items():
+        assert (code, result["status"], result["errors"]) == (0, "complete", []), (repo, number)
+        pull = next(r for r in synced.repos if r.full_name == repo).pulls[number]
+        served = {
+            "commits": pull.commits,
+            "files": pull.files,
+            "reviews": pull.reviews,
+            "review_comments": pull.review_comments,
+            "issue_comments": pull.issue_comments,
+            "timeline": pull.timeline,
+            "check_runs": pull.check_runs,
+        }
+        assert result["counts"] == {section: len(items) for section, items in served.items()}, (repo, number)
+        assert result["api_requests"] == 8  # every list fits one page of 100
+    # Every request was one the recordings answer (no 404 or 422 on an unrecorded route).
+    assert {status for _, status in synced.requests} == {200}
+    assert len(synced.requests) == 8 * len(synced.results)
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_every_column_is_compared(synced: Synced, table: str) -> None:
+    names = {name for (name,) in query(synced.db, f"SELECT column_name FROM (DESCRIBE {table})")}
+    assert names - {"fetched_at"} == {*TABLES[table].key, *TABLES[table].columns}
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+def test_every_recorded_row_is_stored_once(synced: Synced, table: str) -> None:
+    expected = expected_rows(synced, table)
+    assert expected  # every table has recorded rows (files: PyGithub's; check runs: #3370's)
+    assert sorted(stored_rows(synced, table), key=repr) == sorted(expected, key=repr)
+
+
+@pytest.mark.parametrize(("table", "column"), table_columns())
+def test_stored_column_equals_recorded_field(synced: Synced, table: str, column: str) -> None:
+    stored = stored_rows(synced, table)
+    expected = expected_rows(synced, table)
+    differences = {
+        key: (stored[key][column], row[column])
+        for key, row in expected.items()
+        if key in stored and stored[key][column] != row[column]
+    }
+    assert not differences, f"{len(differences)} rows differ (stored, recorded): {dict(list(differences.items())[:5])}"
+
+
+# --- the quirks the recordings are kept for, spelled out ----------------------------------------
+
+ANTS_REPO = "panjf2000/ants"
+PYGITHUB_REPO = "PyGithub/PyGithub"
+
+
+def test_git_dates_with_utc_offsets_are_stored_as_the_same_instant(synced: Synced) -> None:
+    # PyGithub#31's first commit: "2012-05-27T00:33:23-07:00" on GitHub.
+    ((authored, committed),) = query(
+        synced.db,
+        "SELECT authored_at, committed_at FROM pr_commits WHERE repo = ? AND pr_number = 31 AND sha LIKE '4aadfff2%'",
+        [PYGITHUB_REPO],
+    )
+    assert authored == committed == datetime(2012, 5, 27, 7, 33, 23, tzinfo=UTC)
+    # The timeline's committed items carry the same dates (mixed with "Z" times in one list).
+    assert query(
+        synced.db,
+        "SELECT created_at FROM pr_events WHERE repo = ? AND pr_number = 31 AND event = 'committed' ORDER BY seq",
+        [PYGITHUB_REPO],
+    ) == [(datetime(2012, 5, 27, h, m, s, tzinfo=UTC),) for h, m, s in ((7, 33, 23), (7, 37, 17), (9, 7, 47))]
+
+
+def test_commits_without_a_linked_account(synced: Synced) -> None:
+    # "author": null / "committer": null: git identities GitHub links to no account (#172, #206).
+    rows = query(
+        synced.db,
+        "SELECT pr_number, author_name, author_login, author_type, committer_login FROM pr_commits "
+        "WHERE repo = ? AND pr_number IN (172, 206) ORDER BY pr_number, author_name",
+        [ANTS_REPO],
+    )
+    assert rows == [
+        (172, "Jeffrey Damick", None, None, None),
+        (172, "Jeffrey Damick", None, None, None),
+        (172, "jdamick", "jdamick", "User", None),
+        (206, "Bright Hsu", "bright2227", "User", None),
+        (206, "bright.hsu", None, None, None),
+    ]
+
+
+def test_deleted_accounts_in_the_timeline_are_ghost_as_github_sends_them(synced: Synced) -> None:
+    # The timeline names a deleted account "ghost" (a real user object), not null as the other
+    # endpoints do: stored as sent, so pr_events holds "ghost" where pr_comments would hold NULL.
+    assert query(
+        synced.db,
+        "SELECT actor_login, actor_type FROM pr_events WHERE repo = ? AND pr_number = 31 AND event = 'assigned'",
+        [PYGITHUB_REPO],
+    ) == [("ghost", "User")]
+
+
+def test_review_comments_outdated_replies_and_from_before_reviews(synced: Synced) -> None:
+    rows = query(
+        synced.db,
+        "SELECT id, line, in_reply_to_id, review_id FROM pr_comments "
+        "WHERE comment_type = 'review' AND id IN (1580134, 307667007, 307672417, 307686223) ORDER BY id",
+    )
+    assert rows == [
+        (1580134, 73, None, None),  # PyGithub#31, 2012: "pull_request_review_id": null
+        (307667007, None, None, 267089136),  # ants#40: outdated ("line": null), a thread's first
+        (307672417, None, 307667007, 267095785),  # replies to it
+        (307686223, None, 307667007, 267113847),
+    ]
+
+
+def test_bots_as_github_types_them(synced: Synced) -> None:
+    assert query(
+        synced.db,
+        "SELECT DISTINCT author_login, author_type FROM pr_comments "
+        "WHERE author_login IN ('codecov[bot]', 'golangcibot') ORDER BY 1",
+    ) == [("codecov[bot]", "Bot"), ("golangcibot", "User")]  # golangcibot is a bot GitHub types User
+    assert query(
+        synced.db,
+        "SELECT author_login, author_type, merged_by_login, labels FROM pull_requests WHERE repo = ? AND number = 3370",
+        [PYGITHUB_REPO],
+    ) == [("dependabot[bot]", "Bot", "JLLeitschuh", ["dependencies", "github_actions"])]
+
+
+def test_list_shaped_prs_and_windows_without_commits(synced: Synced) -> None:
+    # ants' PRs come from the PR list: no counts, no merged_by. Some merged PRs fell outside the
+    # window the commits were recorded in: no commits, and nothing made up for them.
+    rows = query(
+        synced.db,
+        "SELECT number, length(title) = 1188, merged_by_login, additions, changed_files, commits_count, "
+        "(SELECT count(*) FROM pr_commits c WHERE c.repo = p.repo AND c.pr_number = p.number) "
+        "FROM pull_requests p WHERE repo = ? AND number IN (4, 13, 14, 15, 19, 39) ORDER BY number",
+        [ANTS_REPO],
+    )
+    assert rows == [
+        (4, True, None, None, None, None, 1),  # the 1,188-character title, whole
+        (13, False, None, None, None, None, 0),
+        (14, False, None, None, None, None, 0),
+        (15, False, None, None, None, None, 0),
+        (19, False, None, None, None, None, 0),
+        (39, False, None, None, None, None, 0),
+    ]
+
+
+def test_check_runs_keep_their_own_head_sha(synced: Synced) -> None:
+    # #3370's recorded runs belong to another commit (README): served as its head's, stored as sent.
+    rows = query(synced.db, "SELECT DISTINCT pr_number, head_sha FROM pr_check_runs")
+    head = query(synced.db, "SELECT head_sha FROM pull_requests WHERE repo = ? AND number = 3370", [PYGITHUB_REPO])
+    assert [(number, sha[:8]) for number, sha in rows] == [(3370, "6bc9ecc8")]
+    assert head != [(rows[0][1],)]
