@@ -58,17 +58,7 @@ from fetcher.event import event_repository
 T = TypeVar("T")
 
 # Every mergelens table: the version table, then those the migrations create ("pull_requests", ...).
-MERGELENS_TABLES: tuple[str, ...] = tuple(
-    dict.fromkeys(
-        ["mergelens_schema"]
-        + [
-            name
-            for statements in store.MIGRATIONS.values()
-            for statement in statements
-            for name in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement)
-        ]
-    )
-)
+MERGELENS_TABLES: tuple[str, ...] = store.TABLES
 
 DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_LOCK_TIMEOUT_S = 600.0
