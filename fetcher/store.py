@@ -144,7 +144,7 @@ class SyncRun:
 # open_database: file system, network and extension loading off, the configuration locked, and
 # then its catalog must be exactly what MIGRATIONS create before any row is read.
 
-_UNTRUSTED_FILE_CONFIG = {
+_UNTRUSTED_FILE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "enable_external_access": "false",  # no read_text()/read_csv(), COPY, ATTACH, http, INSTALL
     "autoinstall_known_extensions": "false",
     "autoload_known_extensions": "false",
