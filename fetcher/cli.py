@@ -298,14 +298,7 @@ def run_reconcile(args: argparse.Namespace, env: Environment) -> tuple[int, RunR
     with source:
         update = update_db(args.db or env.db, env, apply)
     recon = update.value
-    report.log.info(
-        "reconcile %s since %s: examined %d closed PRs, found %d to sync: %s",
-        repo,
-        f"{since:%Y-%m-%d %H:%M}",
-        recon.examined,
-        len(recon.stale),
-        ", ".join(f"{count} {status}" for status, count in recon.outcome.statuses().items()) or "none",
-    )
+    report.log.info("%s", recon.summary(repo))
     run = RunResult(
         "reconcile",
         "complete" if recon.complete else "partial",
@@ -344,15 +337,9 @@ def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunRe
         update = update_db(args.db or env.db, env, apply)
     done = update.value
     report.log.info("%s", done.summary())
-    if done.failures or not done.complete:
-        status = "partial"
-    elif done.remaining or not done.listing_done:
-        status = "incomplete"  # stopped cleanly (floor, budget, time, --max-prs): --resume continues
-    else:
-        status = "complete"
     run = RunResult(
         "backfill",
-        status,
+        done.status,
         repo=repo,
         window={
             "since": options.since.isoformat() if options.since else None,
@@ -364,16 +351,10 @@ def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunRe
         storage=update,
         api_requests=source.usage.requests,
         duration_s=done.duration_s,
+        # the scheduled run (--lookback): reported as the reconcile it is
+        reconcile=done.as_reconcile() if options.updated_since is not None else None,
     )
-    if options.updated_since is not None:  # the scheduled run: report it as the reconcile it is
-        run.reconcile = {
-            "examined": done.listed,
-            "found": len(done.reasons),
-            "synced": done.statuses(),
-            "prs": {str(number): reason for number, reason in done.reasons.items()},
-            "failures": {str(number): reason for number, reason in done.failures.items()},
-        }
-    return (EXIT_PARTIAL if status == "partial" else EXIT_COMPLETE), run
+    return (EXIT_PARTIAL if run.status == "partial" else EXIT_COMPLETE), run
 
 
 def needing_attention(results: list[SyncResult]) -> list[SyncResult]:

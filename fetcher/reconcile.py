@@ -53,6 +53,12 @@ class ReconcileReport:
     def complete(self) -> bool:
         return set(self.outcome.statuses()) <= {"complete"}
 
+    def summary(self, repo: str) -> str:
+        synced = ", ".join(f"{count} {status}" for status, count in self.outcome.statuses().items()) or "none"
+        since = f"{self.since:%Y-%m-%d %H:%M}" if self.since else "the start"
+        found = f"examined {self.examined} closed PRs, found {len(self.stale)} to sync"
+        return f"reconcile {repo} since {since}: {found}: {synced}"
+
     def as_dict(self) -> dict[str, object]:
         return {
             "since": self.since.isoformat() if self.since else None,
