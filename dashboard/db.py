@@ -13,9 +13,9 @@ from pathlib import Path
 
 import duckdb
 
+from fetcher.config import DEFAULT_DB
 from fetcher.store import SCHEMA_VERSION, DatabaseRefused, SchemaError, open_database
 
-DEFAULT_DB = "mergelens.duckdb"
 # The tables the dashboard reads (DESIGN.md "Data contract").
 TABLES = (
     "pull_requests",

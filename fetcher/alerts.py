@@ -2,40 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
+
+from fetcher.result import RunResult
 
 FLUSH_TIMEOUT_S = 5.0
 
 
-def permanent_failures(document: Mapping[str, Any]) -> list[dict[str, Any]]:
+def permanent_failures(run: RunResult) -> list[dict[str, Any]]:
     """What went wrong for good in a run: failed sections (after retries) and failed runs."""
     failures = []
-    for result in [document, *document.get("reconciled", [])]:
-        for error in result.get("errors", []):
+    for result in run.results:
+        for error in result.errors:
             failures.append(
                 {
-                    "repo": result.get("repo"),
-                    "pr_number": result.get("pr_number"),
+                    "repo": result.repo,
+                    "pr_number": result.pr_number,
                     "section": error.get("section"),
                     "message": error.get("message"),
                 }
             )
-    if document.get("status") == "failed":
-        failures.append(
-            {
-                "repo": document.get("repo"),
-                "pr_number": document.get("pr_number"),
-                "section": document.get("section", "run"),
-                "message": document.get("error"),
-            }
-        )
+    if run.status == "failed":
+        failures.append({"repo": run.repo, "pr_number": run.pr_number, "section": "run", "message": run.error})
     return failures
 
 
-def report_to_sentry(dsn: str | None, document: Mapping[str, Any]) -> int:
+def report_to_sentry(dsn: str | None, run: RunResult) -> int:
     """Send one Sentry event per permanent failure, tagged with repo, PR and section."""
-    failures = permanent_failures(document)
+    failures = permanent_failures(run)
     if not dsn or not failures:
         return 0
     import sentry_sdk  # imported only when used: most runs have no DSN

@@ -1,25 +1,28 @@
-"""``python -m fetcher``: argument parsing, exit codes, and the wiring of fetch and store."""
+"""``python -m fetcher``: argument parsing, exit codes, and each command as a thin layer over
+fetcher.pipeline.update_db, returning a RunResult that report and alerts publish."""
 
 from __future__ import annotations
 
 import argparse
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from fetcher import alerts, backfill, metrics, report, storage
+from duckdb import DuckDBPyConnection
+
+from fetcher import alerts, backfill, metrics, report
 from fetcher.config import Environment
 from fetcher.errors import EXIT_COMPLETE, EXIT_PARTIAL, EXIT_USAGE, MergelensError, UsageError
 from fetcher.event import Skip, SyncRequest, read_event
 from fetcher.github import ClientSettings, GitHubSource
+from fetcher.pipeline import WorkingCopy, update_db
 from fetcher.reconcile import ReconcileReport, catch_up, reconcile
 from fetcher.records import MAX_PR_NUMBER, is_pr_number
-from fetcher.sync import SyncResult, fetch_pull_request, open_store, store_pull_request
+from fetcher.result import RunResult
+from fetcher.sync import FetchedPullRequest, SyncResult, fetch_pull_request, store_pull_request
 
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
@@ -37,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m fetcher", description="Keep the complete record of merged PRs in DuckDB.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    client = argparse.ArgumentParser(add_help=False)
+    client = Parser(add_help=False)  # only lends its arguments to the commands
     client.add_argument("--repo", help="OWNER/NAME (default: the Actions event's repository, GITHUB_REPOSITORY)")
     client.add_argument(
         "--db",
@@ -238,92 +241,79 @@ def client_for(args: argparse.Namespace, env: Environment) -> GitHubSource:
     )
 
 
-def check_local_db(spec: str) -> None:
-    """Fail before spending API requests on a local DB we could not write (locked, newer schema,
-    not DuckDB). Read-only: the write itself happens under the storage lock. Remote DBs are
-    checked when they are downloaded."""
-    if storage.is_local(spec) and Path(spec).exists():
-        with open_store(spec, read_only=True):
-            pass
-
-
-def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, dict[str, Any]]:
+def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
     request = resolve_request(args, env)
     if isinstance(request, Skip):
         report.log.info("skipped: %s", request.reason)
-        return EXIT_COMPLETE, {"status": "skipped", "reason": request.reason, "api_requests": 0}
-    spec = args.db or env.db
+        return EXIT_COMPLETE, RunResult.skipped("sync", request.reason)
     source = client_for(args, env)
     started_at = datetime.now(UTC)  # since-last-run: the next run's window starts here
-    with source, tempfile.TemporaryDirectory(prefix="mergelens-") as workdir:
-        location = storage.open_location(spec, env, Path(workdir))
-        check_local_db(spec)
-        fetched = fetch_pull_request(source, request.repo, request.number, request.trigger)
+    fetched: list[FetchedPullRequest] = []  # fetched once, before the DB: a re-apply costs no request
 
-        def apply(path: Path) -> tuple[SyncResult, ReconcileReport | None]:
-            with open_store(path) as con:
-                result = store_pull_request(con, fetched, location.description)
-                recon = None
-                lookback = datetime.now(UTC) - timedelta(days=args.reconcile_lookback)
-                if args.reconcile == SINCE_LAST_RUN:
-                    recon = catch_up(source, str(path), con, result, started_at, lookback, args.reconcile_max)
-                elif args.reconcile:
-                    skip = frozenset({request.number})
-                    recon = reconcile(source, str(path), con, request.repo, lookback, args.reconcile, skip=skip)
-            return result, recon
+    def fetch() -> None:
+        fetched.append(fetch_pull_request(source, request.repo, request.number, request.trigger))
 
-        update = location.update(apply)
+    def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> tuple[SyncResult, ReconcileReport | None]:
+        result = store_pull_request(con, fetched[0], copy.location)
+        recon, db = None, str(copy.path)
+        lookback = datetime.now(UTC) - timedelta(days=args.reconcile_lookback)
+        if args.reconcile == SINCE_LAST_RUN:
+            recon = catch_up(source, db, con, result, started_at, lookback, args.reconcile_max)
+        elif args.reconcile:
+            skip = frozenset({request.number})
+            recon = reconcile(source, db, con, request.repo, lookback, args.reconcile, skip=skip)
+        return result, recon
+
+    with source:
+        update = update_db(args.db or env.db, env, apply, before=fetch)
     result, recon = update.value
     for warning in result.warnings:
         report.log.warning("warning: %s", warning)
-    report.log.info("%s", report.summary_line(result.as_dict()))
-    document: dict[str, Any] = {**result.as_dict(), "title": fetched.bundle.pull_request.get("title")}
-    partial = result.status == "partial"
-    if recon is not None:
-        document.update(reconcile_document(recon))
-        partial = partial or not recon.complete
-    document["storage"] = storage_document(update)
-    document["api_requests"] = source.usage.requests
-    return (EXIT_PARTIAL if partial else EXIT_COMPLETE), document
+    report.log.info("%s", report.summary_line(result))
+    partial = result.status == "partial" or (recon is not None and not recon.complete)
+    run = RunResult(
+        "sync",
+        result.status,
+        repo=result.repo,
+        pr_number=result.pr_number,
+        synced=result,
+        title=fetched[0].bundle.pull_request.get("title"),
+        reconcile=recon.as_dict() if recon is not None else None,
+        reconciled=needing_attention(recon.outcome.results) if recon is not None else None,
+        storage=update,
+        api_requests=source.usage.requests,
+    )
+    return (EXIT_PARTIAL if partial else EXIT_COMPLETE), run
 
 
-def run_reconcile(args: argparse.Namespace, env: Environment) -> tuple[int, dict[str, Any]]:
+def run_reconcile(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
     repo = require_repo(args, env)
     since = args.since or datetime.now(UTC) - timedelta(days=args.lookback)
-    spec = args.db or env.db
     source = client_for(args, env)
     clock = time.perf_counter()
-    with source, tempfile.TemporaryDirectory(prefix="mergelens-") as workdir:
-        location = storage.open_location(spec, env, Path(workdir))
-        check_local_db(spec)
 
-        def apply(path: Path) -> ReconcileReport:
-            with open_store(path) as con:
-                return reconcile(source, str(path), con, repo, since, args.max_prs)
+    def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> ReconcileReport:
+        return reconcile(source, str(copy.path), con, repo, since, args.max_prs)
 
-        update = location.update(apply)
+    with source:
+        update = update_db(args.db or env.db, env, apply)
     recon = update.value
-    report.log.info(
-        "reconcile %s since %s: examined %d closed PRs, found %d to sync: %s",
-        repo,
-        f"{since:%Y-%m-%d %H:%M}",
-        recon.examined,
-        len(recon.stale),
-        ", ".join(f"{count} {status}" for status, count in recon.outcome.statuses().items()) or "none",
+    report.log.info("%s", recon.summary(repo))
+    run = RunResult(
+        "reconcile",
+        "complete" if recon.complete else "partial",
+        repo=repo,
+        since=since,
+        reconcile=recon.as_dict(),
+        reconciled=needing_attention(recon.outcome.results),
+        storage=update,
+        api_requests=source.usage.requests,
+        duration_s=time.perf_counter() - clock,
     )
-    document: dict[str, Any] = {
-        "status": "complete" if recon.complete else "partial",
-        "repo": repo,
-        "since": since.isoformat(),
-        **reconcile_document(recon),
-        "storage": storage_document(update),
-        "api_requests": source.usage.requests,
-        "duration_s": round(time.perf_counter() - clock, 3),
-    }
-    return (EXIT_COMPLETE if recon.complete else EXIT_PARTIAL), document
+    return (EXIT_COMPLETE if recon.complete else EXIT_PARTIAL), run
 
 
-def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, dict[str, Any]]:
+def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
     repo = require_repo(args, env)
     if args.batch_size > 100:
         raise UsageError("--batch-size is at most 100")
@@ -338,87 +328,53 @@ def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, dict[
         batch_size=args.batch_size,
         max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
     )
-    spec = args.db or env.db
     source = client_for(args, env)
-    with source, tempfile.TemporaryDirectory(prefix="mergelens-") as workdir:
-        location = storage.open_location(spec, env, Path(workdir))
-        check_local_db(spec)
 
-        def apply(path: Path) -> backfill.BackfillReport:
-            with open_store(path) as con:
-                return backfill.backfill(source, con, str(path), repo, options)
+    def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> backfill.BackfillReport:
+        return backfill.backfill(source, con, str(copy.path), repo, options)
 
-        update = location.update(apply)
+    with source:
+        update = update_db(args.db or env.db, env, apply)
     done = update.value
     report.log.info("%s", done.summary())
-    if done.failures or not done.complete:
-        status = "partial"
-    elif done.remaining or not done.listing_done:
-        status = "incomplete"  # stopped cleanly (floor, budget, time, --max-prs): --resume continues
-    else:
-        status = "complete"
-    document: dict[str, Any] = {
-        "status": status,
-        "repo": repo,
-        "window": {
+    run = RunResult(
+        "backfill",
+        done.status,
+        repo=repo,
+        window={
             "since": options.since.isoformat() if options.since else None,
             "until": options.until.isoformat() if options.until else None,
             "updated_since": options.updated_since.isoformat() if options.updated_since else None,
         },
-        "backfill": done.as_dict(),
-        "reconciled": [result.as_dict() for result in done.results if result.status != "complete"],
-        "storage": storage_document(update),
-        "api_requests": source.usage.requests,
-        "duration_s": round(done.duration_s, 3),
-    }
-    if options.updated_since is not None:  # the scheduled run: report it as the reconcile it is
-        document["reconcile"] = {
-            "examined": done.listed,
-            "found": len(done.reasons),
-            "synced": done.statuses(),
-            "prs": {str(number): reason for number, reason in done.reasons.items()},
-            "failures": {str(number): reason for number, reason in done.failures.items()},
-        }
-    return (EXIT_PARTIAL if status == "partial" else EXIT_COMPLETE), document
+        backfill=done.as_dict(),
+        reconciled=needing_attention(done.results),
+        storage=update,
+        api_requests=source.usage.requests,
+        duration_s=done.duration_s,
+        # the scheduled run (--lookback): reported as the reconcile it is
+        reconcile=done.as_reconcile() if options.updated_since is not None else None,
+    )
+    return (EXIT_PARTIAL if run.status == "partial" else EXIT_COMPLETE), run
 
 
-def reconcile_document(recon: ReconcileReport) -> dict[str, Any]:
-    return {
-        "reconcile": recon.as_dict(),
-        # the PRs that need attention, for annotations and Sentry
-        "reconciled": [result.as_dict() for result in recon.outcome.results if result.status != "complete"],
-    }
+def needing_attention(results: list[SyncResult]) -> list[SyncResult]:
+    """The reconciled PRs that did not end complete: for annotations and Sentry."""
+    return [result for result in results if result.status != "complete"]
 
 
-def storage_document(update: storage.UpdateResult[Any]) -> dict[str, Any]:
-    return {
-        "location": update.location,
-        "local_path": str(update.local_path),
-        "size_bytes": update.size_bytes,
-        "counts": update.counts,
-        "created": update.created,
-        "attempts": update.attempts,
-        "notes": update.notes,
-        "artifact_name": update.artifact_name,
-        "verified": True,
-    }
-
-
-def run_metrics(args: argparse.Namespace, env: Environment) -> tuple[int, dict[str, Any]]:
+def run_metrics(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
     repo = check_repo(args.repo) if args.repo else None
 
-    def apply(path: Path) -> int:
-        with open_store(path) as con:
-            con.execute("BEGIN")
-            count = metrics.recompute(con, repo=repo)
-            con.execute("COMMIT")
+    def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> int:
+        con.execute("BEGIN")
+        count = metrics.recompute(con, repo=repo)
+        con.execute("COMMIT")
         return count
 
     # Through the storage layer like every write: a copy, checked, then stored (local, S3, artifact).
-    with tempfile.TemporaryDirectory(prefix="mergelens-") as workdir:
-        update = storage.open_location(args.db or env.db, env, Path(workdir)).update(apply)
+    update = update_db(args.db or env.db, env, apply, check_first=False)
     report.log.info("recomputed metrics of %d PRs in %s", update.value, update.location)
-    return EXIT_COMPLETE, {"status": "complete", "recomputed": update.value, "storage": storage_document(update)}
+    return EXIT_COMPLETE, RunResult("metrics", "complete", recomputed=update.value, storage=update)
 
 
 COMMANDS = {"sync": run_sync, "reconcile": run_reconcile, "backfill": run_backfill, "metrics": run_metrics}
@@ -429,33 +385,29 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     args = build_parser().parse_args(argv)
     env = env or Environment.from_environ()
     try:
-        code, document = COMMANDS[args.command](args, env)
+        code, run = COMMANDS[args.command](args, env)
     except MergelensError as exc:
         report.log.error("mergelens: error: %s", exc)
-        document = {
-            "status": "failed",
-            "error": str(exc),
-            "repo": getattr(args, "repo", None) or env.repository,
-            "pr_number": getattr(args, "pr", None),
-        }
+        repo = getattr(args, "repo", None) or env.repository
+        run = RunResult.failed(args.command, str(exc), repo, getattr(args, "pr", None))
         code = exc.exit_code
-    publish(args, env, document)
+    publish(args, env, run)
     return code
 
 
-def publish(args: argparse.Namespace, env: Environment, document: dict[str, Any]) -> None:
+def publish(args: argparse.Namespace, env: Environment, run: RunResult) -> None:
     """The result where its readers look: stdout (--json), and in Actions the annotations, the
     step summary, the step outputs, and Sentry for permanent failures."""
     if env.in_actions:
-        for line in report.annotations_for(document):
+        for line in report.annotations_for(run):
             print(line)
     if getattr(args, "json", False):
-        report.print_json(document)
+        report.print_json(run.as_dict())
     if env.step_summary:
-        report.write_step_summary(env.step_summary, document, env.server_url)
+        report.write_step_summary(env.step_summary, run, env.server_url)
     if env.output:
-        report.write_outputs(env.output, report.outputs_for(document))
-    alerts.report_to_sentry(env.sentry_dsn, document)
+        report.write_outputs(env.output, report.outputs_for(run))
+    alerts.report_to_sentry(env.sentry_dsn, run)
 
 
 if __name__ == "__main__":

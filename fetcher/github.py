@@ -25,6 +25,7 @@ from fetcher.errors import MergelensError
 from fetcher.github_policy import Failure, Kind
 from fetcher.records import PullRequestBundle
 from fetcher.retry import ApiUsage, GitHubRetry
+from fetcher.sections import SECTION_NAMES
 
 log = logging.getLogger("mergelens")
 
@@ -109,9 +110,10 @@ class GitHubSource:
             raise FetchFailed(self._pull_request_failure(full_name, number, failure), failure) from exc
         payload: dict[str, Any] = pr.raw_data  # complete: reading it costs no request
         bundle = PullRequestBundle(full_name, number, records.pull_request_row(full_name, payload))
-        for section, fetch in self._section_fetchers(repo, pr).items():
+        fetchers = self._section_fetchers(repo, pr)
+        for section in SECTION_NAMES:  # in the declared order
             try:
-                bundle.sections[section] = fetch()
+                bundle.sections[section] = fetchers[section]()
                 log.info("%s#%d %-15s %5d rows", full_name, number, section, len(bundle.sections[section]))
             except Exception as exc:  # whatever it was, this section fails alone
                 failure = github_policy.classify(exc)

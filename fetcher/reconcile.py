@@ -21,6 +21,7 @@ import duckdb
 from fetcher import store
 from fetcher.github import GitHubSource
 from fetcher.records import parse_time
+from fetcher.staleness import staleness, stored_state
 from fetcher.sync import BatchOutcome, SyncResult, sync_many
 
 # sync_runs.trigger of the row a catching-up merge run leaves (pr_number NULL): its start, and
@@ -52,6 +53,12 @@ class ReconcileReport:
     def complete(self) -> bool:
         return set(self.outcome.statuses()) <= {"complete"}
 
+    def summary(self, repo: str) -> str:
+        synced = ", ".join(f"{count} {status}" for status, count in self.outcome.statuses().items()) or "none"
+        since = f"{self.since:%Y-%m-%d %H:%M}" if self.since else "the start"
+        found = f"examined {self.examined} closed PRs, found {len(self.stale)} to sync"
+        return f"reconcile {repo} since {since}: {found}: {synced}"
+
     def as_dict(self) -> dict[str, object]:
         return {
             "since": self.since.isoformat() if self.since else None,
@@ -74,12 +81,7 @@ def find_stale_pull_requests(
     skip: frozenset[int] = frozenset(),
 ) -> tuple[list[StalePullRequest], int]:
     """Merged PRs updated since ``since`` that need a sync; and how many closed PRs were listed."""
-    stored = {
-        number: (fetched_at, status)
-        for number, fetched_at, status in con.execute(
-            "SELECT number, fetched_at, sync_status FROM pull_requests WHERE repo = ?", [repo]
-        ).fetchall()
-    }
+    stored = stored_state(con, repo)
     stale: list[StalePullRequest] = []
     examined = 0
     for pr in source.closed_pull_requests(repo):
@@ -90,25 +92,12 @@ def find_stale_pull_requests(
         number = pr["number"]
         if not pr.get("merged_at") or number in skip:
             continue
-        reason = _staleness(stored.get(number), updated_at)
+        reason = staleness(stored.get(number), updated_at)
         if reason:
             stale.append(StalePullRequest(number, reason))
             if max_prs is not None and len(stale) >= max_prs:
                 break
     return stale, examined
-
-
-def _staleness(stored: tuple[datetime, str] | None, updated_at: datetime | None) -> str | None:
-    if stored is None:
-        return "missing"
-    fetched_at, status = stored
-    if status != "complete":
-        return "partial"
-    # GitHub's updated_at has one-second resolution: an update in the second our fetch began
-    # may have been missed, so that second counts as "after".
-    if updated_at is not None and updated_at >= fetched_at.replace(microsecond=0):
-        return "updated after last fetch"
-    return None
 
 
 def reconcile(

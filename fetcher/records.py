@@ -10,19 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeGuard
 
+from fetcher.sections import SECTION_NAMES
+
 Payload = dict[str, Any]
 Row = dict[str, Any]
 
-# The seven lists fetched for every PR, in the order they are fetched.
-SECTIONS: tuple[str, ...] = (
-    "commits",
-    "files",
-    "reviews",
-    "review_comments",
-    "issue_comments",
-    "timeline",
-    "check_runs",
-)
+# The seven lists fetched for every PR, in the order they are fetched (fetcher.sections).
+SECTIONS: tuple[str, ...] = SECTION_NAMES
 
 # GitHub's own caps on two PR lists (REST docs, "List commits/files on a pull request").
 COMMITS_CAP = 250

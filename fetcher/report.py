@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from fetcher.result import RunResult
+from fetcher.sync import SyncResult
+
 log = logging.getLogger("mergelens")
 
 MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
@@ -31,12 +34,12 @@ def configure_logging(stream: TextIO | None = None) -> None:
     log.propagate = False
 
 
-def summary_line(result: Mapping[str, Any]) -> str:
-    counts = ", ".join(f"{name} {count}" for name, count in result["counts"].items() if count is not None)
-    failed = [error["section"] for error in result["errors"]]
+def summary_line(result: SyncResult) -> str:
+    counts = ", ".join(f"{name} {count}" for name, count in result.counts.items() if count is not None)
+    failed = [error["section"] for error in result.errors]
     line = (
-        f"{result['repo']}#{result['pr_number']}: {result['status']} "
-        f"({counts}; {result['api_requests']} API requests, {result['duration_s']:.2f} s)"
+        f"{result.repo}#{result.pr_number}: {result.status} "
+        f"({counts}; {result.api_requests} API requests, {round(result.duration_s, 3):.2f} s)"
     )
     if failed:
         line += f"; failed sections kept their previous rows: {', '.join(failed)}"
@@ -68,25 +71,23 @@ def annotation(level: str, title: str, message: str) -> str:
     return f"::{level} title={prop(title)}::{data(message)}"
 
 
-def annotations_for(document: Mapping[str, Any]) -> list[str]:
+def annotations_for(run: RunResult) -> list[str]:
     lines = []
-    for result in [document, *document.get("reconciled", [])]:
-        if "pr_number" not in result or "errors" not in result:
-            continue
-        where = f"{result['repo']}#{result['pr_number']}"
-        for error in result["errors"]:
+    for result in run.results:
+        where = f"{result.repo}#{result.pr_number}"
+        for error in result.errors:
             lines.append(
                 annotation("warning", f"mergelens: partial sync of {where}", f"{error['section']}: {error['message']}")
             )
-        for warning in result.get("warnings", []):
+        for warning in result.warnings:
             lines.append(annotation("warning", f"mergelens: {where}", warning))
-    reconcile = document.get("reconcile") or {}
+    reconcile = run.reconcile or {}
     if reconcile.get("capped"):
         lines.append(annotation("warning", "mergelens: reconcile", capped_message(reconcile)))
-    for note in document.get("storage", {}).get("notes", []):
+    for note in run.storage.notes if run.storage else []:
         lines.append(annotation("warning", "mergelens: database", note))
-    if document.get("status") == "failed":
-        lines.append(annotation("error", "mergelens failed", str(document.get("error", "unknown error"))))
+    if run.status == "failed":
+        lines.append(annotation("error", "mergelens failed", str(run.error or "unknown error")))
     return lines
 
 
@@ -102,48 +103,49 @@ def write_outputs(path: str, values: Mapping[str, object]) -> None:
                 out.write(f"{name}={text}\n")
 
 
-def outputs_for(document: Mapping[str, Any]) -> dict[str, object]:
-    storage = document.get("storage", {})
+def outputs_for(run: RunResult) -> dict[str, object]:
+    storage = run.storage
     values: dict[str, object] = {
-        "status": document.get("status"),
-        "pr_number": document.get("pr_number") or "",
-        "db_path": storage.get("local_path", ""),
-        "db_verified": "true" if storage.get("verified") else "false",
+        "status": run.status,
+        "pr_number": run.pr_number or "",
+        "db_path": str(storage.local_path) if storage else "",
+        "db_verified": "true" if storage else "false",  # a stored DB was verified first
         # the upload step's artifact name: the NAME of artifact:NAME, so the next run finds it
-        "artifact_name": storage.get("artifact_name") or "",
+        "artifact_name": (storage.artifact_name if storage else None) or "",
     }
-    for name, value in (document.get("metrics") or {}).items():
+    for name, value in (run.synced.metrics if run.synced else {}).items():
         values[name] = "" if value is None else value
     return values
 
 
-def step_summary(document: Mapping[str, Any], server_url: str = "https://github.com") -> str:
+def step_summary(run: RunResult, server_url: str = "https://github.com") -> str:
     """The Markdown report for $GITHUB_STEP_SUMMARY."""
     lines = ["## mergelens", ""]
-    status = document.get("status", "unknown")
+    status = run.status
     icon = {"complete": "✅", "partial": "⚠️", "failed": "❌", "skipped": "⏭️", "incomplete": "⏸️"}.get(status, "")
-    if "pr_number" in document and "counts" in document:
-        url = f"{server_url}/{document['repo']}/pull/{document['pr_number']}"
-        title = markdown_text(document.get("title") or "")
-        lines.append(f"{icon} **{status}**: [{document['repo']}#{document['pr_number']}]({url}) {title}".rstrip())
+    pr = run.synced
+    if pr is not None:
+        url = f"{server_url}/{pr.repo}/pull/{pr.pr_number}"
+        title = markdown_text(run.title or "")
+        lines.append(f"{icon} **{status}**: [{pr.repo}#{pr.pr_number}]({url}) {title}".rstrip())
         lines += ["", "| section | rows |", "|---|---:|"]
-        for section, count in document["counts"].items():
+        for section, count in pr.counts.items():
             lines.append(f"| {section} | {'failed: kept previous rows' if count is None else count} |")
-        if document.get("metrics"):
+        if pr.metrics:
             lines += ["", "| metric | value |", "|---|---:|"]
-            for name, value in document["metrics"].items():
+            for name, value in pr.metrics.items():
                 lines.append(f"| {name} | {_metric(value)} |")
-        lines += ["", f"{document['api_requests']} API requests, {document['duration_s']:.2f} s."]
+        lines += ["", f"{run.api_requests} API requests, {run.duration:.2f} s."]
     else:
-        lines.append(f"{icon} **{status}**: {markdown_text(document.get('reason') or document.get('error') or '')}")
-    if document.get("errors"):
+        lines.append(f"{icon} **{status}**: {markdown_text(run.reason or run.error or '')}")
+    if pr is not None and pr.errors:
         lines += ["", "### Errors", ""]
-        for error in document["errors"]:
+        for error in pr.errors:
             request = f" (request {markdown_text(error['request_id'])})" if error.get("request_id") else ""
             lines.append(f"- **{error['section']}**: {markdown_text(error['message'])}{request}")
-    if document.get("warnings"):
-        lines += ["", "### Warnings", ""] + [f"- {markdown_text(w)}" for w in document["warnings"]]
-    reconcile = document.get("reconcile")
+    if pr is not None and pr.warnings:
+        lines += ["", "### Warnings", ""] + [f"- {markdown_text(w)}" for w in pr.warnings]
+    reconcile = run.reconcile
     if reconcile:
         synced = ", ".join(f"{count} {status}" for status, count in reconcile["synced"].items()) or "nothing"
         lines += [
@@ -161,7 +163,7 @@ def step_summary(document: Mapping[str, Any], server_url: str = "https://github.
             lines.append(f"- #{number}: {markdown_text(reason)}")
         if reconcile.get("capped"):
             lines.append(f"\n> [!WARNING]\n> {markdown_text(capped_message(reconcile))}")
-    history = document.get("backfill")
+    history = run.backfill
     if history:
         synced = ", ".join(f"{count} {status}" for status, count in history["synced"].items()) or "nothing"
         left = history["remaining"]
@@ -180,13 +182,13 @@ def step_summary(document: Mapping[str, Any], server_url: str = "https://github.
         if history.get("graphql_unavailable"):
             why = markdown_text(history["graphql_unavailable"])
             lines.append(f"\n> [!WARNING]\n> GraphQL unavailable ({why}): synced over REST")
-    storage = document.get("storage")
+    storage = run.storage
     if storage:
         lines += ["", "### Database", ""]
-        size = storage.get("size_bytes")
+        size = storage.size_bytes
         size_text = f", {size / 1e6:.1f} MB" if size is not None else ""
-        lines.append(f"{markdown_text(storage.get('location', ''))}{size_text}")
-        for note in storage.get("notes", []):
+        lines.append(f"{markdown_text(storage.location)}{size_text}")
+        for note in storage.notes:
             lines.append(f"\n> [!WARNING]\n> {markdown_text(note)}")
     return "\n".join(lines) + "\n"
 
@@ -198,9 +200,9 @@ def capped_message(reconcile: Mapping[str, Any]) -> str:
     )
 
 
-def write_step_summary(path: str, document: Mapping[str, Any], server_url: str = "https://github.com") -> None:
+def write_step_summary(path: str, run: RunResult, server_url: str = "https://github.com") -> None:
     with open(path, "a", encoding="utf-8") as out:
-        out.write(step_summary(document, server_url))
+        out.write(step_summary(run, server_url))
 
 
 def _metric(value: object) -> str:

@@ -21,16 +21,17 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from fetcher import metrics
-from fetcher.records import SECTIONS, PullRequestBundle, Row
+from fetcher import metrics, sections
+from fetcher.records import PullRequestBundle, Row
+from fetcher.sections import Section
 
 SCHEMA_VERSION = 2
 
-# Each version's DDL, applied in order to bring an older file forward. Never edit a released
-# step: add a new version.
-MIGRATIONS: dict[int, list[str]] = {
-    1: [
-        """CREATE TABLE pull_requests (
+# Each version's DDL by the table it creates or changes, applied in order to bring an older
+# file forward. Never edit a released step: add a new version.
+MIGRATIONS: dict[int, dict[str, str]] = {
+    1: {
+        "pull_requests": """CREATE TABLE pull_requests (
             repo VARCHAR NOT NULL, number INTEGER NOT NULL,
             title VARCHAR, body VARCHAR, author_login VARCHAR, author_type VARCHAR,
             state VARCHAR, draft BOOLEAN, base_ref VARCHAR, head_ref VARCHAR,
@@ -44,55 +45,55 @@ MIGRATIONS: dict[int, list[str]] = {
             failed_sections VARCHAR[],             -- sections whose last fetch failed (rows kept)
             truncated_sections VARCHAR[],          -- sections cut by GitHub's caps (250 commits, 3000 files)
             PRIMARY KEY (repo, number))""",
-        """CREATE TABLE pr_commits (
+        "pr_commits": """CREATE TABLE pr_commits (
             repo VARCHAR NOT NULL, pr_number INTEGER NOT NULL, sha VARCHAR NOT NULL,
             position INTEGER, author_login VARCHAR, author_type VARCHAR, author_name VARCHAR,
             author_email VARCHAR, committer_login VARCHAR,
             authored_at TIMESTAMPTZ, committed_at TIMESTAMPTZ, message VARCHAR,
             PRIMARY KEY (repo, pr_number, sha))""",
-        """CREATE TABLE pr_files (
+        "pr_files": """CREATE TABLE pr_files (
             repo VARCHAR NOT NULL, pr_number INTEGER NOT NULL, filename VARCHAR NOT NULL,
             status VARCHAR, additions INTEGER, deletions INTEGER, changes INTEGER,
             previous_filename VARCHAR,
             PRIMARY KEY (repo, pr_number, filename))""",
-        """CREATE TABLE pr_check_runs (
+        "pr_check_runs": """CREATE TABLE pr_check_runs (
             repo VARCHAR NOT NULL, id BIGINT NOT NULL, pr_number INTEGER NOT NULL,
             head_sha VARCHAR, name VARCHAR, status VARCHAR, conclusion VARCHAR,
             started_at TIMESTAMPTZ, completed_at TIMESTAMPTZ, app_slug VARCHAR, html_url VARCHAR,
             PRIMARY KEY (repo, id))""",
-        """CREATE TABLE pr_reviews (
+        "pr_reviews": """CREATE TABLE pr_reviews (
             repo VARCHAR NOT NULL, id BIGINT NOT NULL, pr_number INTEGER NOT NULL,
             reviewer_login VARCHAR, reviewer_type VARCHAR, state VARCHAR, body VARCHAR,
             submitted_at TIMESTAMPTZ, commit_id VARCHAR, author_association VARCHAR,
             PRIMARY KEY (repo, id))""",
-        """CREATE TABLE pr_comments (
+        "pr_comments": """CREATE TABLE pr_comments (
             repo VARCHAR NOT NULL, comment_type VARCHAR NOT NULL, id BIGINT NOT NULL,
             pr_number INTEGER NOT NULL,
             author_login VARCHAR, author_type VARCHAR, body VARCHAR,
             created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ,
             path VARCHAR, line INTEGER, in_reply_to_id BIGINT, review_id BIGINT, author_association VARCHAR,
             PRIMARY KEY (repo, comment_type, id))""",
-        """CREATE TABLE pr_events (
+        "pr_events": """CREATE TABLE pr_events (
             repo VARCHAR NOT NULL, pr_number INTEGER NOT NULL, seq INTEGER NOT NULL,
             event VARCHAR, actor_login VARCHAR, actor_type VARCHAR, created_at TIMESTAMPTZ,
             commit_id VARCHAR, requested_reviewer_login VARCHAR,
             PRIMARY KEY (repo, pr_number, seq))""",
-        """CREATE TABLE pr_metrics (
+        "pr_metrics": """CREATE TABLE pr_metrics (
             repo VARCHAR NOT NULL, number INTEGER NOT NULL,
             total_comments INTEGER, commits_after_first_review INTEGER, review_rounds INTEGER,
             avg_fix_response_hours DOUBLE, cycle_time_hours DOUBLE, time_to_first_review_hours DOUBLE,
             first_review_at TIMESTAMPTZ, ready_for_review_at TIMESTAMPTZ, pickup_hours DOUBLE,
             force_pushes INTEGER, computed_at TIMESTAMPTZ,
             PRIMARY KEY (repo, number))""",
-        """CREATE TABLE sync_runs (
+        "sync_runs": """CREATE TABLE sync_runs (
             run_id VARCHAR PRIMARY KEY, repo VARCHAR, pr_number INTEGER, trigger VARCHAR,
             started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
             status VARCHAR,                        -- complete | partial | failed
             counts JSON, errors JSON, warnings JSON, api_requests INTEGER)""",
-    ],
+    },
     # backfill: where a bulk fetch of a repository's history stopped, and what it has left.
-    2: [
-        """CREATE TABLE backfill_checkpoints (
+    2: {
+        "backfill_checkpoints": """CREATE TABLE backfill_checkpoints (
             repo VARCHAR PRIMARY KEY,
             since TIMESTAMPTZ, until TIMESTAMPTZ,  -- merged_at window (NULL: open-ended)
             updated_since TIMESTAMPTZ,             -- --lookback: PRs updated since then
@@ -101,33 +102,23 @@ MIGRATIONS: dict[int, list[str]] = {
             stop_reason VARCHAR,
             started_at TIMESTAMPTZ, updated_at TIMESTAMPTZ,
             prs_synced INTEGER, points_used INTEGER)""",
-        """CREATE TABLE backfill_pending (
+        "backfill_pending": """CREATE TABLE backfill_pending (
             repo VARCHAR NOT NULL, number INTEGER NOT NULL,
             updated_at TIMESTAMPTZ, head_sha VARCHAR,  -- as listed: staleness and the head's check runs
             PRIMARY KEY (repo, number))""",
-    ],
+    },
 }
 
 
-@dataclass(frozen=True)
-class ChildTable:
-    """Where one section's rows live, and which rows of a PR a fresh fetch replaces."""
+# Where each section's rows live, and which rows of a PR a fresh fetch replaces (fetcher.sections).
+ChildTable = Section
+CHILD_TABLES: dict[str, ChildTable] = dict(sections.BY_NAME)
 
-    table: str
-    key: tuple[str, ...]
-    scope: dict[str, Any] = field(default_factory=dict)  # extra filter, e.g. comment_type
-
-
-CHILD_TABLES: dict[str, ChildTable] = {
-    "commits": ChildTable("pr_commits", ("repo", "pr_number", "sha")),
-    "files": ChildTable("pr_files", ("repo", "pr_number", "filename")),
-    "reviews": ChildTable("pr_reviews", ("repo", "id")),
-    "review_comments": ChildTable("pr_comments", ("repo", "comment_type", "id"), {"comment_type": "review"}),
-    "issue_comments": ChildTable("pr_comments", ("repo", "comment_type", "id"), {"comment_type": "issue"}),
-    "timeline": ChildTable("pr_events", ("repo", "pr_number", "seq")),
-    "check_runs": ChildTable("pr_check_runs", ("repo", "id")),
-}
-assert set(CHILD_TABLES) == set(SECTIONS)
+# Every mergelens table: the version table, then those the migrations create, in that order.
+TABLES: tuple[str, ...] = tuple(
+    dict.fromkeys(["mergelens_schema", *(table for step in MIGRATIONS.values() for table in step)])
+)
+assert {section.table for section in sections.SECTIONS} <= set(TABLES)
 
 
 @dataclass
@@ -153,7 +144,7 @@ class SyncRun:
 # open_database: file system, network and extension loading off, the configuration locked, and
 # then its catalog must be exactly what MIGRATIONS create before any row is read.
 
-_UNTRUSTED_FILE_CONFIG = {
+_UNTRUSTED_FILE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "enable_external_access": "false",  # no read_text()/read_csv(), COPY, ATTACH, http, INSTALL
     "autoinstall_known_extensions": "false",
     "autoload_known_extensions": "false",
@@ -400,7 +391,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION, 
         con.execute("BEGIN")
         try:
             con.execute("CREATE TABLE IF NOT EXISTS mergelens_schema (version INTEGER, migrated_at TIMESTAMPTZ)")
-            for statement in MIGRATIONS[version]:
+            for statement in MIGRATIONS[version].values():
                 con.execute(statement)
             con.execute("INSERT INTO mergelens_schema VALUES (?, now())", [version])
             con.execute("COMMIT")

@@ -145,3 +145,26 @@ def test_failed_run_goes_to_sentry(serve, cli, db_path, sentry):
     (event,) = events
     assert event["tags"]["section"] == "run"
     assert event["tags"]["repo"] == "acme/widgets"
+
+
+def test_the_json_documents_keep_their_keys_in_order(serve, cli, db_path):
+    """--json is read by scripts: every command's document keeps its keys, in their order."""
+    server = serve(repository(complete_pr()))
+    sync = cli(
+        server, "sync", "--repo", "acme/widgets", "--pr", "12", "--db", str(db_path), "--json", "--reconcile", "1"
+    )
+    assert list(sync.result) == [
+        *["repo", "pr_number", "status", "trigger", "run_id", "db", "counts", "errors", "warnings", "metrics"],
+        *["api_requests", "retries", "duration_s", "title", "reconcile", "reconciled", "storage"],
+    ]
+    assert sync.result["api_requests"] == 8 + 1  # the run's: the PR's 8, then reconcile's one page of closed PRs
+    assert list(sync.result["storage"]) == [
+        *["location", "local_path", "size_bytes", "counts", "created", "attempts", "notes", "artifact_name"],
+        "verified",
+    ]
+    reconcile = cli(server, "reconcile", "--repo", "acme/widgets", "--db", str(db_path), "--json")
+    assert list(reconcile.result) == [
+        *["status", "repo", "since", "reconcile", "reconciled", "storage", "api_requests", "duration_s"]
+    ]
+    failed = cli(server, "sync", "--repo", "acme/widgets", "--pr", "404", "--db", str(db_path), "--json")
+    assert list(failed.result) == ["status", "error", "repo", "pr_number"]

@@ -11,7 +11,7 @@ import time
 import duckdb
 import pytest
 
-from fetcher import store
+from fetcher import records, store
 from tests.conftest import TABLES, TOKEN, table_rows
 from tests.factories import repository
 from tests.test_sync import REPO_ROOT, complete_pr, sync
@@ -331,6 +331,14 @@ def test_only_our_own_catalog_is_expected():
     assert {entry.kind for entry in latest} == {"table", "column"}
     assert not {entry.name for entry in store.expected_catalog(1) if entry.kind == "table"} & {"backfill_pending"}
     assert store.expected_catalog(0) == {}
+
+
+def test_the_table_list_is_the_tables_the_migrations_create():
+    """store.TABLES (what storage counts and verifies) and every section's table are the DDL's tables."""
+    created = {entry.name for entry in store.expected_catalog(store.SCHEMA_VERSION) if entry.kind == "table"}
+    assert set(store.TABLES) == created
+    assert {child.table for child in store.CHILD_TABLES.values()} <= created
+    assert list(store.CHILD_TABLES) == list(records.SECTIONS)
 
 
 def test_an_older_file_is_verified_against_its_own_version_then_migrated(tmp_path):

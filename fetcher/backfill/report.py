@@ -48,6 +48,26 @@ class BackfillReport:
     def complete(self) -> bool:
         return not self.failures and all(r.status == "complete" for r in self.results)
 
+    @property
+    def status(self) -> str:
+        """complete | partial (a PR failed or ended partial) | incomplete (stopped cleanly: floor,
+        budget, time, --max-prs; --resume continues)."""
+        if self.failures or not self.complete:
+            return "partial"
+        if self.remaining or not self.listing_done:
+            return "incomplete"
+        return "complete"
+
+    def as_reconcile(self) -> dict[str, Any]:
+        """A --lookback run as the reconcile it is: the JSON document's ``reconcile`` part."""
+        return {
+            "examined": self.listed,
+            "found": len(self.reasons),
+            "synced": self.statuses(),
+            "prs": {str(number): reason for number, reason in self.reasons.items()},
+            "failures": {str(number): reason for number, reason in self.failures.items()},
+        }
+
     def summary(self) -> str:
         left = f"{self.remaining} left for --resume" if self.remaining or not self.listing_done else "nothing left"
         if not self.listing_done:

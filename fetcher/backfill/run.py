@@ -40,8 +40,8 @@ from fetcher.graphql.client import (
     Stop,
 )
 from fetcher.graphql.fetch import ListedPullRequest, MergedPullRequests
-from fetcher.reconcile import _staleness
 from fetcher.records import parse_time
+from fetcher.staleness import staleness, stored_state
 from fetcher.sync import FetchedPullRequest, fetch_pull_request, store_pull_requests
 
 log = logging.getLogger("mergelens")
@@ -152,15 +152,10 @@ class Backfill:
                 self.report.listing_done = False
                 break
         pending = load_pending(con, self.repo)
-        stored = {
-            number: (fetched_at, status)
-            for number, fetched_at, status in con.execute(
-                "SELECT number, fetched_at, sync_status FROM pull_requests WHERE repo = ?", [self.repo]
-            ).fetchall()
-        }
+        stored = stored_state(con, self.repo)
         todo, fresh = [], []
         for pr in pending:
-            reason = _staleness(stored.get(pr.number), pr.updated_at)
+            reason = staleness(stored.get(pr.number), pr.updated_at)
             if reason:
                 todo.append(pr)
                 self.report.reasons[pr.number] = reason

@@ -9,7 +9,6 @@ exactly mergelens's), and DuckDB's error texts, which can quote the file, are ne
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -21,19 +20,8 @@ from fetcher.storage.location import StorageError
 
 T = TypeVar("T")
 
-# Every mergelens table: the version table, then those the migrations create ("pull_requests", ...).
-# The one definition in fetcher.storage.
-MERGELENS_TABLES: tuple[str, ...] = tuple(
-    dict.fromkeys(
-        ["mergelens_schema"]
-        + [
-            name
-            for statements in store.MIGRATIONS.values()
-            for statement in statements
-            for name in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", statement)
-        ]
-    )
-)
+# Every mergelens table (the version table first), as the migrations declare them: the one list.
+MERGELENS_TABLES: tuple[str, ...] = store.TABLES
 
 
 class _Refused(Exception):
