@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -73,6 +74,13 @@ def empty_db(path: Path) -> Path:
     """A DB with the schema and nothing in it (what a first sync creates before its first PR)."""
     store.connect(path).close()
     return path
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on, for a `streamlit run` under test."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- the hand-checked DB

@@ -1,0 +1,237 @@
+"""The dashboard's container recipe (Dockerfile), held to what can be checked without a Docker
+daemon: hadolint finds nothing in it, it installs exactly what the merge workflow installs, it
+copies only fetcher/ and dashboard/ and runs as a non-root user, and its CMD and HEALTHCHECK,
+run here on a copy of just what the image copies, serve the dashboard on a real DB."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.dashboard_support import free_port, session_demo_db
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKERFILE = ROOT / "Dockerfile"
+BIN = Path(sys.executable).parent
+IMAGE_PORT = "8501"
+
+
+@dataclass(frozen=True)
+class Instruction:
+    name: str  # FROM, RUN, COPY, ... (upper case)
+    args: str  # the rest of the instruction, continuation lines joined
+
+
+def instructions(text: str) -> list[Instruction]:
+    """The Dockerfile's instructions: comments dropped, `\\` continuations joined."""
+    found: list[Instruction] = []
+    pending = ""
+    for line in text.splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1]
+            continue
+        name, _, args = (pending + line).strip().partition(" ")
+        found.append(Instruction(name.upper(), " ".join(args.split())))
+        pending = ""
+    return found
+
+
+def dockerfile() -> list[Instruction]:
+    return instructions(DOCKERFILE.read_text(encoding="utf-8"))
+
+
+def only(name: str) -> str:
+    [args] = [i.args for i in dockerfile() if i.name == name]
+    return args
+
+
+def image_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for args in (i.args for i in dockerfile() if i.name == "ENV"):
+        env.update(dict(pair.split("=", 1) for pair in shlex.split(args)))
+    return env
+
+
+def exec_form(args: str) -> list[str]:
+    """A CMD or HEALTHCHECK in exec (JSON) form: no shell between Docker and the process."""
+    command = json.loads(args[args.index("[") :])
+    assert isinstance(command, list) and all(isinstance(part, str) for part in command), args
+    return command
+
+
+def workflow_install() -> str:
+    with (ROOT / ".github" / "workflows" / "mergelens.yml").open(encoding="utf-8") as f:
+        steps = yaml.safe_load(f)["jobs"]["sync"]["steps"]
+    [install] = [step["run"].strip() for step in steps if step.get("name") == "Install mergelens"]
+    return install
+
+
+# --- the recipe -------------------------------------------------------------------------------
+
+
+def hadolint(path: Path) -> subprocess.CompletedProcess:
+    tool = BIN / "hadolint"
+    if not tool.exists():
+        pytest.fail(f"{tool} is missing: install requirements-dev.txt into the venv")
+    return subprocess.run([str(tool), "--no-color", str(path)], capture_output=True, text=True, timeout=60)
+
+
+def test_hadolint_finds_nothing_in_the_dockerfile(tmp_path: Path) -> None:
+    result = hadolint(DOCKERFILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+    # Control: the same file with pip's cache left in the image is caught (DL3042), so the clean
+    # result above means the file really was linted, at hadolint's default threshold (info).
+    cached = DOCKERFILE.read_text(encoding="utf-8").replace(" --no-cache-dir", "")
+    (tmp_path / "Dockerfile").write_text(cached, encoding="utf-8")
+    assert "DL3042" in hadolint(tmp_path / "Dockerfile").stdout
+
+
+def test_the_image_installs_exactly_what_the_merge_workflow_installs() -> None:
+    # One install: the workflow's command (runtime set, --require-hashes, wheels only), with
+    # --no-cache-dir so pip's download cache does not stay in the image.
+    [install] = [i.args for i in dockerfile() if i.name == "RUN" and "pip install" in i.args]
+    assert install == workflow_install().replace(" -r ", " --no-cache-dir -r ")
+    assert install == "python -m pip install --require-hashes --only-binary :all: --no-cache-dir -r requirements.txt"
+    copies = [i.args for i in dockerfile() if i.name == "COPY"]
+    assert copies[0] == "requirements.txt ./"  # the file that install reads, copied before it
+
+
+def test_the_image_holds_only_the_dashboard_and_runs_it_as_non_root() -> None:
+    steps = dockerfile()
+    assert steps[0].name == "FROM" and steps[0].args.startswith("python:3.11-slim")
+    assert [i.args for i in steps if i.name == "COPY"] == [
+        "requirements.txt ./",
+        "fetcher/ fetcher/",
+        "dashboard/ dashboard/",
+    ]
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert ignore[ignore.index("*") :][:4] == ["*", "!requirements.txt", "!fetcher/", "!dashboard/"]
+    user, _, group = only("USER").partition(":")
+    assert user.isdigit() and int(user) > 0 and group.isdigit() and int(group) > 0
+    # USER comes after every RUN: nothing runs as root once the server's user is set.
+    names = [i.name for i in steps]
+    assert names.index("USER") > max(index for index, name in enumerate(names) if name == "RUN")
+    assert image_env()["MERGELENS_DB"]
+    command = exec_form(only("CMD"))
+    assert command[:3] == ["streamlit", "run", "dashboard/app.py"]
+    flags = dict(zip(command[3::2], command[4::2], strict=True))
+    assert flags == {
+        "--server.address": "0.0.0.0",
+        "--server.port": IMAGE_PORT,
+        "--server.headless": "true",
+        "--browser.gatherUsageStats": "false",
+    }
+
+
+# --- the image's command, run without a daemon ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Image:
+    workdir: Path  # a copy of what the Dockerfile copies into WORKDIR, and nothing else
+    env: dict[str, str]  # the Dockerfile's ENV, a HOME, PATH; nothing else of this environment
+
+
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
+    workdir = tmp_path_factory.mktemp("image") / "app"
+    workdir.mkdir()
+    for args in (i.args for i in dockerfile() if i.name == "COPY"):
+        source, target = args.split()
+        if (ROOT / source).is_dir():
+            shutil.copytree(ROOT / source, workdir / target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(ROOT / source, workdir / target)
+    home = workdir.parent / "home"
+    home.mkdir()
+    db = session_demo_db(tmp_path_factory)
+    env = {**image_env(), "MERGELENS_DB": str(db), "HOME": str(home), "PATH": f"{BIN}:/usr/bin:/bin"}
+    return Image(workdir, env)
+
+
+def on_loopback(command: list[str], port: int) -> list[str]:
+    """The image's command as run here: the venv's executables, a free loopback port."""
+    local = [str(BIN / part) if part in ("python", "streamlit") else part for part in command]
+    return [
+        {"0.0.0.0": "127.0.0.1", IMAGE_PORT: str(port)}.get(part, part).replace(f":{IMAGE_PORT}/", f":{port}/")
+        for part in local
+    ]
+
+
+def healthcheck(image: Image, port: int) -> subprocess.CompletedProcess:
+    check = on_loopback(exec_form(only("HEALTHCHECK")), port)
+    return subprocess.run(check, cwd=image.workdir, env=image.env, capture_output=True, text=True, timeout=30)
+
+
+@pytest.fixture
+def served(image: Image, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
+    port = free_port()
+    log = tmp_path / "streamlit.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            on_loopback(exec_form(only("CMD")), port),
+            cwd=image.workdir,
+            env=image.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield server, port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        print(log.read_text())  # shown by pytest when the test fails
+
+
+def test_the_image_command_serves_and_its_healthcheck_sees_it(image: Image, served) -> None:
+    server, port = served
+    # Before Streamlit listens the healthcheck fails; wait (up to 60 s) for it to pass.
+    deadline = time.monotonic() + 60
+    while (check := healthcheck(image, port)).returncode != 0:
+        assert server.poll() is None, "streamlit exited"
+        assert time.monotonic() < deadline, check.stderr
+        time.sleep(0.2)
+    server.terminate()
+    server.wait(timeout=10)
+    down = healthcheck(image, port)
+    assert down.returncode != 0  # a stopped server is reported unhealthy
+    assert "Connection refused" in down.stderr
+
+
+def test_the_copied_files_alone_render_the_dashboard(image: Image) -> None:
+    # The image holds fetcher/ and dashboard/ only: the app, run from that copy with nothing else
+    # on sys.path (-I: no current directory, no PYTHONPATH), renders the overview of the demo DB.
+    script = (
+        "from streamlit.testing.v1 import AppTest\n"
+        "at = AppTest.from_file('dashboard/app.py', default_timeout=60).run()\n"
+        "assert not at.exception, [e.value for e in at.exception]\n"
+        "assert not at.error, [e.value for e in at.error]\n"
+        "print({m.label: m.value for m in at.metric}['Merged PRs'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", script],
+        cwd=image.workdir,
+        env=image.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.split()[-1]) > 0
