@@ -35,6 +35,7 @@ from tests.dashboard_support import (
     build_hand_db,
     build_hostile_db,
     empty_db,
+    loopback,
     session_demo_db,
 )
 
@@ -45,7 +46,8 @@ CURRENT = {"from": "2026-03-01", "to": "2026-03-14"}
 @pytest.fixture(autouse=True)
 def fresh_caches() -> Iterator[None]:
     st.cache_data.clear()
-    yield
+    with loopback():  # served to this machine only: no login needed (tests/test_dashboard_auth.py)
+        yield
     st.cache_data.clear()
     st.cache_resource.clear()
 
