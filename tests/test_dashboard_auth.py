@@ -14,6 +14,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard import auth
 from dashboard.auth import Allowlist, Gate, decide, is_loopback, missing_auth_keys
 from tests.dashboard_support import build_hand_db, loopback
 
@@ -111,6 +112,7 @@ def test_the_gate_decisions() -> None:
 def fresh_caches(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("MERGELENS_ALLOWED_USERS", "MERGELENS_PUBLIC"):
         monkeypatch.delenv(name, raising=False)
+    auth._warned.clear()  # stderr lines are written once per server process
     st.cache_data.clear()
     yield
     st.cache_data.clear()
