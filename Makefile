@@ -26,12 +26,12 @@ demo: $(VENV)/.installed
 	$(PY) -m scripts.demo
 ifneq ($(DASHBOARD),0)
 	@echo "dashboard: http://localhost:$(PORT) (Ctrl-C to stop)"
-	MERGELENS_DB=demo.duckdb $(PY) -m streamlit run dashboard/app.py --server.headless true \
+	MERGELENS_DB=demo.duckdb $(PY) -m streamlit run dashboard/app.py --server.headless true --server.address 127.0.0.1 \
 		--server.port $(PORT) --browser.gatherUsageStats false
 endif
 
 dashboard: $(VENV)/.installed
-	$(PY) -m streamlit run dashboard/app.py --server.headless true --server.port $(PORT) \
+	$(PY) -m streamlit run dashboard/app.py --server.headless true --server.address 127.0.0.1 --server.port $(PORT) \
 		--browser.gatherUsageStats false
 
 # The dashboard's browser test drives Debian's Chromium (Playwright's own browser download is

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `streamlit run dashboard/app.py` from anywhere
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,7 +27,7 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `streamlit run d
 import duckdb
 import streamlit as st
 
-from dashboard import db, queries, safe
+from dashboard import auth, db, queries, safe
 from dashboard.queries import Filters
 from dashboard.safe import literal
 from dashboard.ui import Query, fmt
@@ -164,7 +165,7 @@ def sidebar(options: queries.FilterOptions) -> Filters:
     )
 
 
-def write_url(filters: Filters) -> None:
+def write_url(filters: Filters) -> dict[str, Any]:
     """The view in the URL, so a link shared in chat opens the same view."""
     params: dict[str, Any] = {"page": st.session_state["page"]}
     if filters.repos:
@@ -183,6 +184,15 @@ def write_url(filters: Filters) -> None:
     wanted = {k: v if isinstance(v, list) else [v] for k, v in params.items()}
     if current != wanted:
         st.query_params.from_dict(params)
+    return params
+
+
+def copy_link(params: dict[str, Any]) -> None:
+    """The page's full URL with its filters, to copy (st.code has a copy button): the app's address
+    as the browser sees it (``st.context.url``, no query) and the parameters just written."""
+    base = st.context.url or ""
+    st.sidebar.caption("Link to this view")
+    st.sidebar.code(f"{base}?{urlencode(params, doseq=True)}", language=None, wrap_lines=True)
 
 
 # --------------------------------------------------------------------------- main
@@ -198,6 +208,7 @@ def show_problem(problem: db.Problem) -> None:
 
 def main() -> None:
     st.set_page_config(page_title="mergelens", page_icon=":material/merge:", layout="wide")
+    auth.enforce()  # before anything opens the database: a visitor who may not see it gets a login button
     path = db.configured_path()
     try:
         key = db.file_key(path)
@@ -209,7 +220,7 @@ def main() -> None:
     options: queries.FilterOptions = q("filter_options")
     init_state(options)
     filters = sidebar(options)
-    write_url(filters)
+    copy_link(write_url(filters))
     st.sidebar.caption(f"Database: {literal(path)} · {options.merged_prs:,} merged PRs, {fmt(options.first_merge)} to "
                        f"{fmt(options.last_merge)}")  # fmt: skip
     if options.merged_prs == 0:

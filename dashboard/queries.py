@@ -301,7 +301,7 @@ def unreviewed_prs(con: Connection, filters: Filters) -> pd.DataFrame:
 
 FAILED_SQL = "c.conclusion IN (" + ", ".join(f"'{c}'" for c in FAILED_CONCLUSIONS) + ")"
 CHECKS_CTE = """checks AS (
-    SELECT c.repo, c.pr_number, c.id, c.name, c.head_sha, c.conclusion, c.started_at, c.completed_at,
+    SELECT c.repo, c.pr_number, c.id, c.name, c.head_sha, c.conclusion, c.started_at, c.completed_at, c.html_url,
            coalesce(c.completed_at, c.started_at) AS at
     FROM pr_check_runs c JOIN filtered f ON c.repo = f.repo AND c.pr_number = f.number
 )"""
@@ -309,7 +309,8 @@ FLAKY_CTE = f"""flaky AS (  -- a check that failed and later passed on the same 
     SELECT c.repo, c.pr_number, c.name,
            count(*) FILTER (WHERE {FAILED_SQL}) AS failures,
            min(c.at) FILTER (WHERE {FAILED_SQL}) AS first_failure_at,
-           max(c.at) FILTER (WHERE c.conclusion = 'success') AS passed_at
+           max(c.at) FILTER (WHERE c.conclusion = 'success') AS passed_at,
+           arg_max(c.html_url, c.at) FILTER (WHERE c.conclusion = 'success') AS passed_url
     FROM checks c GROUP BY ALL
     HAVING first_failure_at < passed_at
 )"""
@@ -349,7 +350,7 @@ def flaky_checks(con: Connection, filters: Filters) -> pd.DataFrame:
               AND b.conclusion = 'success' AND b.at > a.at
         )
         SELECT fl.repo, fl.pr_number AS number, f.title, fl.name, fl.failures, fl.first_failure_at, fl.passed_at,
-               s.name IS NOT NULL AS same_commit
+               s.name IS NOT NULL AS same_commit, fl.passed_url AS html_url  -- the passing run
         FROM flaky fl JOIN filtered f ON f.repo = fl.repo AND f.number = fl.pr_number
         LEFT JOIN same_commit s ON s.repo = fl.repo AND s.pr_number = fl.pr_number AND s.name = fl.name
         ORDER BY fl.passed_at DESC, fl.name""",

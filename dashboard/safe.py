@@ -62,6 +62,22 @@ def github_link(url: Any, server: str) -> str | None:
     return url if url.startswith(server.rstrip("/") + "/") else None
 
 
+# GitHub logins: letters, digits and single hyphens, at most 39; an app's bot account is "slug[bot]"
+_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
+_BOT = re.compile(r"([A-Za-z0-9](?:[A-Za-z0-9-]{0,99}))\[bot\]")
+
+
+def profile_link(login: Any, server: str) -> str | None:
+    """The GitHub page of a login (``{server}/{login}``; a bot's: ``{server}/apps/{slug}``), or None
+    for anything that is not a login (``ghost``, a stored name with ``/``, ``?`` or spaces)."""
+    if not isinstance(login, str) or login == "ghost":
+        return None
+    bot = _BOT.fullmatch(login)
+    if bot:
+        return github_link(f"{server.rstrip('/')}/apps/{bot[1]}", server)
+    return github_link(f"{server.rstrip('/')}/{login}", server) if _LOGIN.fullmatch(login) else None
+
+
 def github_links(values: pd.Series, server: str) -> pd.Series:
     """``github_link`` over a column: the links to show, None where a stored URL is not shown."""
     return values.map(lambda url: github_link(url, server)).astype(object)

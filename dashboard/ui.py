@@ -51,9 +51,20 @@ def utc_label(frame: pd.DataFrame, column: str, label: str = "when") -> pd.DataF
     return frame.assign(**{label: frame[column].dt.strftime("%Y-%m-%d %H:%M UTC")})
 
 
+# people columns that get a link to their GitHub page in ``<column>_url``
+PEOPLE = ("author", "reviewer", "merged_by")
+
+
 def linked(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``html_url`` kept only where it is an https link to the GitHub host."""
-    return frame.assign(html_url=safe.github_links(frame["html_url"], safe.server_url()))
+    """``frame`` with ``html_url`` kept only where it is an https link to the GitHub host, and for each
+    people column a ``<column>_url`` to that person's GitHub page."""
+    server = safe.server_url()
+    links = {
+        c: frame[c].map(lambda login: safe.profile_link(login, server)).astype(object) for c in PEOPLE if c in frame
+    }
+    if "html_url" in frame:
+        links["html_url"] = safe.github_links(frame["html_url"], server)
+    return frame.assign(**{(c if c == "html_url" else f"{c}_url"): v for c, v in links.items()})
 
 
 def chart(spec: alt.Chart | alt.LayerChart | alt.FacetChart) -> None:
@@ -68,6 +79,8 @@ PR_NUMBER = st.column_config.NumberColumn("PR", format="#%d")
 PR_LINK = st.column_config.LinkColumn(
     "GitHub", display_text="open ↗", help="empty when the stored URL is not an https link to GITHUB_SERVER_URL's host"
 )
+PROFILE_LINK = st.column_config.LinkColumn("profile", display_text="↗", help="their GitHub page", width="small")
+CHECK_LINK = st.column_config.LinkColumn("run", display_text="open ↗", help="the check run on GitHub")
 HOURS = "%.1f"
 
 

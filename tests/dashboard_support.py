@@ -8,10 +8,13 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from streamlit import config
 
 from fetcher import store
 from fetcher.github import ClientSettings, GitHubSource
@@ -237,3 +240,14 @@ def build_hostile_db(path: Path) -> Path:
     finally:
         con.close()
     return path
+
+
+@contextmanager
+def loopback(address: str | None = "127.0.0.1") -> Iterator[None]:
+    """Streamlit's ``server.address`` for AppTest runs (AppTest has no server; the option is global)."""
+    saved = config.get_option("server.address")
+    config.set_option("server.address", address)
+    try:
+        yield
+    finally:
+        config.set_option("server.address", saved)

@@ -35,6 +35,7 @@ from tests.dashboard_support import (
     build_hand_db,
     build_hostile_db,
     empty_db,
+    loopback,
     session_demo_db,
 )
 
@@ -45,7 +46,8 @@ CURRENT = {"from": "2026-03-01", "to": "2026-03-14"}
 @pytest.fixture(autouse=True)
 def fresh_caches() -> Iterator[None]:
     st.cache_data.clear()
-    yield
+    with loopback():  # served to this machine only: no login needed (tests/test_dashboard_auth.py)
+        yield
     st.cache_data.clear()
     st.cache_resource.clear()
 
@@ -357,6 +359,10 @@ def test_url_params_are_never_markdown(hostile_path: Path, monkeypatch: pytest.M
     assert code_spans(warning) == [f"{link} {image}#7"]  # shown as typed, on one line
 
 
+def pr_buttons(at: AppTest) -> list[str]:
+    return [button.proto.url for button in at.get("link_button") if button.proto.label == "Open on GitHub"]
+
+
 def test_only_https_links_to_the_github_host_are_links(hostile_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = app(hostile_path, monkeypatch, page="prs")
     assert_clean(at)
@@ -367,7 +373,7 @@ def test_only_https_links_to_the_github_host_are_links(hostile_path: Path, monke
     for number, *_ in HOSTILE_PRS:
         at = app(hostile_path, monkeypatch, page="prs", pr=f"{HOSTILE_REPO}#{number}")
         assert_clean(at)
-        assert [button.proto.url for button in at.get("link_button")] == ([GOOD_URL] if number == 5 else [])
+        assert pr_buttons(at) == ([GOOD_URL] if number == 5 else [])
     at = app(hostile_path, monkeypatch, page="health")  # #1 is partial: the health page lists it
     partial = next(df.value for df in at.dataframe if "failed_sections" in df.value.columns)
     assert partial["number"].tolist() == [1] and partial["html_url"].isna().all()
@@ -378,7 +384,7 @@ def test_links_follow_the_configured_github_host(hostile_path: Path, monkeypatch
     at = app(hostile_path, monkeypatch, page="prs", pr=f"{HOSTILE_REPO}#5")
     assert_clean(at)
     assert explorer_table(at)["html_url"].isna().all()  # github.com is not this GitHub
-    assert at.get("link_button") == []
+    assert pr_buttons(at) == []
 
 
 def test_the_csv_escapes_cells_a_spreadsheet_would_run(hostile_path: Path) -> None:
@@ -396,3 +402,30 @@ def test_the_csv_escapes_cells_a_spreadsheet_would_run(hostile_path: Path) -> No
     assert rows[3]["cycle_time_hours"] == "-1.0"  # a negative number stays a number
     assert rows[1]["html_url"] == "javascript:alert(1)"  # data, not a link: exported as it is
     assert f"1,javascript:alert(1),'{FORMULA_TITLE}," in data
+
+
+def test_people_and_check_runs_link_to_github(hand_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = Path(shutil.copy(hand_path, tmp_path / "links.duckdb"))
+    with duckdb.connect(str(db)) as con:  # the fake GitHub's URLs are http://127.0.0.1: make the runs' https
+        con.execute("UPDATE pr_check_runs SET html_url = 'https://github.com/acme/widgets/runs/' || id")
+        (run_url,) = con.execute(
+            "SELECT html_url FROM pr_check_runs WHERE name = 'test' AND conclusion = 'success'"
+        ).fetchone()
+    at = app(db, monkeypatch, page="prs", **CURRENT)
+    table = explorer_table(at)
+    assert dict(zip(table["author"], table["author_url"], strict=True))["alice"] == "https://github.com/alice"
+    at = app(db, monkeypatch, page="prs", pr="acme/widgets#1", **CURRENT)
+    assert "https://github.com/alice" in [b.proto.url for b in at.get("link_button")]
+    at = app(db, monkeypatch, page="reviews", bots="1", **CURRENT)
+    load = next(df.value for df in at.dataframe if "reviewer" in df.value.columns)
+    assert len(load) and load["reviewer_url"].tolist() == [f"https://github.com/{login}" for login in load["reviewer"]]
+    at = app(db, monkeypatch, page="ci", **CURRENT)
+    flaky = next(df.value for df in at.dataframe if "same_commit" in df.value.columns)
+    assert flaky["html_url"].tolist() == [run_url]  # the passing run
+
+
+def test_hostile_logins_are_not_linked(hostile_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hostile_path, monkeypatch, page="prs")
+    table = explorer_table(at)
+    by_author = dict(zip(table["author"], table["author_url"], strict=True))
+    assert not isinstance(by_author[HOSTILE_LOGIN], str)  # not linked (None, NaN after the round trip)

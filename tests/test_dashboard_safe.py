@@ -8,7 +8,7 @@ import io
 import pandas as pd
 import pytest
 
-from dashboard.safe import csv_bytes, github_link, literal, server_url
+from dashboard.safe import csv_bytes, github_link, literal, profile_link, server_url
 
 
 @pytest.mark.parametrize(
@@ -87,3 +87,23 @@ def test_csv_cells_that_start_a_formula_are_escaped_and_numbers_are_not() -> Non
     assert rows[1][3] == "2026-03-01 00:00:00+00:00"
     # the writer quotes what needs it: the formula with quotes and commas is one quoted cell
     assert '"\'=HYPERLINK(""http://x"",""y"")"' in data
+
+
+@pytest.mark.parametrize(
+    ("login", "server", "url"),
+    [
+        ("alice", "https://github.com", "https://github.com/alice"),
+        ("a-b-9", "https://ghe.example.com/", "https://ghe.example.com/a-b-9"),
+        ("dependabot[bot]", "https://github.com", "https://github.com/apps/dependabot"),
+        ("ghost", "https://github.com", None),
+        ("../evil", "https://github.com", None),
+        ("a/b", "https://github.com", None),
+        ("alice?x=1", "https://github.com", None),
+        ("@evil.example", "https://github.com", None),
+        ("alice", "http://github.com", None),
+        (None, "https://github.com", None),
+        ("x" * 40, "https://github.com", None),
+    ],
+)
+def test_profile_links(login: object, server: str, url: str | None) -> None:
+    assert profile_link(login, server) == url

@@ -6,7 +6,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard.queries import Filters
-from dashboard.ui import Query, chart, period_caption
+from dashboard.ui import CHECK_LINK, Query, chart, linked, period_caption
 
 
 def render(q: Query, filters: Filters) -> None:
@@ -42,4 +42,4 @@ def render(q: Query, filters: Filters) -> None:
         st.caption("None in this period.")
     else:
         st.caption("same commit: a failing and a later passing run share a head commit (a re-run, not a fix).")
-        st.dataframe(flaky, hide_index=True)
+        st.dataframe(linked(flaky), hide_index=True, column_config={"html_url": CHECK_LINK})

@@ -14,6 +14,7 @@ from dashboard.ui import (
     HOURS,
     PR_LINK,
     PR_NUMBER,
+    PROFILE_LINK,
     Query,
     chart,
     fmt,
@@ -32,6 +33,7 @@ TABLE_COLUMNS = [
     "html_url",
     "title",
     "author",
+    "author_url",
     "merged_at",
     "size",
     "changed_files",
@@ -101,6 +103,7 @@ def render(q: Query, filters: Filters, options: FilterOptions, csv: Callable[[],
         column_config={
             "number": PR_NUMBER,
             "html_url": PR_LINK,
+            "author_url": PROFILE_LINK,
             "title": st.column_config.TextColumn("title", width="large"),
             "cycle_time_hours": st.column_config.NumberColumn("cycle (h)", format=HOURS),
             "pickup_hours": st.column_config.NumberColumn("pickup (h)", format=HOURS),
@@ -146,6 +149,9 @@ def pr_detail(q: Query, repo: str, number: int) -> None:
     link = safe.github_link(p["html_url"], server)
     if link:
         st.link_button("Open on GitHub", link)
+    author = safe.profile_link(p["author"], server)
+    if author:
+        st.link_button(f"{p['author']} on GitHub", author)
     else:
         st.caption(f"No GitHub link: the stored URL is not an https link on {literal(server)}.")
     if p["sync_status"] == "partial":

@@ -6,7 +6,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard.queries import Filters
-from dashboard.ui import HOURS, PR_LINK, PR_NUMBER, Query, chart, fmt, linked, no_prs, period_caption
+from dashboard.ui import HOURS, PR_LINK, PR_NUMBER, PROFILE_LINK, Query, chart, fmt, linked, no_prs, period_caption
 
 
 def render(q: Query, filters: Filters) -> None:
@@ -66,9 +66,13 @@ def render(q: Query, filters: Filters) -> None:
             )
         )
         st.dataframe(
-            load,
+            linked(load),
             hide_index=True,
-            column_config={"median_pickup_hours": st.column_config.NumberColumn("median pickup (h)", format=HOURS)},
+            column_order=["reviewer", "reviewer_url", *(c for c in load.columns if c != "reviewer")],
+            column_config={
+                "median_pickup_hours": st.column_config.NumberColumn("median pickup (h)", format=HOURS),
+                "reviewer_url": PROFILE_LINK,
+            },
         )
     st.subheader("Merged without a human review")
     unreviewed = q("unreviewed_prs", filters)
@@ -78,7 +82,10 @@ def render(q: Query, filters: Filters) -> None:
             linked(unreviewed),
             hide_index=True,
             column_order=[
-                "number", "html_url", "title", "author", "merged_by", "merged_at", "size", "changed_files", "repo",
+                "number", "html_url", "title", "author", "author_url", "merged_by", "merged_by_url", "merged_at",
+                "size", "changed_files", "repo",
             ],
-            column_config={"number": PR_NUMBER, "html_url": PR_LINK},
+            column_config={
+                "number": PR_NUMBER, "html_url": PR_LINK, "author_url": PROFILE_LINK, "merged_by_url": PROFILE_LINK,
+            },
         )  # fmt: skip

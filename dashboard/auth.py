@@ -1,0 +1,220 @@
+"""Who may see the dashboard: the login gate's decisions, apart from Streamlit so they are tested alone.
+
+The dashboard shows PR titles, bodies and comments, private repositories' included. Served beyond
+the machine it runs on (a container, Streamlit Community Cloud), it must not show them to anyone
+who has the URL. Two ways to serve it safely:
+
+* **Login** (Streamlit's OIDC ``st.login``), configured in ``.streamlit/secrets.toml``'s ``[auth]``
+  (``redirect_uri``, ``cookie_secret``, ``client_id``, ``client_secret``, ``server_metadata_url``).
+  Only a logged-in user whose e-mail is on ``MERGELENS_ALLOWED_USERS`` sees data.
+* **Loopback only** (``--server.address 127.0.0.1``): no login, only this machine can connect.
+
+Streamlit listens on every interface by default, so without login and without a loopback address
+the dashboard refuses to serve data unless ``MERGELENS_PUBLIC=1`` says that is intended (an
+internal network behind its own access control); it then warns on stderr and on every page.
+
+Settings are environment variables or root-level keys of ``secrets.toml`` (Streamlit copies those
+into the environment), so the same name works in a container and on Community Cloud.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ALLOWED_USERS = "MERGELENS_ALLOWED_USERS"
+PUBLIC = "MERGELENS_PUBLIC"
+# What st.login needs for its default provider (Streamlit 1.67, streamlit/auth_util.py); a named
+# provider ([auth.NAME]) is not used by the dashboard.
+AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
+LOOPBACK_NAMES = ("localhost",)
+
+
+class Gate(enum.Enum):
+    """What a visit gets."""
+
+    OPEN = "open"  # the data (login not configured, loopback address)
+    OPEN_PUBLIC = "open_public"  # the data, with a warning (no login, beyond loopback, MERGELENS_PUBLIC=1)
+    SIGNED_IN = "signed_in"  # the data: a logged-in user on the allowlist
+    LOGIN = "login"  # login configured, not logged in: a login button only
+    REFUSED = "refused"  # logged in, not on the allowlist: a refusal and a logout button
+    MISCONFIGURED = "misconfigured"  # [auth] present but incomplete: nothing (fail closed)
+    PUBLIC_REFUSED = "public_refused"  # no login, beyond loopback, no MERGELENS_PUBLIC=1: nothing
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """``MERGELENS_ALLOWED_USERS``: comma-separated e-mails (``alice@example.com``), domains
+    (``@example.com``: exactly that domain, not its subdomains) or ``*`` (anyone the provider logs in)."""
+
+    emails: frozenset[str] = frozenset()
+    domains: frozenset[str] = frozenset()
+    anyone: bool = False
+
+    @classmethod
+    def parse(cls, text: str | None) -> Allowlist:
+        entries = [entry.strip().lower() for entry in (text or "").split(",") if entry.strip()]
+        return cls(
+            emails=frozenset(e for e in entries if not e.startswith("@") and "@" in e),
+            domains=frozenset(e[1:] for e in entries if e.startswith("@") and len(e) > 1),
+            anyone="*" in entries,
+        )
+
+    def __bool__(self) -> bool:
+        return self.anyone or bool(self.emails or self.domains)
+
+    def allows(self, user: Mapping[str, Any]) -> bool:
+        """Whether the logged-in user's claims pass: a verified e-mail on the list.
+
+        ``email_verified`` false (or "false") refuses: some providers let users type any address.
+        A provider that sends no ``email_verified`` (Microsoft Entra ID, for one) is trusted to
+        send only addresses it owns: use your tenant's domain there, never another's."""
+        if not self:
+            return False
+        if self.anyone:
+            return True
+        email = user.get("email")
+        if not isinstance(email, str) or email.count("@") != 1:
+            return False
+        if "email_verified" in user and str(user["email_verified"]).lower() != "true":
+            return False
+        email = email.strip().lower()
+        return email in self.emails or email.rpartition("@")[2] in self.domains
+
+
+def missing_auth_keys(auth: Mapping[str, Any] | None) -> list[str]:
+    """The keys st.login's default provider still needs (their names only, never values)."""
+    section = dict(auth or {})
+    provider = section.get("default")
+    provider = provider if isinstance(provider, Mapping) else {}
+    return [key for key in AUTH_KEYS if not section.get(key) and not provider.get(key)]
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether Streamlit's ``server.address`` accepts connections from this machine only.
+
+    Unset (Streamlit's default) and ``0.0.0.0`` / ``::`` listen on every interface."""
+    if not address:
+        return False
+    host = address.strip().strip("[]").lower()
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it resolves to who knows what
+
+
+def truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes")
+
+
+def decide(
+    auth: Mapping[str, Any] | None,
+    user: Mapping[str, Any],
+    allowlist: Allowlist,
+    address: str | None,
+    public: bool,
+) -> Gate:
+    """The gate for one visit: ``auth`` is secrets.toml's ``[auth]`` (None when absent), ``user``
+    ``st.user``'s claims, ``address`` Streamlit's ``server.address``, ``public`` MERGELENS_PUBLIC."""
+    if auth:
+        if missing_auth_keys(auth):
+            return Gate.MISCONFIGURED
+        if user.get("is_logged_in") is not True:
+            return Gate.LOGIN
+        return Gate.SIGNED_IN if allowlist.allows(user) else Gate.REFUSED
+    if is_loopback(address):
+        return Gate.OPEN
+    return Gate.OPEN_PUBLIC if public else Gate.PUBLIC_REFUSED
+
+
+def public_warning(address: str | None) -> str:
+    """The one stderr line for a dashboard that serves data beyond loopback without login."""
+    where = address or "every interface (Streamlit's default)"
+    return (
+        f"mergelens: warning: the dashboard listens on {where} without login ({PUBLIC}=1): "
+        "anyone who can reach it reads every PR in the database"
+    )
+
+
+def public_refusal(address: str | None) -> str:
+    where = address or "every interface (Streamlit's default)"
+    return (
+        f"mergelens: error: the dashboard listens on {where} without login; it shows no data. Configure "
+        f"login ([auth] in .streamlit/secrets.toml), or run with --server.address 127.0.0.1, or set {PUBLIC}=1"
+    )
+
+
+# --------------------------------------------------------------------------- in the app
+
+_warned: set[str] = set()  # stderr lines already written by this server process
+
+
+def _warn_once(line: str) -> None:
+    import sys
+
+    if line not in _warned:
+        _warned.add(line)
+        print(line, file=sys.stderr, flush=True)
+
+
+def enforce() -> None:
+    """Run the gate at the top of the app script: return to show the data, or show only the login
+    button / a refusal and stop the run (``st.stop``) before anything reads the database."""
+    import os
+
+    import streamlit as st
+
+    from dashboard.safe import literal
+
+    secrets: Mapping[str, Any] = st.secrets if st.secrets.load_if_toml_exists() else {}
+
+    def setting(name: str) -> str | None:
+        value = os.environ.get(name)
+        if value is None and isinstance(secrets.get(name), str | int):
+            value = str(secrets[name])
+        return value
+
+    auth = secrets.get("auth")
+    address = st.get_option("server.address")
+    user = st.user.to_dict()
+    allowlist = Allowlist.parse(setting(ALLOWED_USERS))
+    gate = decide(auth if isinstance(auth, Mapping) else None, user, allowlist, address, truthy(setting(PUBLIC)))
+    if gate is Gate.OPEN:
+        return
+    if gate is Gate.OPEN_PUBLIC:
+        _warn_once(public_warning(address))
+        st.warning(
+            f"**Served without login beyond this machine** ({literal(PUBLIC)}=1): anyone who can reach this "
+            "address reads every PR in the database. Configure login (see README, Security model)."
+        )
+        return
+    if gate is Gate.SIGNED_IN:
+        st.sidebar.caption(f"Signed in as {literal(user.get('email') or user.get('name'))}")
+        st.sidebar.button("Log out", on_click=st.logout, key="_logout")
+        return
+    st.title("mergelens")
+    if gate is Gate.LOGIN:
+        st.info("This dashboard shows the team's pull requests. Log in to see it.")
+        st.button("Log in", on_click=st.login, type="primary", key="_login")
+    elif gate is Gate.REFUSED:
+        who = literal(user.get("email") or user.get("name") or "this account")
+        reason = "" if allowlist else f" ({literal(ALLOWED_USERS)} is empty: nobody is allowed yet)"
+        st.error(f"**{who} may not see this dashboard**{reason}. Ask its owner, or log in with another account.")
+        st.button("Log out", on_click=st.logout, key="_logout")
+    elif gate is Gate.MISCONFIGURED:
+        missing = ", ".join(missing_auth_keys(auth if isinstance(auth, Mapping) else None))
+        _warn_once(f"mergelens: error: [auth] in .streamlit/secrets.toml lacks {missing}; the dashboard shows no data")
+        st.error(f"**Login is not fully configured.** `[auth]` in `.streamlit/secrets.toml` lacks: {literal(missing)}.")
+    else:
+        _warn_once(public_refusal(address))
+        st.error(
+            "**This dashboard listens beyond this machine without login, so it shows no data.** Configure login "
+            f"(`[auth]` in `.streamlit/secrets.toml`), run it with `--server.address 127.0.0.1`, or set "
+            f"{literal(PUBLIC)}=1 if every visitor who can reach it may read every PR."
+        )
+    st.stop()
