@@ -18,9 +18,9 @@ from streamlit.testing.v1 import AppTest
 from dashboard.db import Problem
 from dashboard.remote import RemoteDatabase, open_remote_database, refresh_seconds
 from fetcher.github import ClientSettings
-from fetcher.storage import ArtifactLocation, S3Location, StorageError
+from fetcher.storage import ArtifactLocation, S3Location, StorageError, open_remote
 from tests import test_storage
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, environment
 from tests.factories import repository
 from tests.fake_github import Artifact, Fault
 from tests.test_dashboard_app import APP, metrics
@@ -251,9 +251,6 @@ def test_artifact_without_a_token_is_a_problem(tmp_path):
 
 def test_a_local_path_is_not_remote() -> None:
     with pytest.raises(StorageError):
-        from fetcher.storage import open_remote
-        from tests.conftest import environment
-
         open_remote("mergelens.duckdb", environment(None))
 
 
