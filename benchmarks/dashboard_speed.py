@@ -10,15 +10,26 @@
    caches, a new connection), a filter change (new queries), a rerun with warm caches (layout
    only), and each page's first render.
 Goals (issue 4): first render < 1.5 s, filter change < 0.5 s.
+4. With ``--s3``: the same DB as an S3 object on moto's server (``moto_server`` on loopback), the
+   first render with a cold cache (download, check, open) and with a warm one (a restarted
+   dashboard: one conditional GET, 304, nothing downloaded), and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
+import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +37,7 @@ from typing import Any
 from benchmarks.sync_speed import fill_with_prs
 from benchmarks.sync_speed import median_ms as timed
 from dashboard import db as dashboard_db
-from dashboard import queries
+from dashboard import queries, remote
 from dashboard.queries import Filters
 from fetcher import store
 
@@ -168,17 +179,107 @@ def time_app(path: Path, repeat: int) -> None:
     print(f"  PR explorer with one PR's timeline and evidence open:     {timed(pr_detail, repeat):7.1f}")
 
 
+@contextlib.contextmanager
+def moto_s3() -> Iterator[str]:
+    """moto_server (beside this interpreter) on a free loopback port; its endpoint URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    executable = Path(sys.executable).with_name("moto_server")
+    server = subprocess.Popen(
+        [str(executable), "-p", str(port), "-H", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=1).close()
+                break
+            except urllib.error.HTTPError:
+                break  # it answers
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("moto_server did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def time_s3(path: Path, repeat: int, workdir: Path) -> None:
+    """First render of the Overview on an S3-hosted DB: cold cache vs warm cache."""
+    import boto3
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    with moto_s3() as endpoint:
+        os.environ.update(
+            AWS_ENDPOINT_URL=endpoint,
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_CONFIG_FILE=str(workdir / "no-aws-config"),
+            AWS_SHARED_CREDENTIALS_FILE=str(workdir / "no-aws-credentials"),
+        )
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="mergelens-bench")
+        started = time.perf_counter()
+        client.upload_file(str(path), "mergelens-bench", "mergelens.duckdb")
+        upload = time.perf_counter() - started
+        cache = workdir / "cache"
+        spec = "s3://mergelens-bench/mergelens.duckdb"
+        os.environ.update(MERGELENS_CACHE_DIR=str(cache), MERGELENS_REFRESH_SECONDS="300")
+
+        def render() -> None:
+            st.cache_data.clear()
+            st.cache_resource.clear()  # a new dashboard process: no copy known in memory
+            at = AppTest.from_file(str(APP), default_timeout=300).run()
+            assert not at.exception and not at.error, (at.exception, at.error)
+
+        def cold() -> None:
+            shutil.rmtree(cache, ignore_errors=True)
+            render()
+
+        def snapshot(empty: bool) -> None:
+            if empty:
+                shutil.rmtree(cache, ignore_errors=True)
+            remote.open_remote_database(spec).snapshot()
+
+        os.environ["MERGELENS_DB"] = str(path)
+        render()  # imports, as a running server has them
+        local_ms = timed(render, repeat)
+        os.environ["MERGELENS_DB"] = spec
+        cold_ms = timed(cold, repeat)
+        warm_ms = timed(render, repeat)
+        fetch_cold = timed(functools.partial(snapshot, True), repeat)
+        fetch_warm = timed(functools.partial(snapshot, False), repeat)
+        print(f"S3 on moto_server (loopback), {path.stat().st_size / 1e6:.0f} MB object (uploaded in {upload:.1f} s);")
+        print(f"first render of the Overview (a new process: empty Streamlit caches), median of {repeat} (ms):")
+        print(f"  local file, read in place (the baseline):            {local_ms:8.1f}")
+        print(f"  S3, cold cache (GET the object, catalog check, open): {cold_ms:8.1f}")
+        print(f"  S3, warm cache (conditional GET -> 304, open):       {warm_ms:8.1f}")
+        print(f"  cold / warm: {cold_ms / warm_ms:.1f}x")
+        print(f"of which dashboard.remote (S3 client, request, download, check), cold | warm: {fetch_cold:.1f} | "
+              f"{fetch_warm:.1f} (ratio {fetch_cold / fetch_warm:.1f}x)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prs", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--db", help="reuse (or create) this DB file instead of a temporary one")
+    parser.add_argument("--s3", action="store_true", help="only the S3 timings (cold and warm cache), on moto_server")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.db) if args.db else Path(tmp) / "dashboard-bench.duckdb"
         if not path.exists():
             seconds = build(path, args.prs)
             print(f"built {path.name}: {args.prs:,} PRs in {seconds:.1f} s, {path.stat().st_size / 1e6:.0f} MB")
+        if args.s3:
+            time_s3(path, args.repeat, Path(tmp))
+            return
         time_queries(path, args.repeat, number=min(50_000, args.prs))
         time_app(path, args.repeat)
 

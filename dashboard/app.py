@@ -2,7 +2,8 @@
 
     MERGELENS_DB=demo.duckdb streamlit run dashboard/app.py
 
-The DB (``MERGELENS_DB``, default ``mergelens.duckdb``) is opened read-only. This file is the
+The DB (``MERGELENS_DB``, default ``mergelens.duckdb``; ``s3://…`` and ``artifact:NAME`` are read
+through a local copy, ``dashboard.remote``) is opened read-only. This file is the
 shell: the connection and the query cache, the sidebar filters kept in the URL, and which page
 to show. Each page is a module of ``dashboard.views``; the numbers come from ``dashboard.queries``
 (plain SQL functions), cached per version of the file, so a sync that replaces it shows up on the
@@ -27,7 +28,7 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `streamlit run d
 import duckdb
 import streamlit as st
 
-from dashboard import auth, db, queries, safe
+from dashboard import auth, db, queries, remote, safe
 from dashboard.queries import Filters
 from dashboard.safe import literal
 from dashboard.ui import Query, fmt
@@ -84,6 +85,20 @@ def connection(key: db.DbKey) -> duckdb.DuckDBPyConnection:
             slot.con = db.connect(key.path)
             slot.key = key
         return slot.con
+
+
+@st.cache_resource(show_spinner=False)
+def remote_database(spec: str) -> remote.RemoteDatabase:
+    """One local copy per remote location, shared by every session (Problem: not cached)."""
+    return remote.open_remote_database(spec)
+
+
+def show_freshness(snapshot: remote.Snapshot) -> None:
+    """How old the data is (when the remote version was stored) and when the remote was last asked."""
+    checked = fmt(snapshot.checked_at) if snapshot.checked_at else "not yet"
+    st.sidebar.caption(f"Data stored {fmt(snapshot.version.stored_at)} · checked {checked}")
+    if snapshot.warning:
+        st.warning(f"**Showing the last copy fetched; refreshing it failed.** {literal(snapshot.warning)}")
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -209,13 +224,16 @@ def show_problem(problem: db.Problem) -> None:
 def main() -> None:
     st.set_page_config(page_title="mergelens", page_icon=":material/merge:", layout="wide")
     auth.enforce()  # before anything opens the database: a visitor who may not see it gets a login button
-    path = db.configured_path()
+    path = db.configured_location()
     try:
-        key = db.file_key(path)
+        snapshot = remote_database(path).snapshot() if remote.is_remote(path) else None
+        key = db.file_key(snapshot.path if snapshot else Path(path))
         connection(key)
     except db.Problem as problem:
         show_problem(problem)
         return
+    if snapshot:
+        show_freshness(snapshot)
     q: Query = lambda name, *args: run_query(key, name, *args)  # noqa: E731
     options: queries.FilterOptions = q("filter_options")
     init_state(options)

@@ -41,7 +41,7 @@ python -m fetcher sync --repo OWNER/NAME --pr 1234 --db {db}"""
 class Problem(Exception):
     """The database can't be shown; ``hint`` is what to run (plain text, shown as code)."""
 
-    kind: str  # missing | locked | unreadable | not_mergelens | older_schema | newer_schema | empty
+    kind: str  # missing | locked | unreadable | not_mergelens | older_schema | newer_schema | empty | unreachable
     title: str
     detail: str
     hint: str = ""
@@ -65,6 +65,11 @@ def configured_path() -> Path:
     return Path(os.environ.get("MERGELENS_DB") or DEFAULT_DB)
 
 
+def configured_location() -> str:
+    """``MERGELENS_DB`` as written: a path, ``s3://BUCKET/KEY`` or ``artifact:NAME`` (dashboard.remote)."""
+    return os.environ.get("MERGELENS_DB") or DEFAULT_DB
+
+
 def file_key(path: Path) -> DbKey:
     """The file's identity now; ``Problem('missing')`` when there is no such file."""
     try:
@@ -83,16 +88,18 @@ def file_key(path: Path) -> DbKey:
     return DbKey(str(path.resolve()), stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
-def connect(path: str | Path) -> duckdb.DuckDBPyConnection:
+def connect(path: str | Path, shown: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open the file read-only (many dashboards may read it at once) as data, not code
     (``fetcher.store.open_database``: a view or macro in it is refused, never run), with times
-    in UTC, and check that it holds a mergelens schema this version can read."""
+    in UTC, and check that it holds a mergelens schema this version can read. ``shown``: what
+    a Problem calls the file (default its path; a remote DB's local copy is named by its location)."""
+    name = shown or path
     try:
         con, version = open_database(path, read_only=True)
     except DatabaseRefused as refused:
-        raise problem_of(refused, path) from None
+        raise problem_of(refused, name) from None
     try:
-        check_version(version, path)
+        check_version(version, name)
     except BaseException:
         con.close()
         raise

@@ -7,6 +7,9 @@ let ``apply`` write to it, verify the result, and only then store it. Nothing is
 ``apply`` must close its connections before it returns (DuckDB allows one read-write process
 per file and refuses a second open with another configuration in the same process).
 
+Remote locations (S3, artifact) also offer readers a read-only ``fetch_copy(dest, known)``
+(``RemoteLocation``): download the current version unless it is the one the reader has.
+
 - ``location``: the Location protocol, UpdateResult, StorageError / StorageConflict.
 - ``verify``: is a file fit to store (``verify_database``, ``MERGELENS_TABLES``).
 - ``files``: durable replacement and clean-up of working copies.
@@ -22,7 +25,15 @@ from pathlib import Path
 from fetcher.config import Environment
 from fetcher.storage.artifact import ArtifactLocation
 from fetcher.storage.local import LocalLocation
-from fetcher.storage.location import Location, StorageConflict, StorageError, UpdateResult
+from fetcher.storage.location import (
+    Fetched,
+    Location,
+    RemoteLocation,
+    RemoteVersion,
+    StorageConflict,
+    StorageError,
+    UpdateResult,
+)
 from fetcher.storage.s3 import S3Location
 from fetcher.storage.trust import Trust
 from fetcher.storage.verify import MERGELENS_TABLES, verify_database
@@ -32,8 +43,11 @@ _Trust = Trust  # its name before fetcher.storage became a package (tests import
 __all__ = [
     "MERGELENS_TABLES",
     "ArtifactLocation",
+    "Fetched",
     "LocalLocation",
     "Location",
+    "RemoteLocation",
+    "RemoteVersion",
     "S3Location",
     "StorageConflict",
     "StorageError",
@@ -41,6 +55,7 @@ __all__ = [
     "UpdateResult",
     "is_local",
     "open_location",
+    "open_remote",
     "verify_database",
 ]
 
@@ -57,16 +72,30 @@ def open_location(spec: str, env: Environment, workdir: Path | None = None) -> L
     the system temp directory). The artifact store leaves its file in ``$RUNNER_TEMP/mergelens``,
     or outside GitHub Actions in the working directory."""
     if spec.startswith("s3://"):
-        bucket, _, key = spec[len("s3://") :].partition("/")
-        if not bucket or not key or key.endswith("/"):
-            raise StorageError(f"--db {spec}: expected s3://BUCKET/KEY (e.g. s3://my-bucket/mergelens.duckdb)")
-        return S3Location(bucket, key, workdir=workdir)
+        return _s3(spec, workdir)
     if spec.startswith("artifact:"):
-        name = spec[len("artifact:") :]
         # Outside Actions: the downloaded, updated DB stays in the working directory, where
         # the user can open it (a temporary workdir would be gone when the run ends).
         output_dir = Path(env.runner_temp) / "mergelens" if env.runner_temp else Path.cwd()
-        return ArtifactLocation(name, env, output_dir)
+        return ArtifactLocation(spec[len("artifact:") :], env, output_dir)
     if not spec.strip():
         raise StorageError("--db is empty: give a path, s3://BUCKET/KEY or artifact:NAME")
     return LocalLocation(Path(spec))
+
+
+def open_remote(spec: str, env: Environment) -> RemoteLocation:
+    """A reader's view of ``s3://BUCKET/KEY`` or ``artifact:NAME`` (``RemoteLocation.fetch_copy``,
+    which never writes to the remote). StorageError for anything else: a local path is read in place."""
+    if spec.startswith("s3://"):
+        return _s3(spec, None)
+    if spec.startswith("artifact:"):
+        # output_dir is where update() leaves its file; fetch_copy writes only where it is told.
+        return ArtifactLocation(spec[len("artifact:") :], env, Path.cwd())
+    raise StorageError(f"{spec}: not a remote location (s3://BUCKET/KEY or artifact:NAME)")
+
+
+def _s3(spec: str, workdir: Path | None) -> S3Location:
+    bucket, _, key = spec[len("s3://") :].partition("/")
+    if not bucket or not key or key.endswith("/"):
+        raise StorageError(f"--db {spec}: expected s3://BUCKET/KEY (e.g. s3://my-bucket/mergelens.duckdb)")
+    return S3Location(bucket, key, workdir=workdir)

@@ -18,6 +18,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -33,7 +34,7 @@ from fetcher.event import event_repository
 from fetcher.github import PER_PAGE, ClientSettings, GitHubSource, payloads
 from fetcher.github_policy import Failure, Kind, RateLimitExhausted
 from fetcher.storage.files import COPY_CHUNK, remove, replace_durably
-from fetcher.storage.location import StorageError, UpdateResult, first_line
+from fetcher.storage.location import Fetched, RemoteVersion, StorageError, UpdateResult, first_line
 from fetcher.storage.trust import Trust, shown
 from fetcher.storage.verify import apply_and_verify
 
@@ -90,6 +91,7 @@ class ArtifactLocation:
         self.output_path = self.output_dir / f"{name}.duckdb"
         self.timeout_s = timeout_s  # of the archive download
         self.description = f"artifact {name}"
+        self._read_trust: Trust | None = None  # fetch_copy's, kept between checks
 
     # update ---------------------------------------------------------------------------
 
@@ -100,11 +102,7 @@ class ArtifactLocation:
             raise StorageError(f"{self.description}: cannot create {self.output_dir}: {exc.strerror}") from None
         work = self.output_dir / f".{self.name}.{uuid.uuid4().hex[:12]}.tmp"
         notes: list[str] = []
-        with GitHubSource(self.settings) as source, requests.Session() as session:
-            # The download's requests get the retry of every other request to GitHub.
-            session.mount("http://", HTTPAdapter(max_retries=source.retry))
-            session.mount("https://", HTTPAdapter(max_retries=source.retry))
-            repo = source.repository(self.repository)  # lazy: no request
+        with self._github() as (repo, session):
             try:
                 found = self._find(repo, self._trust(repo))
                 notes += self._skip_notes(found.skipped)
@@ -131,6 +129,38 @@ class ArtifactLocation:
             notes=notes,
             artifact_name=self.name,
         )
+
+    @contextlib.contextmanager
+    def _github(self) -> Iterator[tuple[Repository, requests.Session]]:
+        """The repository (lazy: no request yet) and a session for the archive download."""
+        with GitHubSource(self.settings) as source, requests.Session() as session:
+            # The download's requests get the retry of every other request to GitHub.
+            session.mount("http://", HTTPAdapter(max_retries=source.retry))
+            session.mount("https://", HTTPAdapter(max_retries=source.retry))
+            yield source.repository(self.repository), session
+
+    # fetch_copy (read-only) -------------------------------------------------------------
+
+    def fetch_copy(self, dest: Path, known: RemoteVersion | None) -> Fetched:
+        """The newest unexpired trusted artifact, chosen exactly as ``update`` chooses it
+        (untrusted ones are skipped). Its id is its version: an artifact's content never changes,
+        a new upload is a new artifact. An unchanged id costs the listing and the trust checks,
+        and no download. Never uploads, changes or deletes an artifact."""
+        with self._github() as (repo, session):
+            if self._read_trust is None:  # the repository's id and default branch: read once
+                self._read_trust = self._trust(repo)
+            found = self._find(repo, self._read_trust)
+            artifact = found.artifact
+            if artifact is None:
+                raise StorageError(f"{self._why_fresh(found)}: no database to show yet")
+            created = _timestamp(artifact.get("created_at"))
+            when = f", created {created:%Y-%m-%d %H:%M} UTC" if created else ""
+            version = RemoteVersion(str(artifact["id"]), created, f"artifact {self.name} (id {artifact['id']}{when})")
+            if known is not None and known.tag == version.tag:
+                return Fetched(known, changed=False)
+            if not self._download(session, artifact, dest):
+                raise StorageError(f"{self._why_fresh(found)}: no database to show")
+            return Fetched(version, changed=True)
 
     def _why_fresh(self, found: _Found) -> str:
         if found.artifact is not None:  # listed, then answered 410 to the download
@@ -341,6 +371,15 @@ def _response_failure(response: requests.Response) -> Failure:
         body = None
     message = body.get("message") if isinstance(body, dict) else None
     return github_policy.from_response(response.status_code, response.headers, str(message or response.reason))
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """GitHub's ISO 8601 time (``2026-11-20T12:00:00Z``) in UTC; None if it is not one."""
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else None
 
 
 def _newest_key(artifact: dict[str, Any]) -> tuple[str, int]:

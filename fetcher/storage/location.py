@@ -1,10 +1,12 @@
 """What every location is: the ``Location`` protocol, the ``UpdateResult`` of an update, and
-the errors an update raises (one line each, exit code 1)."""
+the errors an update raises (one line each, exit code 1); and what a remote location offers a
+reader (the dashboard): ``RemoteLocation.fetch_copy``, read-only."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
@@ -38,6 +40,34 @@ class Location(Protocol):
     description: str
 
     def update(self, apply: Callable[[Path], T]) -> UpdateResult[T]: ...
+
+
+@dataclass(frozen=True)
+class RemoteVersion:
+    """One stored version of a remote DB, as the remote names it."""
+
+    tag: str  # opaque; the same tag means the same content (S3: the ETag, artifact: its id)
+    stored_at: datetime | None  # when that version was stored (S3 LastModified, artifact created_at)
+    description: str  # for people, e.g. "artifact mergelens-db (id 42, created 2026-11-20 12:00 UTC)"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    version: RemoteVersion  # what the remote holds now
+    changed: bool  # False: it still holds the version the reader knew; nothing was downloaded
+
+
+class RemoteLocation(Protocol):
+    """A location a reader keeps a local copy of. ``fetch_copy`` never writes to the remote."""
+
+    description: str
+
+    def fetch_copy(self, dest: Path, known: RemoteVersion | None) -> Fetched:
+        """The remote's current version. When it is not ``known`` (by tag), its file is written
+        to ``dest`` (changed=True); when it is, nothing is downloaded and ``dest`` is untouched.
+        The file is downloaded, not verified: the reader opens it as untrusted data.
+        StorageError (one line) when there is no DB there or it cannot be read."""
+        ...
 
 
 def first_line(exc: BaseException) -> str:

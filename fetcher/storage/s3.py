@@ -11,11 +11,19 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from fetcher.storage.files import COPY_CHUNK, remove
-from fetcher.storage.location import StorageConflict, StorageError, UpdateResult, first_line
+from fetcher.storage.location import (
+    Fetched,
+    RemoteVersion,
+    StorageConflict,
+    StorageError,
+    UpdateResult,
+    first_line,
+)
 from fetcher.storage.verify import apply_and_verify
 
 T = TypeVar("T")
@@ -114,18 +122,43 @@ class S3Location:
         """The object into ``work``; its ETag, or None when the key does not exist yet."""
         from botocore.exceptions import BotoCoreError, ClientError
 
-        client = self.client()
         try:
-            response = client.get_object(Bucket=self.bucket, Key=self.key)
-            with response["Body"] as body, open(work, "wb") as out:
-                shutil.copyfileobj(body, out, COPY_CHUNK)
-            return str(response["ETag"])
+            return str(self._get(work)["ETag"])
         except ClientError as exc:
             if self._code(exc) == "NoSuchKey":
                 return None  # first run: start a fresh DB and create the object with If-None-Match
             raise self._error("download", exc) from None
         except BotoCoreError as exc:
             raise self._error("download", exc) from None
+
+    def _get(self, work: Path, **condition: str) -> dict[str, Any]:
+        """GET the object into ``work``; its response (ETag, LastModified). botocore's errors pass."""
+        response: dict[str, Any] = self.client().get_object(Bucket=self.bucket, Key=self.key, **condition)
+        with response["Body"] as body, open(work, "wb") as out:
+            shutil.copyfileobj(body, out, COPY_CHUNK)
+        return response
+
+    def fetch_copy(self, dest: Path, known: RemoteVersion | None) -> Fetched:
+        """Read-only: a conditional GET (If-None-Match: the known ETag), so an unchanged object
+        costs one request and no download (S3 answers 304 Not Modified)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            response = self._get(dest, **({"IfNoneMatch": known.tag} if known else {}))
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if known is not None and status == 304:
+                return Fetched(known, changed=False)
+            if self._code(exc) == "NoSuchKey":
+                raise StorageError(f"{self.description}: no such object (no run has stored a database yet)") from None
+            raise self._error("download", exc) from None
+        except BotoCoreError as exc:
+            raise self._error("download", exc) from None
+        stored_at = response.get("LastModified")
+        stored_at = stored_at.astimezone(UTC) if isinstance(stored_at, datetime) else None
+        etag = str(response["ETag"])
+        when = f", stored {stored_at:%Y-%m-%d %H:%M} UTC" if stored_at else ""
+        return Fetched(RemoteVersion(etag, stored_at, f"{self.description} (ETag {etag.strip(chr(34))}{when})"), True)
 
     def _upload(self, work: Path, etag: str | None) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
