@@ -21,6 +21,7 @@ from fetcher.github import ClientSettings
 from fetcher.storage import ArtifactLocation, S3Location, StorageError, open_remote
 from tests import test_storage
 from tests.conftest import TOKEN, environment
+from tests.dashboard_support import loopback
 from tests.factories import repository
 from tests.fake_github import Artifact, Fault
 from tests.test_dashboard_app import APP, metrics
@@ -261,7 +262,8 @@ def test_a_local_path_is_not_remote() -> None:
 def fresh_caches() -> Iterator[None]:
     st.cache_data.clear()
     st.cache_resource.clear()
-    yield
+    with loopback():  # served to this machine only: no login needed (tests/test_dashboard_auth.py)
+        yield
     st.cache_data.clear()
     st.cache_resource.clear()
 
