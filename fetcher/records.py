@@ -113,9 +113,9 @@ def pull_request_row(repo: str, pr: Payload) -> Row:
         "merge_commit_sha": pr.get("merge_commit_sha"),
         "author_association": pr.get("author_association"),
         # Requests still open when fetched: GitHub drops a reviewer from the list once they review.
-        "requested_reviewers": [login_of(user) for user in pr.get("requested_reviewers") or []],
-        "requested_teams": [team.get("slug") for team in pr.get("requested_teams") or []],
-        "assignees": [login_of(user) for user in pr.get("assignees") or []],
+        "requested_reviewers": names(pr, "requested_reviewers", "login"),
+        "requested_teams": names(pr, "requested_teams", "slug"),
+        "assignees": names(pr, "assignees", "login"),
         "milestone": (pr.get("milestone") or {}).get("title"),
         # A fork deleted since is "head.repo": null.
         "head_repo_full_name": (head.get("repo") or {}).get("full_name"),
@@ -124,6 +124,14 @@ def pull_request_row(repo: str, pr: Payload) -> Row:
         "auto_merge_method": (auto_merge or {}).get("merge_method"),
         "auto_merge_enabled_by_login": login_of((auto_merge or {}).get("enabled_by")),
     }
+
+
+def names(payload: Payload, key: str, name: str) -> list[str | None] | None:
+    """The ``name`` of each item of the list ``key``; None when the payload has no such list
+    (backfill does not ask GraphQL for some: unknown, not empty)."""
+    if key not in payload:
+        return None
+    return [item.get(name) if item else None for item in payload[key] or []]
 
 
 def is_cross_repository(head: Payload, base: Payload) -> bool | None:

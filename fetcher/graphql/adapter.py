@@ -96,9 +96,9 @@ def _id(value: Any) -> int | None:
 
 
 def pull_request_payload(pr: dict[str, Any], lists: dict[str, list[Any]], commits_total: int | None) -> dict[str, Any]:
-    """The PR as REST's ``GET /pulls/{n}``; ``lists``: PullPages.lists (labels, assignees, reviewRequests)."""
+    """The PR as REST's ``GET /pulls/{n}`` but for requested_reviewers, requested_teams and assignees,
+    which backfill does not ask for (queries.PR_LISTS): left out, they are stored NULL."""
     auto_merge = pr.get("autoMergeRequest")
-    requested = [request.get("requestedReviewer") or {} for request in lists["reviewRequests"]]
     head_repo, base_repo = pr.get("headRepository"), pr.get("baseRepository")
     return {
         "number": pr["number"],
@@ -130,9 +130,6 @@ def pull_request_payload(pr: dict[str, Any], lists: dict[str, list[Any]], commit
         # REST's merge_commit_sha; GraphQL names it only once merged (backfill lists merged PRs only)
         "merge_commit_sha": (pr.get("mergeCommit") or {}).get("oid"),
         "author_association": pr.get("authorAssociation"),
-        "requested_reviewers": [user for user in map(rest_user, requested) if user],
-        "requested_teams": [{"slug": team["slug"]} for team in requested if team.get("__typename") == "Team"],
-        "assignees": [{"login": user["login"]} for user in lists["assignees"] if user],
         "milestone": pr.get("milestone"),
         "auto_merge": {
             "merge_method": (auto_merge.get("mergeMethod") or "").lower() or None,
