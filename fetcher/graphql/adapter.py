@@ -3,7 +3,9 @@
 A bot's GraphQL login gains its ``[bot]`` suffix, enums are lower-cased, ``fullDatabaseId``
 strings become ids …; each payload then goes through the very functions ``sync`` uses. Where
 GraphQL cannot give what REST gives, the section is read over REST: the files of a PR with a
-renamed or copied file (GraphQL's changed files have no previous path). Nothing is truncated
+renamed or copied file (GraphQL's changed files have no previous path), and every PR's files with
+``--patches`` (no diff text either). What backfill does not ask for, or GraphQL does not have, is left
+out of the payload and stored NULL (docs/data-contract.md lists those columns). Nothing is truncated
 except where REST truncates too (250 commits, 3,000 files), and then the same warning is given.
 """
 
