@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="pause between GitHub requests; GitHub asks for serial requests (default 0.25)",
     )
     client.add_argument(
+        "--patches",
+        action="store_true",
+        help="also store each changed file's diff text (pr_files.patch; large); also MERGELENS_STORE_PATCHES=1",
+    )
+    client.add_argument(
         "--retry-backoff",
         type=float,
         default=1.0,
@@ -237,6 +242,7 @@ def client_for(args: argparse.Namespace, env: Environment) -> GitHubSource:
             request_interval=args.request_interval,
             max_rate_limit_wait=args.max_rate_limit_wait,
             backoff_factor=args.retry_backoff,
+            patches=args.patches or env.store_patches,
         )
     )
 

@@ -28,6 +28,7 @@ class Environment:
     # Which artifacts the artifact store trusts (fetcher/storage/trust.py):
     repository_id: int | None = None  # GITHUB_REPOSITORY_ID: only this repository's own runs
     artifact_branches: tuple[str, ...] = ()  # MERGELENS_ARTIFACT_BRANCHES (comma-separated); () = default branch
+    store_patches: bool = False  # MERGELENS_STORE_PATCHES=1: as --patches (pr_files.patch)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -50,6 +51,7 @@ class Environment:
             artifact_branches=tuple(
                 dict.fromkeys(b.strip() for b in env.get("MERGELENS_ARTIFACT_BRANCHES", "").split(",") if b.strip())
             ),
+            store_patches=env.get("MERGELENS_STORE_PATCHES", "").strip() == "1",
         )
 
 

@@ -42,6 +42,7 @@ class ClientSettings:
     secondary_rate_wait: float = 60.0
     retries: int = 3
     backoff_factor: float = 1.0
+    patches: bool = False  # store each file's diff text (pr_files.patch): --patches, MERGELENS_STORE_PATCHES=1
 
 
 class FetchFailed(MergelensError):
@@ -142,7 +143,7 @@ class GitHubSource:
         )
         return {
             "commits": lambda: [records.commit_row(p) for p in payloads(pr.get_commits())],
-            "files": lambda: [records.file_row(p) for p in payloads(pr.get_files())],
+            "files": lambda: [records.file_row(p, self.settings.patches) for p in payloads(pr.get_files())],
             "reviews": lambda: [records.review_row(p) for p in payloads(pr.get_reviews())],
             "review_comments": lambda: [records.review_comment_row(p) for p in payloads(pr.get_review_comments())],
             "issue_comments": lambda: [records.issue_comment_row(p) for p in payloads(pr.get_issue_comments())],

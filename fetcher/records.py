@@ -82,6 +82,8 @@ def type_of(user: Payload | None) -> str | None:
 
 
 def pull_request_row(repo: str, pr: Payload) -> Row:
+    head, base = pr.get("head") or {}, pr.get("base") or {}
+    auto_merge = pr.get("auto_merge")
     return {
         "repo": repo,
         "number": pr["number"],
@@ -106,13 +108,51 @@ def pull_request_row(repo: str, pr: Payload) -> Row:
         "commits_count": pr.get("commits"),
         "labels": [label.get("name") for label in pr.get("labels") or []],
         "html_url": pr.get("html_url"),
+        "github_id": pr.get("id"),
+        "node_id": pr.get("node_id"),
+        "merge_commit_sha": pr.get("merge_commit_sha"),
+        "author_association": pr.get("author_association"),
+        # Requests still open when fetched: GitHub drops a reviewer from the list once they review.
+        "requested_reviewers": names(pr, "requested_reviewers", "login"),
+        "requested_teams": names(pr, "requested_teams", "slug"),
+        "assignees": names(pr, "assignees", "login"),
+        "milestone": (pr.get("milestone") or {}).get("title"),
+        # A fork deleted since is "head.repo": null.
+        "head_repo_full_name": (head.get("repo") or {}).get("full_name"),
+        "is_cross_repository": is_cross_repository(head, base),
+        "auto_merge_enabled": auto_merge is not None if "auto_merge" in pr else None,
+        "auto_merge_method": (auto_merge or {}).get("merge_method"),
+        "auto_merge_enabled_by_login": login_of((auto_merge or {}).get("enabled_by")),
     }
+
+
+def names(payload: Payload, key: str, name: str) -> list[str | None] | None:
+    """The ``name`` of each item of the list ``key``; None when the payload has no such list
+    (backfill does not ask GraphQL for some: unknown, not empty)."""
+    if key not in payload:
+        return None
+    return [item.get(name) if item else None for item in payload[key] or []]
+
+
+def is_cross_repository(head: Payload, base: Payload) -> bool | None:
+    """Whether the head branch lives in another repository than the base (a fork's PR), as
+    GraphQL's ``isCrossRepository`` says. REST tells it by the two repositories; a head
+    repository deleted since (``"repo": null``) was a fork: a PR's own repository cannot be gone."""
+    head_repo, base_repo = head.get("repo"), base.get("repo")
+    if not base_repo:
+        return None
+    if not head_repo:
+        return True if "repo" in head else None
+    if head_repo.get("id") is not None and base_repo.get("id") is not None:
+        return bool(head_repo["id"] != base_repo["id"])
+    return bool(head_repo.get("full_name") != base_repo.get("full_name"))
 
 
 def commit_row(commit: Payload) -> Row:
     git = commit.get("commit") or {}
     git_author = git.get("author") or {}
     git_committer = git.get("committer") or {}
+    verification = git.get("verification") or {}
     return {
         "sha": commit["sha"],
         # "author" is the GitHub account linked to the commit email; null when none is.
@@ -125,10 +165,16 @@ def commit_row(commit: Payload) -> Row:
         # The git committer date: a rebase or force push rewrites it.
         "committed_at": parse_time(git_committer.get("date")),
         "message": git.get("message"),
+        "committer_name": git_committer.get("name"),
+        "committer_email": git_committer.get("email"),
+        "verified": verification.get("verified"),
+        "verification_reason": verification.get("reason"),
     }
 
 
-def file_row(file: Payload) -> Row:
+def file_row(file: Payload, patches: bool = False) -> Row:
+    """``patches``: keep the diff text (``--patches``; GitHub leaves it out for binary files
+    and very large diffs: NULL)."""
     return {
         "filename": file["filename"],
         "status": file.get("status"),
@@ -137,6 +183,8 @@ def file_row(file: Payload) -> Row:
         "changes": file.get("changes"),
         # Only renamed files carry this key.
         "previous_filename": file.get("previous_filename"),
+        "sha": file.get("sha"),
+        "patch": file.get("patch") if patches else None,
     }
 
 
@@ -170,7 +218,27 @@ def review_comment_row(comment: Payload) -> Row:
         "in_reply_to_id": comment.get("in_reply_to_id"),
         "review_id": comment.get("pull_request_review_id"),
         "author_association": comment.get("author_association"),
+        "original_line": comment.get("original_line"),
+        "start_line": comment.get("start_line"),
+        "side": comment.get("side"),
+        "commit_id": comment.get("commit_id"),
+        "original_commit_id": comment.get("original_commit_id"),
+        "subject_type": comment.get("subject_type"),
+        # REST does not say whether the thread was resolved (GraphQL does: the adapter adds it).
+        "is_resolved": comment.get("is_resolved"),
     }
+
+
+# pr_comments columns only a review (diff) comment has.
+REVIEW_COMMENT_ONLY = (
+    "original_line",
+    "start_line",
+    "side",
+    "commit_id",
+    "original_commit_id",
+    "subject_type",
+    "is_resolved",
+)
 
 
 def issue_comment_row(comment: Payload) -> Row:
@@ -187,6 +255,7 @@ def issue_comment_row(comment: Payload) -> Row:
         "in_reply_to_id": None,
         "review_id": None,
         "author_association": comment.get("author_association"),
+        **dict.fromkeys(REVIEW_COMMENT_ONLY),
     }
 
 
@@ -204,6 +273,8 @@ def timeline_row(seq: int, item: Payload) -> Row:
     elif event == "line-commented" and item.get("comments"):
         first = item["comments"][0]
         actor, created_at = first.get("user"), first.get("created_at")
+    # cross-referenced: the issue or PR that mentions this one
+    source_issue = (item.get("source") or {}).get("issue") or {} if event == "cross-referenced" else {}
     return {
         "seq": seq,
         "event": event,
@@ -212,7 +283,26 @@ def timeline_row(seq: int, item: Payload) -> Row:
         "created_at": parse_time(created_at),
         "commit_id": commit_id,
         "requested_reviewer_login": login_of(item.get("requested_reviewer")),
+        # the item's own id: an issue event's; `reviewed`: the review's; `commented`: the comment's
+        "github_id": item.get("id") if event != "committed" else None,
+        "label_name": (item.get("label") or {}).get("name"),
+        "rename_from": (item.get("rename") or {}).get("from"),
+        "rename_to": (item.get("rename") or {}).get("to"),
+        "review_state": item.get("state") if event == "reviewed" else None,
+        "assignee_login": login_of(item.get("assignee")),
+        "source_number": source_issue.get("number"),
+        "source_repo": repository_name(source_issue),
+        "state_reason": item.get("state_reason"),
     }
+
+
+def repository_name(issue: Payload) -> str | None:
+    """``owner/name`` of an issue object: its ``repository`` when embedded, else its API URL's end."""
+    repository = issue.get("repository") or {}
+    if repository.get("full_name"):
+        return str(repository["full_name"])
+    url = issue.get("repository_url") or ""
+    return "/".join(url.rstrip("/").split("/")[-2:]) if "/repos/" in url else None
 
 
 def check_run_row(run: Payload) -> Row:
@@ -226,4 +316,8 @@ def check_run_row(run: Payload) -> Row:
         "completed_at": parse_time(run.get("completed_at")),
         "app_slug": (run.get("app") or {}).get("slug"),
         "html_url": run.get("html_url"),
+        "check_suite_id": (run.get("check_suite") or {}).get("id"),
+        "details_url": run.get("details_url"),
+        "output_title": (run.get("output") or {}).get("title"),
+        "output_summary": (run.get("output") or {}).get("summary"),
     }

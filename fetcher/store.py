@@ -25,7 +25,13 @@ from fetcher import metrics, sections
 from fetcher.records import PullRequestBundle, Row
 from fetcher.sections import Section
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+
+def _add_columns(table: str, columns: str) -> str:
+    """``ALTER TABLE … ADD COLUMN`` for each of ``columns`` (DuckDB adds one column a statement)."""
+    return "; ".join(f"ALTER TABLE {table} ADD COLUMN {column.strip()}" for column in columns.split(", "))
+
 
 # Each version's DDL by the table it creates or changes, applied in order to bring an older
 # file forward. Never edit a released step: add a new version.
@@ -106,6 +112,34 @@ MIGRATIONS: dict[int, dict[str, str]] = {
             repo VARCHAR NOT NULL, number INTEGER NOT NULL,
             updated_at TIMESTAMPTZ, head_sha VARCHAR,  -- as listed: staleness and the head's check runs
             PRIMARY KEY (repo, number))""",
+    },
+    # what users ask for next, all in the payloads already fetched (docs/data-contract.md, v3)
+    3: {
+        "pull_requests": _add_columns(
+            "pull_requests",
+            "github_id BIGINT, node_id VARCHAR, merge_commit_sha VARCHAR, author_association VARCHAR, "
+            "requested_reviewers VARCHAR[], requested_teams VARCHAR[], assignees VARCHAR[], milestone VARCHAR, "
+            "head_repo_full_name VARCHAR, is_cross_repository BOOLEAN, "
+            "auto_merge_enabled BOOLEAN, auto_merge_method VARCHAR, auto_merge_enabled_by_login VARCHAR",
+        ),
+        "pr_commits": _add_columns(
+            "pr_commits",
+            "committer_name VARCHAR, committer_email VARCHAR, verified BOOLEAN, verification_reason VARCHAR",
+        ),
+        "pr_comments": _add_columns(
+            "pr_comments",
+            "original_line INTEGER, start_line INTEGER, side VARCHAR, commit_id VARCHAR, original_commit_id VARCHAR, "
+            "subject_type VARCHAR, is_resolved BOOLEAN",
+        ),
+        "pr_events": _add_columns(
+            "pr_events",
+            "github_id BIGINT, label_name VARCHAR, rename_from VARCHAR, rename_to VARCHAR, review_state VARCHAR, "
+            "assignee_login VARCHAR, source_number INTEGER, source_repo VARCHAR, state_reason VARCHAR",
+        ),
+        "pr_check_runs": _add_columns(
+            "pr_check_runs", "check_suite_id BIGINT, details_url VARCHAR, output_title VARCHAR, output_summary VARCHAR"
+        ),
+        "pr_files": _add_columns("pr_files", "sha VARCHAR, patch VARCHAR"),
     },
 }
 

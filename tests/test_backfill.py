@@ -61,11 +61,39 @@ def sync_all(cli, server, db, numbers):
         assert run.exit_code == 0, run.stderr
 
 
-def assert_same_tables(backfilled, synced):
+# Columns where backfill legitimately stores something else than sync (docs/data-contract.md):
+# (table, column) -> (why, which side is NULL where they differ).
+GRAPHQL_DIFFERS: dict[tuple[str, str], tuple[str, str]] = {
+    ("pr_files", "sha"): ("GraphQL's changed files have no blob sha: REST only", "backfill"),
+    **{
+        ("pull_requests", column): ("a connection each: past backfill's goal of 0.2 points per PR", "backfill")
+        for column in ("requested_reviewers", "requested_teams", "assignees")
+    },
+    ("pr_comments", "is_resolved"): ("REST does not tell whether a review thread was resolved", "sync"),
+    ("pr_events", "github_id"): ("GraphQL's timeline events have no database id (reviews, comments do)", "backfill"),
+}
+KEYS = {
+    "pull_requests": "repo, number",
+    "pr_files": "repo, pr_number, filename",
+    "pr_comments": "repo, comment_type, id",
+    "pr_events": "repo, pr_number, seq",
+}
+
+
+def assert_same_tables(backfilled, synced, differs=GRAPHQL_DIFFERS):
     for table in TABLES:
         exclude = {"pull_requests": ("fetched_at",), "pr_metrics": ("computed_at",)}.get(table, ())
+        exclude += tuple(column for (t, column) in differs if t == table)
         assert table_rows(backfilled, table, exclude) == table_rows(synced, table, exclude), table
     assert table_rows(backfilled, "sync_runs", RUN_COLUMNS) == table_rows(synced, "sync_runs", RUN_COLUMNS)
+    for (table, column), (_, null_side) in differs.items():
+        # where the two differ, the documented side is NULL: never two different values
+        pairs = query(
+            backfilled,
+            f"ATTACH '{synced}' AS s (READ_ONLY); SELECT b.{column}, r.{column} FROM {table} b "
+            f"JOIN s.{table} r USING ({KEYS[table]}) WHERE b.{column} IS DISTINCT FROM r.{column}",
+        )
+        assert all((b if null_side == "backfill" else r) is None for b, r in pairs), (table, column, pairs[:3])
 
 
 def git_commit(when: str, author: User | None, seed: object, email: str | None = None) -> Commit:
@@ -98,7 +126,11 @@ def quirky_pulls():
     first = big.reviews[0]
     root = review_comment(CAROL, "2026-03-02 10:00", body="long thread")
     root.pull_request_review_id = first.id
+    root.start_line, root.original_line, root.side, root.resolved = 8, 7, "LEFT", True
+    root.original_commit_id = sha("before the rebase")
     replies = [review_comment(ALICE, "2026-03-02 10:30", body=f"reply {i}", reply_to=root.id) for i in range(120)]
+    for reply in replies:
+        reply.side = root.side  # a thread's comments share its side
     others = [review_comment(BOB, "2026-03-02 12:00", body=f"thread {i}") for i in range(55)]
     big.review_comments = [root, *replies, *others]  # 56 threads (> one page of 50), one of 121 comments
     big.events = [event("labeled", "2026-03-01 08:30") for _ in range(20)]
@@ -123,6 +155,8 @@ def quirky_pulls():
     bump.labels = ["dependencies"]
     bump.body = None  # REST null, GraphQL ""
     bump.check_runs = [check_run("build", bump.head_sha)]
+    bump.requested_reviewers, bump.requested_teams, bump.assignees = [COPILOT, BOB], ["core", "security"], [ALICE]
+    bump.milestone, bump.auto_merge = "v1.0", ("squash", DEPENDABOT)
 
     # 3. deleted accounts everywhere
     ghost = pull(12, author=GHOST, created="2026-03-04 09:00", merged="2026-03-04 18:00")
@@ -132,11 +166,14 @@ def quirky_pulls():
     ghost.reviews = [review(GHOST, "APPROVED", "2026-03-04 12:00"), review(BOB, "PENDING", None)]
     ghost.review_comments = [review_comment(GHOST, "2026-03-04 12:00")]
     ghost.issue_comments = [issue_comment(GHOST, "2026-03-04 13:00")]
-    ghost.events = [event("labeled", "2026-03-04 09:01", actor=GHOST)]
+    ghost.events = [event("labeled", "2026-03-04 09:01", actor=GHOST, label="good first issue")]
+    ghost.fork, ghost.fork_deleted = "former/widgets", True  # "head.repo": null
 
     # 4. a draft that went ready, force pushes, re-run checks, a renamed file
     draft = pull(13, author=CAROL, created="2026-03-05 09:00", merged="2026-03-06 15:00")
     draft.commits = [git_commit("2026-03-05 08:00", CAROL, "d1"), git_commit("2026-03-05 14:00", CAROL, "d2")]
+    draft.commits[0].signature, draft.commits[1].signature = "valid", "malformed_signature"
+    draft.fork = "carol/widgets"
     draft.head_sha = draft.commits[-1].sha
     draft.events = [
         event("convert_to_draft", "2026-03-05 09:05", actor=CAROL),
@@ -145,7 +182,11 @@ def quirky_pulls():
         event("head_ref_force_pushed", "2026-03-05 14:00", actor=CAROL),
         event("head_ref_force_pushed", "2026-03-05 15:00", actor=CAROL),
         event("merged", "2026-03-06 15:00", actor=BOB, commit_id=sha("merge-13")),
-        event("closed", "2026-03-06 15:00", actor=BOB),
+        event("closed", "2026-03-06 15:00", actor=BOB, state_reason="completed"),
+        event("renamed", "2026-03-05 09:10", actor=CAROL, rename=("WIP", "Split the parser")),
+        event("assigned", "2026-03-05 09:11", actor=CAROL, assignee=BOB),
+        event("unassigned", "2026-03-05 09:12", actor=CAROL, assignee=DEPENDABOT),
+        event("cross-referenced", "2026-03-05 09:13", actor=DAVE, source=("acme/tracker", 42)),
     ]
     draft.reviews = [
         review(BOB, "CHANGES_REQUESTED", "2026-03-05 13:30", body="split this"),
@@ -157,10 +198,12 @@ def quirky_pulls():
         FileChange("docs/b.md", "removed", 0, 7),
     ]
     draft.check_runs = [
-        check_run("test", draft.head_sha, "failure", start="2026-03-05 14:02"),
+        check_run("test", draft.head_sha, "failure", start="2026-03-05 14:02"),  # with an output, below
         check_run("test", draft.head_sha, "success", start="2026-03-05 14:40"),  # a re-run
         CheckRun(7_000_000_001, "lint", draft.head_sha, "in_progress", None, at("2026-03-05 14:03"), None),
     ]
+
+    draft.check_runs[0].output_title, draft.check_runs[0].output_summary = "2 failed", "test_parser failed"
 
     # 5. past REST's cap of 250 commits
     long = pull(14, author=BOB, created="2026-03-06 09:00", merged="2026-03-08 09:00")
@@ -235,6 +278,51 @@ def test_backfill_rows_equal_sync_rows(serve, cli, tmp_path):
     assert query(db, "SELECT previous_filename FROM pr_files WHERE status = 'renamed'") == [("src/old_name.py",)]
     assert query(db, "SELECT count(*), truncated_sections FROM pr_commits JOIN pull_requests p "
                  "ON p.number = pr_number WHERE pr_number = 14 GROUP BY ALL") == [(250, ["commits"])]  # fmt: skip
+    # schema v3's columns, through GraphQL (equal to sync's above, but for GRAPHQL_DIFFERS)
+    assert query(
+        db,
+        "SELECT milestone, auto_merge_enabled, auto_merge_method, auto_merge_enabled_by_login, author_association, "
+        "is_cross_repository, head_repo_full_name, requested_reviewers, requested_teams, assignees "
+        "FROM pull_requests WHERE number = 11",
+    ) == [("v1.0", True, "squash", "dependabot[bot]", "NONE", False, "acme/widgets", None, None, None)]
+    assert query(
+        tmp_path / "sync.duckdb",
+        "SELECT requested_reviewers, requested_teams, assignees FROM pull_requests WHERE number = 11",
+    ) == [(["copilot-pull-request-reviewer[bot]", "bob"], ["core", "security"], ["alice"])]
+    assert query(db, "SELECT head_repo_full_name, is_cross_repository FROM pull_requests WHERE number IN (12, 13) "
+                 "ORDER BY number") == [(None, True), ("carol/widgets", True)]  # fmt: skip
+    assert query(db, "SELECT count(*) FROM pull_requests WHERE github_id IS NULL OR node_id IS NULL "
+                 "OR merge_commit_sha IS NULL") == [(0,)]  # fmt: skip
+    assert query(
+        db,
+        "SELECT verified, verification_reason, committer_name FROM pr_commits WHERE pr_number = 13 "
+        "ORDER BY authored_at",
+    ) == [(True, "valid", "carol"), (False, "malformed_signature", "carol")]
+    assert query(
+        db,
+        "SELECT start_line, original_line, side, original_commit_id, subject_type, is_resolved "
+        "FROM pr_comments WHERE body = 'long thread'",
+    ) == [(8, 7, "LEFT", sha("before the rebase"), "line", True)]
+    assert query(db, "SELECT DISTINCT is_resolved FROM pr_comments WHERE comment_type = 'review' "
+                 "AND body LIKE 'reply%'") == [(True,)]  # a reply is in its thread  # fmt: skip
+    assert query(db, "SELECT event, label_name, rename_from, rename_to, assignee_login, source_repo, source_number, "
+                 "state_reason FROM pr_events WHERE pr_number IN (12, 13) AND event IN ('labeled', 'renamed', "
+                 "'assigned', 'unassigned', 'cross-referenced', 'closed') ORDER BY event") == [
+        ("assigned", None, None, None, "bob", None, None, None),
+        ("closed", None, None, None, None, None, None, "completed"),
+        ("cross-referenced", None, None, None, None, "acme/tracker", 42, None),
+        ("labeled", "good first issue", None, None, None, None, None, None),
+        ("renamed", None, "WIP", "Split the parser", None, None, None, None),
+        ("unassigned", None, None, None, "dependabot[bot]", None, None, None),
+    ]  # fmt: skip
+    assert query(db, "SELECT DISTINCT review_state FROM pr_events WHERE event = 'reviewed' ORDER BY 1") == [
+        ("approved",), ("changes_requested",), ("commented",)]  # fmt: skip
+    assert query(
+        db,
+        "SELECT output_title, output_summary, check_suite_id IS NOT NULL, details_url LIKE '%/runs/%' "
+        "FROM pr_check_runs WHERE output_title IS NOT NULL",
+    ) == [("2 failed", "test_parser failed", True, True)]
+    assert query(db, "SELECT count(*) FROM pr_files WHERE patch IS NOT NULL") == [(0,)]  # no --patches
 
 
 def test_no_query_is_invalid_and_costs_are_reported(serve, cli, tmp_path):

@@ -99,6 +99,21 @@ def pull_request_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
         "sync_status": "complete",
         "failed_sections": [],
         "truncated_sections": [],
+        # schema v3
+        "github_id": pr["id"],
+        "node_id": pr["node_id"],
+        "merge_commit_sha": pr["merge_commit_sha"],
+        "author_association": pr["author_association"],
+        "requested_reviewers": [user["login"] for user in pr["requested_reviewers"]],
+        "requested_teams": [team.get("slug") for team in pr["requested_teams"]],  # PyGithub #31: {"id": 123}
+        "assignees": [user["login"] for user in pr["assignees"]],
+        "milestone": (pr["milestone"] or {}).get("title"),  # PyGithub #31 records {"number": 1}
+        "head_repo_full_name": pr["head"]["repo"]["full_name"] if pr["head"]["repo"] else None,  # null: fork deleted
+        "is_cross_repository": pr["head"]["repo"] is None or pr["head"]["repo"]["id"] != pr["base"]["repo"]["id"],
+        # older recordings have no auto_merge key at all: not recorded, NULL
+        "auto_merge_enabled": pr["auto_merge"] is not None if "auto_merge" in pr else None,
+        "auto_merge_method": (pr.get("auto_merge") or {}).get("merge_method"),
+        "auto_merge_enabled_by_login": login((pr.get("auto_merge") or {}).get("enabled_by")),
     }
     return {(repo, pull.number): row}
 
@@ -115,6 +130,10 @@ def commit_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "authored_at": instant(c["commit"]["author"]["date"]),
             "committed_at": instant(c["commit"]["committer"]["date"]),
             "message": c["commit"]["message"],
+            "committer_name": c["commit"]["committer"]["name"],
+            "committer_email": c["commit"]["committer"]["email"],
+            "verified": c["commit"]["verification"]["verified"] if "verification" in c["commit"] else None,
+            "verification_reason": c["commit"]["verification"]["reason"] if "verification" in c["commit"] else None,
         }
         for c in pull.commits
     }
@@ -128,6 +147,8 @@ def file_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "deletions": f["deletions"],
             "changes": f["changes"],
             "previous_filename": f.get("previous_filename"),  # only renamed/copied files carry it
+            "sha": f["sha"],
+            "patch": None,  # only with --patches
         }
         for f in pull.files
     }
@@ -164,6 +185,14 @@ def comment_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "in_reply_to_id": c.get("in_reply_to_id"),  # absent on the first comment of a thread
             "review_id": c["pull_request_review_id"],  # null before reviews existed (2012)
             "author_association": c.get("author_association"),
+            # null or absent on comments older than multi-line comments (2019)
+            "original_line": c.get("original_line"),
+            "start_line": c.get("start_line"),
+            "side": c.get("side"),
+            "commit_id": c["commit_id"],
+            "original_commit_id": c["original_commit_id"],
+            "subject_type": c.get("subject_type"),
+            "is_resolved": None,  # REST does not tell
         }
     for c in pull.issue_comments:
         rows[repo, "issue", c["id"]] = {
@@ -178,8 +207,12 @@ def comment_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "in_reply_to_id": None,
             "review_id": None,
             "author_association": c.get("author_association"),
+            **dict.fromkeys(REVIEW_ONLY),
         }
     return rows
+
+
+REVIEW_ONLY = ("original_line", "start_line", "side", "commit_id", "original_commit_id", "subject_type", "is_resolved")
 
 
 def event_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
@@ -202,6 +235,15 @@ def event_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "created_at": instant(created_at),
             "commit_id": commit_id,
             "requested_reviewer_login": login(item.get("requested_reviewer")),
+            "github_id": item.get("id") if event != "committed" else None,  # cross-referenced: none
+            "label_name": item["label"]["name"] if event in ("labeled", "unlabeled") else None,
+            "rename_from": item["rename"]["from"] if event == "renamed" else None,
+            "rename_to": item["rename"]["to"] if event == "renamed" else None,
+            "review_state": item["state"] if event == "reviewed" else None,
+            "assignee_login": login(item["assignee"]) if event in ("assigned", "unassigned") else None,
+            "source_number": item["source"]["issue"]["number"] if event == "cross-referenced" else None,
+            "source_repo": item["source"]["issue"]["repository"]["full_name"] if event == "cross-referenced" else None,
+            "state_reason": item.get("state_reason"),
         }
     return rows
 
@@ -218,6 +260,10 @@ def check_run_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "completed_at": instant(run["completed_at"]),
             "app_slug": run["app"]["slug"],
             "html_url": run["html_url"],
+            "check_suite_id": run["check_suite"]["id"],
+            "details_url": run["details_url"],
+            "output_title": run["output"]["title"],
+            "output_summary": run["output"]["summary"],
         }
         for run in pull.check_runs
     }
@@ -258,6 +304,19 @@ TABLES: dict[str, Table] = {
             "sync_status",
             "failed_sections",
             "truncated_sections",
+            "github_id",
+            "node_id",
+            "merge_commit_sha",
+            "author_association",
+            "requested_reviewers",
+            "requested_teams",
+            "assignees",
+            "milestone",
+            "head_repo_full_name",
+            "is_cross_repository",
+            "auto_merge_enabled",
+            "auto_merge_method",
+            "auto_merge_enabled_by_login",
         ),
         pull_request_columns,
     ),
@@ -273,12 +332,16 @@ TABLES: dict[str, Table] = {
             "authored_at",
             "committed_at",
             "message",
+            "committer_name",
+            "committer_email",
+            "verified",
+            "verification_reason",
         ),
         commit_columns,
     ),
     "pr_files": Table(
         ("repo", "pr_number", "filename"),
-        ("status", "additions", "deletions", "changes", "previous_filename"),
+        ("status", "additions", "deletions", "changes", "previous_filename", "sha", "patch"),
         file_columns,
     ),
     "pr_reviews": Table(
@@ -309,17 +372,48 @@ TABLES: dict[str, Table] = {
             "in_reply_to_id",
             "review_id",
             "author_association",
+            *REVIEW_ONLY,
         ),
         comment_columns,
     ),
     "pr_events": Table(
         ("repo", "pr_number", "seq"),
-        ("event", "actor_login", "actor_type", "created_at", "commit_id", "requested_reviewer_login"),
+        (
+            "event",
+            "actor_login",
+            "actor_type",
+            "created_at",
+            "commit_id",
+            "requested_reviewer_login",
+            "github_id",
+            "label_name",
+            "rename_from",
+            "rename_to",
+            "review_state",
+            "assignee_login",
+            "source_number",
+            "source_repo",
+            "state_reason",
+        ),
         event_columns,
     ),
     "pr_check_runs": Table(
         ("repo", "id"),
-        ("pr_number", "head_sha", "name", "status", "conclusion", "started_at", "completed_at", "app_slug", "html_url"),
+        (
+            "pr_number",
+            "head_sha",
+            "name",
+            "status",
+            "conclusion",
+            "started_at",
+            "completed_at",
+            "app_slug",
+            "html_url",
+            "check_suite_id",
+            "details_url",
+            "output_title",
+            "output_summary",
+        ),
         check_run_columns,
     ),
 }

@@ -243,7 +243,9 @@ class Backfill:
                 queries = self.meter.requests - requests_before
                 fetched = []
                 for pull in pulls:
-                    bundle = adapter.to_bundle(pull, self.repo, self.rest_files)
+                    if self.source.settings.patches:  # GraphQL has no diff text: the files over REST
+                        pull.rest_sections.add("files")
+                    bundle = adapter.to_bundle(pull, self.repo, self.rest_files, self.source.settings.patches)
                     if "files" in pull.rest_sections:
                         self.report.rest_files.append(pull.number)
                     share = max(1, round(queries / len(pulls)))

@@ -3,7 +3,9 @@
 A bot's GraphQL login gains its ``[bot]`` suffix, enums are lower-cased, ``fullDatabaseId``
 strings become ids …; each payload then goes through the very functions ``sync`` uses. Where
 GraphQL cannot give what REST gives, the section is read over REST: the files of a PR with a
-renamed or copied file (GraphQL's changed files have no previous path). Nothing is truncated
+renamed or copied file (GraphQL's changed files have no previous path), and every PR's files with
+``--patches`` (no diff text either). What backfill does not ask for, or GraphQL does not have, is left
+out of the payload and stored NULL (docs/data-contract.md lists those columns). Nothing is truncated
 except where REST truncates too (250 commits, 3,000 files), and then the same warning is given.
 """
 
@@ -31,30 +33,37 @@ _BOT_NOREPLY = re.compile(r"^\d+\+(?P<login>[^@]+\[bot\])@users\.noreply\.github
 
 
 def to_bundle(
-    pull: PullPages, repo: str, rest_files: Callable[[int], list[dict[str, Any]]] | None = None
+    pull: PullPages,
+    repo: str,
+    rest_files: Callable[[int], list[dict[str, Any]]] | None = None,
+    patches: bool = False,
 ) -> PullRequestBundle:
     """One PR's answers as the bundle REST sync would have fetched; ``rest_files`` reads the files
-    section over REST when GraphQL's lacks what REST gives (see the module docstring)."""
+    section over REST when GraphQL's lacks what REST gives (see the module docstring), with each
+    file's diff text when ``patches``."""
     assert pull.pr is not None
-    payload = pull_request_payload(pull.pr, pull.lists["labels"], pull.commits_total)
+    payload = pull_request_payload(pull.pr, pull.lists, pull.commits_total)
     result = PullRequestBundle(repo, pull.number, records.pull_request_row(repo, payload))
-    threads = pull.lists["reviewThreads"]
-    comments = [comment for thread in threads for comment in thread]
+    comments = [
+        review_comment_payload(comment, thread)
+        for thread, thread_comments in zip(pull.threads, pull.lists["reviewThreads"], strict=True)
+        for comment in thread_comments
+    ]
     timeline = [item for item in (timeline_payload(node) for node in pull.lists["timelineItems"]) if item]
     head = pull.pr.get("headRefOid")
-    runs = [check_run_payload(run, head, slug) for slug, suite_runs in pull.suites for run in suite_runs]
+    runs = [check_run_payload(run, head, suite) for suite, suite_runs in pull.suites for run in suite_runs]
     result.sections = {
         "commits": [records.commit_row(commit_payload(c)) for c in pull.lists["commits"]],
         "files": [records.file_row(file_payload(f)) for f in pull.lists["files"]],
         "reviews": [records.review_row(review_payload(r)) for r in pull.lists["reviews"]],
-        "review_comments": [records.review_comment_row(review_comment_payload(c)) for c in comments],
+        "review_comments": [records.review_comment_row(c) for c in comments],
         "issue_comments": [records.issue_comment_row(issue_comment_payload(c)) for c in pull.lists["comments"]],
         "timeline": [records.timeline_row(seq, item) for seq, item in enumerate(timeline)],
         "check_runs": [records.check_run_row(run) for run in runs],
     }
     if "files" in pull.rest_sections and rest_files is not None:
         try:
-            result.sections["files"] = [records.file_row(p) for p in rest_files(pull.number)]
+            result.sections["files"] = [records.file_row(p, patches) for p in rest_files(pull.number)]
         except Exception as exc:  # the section fails alone, as in sync
             del result.sections["files"]
             result.errors.append(github_policy.classify(exc).section_error("files"))
@@ -88,7 +97,11 @@ def _id(value: Any) -> int | None:
     return int(value) if value is not None else None
 
 
-def pull_request_payload(pr: dict[str, Any], labels: list[dict[str, Any]], commits: int | None) -> dict[str, Any]:
+def pull_request_payload(pr: dict[str, Any], lists: dict[str, list[Any]], commits_total: int | None) -> dict[str, Any]:
+    """The PR as REST's ``GET /pulls/{n}`` but for requested_reviewers, requested_teams and assignees,
+    which backfill does not ask for (queries.PR_LISTS): left out, they are stored NULL."""
+    auto_merge = pr.get("autoMergeRequest")
+    head_repo, base_repo = pr.get("headRepository"), pr.get("baseRepository")
     return {
         "number": pr["number"],
         "title": pr.get("title"),
@@ -97,8 +110,12 @@ def pull_request_payload(pr: dict[str, Any], labels: list[dict[str, Any]], commi
         "user": rest_user(pr.get("author")),
         "state": "open" if pr.get("state") == "OPEN" else "closed",
         "draft": pr.get("isDraft"),
-        "base": {"ref": pr.get("baseRefName"), "sha": pr.get("baseRefOid")},
-        "head": {"ref": pr.get("headRefName"), "sha": pr.get("headRefOid")},
+        "base": {"ref": pr.get("baseRefName"), "sha": pr.get("baseRefOid"), "repo": rest_repository(base_repo)},
+        "head": {
+            "ref": pr.get("headRefName"),
+            "sha": pr.get("headRefOid"),
+            "repo": rest_repository(head_repo),  # null: a fork deleted since, as REST sends it
+        },
         "created_at": pr.get("createdAt"),
         "updated_at": pr.get("updatedAt"),
         "closed_at": pr.get("closedAt"),
@@ -107,10 +124,28 @@ def pull_request_payload(pr: dict[str, Any], labels: list[dict[str, Any]], commi
         "additions": pr.get("additions"),
         "deletions": pr.get("deletions"),
         "changed_files": pr.get("changedFiles"),
-        "commits": commits,
-        "labels": [{"name": label["name"]} for label in labels],
+        "commits": commits_total,
+        "labels": [{"name": label["name"]} for label in lists["labels"]],
         "html_url": pr.get("url"),
+        "id": _id(pr.get("fullDatabaseId")),
+        "node_id": pr.get("id"),
+        # REST's merge_commit_sha; GraphQL names it only once merged (backfill lists merged PRs only)
+        "merge_commit_sha": (pr.get("mergeCommit") or {}).get("oid"),
+        "author_association": pr.get("authorAssociation"),
+        "milestone": pr.get("milestone"),
+        "auto_merge": {
+            "merge_method": (auto_merge.get("mergeMethod") or "").lower() or None,
+            "enabled_by": rest_user(auto_merge.get("enabledBy")),
+        }
+        if auto_merge
+        else None,
     }
+
+
+def rest_repository(repository: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not repository:
+        return None
+    return {"id": repository.get("databaseId"), "full_name": repository.get("nameWithOwner")}
 
 
 def commit_payload(commit: dict[str, Any]) -> dict[str, Any]:
@@ -121,10 +156,23 @@ def commit_payload(commit: dict[str, Any]) -> dict[str, Any]:
             "author": {key: author.get(key) for key in ("name", "email", "date")},
             "committer": {key: committer.get(key) for key in ("name", "email", "date")},
             "message": commit.get("message"),
+            "verification": verification(commit.get("signature")),
         },
         "author": git_account(author),
         "committer": git_account(committer),
     }
+
+
+# GraphQL's GitSignatureState where it is not REST's verification reason upper-cased
+_SIGNATURE_REASONS = {"MALFORMED_SIG": "malformed_signature", "UNKNOWN_SIG_TYPE": "unknown_signature_type"}
+
+
+def verification(signature: dict[str, Any] | None) -> dict[str, Any]:
+    """REST's ``commit.verification`` from GraphQL's ``Commit.signature`` (null: unsigned)."""
+    if not signature:
+        return {"verified": False, "reason": "unsigned"}
+    state = signature.get("state") or ""
+    return {"verified": state == "VALID", "reason": _SIGNATURE_REASONS.get(state, state.lower() or None)}
 
 
 def file_payload(file: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +198,8 @@ def review_payload(review: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def review_comment_payload(comment: dict[str, Any]) -> dict[str, Any]:
+def review_comment_payload(comment: dict[str, Any], thread: dict[str, Any]) -> dict[str, Any]:
+    """A review comment; ``thread``: its thread's fields (a comment's side is its thread's)."""
     payload = {
         "id": int(comment["fullDatabaseId"]),
         "user": rest_user(comment.get("author")),
@@ -159,6 +208,13 @@ def review_comment_payload(comment: dict[str, Any]) -> dict[str, Any]:
         "updated_at": comment.get("updatedAt"),
         "path": comment.get("path"),
         "line": comment.get("line"),
+        "original_line": comment.get("originalLine"),
+        "start_line": comment.get("startLine"),
+        "side": thread.get("diffSide"),
+        "commit_id": (comment.get("commit") or {}).get("oid"),
+        "original_commit_id": (comment.get("originalCommit") or {}).get("oid"),
+        "subject_type": (comment.get("subjectType") or "").lower() or None,
+        "is_resolved": thread.get("isResolved"),  # GraphQL only: REST does not tell
         "pull_request_review_id": _id((comment.get("pullRequestReview") or {}).get("fullDatabaseId")),
         "author_association": comment.get("authorAssociation"),
     }
@@ -192,12 +248,19 @@ def timeline_payload(node: dict[str, Any]) -> dict[str, Any] | None:
             return None  # REST's timeline shows submitted reviews only
         return {
             "event": event,
+            "id": _id(node.get("fullDatabaseId")),
             "user": rest_user(node.get("author")),
             "submitted_at": node.get("submittedAt"),
             "commit_id": (node.get("commit") or {}).get("oid"),
+            "state": (node.get("state") or "").lower() or None,  # REST's timeline: lower case
         }
     if typename == "IssueComment":
-        return {"event": event, "actor": rest_user(node.get("author")), "created_at": node.get("createdAt")}
+        return {
+            "event": event,
+            "id": _id(node.get("fullDatabaseId")),
+            "actor": rest_user(node.get("author")),
+            "created_at": node.get("createdAt"),
+        }
     commit = node.get("commit") or node.get("afterCommit") or {}
     closer = node.get("closer") or {}
     item: dict[str, Any] = {
@@ -208,10 +271,29 @@ def timeline_payload(node: dict[str, Any]) -> dict[str, Any] | None:
     }
     if "requestedReviewer" in node:
         item["requested_reviewer"] = rest_user(node.get("requestedReviewer"))
+    if node.get("label"):
+        item["label"] = {"name": node["label"].get("name")}
+    if "previousTitle" in node:
+        item["rename"] = {"from": node.get("previousTitle"), "to": node.get("currentTitle")}
+    if "assignee" in node:
+        item["assignee"] = rest_user(node.get("assignee"))
+    if node.get("source"):
+        source = node["source"]
+        item["source"] = {
+            "type": "issue",
+            "issue": {
+                "number": source.get("number"),
+                "repository": {"full_name": (source.get("repository") or {}).get("nameWithOwner")},
+            },
+        }
+    if "stateReason" in node:
+        item["state_reason"] = (node.get("stateReason") or "").lower() or None
     return item
 
 
-def check_run_payload(run: dict[str, Any], head_sha: str | None, slug: str | None) -> dict[str, Any]:
+def check_run_payload(run: dict[str, Any], head_sha: str | None, suite: dict[str, Any]) -> dict[str, Any]:
+    """A check run; ``suite``: its check suite's fields (the app that ran it, its id)."""
+    slug = (suite.get("app") or {}).get("slug")
     return {
         "id": int(run["databaseId"]),
         "head_sha": head_sha,
@@ -222,4 +304,7 @@ def check_run_payload(run: dict[str, Any], head_sha: str | None, slug: str | Non
         "completed_at": run.get("completedAt"),
         "app": {"slug": slug} if slug else None,
         "html_url": run.get("url"),
+        "check_suite": {"id": suite.get("databaseId")},
+        "details_url": run.get("detailsUrl"),
+        "output": {"title": run.get("title"), "summary": run.get("summary")},
     }

@@ -56,7 +56,10 @@ class PullPages:
     pr: dict[str, Any] | None = None
     lists: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in PR_LISTS})
     commits_total: int | None = None
-    suites: list[tuple[str | None, list[dict[str, Any]]]] = field(default_factory=list)
+    # each review thread's own fields (isResolved, diffSide), in the order of lists["reviewThreads"]
+    threads: list[dict[str, Any]] = field(default_factory=list)
+    # the head commit's check suites (their fields but checkRuns) and each one's runs
+    suites: list[tuple[dict[str, Any], list[dict[str, Any]]]] = field(default_factory=list)
     head_checked: bool = False
     rest_sections: set[str] = field(default_factory=set)
 
@@ -71,13 +74,14 @@ class PullPages:
             for thread in nodes:
                 comments: list[dict[str, Any]] = []
                 self.lists["reviewThreads"].append(comments)
+                self.threads.append({key: value for key, value in thread.items() if key != "comments"})
                 follow += self._absorb_list(comments, "thread_comments", thread["comments"], thread["id"])
             follow += self._more(kind, info, node_id)
         elif kind == "suites":
             for suite in nodes:
                 runs: list[dict[str, Any]] = []
                 slug = (suite.get("app") or {}).get("slug")
-                self.suites.append((slug, runs))
+                self.suites.append(({key: value for key, value in suite.items() if key != "checkRuns"}, runs))
                 follow += self._absorb_list(runs, "suite_runs", suite["checkRuns"], suite["id"], slug)
             follow += self._more(kind, info, node_id)
         elif kind in PR_LISTS:

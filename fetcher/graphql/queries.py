@@ -65,8 +65,18 @@ TIMELINE_EVENTS: dict[str, str] = {
     "AutoMergeEnabledEvent": "auto_merge_enabled",
     "AutoMergeDisabledEvent": "auto_merge_disabled",
 }
+# A login of whatever kind of account a union names (a bot's without REST's "[bot]").
+_LOGINS = "__typename ... on User { login } ... on Bot { login } ... on Mannequin { login }"
+_ISSUE_OR_PULL = "number repository { nameWithOwner }"
 # Fields beyond `actor` and `createdAt` that some event types carry.
 _EVENT_EXTRAS = {
+    "LabeledEvent": "label { name }",
+    "UnlabeledEvent": "label { name }",
+    "RenamedTitleEvent": "previousTitle currentTitle",
+    "AssignedEvent": f"assignee {{ {_LOGINS} ... on Organization {{ login }} }}",
+    "UnassignedEvent": f"assignee {{ {_LOGINS} ... on Organization {{ login }} }}",
+    "CrossReferencedEvent": f"source {{ __typename ... on Issue {{ {_ISSUE_OR_PULL} }} "
+    f"... on PullRequest {{ {_ISSUE_OR_PULL} }} }}",
     "ReviewRequestedEvent": "requestedReviewer { __typename ... on User { login } ... on Bot { login } "
     "... on Mannequin { login } }",
     "ReviewRequestRemovedEvent": "requestedReviewer { __typename ... on User { login } ... on Bot { login } "
@@ -74,7 +84,7 @@ _EVENT_EXTRAS = {
     "MergedEvent": "commit { oid }",
     "ReferencedEvent": "commit { oid }",
     "HeadRefForcePushedEvent": "afterCommit { oid }",
-    "ClosedEvent": "closer { __typename ... on Commit { oid } }",
+    "ClosedEvent": "closer { __typename ... on Commit { oid } } stateReason",
 }
 
 
@@ -90,8 +100,8 @@ _TIMELINE_NODE = " ".join(
         "__typename",
         # aliased: PullRequestCommit.commit is Commit!, the events' `commit` is Commit
         "... on PullRequestCommit { pullCommit: commit { oid committer { date } } }",
-        f"... on PullRequestReview {{ author {ACTOR} state submittedAt commit {{ oid }} }}",
-        f"... on IssueComment {{ author {ACTOR} createdAt }}",
+        f"... on PullRequestReview {{ fullDatabaseId author {ACTOR} state submittedAt commit {{ oid }} }}",
+        f"... on IssueComment {{ fullDatabaseId author {ACTOR} createdAt }}",
     ]
     + [
         f"... on {name} {{ actor {ACTOR} createdAt {_EVENT_EXTRAS.get(name, '')} }}"
@@ -110,9 +120,15 @@ PR_LISTS: dict[str, tuple[str, str]] = {
     "comments": ("", "nodes { ...IssueCommentFields }"),
     "timelineItems": (f"itemTypes: [{ITEM_TYPES}]", "nodes { ...TimelineFields }"),
 }
+# Not asked for: PullRequest.assignees and .reviewRequests are connections, each one more request
+# per PR (0.01 point), which takes backfill past its goal of 0.2 points per PR (docs/data-contract.md:
+# pull_requests.requested_reviewers, requested_teams and assignees are NULL from backfill).
 PR_FIELDS = (
     f"id number title body url state isDraft author {ACTOR} baseRefName headRefName baseRefOid headRefOid "
-    f"createdAt updatedAt closedAt mergedAt mergedBy {ACTOR} additions deletions changedFiles"
+    f"createdAt updatedAt closedAt mergedAt mergedBy {ACTOR} additions deletions changedFiles "
+    f"fullDatabaseId authorAssociation mergeCommit {{ oid }} milestone {{ title }} "
+    "headRepository { databaseId nameWithOwner } baseRepository { databaseId nameWithOwner } "
+    f"autoMergeRequest {{ mergeMethod enabledBy {ACTOR} }}"
 )
 
 
@@ -126,17 +142,19 @@ def connection(name: str, size: int, after: str | None) -> str:
 # small (GitHub limits a query's size too) and quick to parse.
 FRAGMENTS: dict[str, str] = {
     "CommitFields": "on Commit { oid message author { name email date user { login } } "
-    "committer { name email date user { login } } }",
+    "committer { name email date user { login } } signature { state } }",
     "ReviewFields": f"on PullRequestReview {{ fullDatabaseId author {ACTOR} authorAssociation state body "
     "submittedAt commit { oid } }",
     "ReviewCommentFields": f"on PullRequestReviewComment {{ fullDatabaseId author {ACTOR} authorAssociation body "
-    "createdAt updatedAt path line replyTo { fullDatabaseId } pullRequestReview { fullDatabaseId } }",
+    "createdAt updatedAt path line originalLine startLine commit { oid } originalCommit { oid } subjectType "
+    "replyTo { fullDatabaseId } pullRequestReview { fullDatabaseId } }",
     "IssueCommentFields": f"on IssueComment {{ fullDatabaseId author {ACTOR} authorAssociation body createdAt "
     "updatedAt }",
-    "CheckRunFields": "on CheckRun { databaseId name status conclusion startedAt completedAt url }",
-    "SuiteFields": f"on CheckSuite {{ id app {{ slug }} checkRuns(first: {PAGE}, filterBy: {{checkType: ALL}}) "
-    f"{{ {PAGE_INFO} nodes {{ ...CheckRunFields }} }} }}",
-    "ThreadFields": f"on PullRequestReviewThread {{ id comments(first: {PAGE}) {{ {PAGE_INFO} "
+    "CheckRunFields": "on CheckRun { databaseId name status conclusion startedAt completedAt url detailsUrl title "
+    "summary }",
+    "SuiteFields": f"on CheckSuite {{ id databaseId app {{ slug }} "
+    f"checkRuns(first: {PAGE}, filterBy: {{checkType: ALL}}) {{ {PAGE_INFO} nodes {{ ...CheckRunFields }} }} }}",
+    "ThreadFields": f"on PullRequestReviewThread {{ id isResolved diffSide comments(first: {PAGE}) {{ {PAGE_INFO} "
     "nodes { ...ReviewCommentFields } } }",
     "TimelineFields": f"on PullRequestTimelineItems {{ {_TIMELINE_NODE} }}",
     "PullRequestFields": "on PullRequest { "

@@ -35,7 +35,19 @@ from pathlib import Path
 from typing import Any
 
 from .model import CheckRun, Commit, IssueComment, PullRequest, Repository, Review, ReviewComment, User
-from .payloads import author_association, git_committer, iso, node_id, stable_id, web_root
+from .payloads import (
+    author_association,
+    event_label,
+    event_rename,
+    event_source,
+    fake_sha,
+    fork_of,
+    git_committer,
+    iso,
+    node_id,
+    stable_id,
+    web_root,
+)
 from .timeline import timeline_items
 
 # Where CI keeps the shared samples: beside the checkout, as tests.conftest.SAMPLES says.
@@ -268,6 +280,10 @@ _CHANGE_TYPES = {
 }
 
 
+# REST's verification reason -> GraphQL's GitSignatureState, where it is not just upper-cased
+_SIGNATURE_STATES = {"malformed_signature": "MALFORMED_SIG", "unknown_signature_type": "UNKNOWN_SIG_TYPE"}
+
+
 class GraphObjects:
     """Builds the GraphQL objects of one repository from the live model, on demand."""
 
@@ -361,6 +377,24 @@ class GraphObjects:
             "additions": sum(f.additions for f in pr.files),
             "deletions": sum(f.deletions for f in pr.files),
             "changedFiles": len(pr.files),
+            "fullDatabaseId": str(stable_id("pull", self.repo.id, pr.number)),  # BigInt: a string
+            "authorAssociation": author_association(self.repo, pr.user),
+            "mergeCommit": {"oid": fake_sha("merge", self.repo.full_name, pr.number)} if pr.merged else None,
+            "milestone": {"title": pr.milestone} if pr.milestone else None,
+            "baseRepository": self.repository(self.repo),
+            "headRepository": self.head_repository(pr),
+            "autoMergeRequest": (
+                {"mergeMethod": pr.auto_merge[0].upper(), "enabledBy": actor(pr.auto_merge[1], self.api)}
+                if pr.auto_merge
+                else None
+            ),
+            "assignees": _pager(lambda **_: [actor(user, self.api) for user in pr.assignees]),
+            "reviewRequests": _pager(
+                lambda **_: (
+                    [{"requestedReviewer": actor(user, self.api)} for user in pr.requested_reviewers]
+                    + [{"requestedReviewer": {"__typename": "Team", "slug": slug}} for slug in pr.requested_teams]
+                )
+            ),
             "labels": _pager(lambda **_: [{"name": name} for name in pr.labels]),
             "commits": _pager(lambda **_: [self.pull_request_commit(pr, c) for c in pr.commits]),
             "files": _pager(lambda **_: [self.file(f) for f in pr.files]),
@@ -369,6 +403,15 @@ class GraphObjects:
             "comments": _pager(lambda **_: [self.issue_comment(c) for c in pr.issue_comments]),
             "timelineItems": _pager(lambda itemTypes=None, **_: self.timeline(pr, itemTypes)),
         }
+
+    @staticmethod
+    def repository(repo: Repository) -> Json:
+        return {"databaseId": repo.id, "nameWithOwner": repo.full_name}
+
+    def head_repository(self, pr: PullRequest) -> Json | None:
+        if pr.fork is None:
+            return self.repository(self.repo)
+        return None if pr.fork_deleted else self.repository(fork_of(self.repo, pr.fork))
 
     def git_actor(self, name: str, email: str, date: datetime | None, user: User | None) -> Json:
         # GitActor.user is a User: a bot (or an email linked to no account) gives null.
@@ -386,6 +429,13 @@ class GraphObjects:
             "committer": self.git_actor(
                 committer_name, committer_email, commit.committed_at, commit.committer or commit.author
             ),
+            # GitSignature (an interface): null for an unsigned commit
+            "signature": None
+            if commit.signature == "unsigned"
+            else {
+                "__typename": "GpgSignature",
+                "state": _SIGNATURE_STATES.get(commit.signature, commit.signature.upper()),
+            },
         }
 
     def pull_request_commit(self, pr: PullRequest, commit: Commit) -> Json:
@@ -428,6 +478,8 @@ class GraphObjects:
         return {
             "__typename": "PullRequestReviewThread",
             "id": node_id("PullRequestReviewThread", comments[0].id),
+            "isResolved": comments[0].resolved,
+            "diffSide": comments[0].side,
             "comments": _pager(lambda **_: [self.review_comment(c) for c in comments]),
         }
 
@@ -441,6 +493,11 @@ class GraphObjects:
             "updatedAt": iso(comment.updated_at),
             "path": comment.path,
             "line": comment.line,
+            "originalLine": comment.original_line if comment.original_line is not None else comment.line,
+            "startLine": comment.start_line,
+            "commit": {"oid": comment.commit_id},
+            "originalCommit": {"oid": comment.original_commit_id or comment.commit_id},
+            "subjectType": "LINE" if comment.line is not None else "FILE",
             "replyTo": {"fullDatabaseId": str(comment.in_reply_to_id)} if comment.in_reply_to_id else None,
             "pullRequestReview": (
                 {"fullDatabaseId": str(comment.pull_request_review_id)} if comment.pull_request_review_id else None
@@ -474,8 +531,16 @@ class GraphObjects:
             elif event == "commented":
                 node = self.issue_comment(comments[item["id"]])
             elif event in TIMELINE_TYPES:
-                model = next(e for e in pr.events if e.id == item["id"])
+                model = next(
+                    e
+                    for e in pr.events
+                    if e.id == item.get("id")
+                    or (e.event == event == "cross-referenced" and iso(e.created_at) == item["created_at"])
+                )
                 commit = {"oid": model.commit_id} if model.commit_id else None
+                source, label, rename = None, event_label(model), event_rename(model)
+                if (where := event_source(model)) is not None:  # the model says not whether issue or PR
+                    source = {"__typename": "Issue", "number": where[1], "repository": {"nameWithOwner": where[0]}}
                 node = {
                     "__typename": TIMELINE_TYPES[event],
                     "actor": actor(model.actor, self.api),
@@ -484,6 +549,12 @@ class GraphObjects:
                     "commit": commit,
                     "afterCommit": commit,
                     "closer": {"__typename": "Commit", **commit} if commit else None,
+                    "label": {"name": label} if label is not None else None,
+                    "previousTitle": rename[0] if rename else None,
+                    "currentTitle": rename[1] if rename else None,
+                    "assignee": actor(model.assignee, self.api),
+                    "source": source,
+                    "stateReason": model.state_reason.upper() if model.state_reason else None,
                 }
             else:
                 continue
@@ -526,6 +597,7 @@ class GraphObjects:
         return {
             "__typename": "CheckSuite",
             "id": node_id("CheckSuite", f"{sha}/{slug}"),  # type: ignore[arg-type]
+            "databaseId": stable_id("suite", sha, slug),  # REST's check_suite.id
             "app": {"slug": slug},
             "checkRuns": _pager(listed),
         }
@@ -539,6 +611,9 @@ class GraphObjects:
             "startedAt": iso(run.started_at),
             "completedAt": iso(run.completed_at),
             "url": f"{self.web}/runs/{run.id}",
+            "detailsUrl": f"{self.web}/runs/{run.id}",
+            "title": run.output_title,
+            "summary": run.output_summary,
         }
 
 

@@ -33,6 +33,9 @@ class Commit:
     committed_at: datetime  # git committer date: after a rebase this is the rewrite date
     message: str
     committer: User | None = None  # payload "committer" is this account, else the author's
+    # REST's commit.verification.reason ("valid": verified); GraphQL's signature.state upper-cased,
+    # and no signature at all for "unsigned"
+    signature: str = "unsigned"
 
 
 @dataclass
@@ -67,6 +70,11 @@ class ReviewComment:
     line: int | None = None
     pull_request_review_id: int | None = None
     in_reply_to_id: int | None = None  # GitHub omits the key on top-level comments
+    original_line: int | None = None  # None: the same as line
+    start_line: int | None = None  # a comment on a range of lines: its first line
+    side: str = "RIGHT"  # LEFT (the old side of the diff) | RIGHT; a thread's comments share it
+    original_commit_id: str | None = None  # None: the same as commit_id
+    resolved: bool = False  # the thread's (GraphQL isResolved; REST does not tell)
 
 
 @dataclass
@@ -88,6 +96,11 @@ class TimelineEvent:
     created_at: datetime
     commit_id: str | None = None
     requested_reviewer: User | None = None  # review_requested / review_request_removed
+    label: str | None = None  # labeled / unlabeled
+    rename: tuple[str, str] | None = None  # renamed: (from, to)
+    assignee: User | None = None  # assigned / unassigned
+    source: tuple[str, int] | None = None  # cross-referenced: the (repository, number)
+    state_reason: str | None = None  # closed: completed | not_planned | …
 
 
 @dataclass
@@ -101,6 +114,8 @@ class CheckRun:
     started_at: datetime | None = None
     completed_at: datetime | None = None
     app_slug: str = "github-actions"
+    output_title: str | None = None
+    output_summary: str | None = None
 
 
 @dataclass
@@ -121,6 +136,13 @@ class PullRequest:
     head_ref: str = "feature"
     base_sha: str = "0" * 40
     labels: list[str] = field(default_factory=list)
+    requested_reviewers: list[User] = field(default_factory=list)  # requests still open
+    requested_teams: list[str] = field(default_factory=list)  # team slugs
+    assignees: list[User] = field(default_factory=list)
+    milestone: str | None = None  # its title
+    fork: str | None = None  # the head repository's full name when it is a fork; None: this repository
+    fork_deleted: bool = False  # the fork was deleted since: REST "head.repo": null
+    auto_merge: tuple[str, User | None] | None = None  # (merge|squash|rebase, who enabled it)
     commits: list[Commit] = field(default_factory=list)
     files: list[FileChange] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)

@@ -27,6 +27,7 @@ from .model import (
     Repository,
     Review,
     ReviewComment,
+    TimelineEvent,
     User,
 )
 
@@ -256,6 +257,75 @@ def _branch_payload(repo: Repository, ref: str, sha: str, api: str) -> Json:
     }
 
 
+def event_label(event: TimelineEvent) -> str | None:
+    """A labeled/unlabeled event's label (GitHub always names one; the model may leave it out)."""
+    return (event.label or "bug") if event.event in ("labeled", "unlabeled") else None
+
+
+def event_rename(event: TimelineEvent) -> tuple[str, str] | None:
+    return (event.rename or ("Old title", "New title")) if event.event == "renamed" else None
+
+
+def event_source(event: TimelineEvent) -> tuple[str, int] | None:
+    """A cross-referenced event's source issue (repository, number)."""
+    return (event.source or ("acme/tracker", 1)) if event.event == "cross-referenced" else None
+
+
+def fork_of(repo: Repository, full_name: str) -> Repository:
+    """The fork a PR's head lives in (the model names it only)."""
+    owner, name = full_name.split("/", 1)
+    return Repository(owner, name, stable_id("fork", full_name))
+
+
+def _head_payload(repo: Repository, pr: PullRequest, api: str) -> Json:
+    if pr.fork is None:
+        return _branch_payload(repo, pr.head_ref, pr.head_sha, api)
+    fork = fork_of(repo, pr.fork)
+    head = _branch_payload(fork, pr.head_ref, pr.head_sha, api)
+    head["repo"] = None if pr.fork_deleted else {**repo_payload(fork, api), "fork": True}
+    return head
+
+
+def team_payload(repo: Repository, slug: str, api: str) -> Json:
+    team_id = stable_id("team", repo.owner, slug)
+    return {
+        "id": team_id,
+        "node_id": node_id("Team", team_id),
+        "url": f"{api}/organizations/{stable_id('owner', repo.owner)}/team/{team_id}",
+        "html_url": f"{web_root(api)}/orgs/{repo.owner}/teams/{slug}",
+        "name": slug,
+        "slug": slug,
+        "description": None,
+        "privacy": "closed",
+        "notification_setting": "notifications_enabled",
+        "permission": "pull",
+        "members_url": f"{api}/organizations/{stable_id('owner', repo.owner)}/team/{team_id}/members{{/member}}",
+        "repositories_url": f"{api}/organizations/{stable_id('owner', repo.owner)}/team/{team_id}/repos",
+        "parent": None,
+    }
+
+
+def milestone_payload(repo: Repository, title: str, api: str) -> Json:
+    number = stable_id("milestone", repo.full_name, title) % 1000 + 1
+    return {
+        "url": f"{api}/repos/{repo.full_name}/milestones/{number}",
+        "html_url": f"{web_root(api)}/{repo.full_name}/milestone/{number}",
+        "id": stable_id("milestone", repo.full_name, title),
+        "node_id": node_id("Milestone", number),
+        "number": number,
+        "title": title,
+        "description": None,
+        "creator": user_payload(owner_user(repo), api),
+        "open_issues": 0,
+        "closed_issues": 1,
+        "state": "open",
+        "created_at": iso(EPOCH),
+        "updated_at": iso(EPOCH),
+        "due_on": None,
+        "closed_at": None,
+    }
+
+
 def pull_payload(repo: Repository, pr: PullRequest, api: str, *, full: bool = True) -> Json:
     """GET /pulls/{n} (``full=True``, keys of pull.json) or an item of GET /pulls, which
     GitHub sends without merged/mergeable/counts ("pull-request-simple")."""
@@ -284,19 +354,19 @@ def pull_payload(repo: Repository, pr: PullRequest, api: str, *, full: bool = Tr
         "closed_at": iso(pr.closed_at),
         "merged_at": iso(pr.merged_at),
         "merge_commit_sha": fake_sha("merge", repo.full_name, pr.number),
-        "assignee": None,
-        "assignees": [],
-        "requested_reviewers": [],
-        "requested_teams": [],
+        "assignee": user_payload(pr.assignees[0], api) if pr.assignees else None,
+        "assignees": [user_payload(user, api) for user in pr.assignees],
+        "requested_reviewers": [user_payload(user, api) for user in pr.requested_reviewers],
+        "requested_teams": [team_payload(repo, slug, api) for slug in pr.requested_teams],
         "labels": [label_payload(repo, name, api) for name in pr.labels],
-        "milestone": None,
+        "milestone": milestone_payload(repo, pr.milestone, api) if pr.milestone else None,
         "draft": pr.draft,
         "commits_url": f"{pr_url}/commits",
         "review_comments_url": f"{pr_url}/comments",
         "review_comment_url": f"{r}/pulls/comments{{/number}}",
         "comments_url": f"{issue_url}/comments",
         "statuses_url": statuses_url,
-        "head": _branch_payload(repo, pr.head_ref, pr.head_sha, api),
+        "head": _head_payload(repo, pr, api),
         "base": _branch_payload(repo, pr.base_ref, pr.base_sha, api),
         "_links": {
             "self": {"href": pr_url},
@@ -309,7 +379,16 @@ def pull_payload(repo: Repository, pr: PullRequest, api: str, *, full: bool = Tr
             "statuses": {"href": statuses_url},
         },
         "author_association": author_association(repo, pr.user),
-        "auto_merge": None,
+        "auto_merge": (
+            {
+                "enabled_by": user_payload(pr.auto_merge[1], api),
+                "merge_method": pr.auto_merge[0],
+                "commit_title": None,
+                "commit_message": None,
+            }
+            if pr.auto_merge
+            else None
+        ),
         "active_lock_reason": None,
     }
     if not full:
@@ -349,6 +428,21 @@ def unsigned_verification() -> Json:
     return {"verified": False, "reason": "unsigned", "signature": None, "payload": None, "verified_at": None}
 
 
+def verification(commit: Commit) -> Json:
+    """REST's commit.verification for the model's signature reason."""
+    if commit.signature == "unsigned":
+        return unsigned_verification()
+    signature = f"-----BEGIN PGP SIGNATURE-----\n{fake_sha('sig', commit.sha)}\n-----END PGP SIGNATURE-----"
+    verified = commit.signature == "valid"
+    return {
+        "verified": verified,
+        "reason": commit.signature,
+        "signature": signature,
+        "payload": f"tree {fake_sha('tree', commit.sha)}\n",
+        "verified_at": iso(commit.committed_at) if verified else None,
+    }
+
+
 def commit_payload(repo: Repository, commit: Commit, parent_sha: str, api: str) -> Json:
     """An item of GET /pulls/{n}/commits (keys of pull_commits.json)."""
     r = f"{api}/repos/{repo.full_name}"
@@ -369,7 +463,7 @@ def commit_payload(repo: Repository, commit: Commit, parent_sha: str, api: str) 
             "tree": {"sha": tree_sha, "url": f"{r}/git/trees/{tree_sha}"},
             "url": f"{r}/git/commits/{commit.sha}",
             "comment_count": 0,
-            "verification": unsigned_verification(),
+            "verification": verification(commit),
         },
         "url": f"{r}/commits/{commit.sha}",
         "html_url": f"{web}/commit/{commit.sha}",
@@ -463,7 +557,7 @@ def review_comment_payload(repo: Repository, pr: PullRequest, comment: ReviewCom
         "diff_hunk": f"@@ -1,3 +1,3 @@\n context\n-old line\n+new line in {comment.path}",
         "path": comment.path,
         "commit_id": comment.commit_id,
-        "original_commit_id": comment.commit_id,
+        "original_commit_id": comment.original_commit_id or comment.commit_id,
         "user": user_payload(comment.user, api, view_type=False),
         "body": comment.body,
         "created_at": iso(comment.created_at),
@@ -473,12 +567,12 @@ def review_comment_payload(repo: Repository, pr: PullRequest, comment: ReviewCom
         "author_association": author_association(repo, comment.user),
         "_links": {"self": {"href": url}, "html": {"href": html}, "pull_request": {"href": pr_url}},
         "reactions": _reactions(f"{url}/reactions"),
-        "start_line": None,
-        "original_start_line": None,
-        "start_side": None,
+        "start_line": comment.start_line,
+        "original_start_line": comment.start_line,
+        "start_side": comment.side if comment.start_line is not None else None,
         "line": comment.line,
-        "original_line": comment.line,
-        "side": "RIGHT",
+        "original_line": comment.original_line if comment.original_line is not None else comment.line,
+        "side": comment.side,
         "original_position": comment.line or 1,
         "position": comment.line,
         # A comment on a whole file has no line.
@@ -568,8 +662,8 @@ def check_run_payload(repo: Repository, run: CheckRun, api: str) -> Json:
         "started_at": iso(run.started_at),
         "completed_at": iso(run.completed_at),
         "output": {
-            "title": None,
-            "summary": None,
+            "title": run.output_title,
+            "summary": run.output_summary,
             "text": None,
             "annotations_count": 0,
             "annotations_url": f"{url}/annotations",

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .model import Commit, IssueComment, PullRequest, Repository, Review, TimelineEvent
+from .model import Commit, IssueComment, PullRequest, Repository, Review, TimelineEvent, User
 from .payloads import (
     Json,
     author_association,
+    event_label,
+    event_rename,
+    event_source,
     fake_sha,
     git_committer,
     iso,
     node_id,
     stable_id,
-    unsigned_verification,
     user_payload,
+    verification,
     web_root,
 )
 
@@ -47,7 +50,53 @@ def event_item(repo: Repository, event: TimelineEvent, api: str) -> Json:
         # The actor is the one who asked; the reviewer is a user (or a team, not modelled).
         item["review_requester"] = user_payload(event.actor, api)
         item["requested_reviewer"] = user_payload(event.requested_reviewer, api)
+    label, rename = event_label(event), event_rename(event)
+    if label is not None:
+        item["label"] = {"name": label, "color": f"{stable_id('label', label) & 0xFFFFFF:06x}"}
+    if rename is not None:
+        item["rename"] = {"from": rename[0], "to": rename[1]}
+    if event.event in ("assigned", "unassigned"):
+        item["assignee"] = user_payload(event.assignee, api)
+        item["assigner"] = user_payload(event.actor, api)
+    if event.event == "closed":
+        item["state_reason"] = event.state_reason
     return item
+
+
+def cross_referenced_item(repo: Repository, event: TimelineEvent, api: str) -> Json:
+    """A ``cross-referenced`` item: no id, no commit; ``source.issue`` is the issue (or PR) that
+    mentions this one, with its repository."""
+    source = event_source(event)
+    assert source is not None
+    source_repo, number = source
+    owner, name = source_repo.split("/", 1)
+    r = f"{api}/repos/{source_repo}"
+    issue_id = stable_id("issue", source_repo, number)
+    return {
+        "actor": user_payload(event.actor, api),
+        "created_at": iso(event.created_at),
+        "updated_at": iso(event.created_at),
+        "source": {
+            "type": "issue",
+            "issue": {
+                "url": f"{r}/issues/{number}",
+                "repository_url": r,
+                "id": issue_id,
+                "node_id": node_id("Issue", issue_id),
+                "number": number,
+                "title": f"Issue {number}",
+                "user": user_payload(event.actor, api),
+                "state": "open",
+                "repository": {
+                    "id": stable_id("repo", source_repo),
+                    "name": name,
+                    "full_name": source_repo,
+                    "owner": user_payload(User(owner, stable_id("owner", owner), "Organization"), api),
+                },
+            },
+        },
+        "event": "cross-referenced",
+    }
 
 
 def committed_item(repo: Repository, commit: Commit, parent_sha: str, api: str) -> Json:
@@ -72,7 +121,7 @@ def committed_item(repo: Repository, commit: Commit, parent_sha: str, api: str) 
                 "html_url": f"{web}/commit/{parent_sha}",
             }
         ],
-        "verification": unsigned_verification(),
+        "verification": verification(commit),
         "event": "committed",
     }
 
@@ -120,7 +169,13 @@ def commented_item(repo: Repository, pr: PullRequest, comment: IssueComment, api
 def timeline_items(repo: Repository, pr: PullRequest, api: str) -> list[Json]:
     """The PR's timeline in chronological order: commits by committer date, reviews by
     submitted_at (pending reviews are not shown), everything else by created_at."""
-    dated: list[tuple[datetime, Json]] = [(e.created_at, event_item(repo, e, api)) for e in pr.events]
+    dated: list[tuple[datetime, Json]] = [
+        (
+            e.created_at,
+            cross_referenced_item(repo, e, api) if e.event == "cross-referenced" else event_item(repo, e, api),
+        )
+        for e in pr.events
+    ]
     # each commit's parent is the one before it; the first one's is the base (none: no commits)
     parents = [pr.base_sha, *(c.sha for c in pr.commits)][: len(pr.commits)]
     dated += [(c.committed_at, committed_item(repo, c, p, api)) for c, p in zip(pr.commits, parents, strict=True)]
