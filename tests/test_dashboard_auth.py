@@ -1,7 +1,7 @@
 """Who may see the dashboard (dashboard/auth.py): the gate's decisions on their own, then the app
 under AppTest with ``[auth]`` secrets and a seeded ``st.user`` (AppTest's own way to fake a login),
-and the copy-link that carries the filters. Not exercised here: st.login's redirect to a real OIDC
-provider and back (Streamlit's /oauth2callback and identity cookie), which needs a live server."""
+and the copy-link that carries the filters. st.login's redirect to an OIDC provider and back
+(Streamlit's /oauth2callback and identity cookie) needs a live server: test_dashboard_login_browser.py."""
 
 from __future__ import annotations
 

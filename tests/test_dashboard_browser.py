@@ -10,18 +10,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.dashboard_support import session_demo_db
+from tests.dashboard_support import free_port, session_demo_db
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -54,18 +54,11 @@ def require_chromium() -> None:
         pytest.skip(message)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    require_chromium()
-    db = session_demo_db(tmp_path_factory)
-    port = free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+@contextmanager
+def serve_dashboard(db: Path, log: Path, cwd: Path = ROOT, port: int | None = None) -> Iterator[str]:
+    """``streamlit run dashboard/app.py`` on loopback (``port``, or a free one), from ``cwd`` (where
+    Streamlit looks for ``.streamlit/secrets.toml``); yields its URL once ``/_stcore/health`` answers."""
+    port = port or free_port()
     env = {**os.environ, "MERGELENS_DB": str(db), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     with log.open("w") as out:
         server = subprocess.Popen(
@@ -78,7 +71,7 @@ def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 *SERVER_FLAGS,
                 f"--server.port={port}",
             ],
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -106,11 +99,12 @@ def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             server.wait()
 
 
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[object]:
+@contextmanager
+def chromium_page(profile: Path) -> Iterator[object]:
+    """A page of a fresh headless Chromium (its own profile: no cookies from another test)."""
     with playwright_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
+            str(profile),
             executable_path=CHROMIUM,
             headless=True,
             args=CHROMIUM_ARGS,
@@ -120,6 +114,20 @@ def page(tmp_path: Path) -> Iterator[object]:
             yield context.pages[0] if context.pages else context.new_page()
         finally:
             context.close()
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    require_chromium()
+    db = session_demo_db(tmp_path_factory)
+    with serve_dashboard(db, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as url:
+        yield url
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[object]:
+    with chromium_page(tmp_path / "chromium-profile") as page:
+        yield page
 
 
 def wait_until_idle(page: object) -> None:
