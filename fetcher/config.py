@@ -28,6 +28,7 @@ class Environment:
     # Which artifacts the artifact store trusts (fetcher/storage/trust.py):
     repository_id: int | None = None  # GITHUB_REPOSITORY_ID: only this repository's own runs
     artifact_branches: tuple[str, ...] = ()  # MERGELENS_ARTIFACT_BRANCHES (comma-separated); () = default branch
+    bots: str | None = None  # MERGELENS_BOTS: extra bot logins, comma-separated (unset or empty: keep the DB's)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -50,6 +51,7 @@ class Environment:
             artifact_branches=tuple(
                 dict.fromkeys(b.strip() for b in env.get("MERGELENS_ARTIFACT_BRANCHES", "").split(",") if b.strip())
             ),
+            bots=env.get("MERGELENS_BOTS", "").strip() or None,
         )
 
 

@@ -22,10 +22,13 @@ import duckdb
 import pyarrow as pa
 
 from fetcher import metrics, sections
-from fetcher.records import PullRequestBundle, Row
+from fetcher.records import GHOST_LOGIN, PullRequestBundle, Row
 from fetcher.sections import Section
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# The last version whose migration changed metric definitions: an older file's metrics are
+# recomputed once it is migrated (as `metrics --recompute` would).
+METRICS_CHANGED = 3
 
 # Each version's DDL by the table it creates or changes, applied in order to bring an older
 # file forward. Never edit a released step: add a new version.
@@ -106,6 +109,38 @@ MIGRATIONS: dict[int, dict[str, str]] = {
             repo VARCHAR NOT NULL, number INTEGER NOT NULL,
             updated_at TIMESTAMPTZ, head_sha VARCHAR,  -- as listed: staleness and the head's check runs
             PRIMARY KEY (repo, number))""",
+    },
+    # issue 10, metrics: commit parents (merge commits), deleted accounts as NULL login + a flag
+    # (GitHub's timeline sends its "ghost" user, other lists null: rows stored so far are
+    # converted), the first response, and the extra bot logins in effect.
+    3: {
+        "pr_commits": "ALTER TABLE pr_commits ADD COLUMN parents VARCHAR[]",
+        "pull_requests": f"""ALTER TABLE pull_requests ADD COLUMN author_deleted BOOLEAN;
+            ALTER TABLE pull_requests ADD COLUMN merged_by_deleted BOOLEAN;
+            UPDATE pull_requests SET author_deleted = author_login IS NULL OR author_login = '{GHOST_LOGIN}',
+                merged_by_deleted = merged_by_login IS NOT DISTINCT FROM '{GHOST_LOGIN}';
+            UPDATE pull_requests SET author_login = NULL, author_type = NULL WHERE author_login = '{GHOST_LOGIN}';
+            UPDATE pull_requests SET merged_by_login = NULL WHERE merged_by_login = '{GHOST_LOGIN}'""",
+        "pr_reviews": f"""ALTER TABLE pr_reviews ADD COLUMN reviewer_deleted BOOLEAN;
+            UPDATE pr_reviews SET reviewer_deleted = reviewer_login IS NULL OR reviewer_login = '{GHOST_LOGIN}';
+            UPDATE pr_reviews SET reviewer_login = NULL, reviewer_type = NULL
+                WHERE reviewer_login = '{GHOST_LOGIN}'""",
+        "pr_comments": f"""ALTER TABLE pr_comments ADD COLUMN author_deleted BOOLEAN;
+            UPDATE pr_comments SET author_deleted = author_login IS NULL OR author_login = '{GHOST_LOGIN}';
+            UPDATE pr_comments SET author_login = NULL, author_type = NULL WHERE author_login = '{GHOST_LOGIN}'""",
+        # "committed" (a git commit) and "commit-commented" items name no account: a NULL actor there
+        # is no deleted account.
+        "pr_events": f"""ALTER TABLE pr_events ADD COLUMN actor_deleted BOOLEAN;
+            ALTER TABLE pr_events ADD COLUMN requested_reviewer_deleted BOOLEAN;
+            UPDATE pr_events SET actor_deleted = actor_login = '{GHOST_LOGIN}'
+                    OR (actor_login IS NULL AND event NOT IN ('committed', 'commit-commented')),
+                requested_reviewer_deleted = requested_reviewer_login IS NOT DISTINCT FROM '{GHOST_LOGIN}';
+            UPDATE pr_events SET actor_login = NULL, actor_type = NULL WHERE actor_login = '{GHOST_LOGIN}';
+            UPDATE pr_events SET requested_reviewer_login = NULL WHERE requested_reviewer_login = '{GHOST_LOGIN}'""",
+        "pr_metrics": """ALTER TABLE pr_metrics ADD COLUMN first_response_at TIMESTAMPTZ;
+            ALTER TABLE pr_metrics ADD COLUMN time_to_first_response_hours DOUBLE""",
+        # Logins counted as bots besides GitHub's own rule (MERGELENS_BOTS / --bots), lower-case.
+        "bot_logins": "CREATE TABLE bot_logins (login VARCHAR PRIMARY KEY)",
     },
 }
 
@@ -363,6 +398,10 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     try:
         if not read_only and version < SCHEMA_VERSION:
             ensure_schema(con, SCHEMA_VERSION, current=version)
+            if 0 < version < METRICS_CHANGED:  # the stored metrics follow the old definitions
+                con.execute("BEGIN")
+                metrics.recompute(con)
+                con.execute("COMMIT")
     except duckdb.Error as exc:  # our own DDL on a verified file: a full disk, a read-only directory
         con.close()
         raise DatabaseRefused(

@@ -58,12 +58,24 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
 # --- what the recording says each column holds (docs/data-contract.md) ------------------------
 
 
+GHOST = {"login": "ghost", "id": 10137}  # GitHub's stand-in for a deleted account (REST timeline)
+
+
+def is_ghost(user: Json | None) -> bool:
+    return user is not None and (user["login"], user["id"]) == (GHOST["login"], GHOST["id"])
+
+
 def login(user: Json | None) -> str | None:
-    return user["login"] if user else None  # a deleted account is null: NULL
+    return user["login"] if user and not is_ghost(user) else None  # a deleted account: NULL
 
 
 def user_type(user: Json | None) -> str | None:
-    return user.get("type") if user else None  # 2012 user objects have no "type"
+    return user.get("type") if user and not is_ghost(user) else None  # 2012 user objects have no "type"
+
+
+def deleted(holder: Json, key: str) -> bool:
+    """An account is expected there (the key is sent) and it is null or the ghost user."""
+    return key in holder and (holder[key] is None or is_ghost(holder[key]))
 
 
 def instant(value: str | None) -> datetime | None:
@@ -78,6 +90,7 @@ def pull_request_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
         "body": pr["body"],
         "author_login": login(pr["user"]),
         "author_type": user_type(pr["user"]),
+        "author_deleted": deleted(pr, "user"),
         "state": pr["state"],
         "draft": pr["draft"],
         "base_ref": pr["base"]["ref"],
@@ -90,6 +103,7 @@ def pull_request_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
         "merged_at": instant(pr["merged_at"]),
         # A PR item of the list (ants) has none of these: not recorded, NULL.
         "merged_by_login": login(pr.get("merged_by")),
+        "merged_by_deleted": pr["merged_at"] is not None and deleted(pr, "merged_by"),
         "additions": pr.get("additions"),
         "deletions": pr.get("deletions"),
         "changed_files": pr.get("changed_files"),
@@ -106,7 +120,8 @@ def pull_request_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
 def commit_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
     return {
         (repo, pull.number, c["sha"]): {
-            "position": None,  # never written
+            "position": position,  # GitHub's order, oldest first
+            "parents": [parent["sha"] for parent in c["parents"]],
             "author_login": login(c["author"]),
             "author_type": user_type(c["author"]),
             "author_name": c["commit"]["author"]["name"],
@@ -116,7 +131,7 @@ def commit_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "committed_at": instant(c["commit"]["committer"]["date"]),
             "message": c["commit"]["message"],
         }
-        for c in pull.commits
+        for position, c in enumerate(pull.commits)
     }
 
 
@@ -139,6 +154,7 @@ def review_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "pr_number": pull.number,
             "reviewer_login": login(r["user"]),
             "reviewer_type": user_type(r["user"]),
+            "reviewer_deleted": deleted(r, "user"),
             "state": r["state"],
             "body": r["body"],
             "submitted_at": instant(r.get("submitted_at")),
@@ -156,6 +172,7 @@ def comment_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "pr_number": pull.number,
             "author_login": login(c["user"]),
             "author_type": user_type(c["user"]),
+            "author_deleted": deleted(c, "user"),
             "body": c["body"],
             "created_at": instant(c["created_at"]),
             "updated_at": instant(c["updated_at"]),
@@ -170,6 +187,7 @@ def comment_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "pr_number": pull.number,
             "author_login": login(c["user"]),
             "author_type": user_type(c["user"]),
+            "author_deleted": deleted(c, "user"),
             "body": c["body"],
             "created_at": instant(c["created_at"]),
             "updated_at": instant(c["updated_at"]),
@@ -188,20 +206,26 @@ def event_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
         event = item["event"]
         if event == "committed":  # a git commit: no actor, the committer date
             actor, created_at, commit_id = None, item["committer"]["date"], item["sha"]
+            actor_deleted = False
         elif event == "reviewed":
             actor, created_at, commit_id = item["user"], item["submitted_at"], item["commit_id"]
+            actor_deleted = deleted(item, "user")
         elif event == "line-commented":
             first = item["comments"][0]
             actor, created_at, commit_id = first["user"], first["created_at"], item.get("commit_id")
+            actor_deleted = deleted(first, "user")
         else:
             actor, created_at, commit_id = item["actor"], item["created_at"], item.get("commit_id")
+            actor_deleted = deleted(item, "actor")
         rows[repo, pull.number, seq] = {
             "event": event,
             "actor_login": login(actor),
             "actor_type": user_type(actor),
+            "actor_deleted": actor_deleted,
             "created_at": instant(created_at),
             "commit_id": commit_id,
             "requested_reviewer_login": login(item.get("requested_reviewer")),
+            "requested_reviewer_deleted": deleted(item, "requested_reviewer"),
         }
     return rows
 
@@ -238,6 +262,7 @@ TABLES: dict[str, Table] = {
             "body",
             "author_login",
             "author_type",
+            "author_deleted",
             "state",
             "draft",
             "base_ref",
@@ -249,6 +274,7 @@ TABLES: dict[str, Table] = {
             "closed_at",
             "merged_at",
             "merged_by_login",
+            "merged_by_deleted",
             "additions",
             "deletions",
             "changed_files",
@@ -265,6 +291,7 @@ TABLES: dict[str, Table] = {
         ("repo", "pr_number", "sha"),
         (
             "position",
+            "parents",
             "author_login",
             "author_type",
             "author_name",
@@ -287,6 +314,7 @@ TABLES: dict[str, Table] = {
             "pr_number",
             "reviewer_login",
             "reviewer_type",
+            "reviewer_deleted",
             "state",
             "body",
             "submitted_at",
@@ -301,6 +329,7 @@ TABLES: dict[str, Table] = {
             "pr_number",
             "author_login",
             "author_type",
+            "author_deleted",
             "body",
             "created_at",
             "updated_at",
@@ -314,7 +343,16 @@ TABLES: dict[str, Table] = {
     ),
     "pr_events": Table(
         ("repo", "pr_number", "seq"),
-        ("event", "actor_login", "actor_type", "created_at", "commit_id", "requested_reviewer_login"),
+        (
+            "event",
+            "actor_login",
+            "actor_type",
+            "actor_deleted",
+            "created_at",
+            "commit_id",
+            "requested_reviewer_login",
+            "requested_reviewer_deleted",
+        ),
         event_columns,
     ),
     "pr_check_runs": Table(
@@ -445,14 +483,27 @@ def test_commits_without_a_linked_account(synced: Synced) -> None:
     ]
 
 
-def test_deleted_accounts_in_the_timeline_are_ghost_as_github_sends_them(synced: Synced) -> None:
-    # The timeline names a deleted account "ghost" (a real user object), not null as the other
-    # endpoints do: stored as sent, so pr_events holds "ghost" where pr_comments would hold NULL.
+def test_deleted_accounts_are_a_null_login_and_a_flag_everywhere(synced: Synced) -> None:
+    # The timeline names a deleted account with GitHub's "ghost" user object, where the other
+    # lists send null: both are stored as a NULL login and type, flagged deleted.
     assert query(
         synced.db,
-        "SELECT actor_login, actor_type FROM pr_events WHERE repo = ? AND pr_number = 31 AND event = 'assigned'",
+        "SELECT actor_login, actor_type, actor_deleted FROM pr_events "
+        "WHERE repo = ? AND pr_number = 31 AND event = 'assigned'",
         [PYGITHUB_REPO],
-    ) == [("ghost", "User")]
+    ) == [(None, None, True)]
+    assert query(synced.db, "SELECT count(*) FROM pr_events WHERE actor_login = 'ghost'") == [(0,)]
+    # A git commit has no actor: NULL, and no deleted account.
+    assert query(synced.db, "SELECT DISTINCT actor_login, actor_deleted FROM pr_events WHERE event = 'committed'") == [
+        (None, False)
+    ]
+    # 2012 user objects have no "type": a NULL type with a login is a living account.
+    assert query(
+        synced.db,
+        "SELECT author_login, author_type, author_deleted FROM pr_comments WHERE repo = ? AND pr_number = 31 "
+        "AND comment_type = 'issue' AND author_type IS NULL",
+        [PYGITHUB_REPO],
+    ) == [("jacquev6", None, False)]
 
 
 def test_review_comments_outdated_replies_and_from_before_reviews(synced: Synced) -> None:

@@ -327,7 +327,14 @@ def test_only_our_own_catalog_is_expected():
     """The expected catalog is read from a DB the migrations built, not written by hand."""
     latest = store.expected_catalog(store.SCHEMA_VERSION)
     tables = {entry.name for entry in latest if entry.kind == "table"}
-    assert tables == {"mergelens_schema", *TABLES, "sync_runs", "backfill_checkpoints", "backfill_pending"}
+    assert tables == {
+        "mergelens_schema",
+        *TABLES,
+        "sync_runs",
+        "backfill_checkpoints",
+        "backfill_pending",
+        "bot_logins",
+    }
     assert {entry.kind for entry in latest} == {"table", "column"}
     assert not {entry.name for entry in store.expected_catalog(1) if entry.kind == "table"} & {"backfill_pending"}
     assert store.expected_catalog(0) == {}
