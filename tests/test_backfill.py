@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from fetcher.graphql import batch_query, batch_requests, points
+from fetcher.graphql.queries import FRAGMENTS
 from tests.conftest import SAMPLES, TABLES, query, table_rows
 from tests.factories import (
     ACTIONS_BOT,
@@ -62,9 +63,16 @@ def sync_all(cli, server, db, numbers):
 
 
 def assert_same_tables(backfilled, synced):
+    """Every row the same, but a commit's parents: REST lists them, backfill leaves them NULL
+    (GraphQL's Commit.parents costs a connection per commit: test_commit_parents_cost_too_much)."""
     for table in TABLES:
-        exclude = {"pull_requests": ("fetched_at",), "pr_metrics": ("computed_at",)}.get(table, ())
-        assert table_rows(backfilled, table, exclude) == table_rows(synced, table, exclude), table
+        exclude = {"pull_requests": ("fetched_at",), "pr_metrics": ("computed_at",), "pr_commits": ("parents",)}
+        columns = exclude.get(table, ())
+        assert table_rows(backfilled, table, columns) == table_rows(synced, table, columns), table
+    assert query(synced, "SELECT count(*) FROM pr_commits WHERE parents IS NULL") == [(0,)]
+    sql = "SELECT pr_number, sha, parents FROM pr_commits WHERE parents IS NOT NULL ORDER BY ALL"
+    read_over_rest = {number for number, _, _ in query(backfilled, sql)}  # a PR backfill read over REST
+    assert query(backfilled, sql) == [row for row in query(synced, sql) if row[0] in read_over_rest]
     assert table_rows(backfilled, "sync_runs", RUN_COLUMNS) == table_rows(synced, "sync_runs", RUN_COLUMNS)
 
 
@@ -201,6 +209,18 @@ def test_cost_is_computed_like_github():
     assert points(batch_requests(25, 25)) == 4  # 0.16 points per PR
 
 
+def test_commit_parents_cost_too_much_to_ask_graphql():
+    """Commit.parents is a connection under each of a PR's 100 commits: 100 more requests a PR,
+    1.16 points instead of 0.16 (the goal is at most 0.2). So backfill stores NULL parents."""
+    parents = FRAGMENTS["CommitFields"].replace(
+        "on Commit { oid", "on Commit { oid parents(first: 2) { nodes { oid } }"
+    )
+    with_parents = batch_query(25, 25).replace(FRAGMENTS["CommitFields"], parents)
+    assert "parents" not in batch_query(25, 25) and "parents(first: 2)" in with_parents
+    assert query_cost(batch_query(25, 25))[0] / 25 == 0.16
+    assert query_cost(with_parents)[0] / 25 == 1.16
+
+
 def test_backfill_rows_equal_sync_rows(serve, cli, tmp_path):
     pulls = quirky_pulls()
     server = serve(repository(*pulls))
@@ -220,6 +240,10 @@ def test_backfill_rows_equal_sync_rows(serve, cli, tmp_path):
     # and the quirks are really in there
     db = tmp_path / "backfill.duckdb"
     assert query(db, "SELECT count(*) FROM pr_commits WHERE pr_number = 10") == [(130,)]
+    assert query(db, "SELECT count(*) FROM pr_commits WHERE parents IS NOT NULL") == [(0,)]  # not asked of GraphQL
+    assert query(db, "SELECT list(position ORDER BY position) = range(130) FROM pr_commits WHERE pr_number = 10") == [
+        (True,)
+    ]
     assert query(db, "SELECT count(*) FROM pr_files WHERE pr_number = 10") == [(300,)]
     assert query(db, "SELECT count(*) FROM pr_comments WHERE pr_number = 10") == [(150 + 176,)]
     assert query(db, "SELECT count(*) FROM pr_check_runs WHERE pr_number = 10") == [(109,)]
