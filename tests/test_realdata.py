@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from fetcher.cli import main
+from fetcher.config import Environment
 from tests.conftest import FAST, REALDATA, TOKEN, environment, query, shared_data
 from tests.fake_github import FakeGitHub, RecordedPull, RecordedRepository
 from tests.realdata import ANTS, PYGITHUB, load_ants, load_pygithub, merged_pulls
@@ -559,3 +560,96 @@ def test_check_runs_keep_their_own_head_sha(synced: Synced) -> None:
     head = query(synced.db, "SELECT head_sha FROM pull_requests WHERE repo = ? AND number = 3370", [PYGITHUB_REPO])
     assert [(number, sha[:8]) for number, sha in rows] == [(3370, "6bc9ecc8")]
     assert head != [(rows[0][1],)]
+
+
+# --- metrics on the real data (docs/metrics.md) -------------------------------------------------
+
+
+def pr_metric(db: Path, repo: str, number: int, column: str) -> Any:
+    ((value,),) = query(db, f"SELECT {column} FROM pr_metrics WHERE repo = ? AND number = ?", [repo, number])
+    return value
+
+
+def test_merge_commits_are_stored_with_their_parents_and_are_no_fixes(synced: Synced) -> None:
+    # ants#53: 14 commits committed after the first review (16:56:26), 3 of them merges of the base
+    # branch into the PR's (two parents each): 11 count.
+    merges = query(
+        synced.db,
+        "SELECT left(sha, 8), len(parents) FROM pr_commits WHERE repo = ? AND pr_number = 53 AND len(parents) > 1 "
+        "ORDER BY position",
+        [ANTS_REPO],
+    )
+    assert merges == [("2516ada0", 2), ("2709c0cb", 2), ("cc7281cc", 2)]
+    assert query(
+        synced.db, "SELECT count(*) FROM pr_commits WHERE repo = ? AND pr_number = 53 AND len(parents) = 1", [ANTS_REPO]
+    ) == [(13,)]
+    assert pr_metric(synced.db, ANTS_REPO, 53, "commits_after_first_review") == 14 - 3
+    # Its three rounds were answered by ordinary commits first: unchanged.
+    assert pr_metric(synced.db, ANTS_REPO, 53, "review_rounds") == 3
+    assert pr_metric(synced.db, ANTS_REPO, 53, "avg_fix_response_hours") == pytest.approx(10.4, abs=0.05)
+
+
+def test_commit_positions_follow_githubs_list(synced: Synced) -> None:
+    for repo in synced.repos:
+        for pull in merged_pulls(repo):
+            stored = query(
+                synced.db,
+                "SELECT sha FROM pr_commits WHERE repo = ? AND pr_number = ? ORDER BY position",
+                [repo.full_name, pull.number],
+            )
+            assert stored == [(c["sha"],) for c in pull.commits], (repo.full_name, pull.number)
+
+
+def test_reviews_after_the_merge_are_no_first_review(synced: Synced) -> None:
+    # PyGithub#31: merged 2012-05-27 10:29, first reviewed 2018-03-21 (2,124 days later): no review
+    # before the merge, so no first review, pickup or first response (its comments came later too).
+    for column in ("first_review_at", "time_to_first_review_hours", "pickup_hours", "first_response_at"):
+        assert pr_metric(synced.db, PYGITHUB_REPO, 31, column) is None, column
+    assert pr_metric(synced.db, PYGITHUB_REPO, 31, "ready_for_review_at") == datetime(2012, 5, 27, 9, 25, 36, tzinfo=UTC)
+
+
+def test_first_response_is_the_first_comment_or_review_by_someone_else(synced: Synced) -> None:
+    # ants#40: no review recorded, but panjf2000's review comments from 09:38:21 (opened 07:07:06).
+    assert pr_metric(synced.db, ANTS_REPO, 40, "first_review_at") is None
+    assert pr_metric(synced.db, ANTS_REPO, 40, "first_response_at") == datetime(2019, 7, 26, 9, 38, 21, tzinfo=UTC)
+    assert pr_metric(synced.db, ANTS_REPO, 40, "time_to_first_response_hours") == pytest.approx(2.52, abs=0.005)
+    # ants#4: codecov[bot] commented first; the first person answered 2.5 h after the PR opened.
+    first = query(
+        synced.db,
+        "SELECT author_login FROM pr_comments WHERE repo = ? AND pr_number = 4 ORDER BY created_at LIMIT 1",
+        [ANTS_REPO],
+    )
+    assert first == [("codecov[bot]",)]
+    assert pr_metric(synced.db, ANTS_REPO, 4, "time_to_first_response_hours") == pytest.approx(2.5, abs=0.05)
+    # ants#53: the first response is the first review (a change request).
+    assert pr_metric(synced.db, ANTS_REPO, 53, "first_response_at") == pr_metric(
+        synced.db, ANTS_REPO, 53, "first_review_at"
+    )
+
+
+def test_extra_bots_are_stored_and_kept_by_a_recompute_without_the_setting(
+    synced: Synced, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ants#41: golangcibot (a bot GitHub types User) commented 03:25:26, a minute after the PR opened.
+    db = tmp_path / "bots.duckdb"
+    db.write_bytes(synced.db.read_bytes())
+    assert pr_metric(db, ANTS_REPO, 41, "time_to_first_response_hours") == pytest.approx(0.02, abs=0.005)
+    assert pr_metric(db, ANTS_REPO, 41, "total_comments") == 7
+
+    def recompute(*argv: str, bots: str | None = None) -> None:
+        env = Environment.from_environ({} if bots is None else {"MERGELENS_BOTS": bots})
+        assert main(["metrics", "--recompute", "--db", str(db), *argv], env) == 0
+        capsys.readouterr()
+
+    recompute(bots="GolangCIBot, golangcibot")  # MERGELENS_BOTS; logins are case-insensitive
+    assert query(db, "SELECT login FROM bot_logins") == [("golangcibot",)]
+    assert pr_metric(db, ANTS_REPO, 41, "total_comments") == 6
+    first_response = datetime(2019, 8, 20, 3, 59, tzinfo=UTC)  # panjf2000, after the bot
+    assert pr_metric(db, ANTS_REPO, 41, "first_response_at") == first_response
+    recompute()  # no setting: the stored list stays
+    assert pr_metric(db, ANTS_REPO, 41, "first_response_at") == first_response
+    recompute(bots=" ")  # MERGELENS_BOTS empty (an unset Actions variable): the stored list stays too
+    assert query(db, "SELECT login FROM bot_logins") == [("golangcibot",)]
+    recompute("--bots", "")  # an explicit empty --bots clears it
+    assert query(db, "SELECT count(*) FROM bot_logins") == [(0,)]
+    assert pr_metric(db, ANTS_REPO, 41, "total_comments") == 7
