@@ -605,7 +605,8 @@ def test_reviews_after_the_merge_are_no_first_review(synced: Synced) -> None:
     # before the merge, so no first review, pickup or first response (its comments came later too).
     for column in ("first_review_at", "time_to_first_review_hours", "pickup_hours", "first_response_at"):
         assert pr_metric(synced.db, PYGITHUB_REPO, 31, column) is None, column
-    assert pr_metric(synced.db, PYGITHUB_REPO, 31, "ready_for_review_at") == datetime(2012, 5, 27, 9, 25, 36, tzinfo=UTC)
+    opened = datetime(2012, 5, 27, 9, 25, 36, tzinfo=UTC)
+    assert pr_metric(synced.db, PYGITHUB_REPO, 31, "ready_for_review_at") == opened
 
 
 def test_first_response_is_the_first_comment_or_review_by_someone_else(synced: Synced) -> None:
