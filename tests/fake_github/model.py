@@ -33,6 +33,8 @@ class Commit:
     committed_at: datetime  # git committer date: after a rebase this is the rewrite date
     message: str
     committer: User | None = None  # payload "committer" is this account, else the author's
+    # a merge commit's parents besides the previous commit (e.g. the base branch's head merged in)
+    merged_parents: tuple[str, ...] = ()
 
 
 @dataclass
