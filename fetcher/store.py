@@ -132,7 +132,7 @@ MIGRATIONS: dict[int, dict[str, str]] = {
         # is no deleted account.
         "pr_events": f"""ALTER TABLE pr_events ADD COLUMN actor_deleted BOOLEAN;
             ALTER TABLE pr_events ADD COLUMN requested_reviewer_deleted BOOLEAN;
-            UPDATE pr_events SET actor_deleted = actor_login = '{GHOST_LOGIN}'
+            UPDATE pr_events SET actor_deleted = actor_login IS NOT DISTINCT FROM '{GHOST_LOGIN}'
                     OR (actor_login IS NULL AND event NOT IN ('committed', 'commit-commented')),
                 requested_reviewer_deleted = requested_reviewer_login IS NOT DISTINCT FROM '{GHOST_LOGIN}';
             UPDATE pr_events SET actor_login = NULL, actor_type = NULL WHERE actor_login = '{GHOST_LOGIN}';
