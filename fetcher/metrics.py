@@ -78,12 +78,13 @@ def hours_between(start: str, end: str) -> str:
 
 def review_exclusions(review: str, pr: str) -> tuple[tuple[str, str], ...]:
     """Why a review of PR ``pr`` is not reviewer activity: (reason, SQL condition) pairs over the
-    aliases of a ``pr_reviews`` row and its ``pull_requests`` row. A PENDING review (a draft only
-    its author sees) has no ``submitted_at``."""
+    aliases of a ``pr_reviews`` row and its ``pull_requests`` row (``merged_at`` is read). A PENDING
+    review (a draft only its author sees) has no ``submitted_at``."""
     return (
         ("pending", f"{review}.state = 'PENDING' OR {review}.submitted_at IS NULL"),
         ("a bot", is_bot(f"{review}.reviewer_login", f"{review}.reviewer_type")),
         ("the author", f"{review}.reviewer_login IS NOT DISTINCT FROM {pr}.author_login"),
+        ("after the merge", f"NOT {before_merge(f'{review}.submitted_at', pr)}"),
     )
 
 
@@ -99,8 +100,23 @@ def is_merge_commit(commit: str) -> str:
     return f"coalesce(len({commit}.parents) > 1, false)"
 
 
+def comment_exclusions(comment: str, pr: str) -> tuple[tuple[str, str], ...]:
+    """Why a ``pr_comments`` row of PR ``pr`` is no response to the PR (first response)."""
+    return (
+        ("a bot", is_bot(f"{comment}.author_login", f"{comment}.author_type")),
+        ("the author", f"{comment}.author_login IS NOT DISTINCT FROM {pr}.author_login"),
+        ("after the merge", f"NOT {before_merge(f'{comment}.created_at', pr)}"),
+    )
+
+
+def responding_comment(comment: str, pr: str) -> str:
+    """SQL: the comment answers the PR: by a non-bot other than the PR author, before the merge."""
+    return " AND ".join(f"NOT ({condition})" for _, condition in comment_exclusions(comment, pr))
+
+
 def human_review(review: str, pr: str) -> str:
-    """SQL: the review counts as reviewer activity: submitted, not by a bot, not by the PR author."""
+    """SQL: the review counts as reviewer activity: submitted, not by a bot, not by the PR author,
+    before the merge."""
     return " AND ".join(f"NOT ({condition})" for _, condition in review_exclusions(review, pr))
 
 
@@ -194,7 +210,7 @@ WITH prs AS (
 human_reviews AS (  -- reviewer activity: non-bot, not the author, not PENDING, before the merge
     SELECT r.repo, r.pr_number, r.state, r.submitted_at
     FROM pr_reviews r JOIN prs p ON r.repo = p.repo AND r.pr_number = p.number
-    WHERE {human_review("r", "p")} AND {before_merge("r.submitted_at", "p")}
+    WHERE {human_review("r", "p")}
 ),
 first_reviews AS (
     SELECT repo, pr_number, min(submitted_at) AS first_review_at FROM human_reviews GROUP BY ALL
@@ -205,9 +221,7 @@ first_responses AS (  -- a review, or a comment by a non-bot other than the auth
         UNION ALL
         SELECT m.repo, m.pr_number, m.created_at
         FROM pr_comments m JOIN prs p ON m.repo = p.repo AND m.pr_number = p.number
-        WHERE NOT {is_bot("m.author_login", "m.author_type")}
-          AND m.author_login IS DISTINCT FROM p.author_login
-          AND {before_merge("m.created_at", "p")}
+        WHERE {responding_comment("m", "p")}
     ) GROUP BY ALL
 ),
 fix_commits AS (  -- commits that can answer a review: merge commits are not fixes

@@ -15,6 +15,7 @@ from dashboard.ui import (
     PR_LINK,
     PR_NUMBER,
     Query,
+    bot_rule,
     chart,
     fmt,
     linked,
@@ -37,6 +38,7 @@ TABLE_COLUMNS = [
     "changed_files",
     "cycle_time_hours",
     "pickup_hours",
+    "time_to_first_response_hours",
     "review_rounds",
     "avg_fix_response_hours",
     "total_comments",
@@ -47,6 +49,8 @@ TABLE_COLUMNS = [
 # the metrics shown as cards above one PR's timeline
 PR_CARDS = (
     "cycle_time_hours",
+    "time_to_first_review_hours",
+    "time_to_first_response_hours",
     "pickup_hours",
     "review_rounds",
     "avg_fix_response_hours",
@@ -104,6 +108,7 @@ def render(q: Query, filters: Filters, options: FilterOptions, csv: Callable[[],
             "title": st.column_config.TextColumn("title", width="large"),
             "cycle_time_hours": st.column_config.NumberColumn("cycle (h)", format=HOURS),
             "pickup_hours": st.column_config.NumberColumn("pickup (h)", format=HOURS),
+            "time_to_first_response_hours": st.column_config.NumberColumn("first response (h)", format=HOURS),
             "avg_fix_response_hours": st.column_config.NumberColumn("fix response (h)", format=HOURS),
             "merged_at": st.column_config.DatetimeColumn("merged (UTC)", format="YYYY-MM-DD HH:mm"),
         },
@@ -188,6 +193,7 @@ def pr_detail(q: Query, repo: str, number: int) -> None:
         )
 
     st.subheader("Where each number comes from")
+    st.caption(bot_rule(q))
     for evidence in q("metric_evidence", repo, number):
         with st.expander(f"{evidence.label}: {fmt(evidence.value, metric_unit(evidence.metric))}"):
             st.caption(f"Definition: {evidence.definition}. Rows marked counted are the ones used.")
