@@ -654,3 +654,25 @@ def test_extra_bots_are_stored_and_kept_by_a_recompute_without_the_setting(
     recompute("--bots", "")  # an explicit empty --bots clears it
     assert query(db, "SELECT count(*) FROM bot_logins") == [(0,)]
     assert pr_metric(db, ANTS_REPO, 41, "total_comments") == 7
+
+
+def test_the_explorers_evidence_agrees_with_the_stored_metrics(synced: Synced) -> None:
+    """The dashboard re-derives each metric from the rows it shows: merges, reviews after the merge
+    and the first response included, on every real PR."""
+    from dashboard import db as dashboard_db
+    from dashboard import queries
+    from tests.test_dashboard_queries import assert_first_response_evidence
+
+    con = dashboard_db.connect(synced.db)
+    try:
+        for repo, number in synced.results:
+            evidence = {e.metric: e for e in queries.metric_evidence(con, repo, number)}
+            for metric in ("commits_after_first_review", "review_rounds", "total_comments"):
+                assert evidence[metric].rows["counted"].sum() == evidence[metric].value, (repo, number, metric)
+            assert_first_response_evidence(evidence, f"{repo}#{number}")
+        ants53 = {e.metric: e for e in queries.metric_evidence(con, ANTS_REPO, 53)}["commits_after_first_review"]
+        assert ants53.rows["merge_commit"].sum() == 3 and ants53.value == 11
+        pr31 = {e.metric: e for e in queries.metric_evidence(con, PYGITHUB_REPO, 31)}["first_review_at"]
+        assert pr31.rows["excluded_because"].tolist() == ["after the merge", "after the merge"]
+    finally:
+        con.close()
