@@ -20,7 +20,16 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from fetcher.metrics import METRIC_BY_NAME, counted_review_body, hours_between, human_review, is_bot, review_exclusions
+from fetcher.metrics import (
+    METRIC_BY_NAME,
+    comment_exclusions,
+    counted_review_body,
+    hours_between,
+    human_review,
+    is_bot,
+    is_merge_commit,
+    review_exclusions,
+)
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -106,7 +115,7 @@ def filtered_prs_cte(filters: Filters) -> tuple[str, list[Any]]:
                p.base_ref, p.created_at, p.merged_at, p.merged_by_login, p.html_url, p.sync_status,
                coalesce(p.additions, 0) AS additions, coalesce(p.deletions, 0) AS deletions,
                coalesce(p.additions, 0) + coalesce(p.deletions, 0) AS size, p.changed_files, p.commits_count,
-               m.cycle_time_hours, m.pickup_hours, m.time_to_first_review_hours,
+               m.cycle_time_hours, m.pickup_hours, m.time_to_first_review_hours, m.time_to_first_response_hours,
                coalesce(m.review_rounds, 0) AS review_rounds, m.avg_fix_response_hours,
                coalesce(m.total_comments, 0) AS total_comments, m.commits_after_first_review,
                coalesce(m.force_pushes, 0) AS force_pushes, m.first_review_at, m.ready_for_review_at
@@ -166,6 +175,20 @@ OVERVIEW_METRICS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("cycle_time_median", f"{_label('cycle_time_hours')}, median", "median(cycle_time_hours)", "h", True),
     ("cycle_time_p90", f"{_label('cycle_time_hours')}, p90", "quantile_cont(cycle_time_hours, 0.9)", "h", True),
     ("pickup_median", f"{_label('pickup_hours')}, median", "median(pickup_hours)", "h", True),
+    (
+        "first_review_median",
+        f"{_label('time_to_first_review_hours')}, median",
+        "median(time_to_first_review_hours)",
+        "h",
+        True,
+    ),
+    (
+        "first_response_median",
+        f"{_label('time_to_first_response_hours')}, median",
+        "median(time_to_first_response_hours)",
+        "h",
+        True,
+    ),
     ("review_rounds_mean", f"{_label('review_rounds')} per PR", "avg(review_rounds)", "", True),
     ("fix_response_median", f"{_label('avg_fix_response_hours')}, median", "median(avg_fix_response_hours)", "h", True),
 )
@@ -239,7 +262,7 @@ def review_rounds_distribution(con: Connection, filters: Filters) -> pd.DataFram
     )
 
 
-HUMAN_REVIEWS = f"""human_reviews AS (  -- reviewer activity: not a bot, not the author, not PENDING
+HUMAN_REVIEWS = f"""human_reviews AS (  -- reviewer activity: not a bot, not the author, not PENDING, before the merge
     SELECT r.repo, r.pr_number, r.id, r.reviewer_login, r.state, r.submitted_at
     FROM pr_reviews r JOIN filtered f ON r.repo = f.repo AND r.pr_number = f.number
     WHERE {human_review("r", "f")}
@@ -257,6 +280,7 @@ def fix_responses(con: Connection, filters: Filters) -> pd.DataFrame:
                {hours_between("r.submitted_at", "min(c.committed_at)")} AS fix_response_hours
         FROM human_reviews r JOIN pr_commits c
           ON c.repo = r.repo AND c.pr_number = r.pr_number AND c.committed_at > r.submitted_at
+             AND NOT {is_merge_commit("c")}
         WHERE r.state = 'CHANGES_REQUESTED'
         GROUP BY r.repo, r.pr_number, r.id, r.reviewer_login, r.submitted_at
         ORDER BY requested_at""",
@@ -357,11 +381,20 @@ def flaky_checks(con: Connection, filters: Filters) -> pd.DataFrame:
     )
 
 
+# --------------------------------------------------------------------------- bots
+
+
+def extra_bots(con: Connection) -> list[str]:
+    """The bot logins listed besides GitHub's own rule (MERGELENS_BOTS / --bots), as the metrics used them."""
+    return [login for (login,) in con.execute("SELECT login FROM bot_logins ORDER BY login").fetchall()]
+
+
 # --------------------------------------------------------------------------- PR explorer
 
 PR_TABLE_COLUMNS = (
     "repo, number, html_url, title, author, base_ref, created_at, merged_at, additions, deletions, size, "
-    "changed_files, cycle_time_hours, pickup_hours, time_to_first_review_hours, review_rounds, "
+    "changed_files, cycle_time_hours, pickup_hours, time_to_first_review_hours, time_to_first_response_hours, "
+    "review_rounds, "
     "avg_fix_response_hours, total_comments, commits_after_first_review, force_pushes, author_is_bot, sync_status"
 )
 
@@ -483,13 +516,13 @@ def metric_evidence(con: Connection, repo: str, number: int) -> list[Evidence]:
     commits = _df(
         con,
         "SELECT sha, coalesce(author_login, author_name) AS author, authored_at, committed_at, "
-        "split_part(coalesce(message, ''), chr(10), 1) AS message "
-        "FROM pr_commits WHERE repo = ? AND pr_number = ? ORDER BY committed_at, position, sha",
+        f"{is_merge_commit('c')} AS merge_commit, split_part(coalesce(message, ''), chr(10), 1) AS message "
+        "FROM pr_commits c WHERE repo = ? AND pr_number = ? ORDER BY committed_at, position, sha",
         key,
     )
-    commits["counted"] = (
+    commits["counted"] = ~commits["merge_commit"] & (
         commits["committed_at"] > first_review_at if pd.notna(first_review_at) else False
-    )  # after the first review
+    )  # after the first review, and no merge commit
 
     rounds = _df(
         con,
@@ -499,6 +532,7 @@ def metric_evidence(con: Connection, repo: str, number: int) -> list[Evidence]:
                    {hours_between("r.submitted_at", "min(c.committed_at)")} AS fix_response_hours
             FROM pr_reviews r JOIN pull_requests p ON p.repo = r.repo AND p.number = r.pr_number
             LEFT JOIN pr_commits c ON c.repo = r.repo AND c.pr_number = r.pr_number AND c.committed_at > r.submitted_at
+                 AND NOT {is_merge_commit("c")}
             WHERE r.repo = ? AND r.pr_number = ? AND r.state = 'CHANGES_REQUESTED' AND {human_review("r", "p")}
             GROUP BY r.id, r.reviewer_login, r.submitted_at ORDER BY r.submitted_at""",
         key,
@@ -521,6 +555,21 @@ def metric_evidence(con: Connection, repo: str, number: int) -> list[Evidence]:
             ORDER BY created_at NULLS LAST, id""",
         key * 3,
     )
+
+    comment_why = " ".join(f"WHEN {condition} THEN '{reason}'" for reason, condition in comment_exclusions("m", "p"))
+    responses = _df(
+        con,
+        f"""SELECT m.comment_type || ' comment' AS kind, m.id, coalesce(m.author_login, '{GHOST}') AS author,
+                   m.author_type, m.created_at AS at, CASE {comment_why} END AS excluded_because
+            FROM pr_comments m JOIN pull_requests p ON p.repo = m.repo AND p.number = m.pr_number
+            WHERE m.repo = ? AND m.pr_number = ?""",
+        key,
+    )
+    review_rows = reviews.rename(columns={"reviewer": "author", "reviewer_type": "author_type", "submitted_at": "at"})
+    responses = pd.concat(
+        [responses, review_rows.assign(kind="review")[list(responses.columns)]], ignore_index=True
+    ).sort_values(["at", "id"], na_position="last", ignore_index=True)
+    responses["counted"] = responses["excluded_because"].isna() & (responses["at"] == p["first_response_at"])
 
     force_pushes = _df(
         con,
@@ -547,6 +596,7 @@ def metric_evidence(con: Connection, repo: str, number: int) -> list[Evidence]:
         "first_review_at": reviews,
         "ready_for_review_at": ready_rows,
         "pickup_hours": reviews[reviews["first_review"]],
+        "first_response_at": responses,
         "review_rounds": rounds,
         "avg_fix_response_hours": rounds[rounds["counted"]],
         "commits_after_first_review": commits,

@@ -126,3 +126,12 @@ def throughput_bars(weekly: pd.DataFrame) -> alt.Chart:
         .mark_bar()
         .encode(x=WEEK_BAND, y=alt.Y("merged_prs:Q", title="PRs", axis=COUNT_AXIS), tooltip=WEEK_TOOLTIP)
     )
+
+
+def bot_rule(q: Query) -> str:
+    """Who counts as a bot, in words (Markdown), for the pages that explain a metric."""
+    listed = ", ".join(safe.literal(login) for login in q("extra_bots")) or "none (set MERGELENS_BOTS)"
+    return (
+        "Bots (accounts GitHub types Bot, logins ending in [bot], and the extra bot logins listed for this "
+        f"database: {listed}) never count: neither their reviews nor their comments."
+    )

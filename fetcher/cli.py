@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="DuckDB file, s3://BUCKET/KEY or artifact:NAME (default: $MERGELENS_DB, else mergelens.duckdb)",
     )
     client.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
+    add_bots_argument(client)
     client.add_argument(
         "--max-rate-limit-wait",
         type=float,
@@ -146,7 +147,33 @@ def build_parser() -> argparse.ArgumentParser:
     recompute.add_argument("--recompute", action="store_true", required=True, help="recompute every PR's metrics")
     recompute.add_argument("--repo", help="only this OWNER/NAME")
     recompute.add_argument("--db", type=db_spec, help="DuckDB file (default: $MERGELENS_DB, else mergelens.duckdb)")
+    add_bots_argument(recompute)
     return parser
+
+
+def add_bots_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--bots",
+        metavar="LOGIN,...",
+        help="extra bot logins (bots GitHub types as users); replaces the list stored in the DB and recomputes "
+        "every PR when it changes; '' clears it (default: $MERGELENS_BOTS, else the stored list)",
+    )
+
+
+def bot_logins(args: argparse.Namespace, env: Environment) -> tuple[str, ...] | None:
+    """The extra bots this run sets (--bots, else MERGELENS_BOTS), or None: keep the stored list."""
+    text = args.bots if args.bots is not None else env.bots
+    if text is None:
+        return None
+    try:
+        return metrics.parse_bot_logins(text)
+    except ValueError as exc:
+        raise UsageError(f"--bots / MERGELENS_BOTS: {exc}") from None
+
+
+def use_bot_logins(con: DuckDBPyConnection, logins: tuple[str, ...] | None) -> None:
+    if metrics.use_bot_logins(con, logins):
+        report.log.info("extra bots now %s: recomputed every PR's metrics", ", ".join(logins or ()) or "none")
 
 
 def positive_int(text: str) -> int:
@@ -252,6 +279,7 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
     if isinstance(request, Skip):
         report.log.info("skipped: %s", request.reason)
         return EXIT_COMPLETE, RunResult.skipped("sync", request.reason)
+    bots = bot_logins(args, env)
     source = client_for(args, env)
     started_at = datetime.now(UTC)  # since-last-run: the next run's window starts here
     fetched: list[FetchedPullRequest] = []  # fetched once, before the DB: a re-apply costs no request
@@ -260,6 +288,7 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
         fetched.append(fetch_pull_request(source, request.repo, request.number, request.trigger))
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> tuple[SyncResult, ReconcileReport | None]:
+        use_bot_logins(con, bots)
         result = store_pull_request(con, fetched[0], copy.location)
         recon, db = None, str(copy.path)
         lookback = datetime.now(UTC) - timedelta(days=args.reconcile_lookback)
@@ -295,10 +324,12 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
 def run_reconcile(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
     repo = require_repo(args, env)
     since = args.since or datetime.now(UTC) - timedelta(days=args.lookback)
+    bots = bot_logins(args, env)
     source = client_for(args, env)
     clock = time.perf_counter()
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> ReconcileReport:
+        use_bot_logins(con, bots)
         return reconcile(source, str(copy.path), con, repo, since, args.max_prs)
 
     with source:
@@ -334,9 +365,11 @@ def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunRe
         batch_size=args.batch_size,
         max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
     )
+    bots = bot_logins(args, env)
     source = client_for(args, env)
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> backfill.BackfillReport:
+        use_bot_logins(con, bots)
         return backfill.backfill(source, con, str(copy.path), repo, options)
 
     with source:
@@ -370,10 +403,12 @@ def needing_attention(results: list[SyncResult]) -> list[SyncResult]:
 
 def run_metrics(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
     repo = check_repo(args.repo) if args.repo else None
+    bots = bot_logins(args, env)
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> int:
         con.execute("BEGIN")
-        count = metrics.recompute(con, repo=repo)
+        changed = metrics.replace_bot_logins(con, bots)  # a changed list changes every PR's metrics
+        count = metrics.recompute(con, repo=None if changed else repo)
         con.execute("COMMIT")
         return count
 

@@ -29,6 +29,7 @@ class Environment:
     repository_id: int | None = None  # GITHUB_REPOSITORY_ID: only this repository's own runs
     artifact_branches: tuple[str, ...] = ()  # MERGELENS_ARTIFACT_BRANCHES (comma-separated); () = default branch
     store_patches: bool = False  # MERGELENS_STORE_PATCHES=1: as --patches (pr_files.patch)
+    bots: str | None = None  # MERGELENS_BOTS: extra bot logins, comma-separated (unset or empty: keep the DB's)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -52,6 +53,7 @@ class Environment:
                 dict.fromkeys(b.strip() for b in env.get("MERGELENS_ARTIFACT_BRANCHES", "").split(",") if b.strip())
             ),
             store_patches=env.get("MERGELENS_STORE_PATCHES", "").strip() == "1",
+            bots=env.get("MERGELENS_BOTS", "").strip() or None,
         )
 
 

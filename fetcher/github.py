@@ -142,7 +142,7 @@ class GitHubSource:
             list_item="check_runs",
         )
         return {
-            "commits": lambda: [records.commit_row(p) for p in payloads(pr.get_commits())],
+            "commits": lambda: [records.commit_row(i, p) for i, p in enumerate(payloads(pr.get_commits()))],
             "files": lambda: [records.file_row(p, self.settings.patches) for p in payloads(pr.get_files())],
             "reviews": lambda: [records.review_row(p) for p in payloads(pr.get_reviews())],
             "review_comments": lambda: [records.review_comment_row(p) for p in payloads(pr.get_review_comments())],

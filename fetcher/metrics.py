@@ -10,16 +10,65 @@ are public here: the dashboard and ``make demo`` use them rather than a copy.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import duckdb
 
+# GitHub login syntax (and a bot's "[bot]" suffix): what a listed extra bot may look like.
+BOT_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
+
 
 def is_bot(login: str, account_type: str) -> str:
-    """SQL: the account is a bot (``type == "Bot"`` or a login ending in ``[bot]``).
+    """SQL: the account is a bot: ``type == "Bot"``, a login ending in ``[bot]``, or a login in
+    the stored list of extra bots (``bot_logins``: bots GitHub types as users, e.g. golangcibot).
 
     A deleted account (NULL login and type) is counted as a person."""
-    return f"(coalesce({account_type} = 'Bot', false) OR coalesce({login} LIKE '%[bot]', false))"
+    return (
+        f"(coalesce({account_type} = 'Bot', false) OR coalesce({login} LIKE '%[bot]', false) "
+        f"OR coalesce(lower({login}) IN (SELECT login FROM bot_logins), false))"
+    )
+
+
+def parse_bot_logins(text: str) -> tuple[str, ...]:
+    """A comma-separated list of logins (MERGELENS_BOTS, --bots), lower-cased, each once, sorted.
+    ValueError names the first entry that is not a GitHub login."""
+    logins = [entry.strip() for entry in text.split(",") if entry.strip()]
+    for login in logins:
+        if not BOT_LOGIN.match(login):
+            raise ValueError(f"{login[:50]!r} is not a GitHub login")
+    return tuple(sorted({login.lower() for login in logins}))
+
+
+def stored_bot_logins(con: duckdb.DuckDBPyConnection) -> tuple[str, ...]:
+    return tuple(login for (login,) in con.execute("SELECT login FROM bot_logins ORDER BY login").fetchall())
+
+
+def replace_bot_logins(con: duckdb.DuckDBPyConnection, logins: tuple[str, ...] | None) -> bool:
+    """Make ``logins`` the stored extra bots, in the caller's transaction (None: keep what is
+    stored). Returns whether the list changed: then every PR's metrics must be recomputed."""
+    if logins is None or tuple(sorted(set(logins))) == stored_bot_logins(con):
+        return False
+    con.execute("DELETE FROM bot_logins")
+    if logins:
+        con.execute("INSERT INTO bot_logins SELECT unnest(?::VARCHAR[])", [sorted(set(logins))])
+    return True
+
+
+def use_bot_logins(con: duckdb.DuckDBPyConnection, logins: tuple[str, ...] | None) -> bool:
+    """Store the extra bots of this run, and when that changes the list, recompute every PR's
+    metrics in the same transaction: who is a bot changes the metrics of any PR, and the stored
+    metrics must agree with the stored list (the dashboard reads both). Returns whether it changed."""
+    con.execute("BEGIN")
+    try:
+        changed = replace_bot_logins(con, logins)
+        if changed:
+            recompute(con)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return changed
 
 
 def hours_between(start: str, end: str) -> str:
@@ -29,17 +78,45 @@ def hours_between(start: str, end: str) -> str:
 
 def review_exclusions(review: str, pr: str) -> tuple[tuple[str, str], ...]:
     """Why a review of PR ``pr`` is not reviewer activity: (reason, SQL condition) pairs over the
-    aliases of a ``pr_reviews`` row and its ``pull_requests`` row. A PENDING review (a draft only
-    its author sees) has no ``submitted_at``."""
+    aliases of a ``pr_reviews`` row and its ``pull_requests`` row (``merged_at`` is read). A PENDING
+    review (a draft only its author sees) has no ``submitted_at``."""
     return (
         ("pending", f"{review}.state = 'PENDING' OR {review}.submitted_at IS NULL"),
         ("a bot", is_bot(f"{review}.reviewer_login", f"{review}.reviewer_type")),
         ("the author", f"{review}.reviewer_login IS NOT DISTINCT FROM {pr}.author_login"),
+        ("after the merge", f"NOT {before_merge(f'{review}.submitted_at', pr)}"),
     )
 
 
+def before_merge(when: str, pr: str) -> str:
+    """SQL: ``when`` is before PR ``pr`` was merged (an unmerged PR: any time). Review activity
+    after the merge (a review years later) says nothing about how the PR was reviewed."""
+    return f"({when} < coalesce({pr}.merged_at, 'infinity'::TIMESTAMPTZ))"
+
+
+def is_merge_commit(commit: str) -> str:
+    """SQL: the ``pr_commits`` row is a merge commit (two or more parents: the base branch merged
+    into the PR's branch, not a fix). NULL parents (not fetched: GraphQL backfill) count as one."""
+    return f"coalesce(len({commit}.parents) > 1, false)"
+
+
+def comment_exclusions(comment: str, pr: str) -> tuple[tuple[str, str], ...]:
+    """Why a ``pr_comments`` row of PR ``pr`` is no response to the PR (first response)."""
+    return (
+        ("a bot", is_bot(f"{comment}.author_login", f"{comment}.author_type")),
+        ("the author", f"{comment}.author_login IS NOT DISTINCT FROM {pr}.author_login"),
+        ("after the merge", f"NOT {before_merge(f'{comment}.created_at', pr)}"),
+    )
+
+
+def responding_comment(comment: str, pr: str) -> str:
+    """SQL: the comment answers the PR: by a non-bot other than the PR author, before the merge."""
+    return " AND ".join(f"NOT ({condition})" for _, condition in comment_exclusions(comment, pr))
+
+
 def human_review(review: str, pr: str) -> str:
-    """SQL: the review counts as reviewer activity: submitted, not by a bot, not by the PR author."""
+    """SQL: the review counts as reviewer activity: submitted, not by a bot, not by the PR author,
+    before the merge."""
     return " AND ".join(f"NOT ({condition})" for _, condition in review_exclusions(review, pr))
 
 
@@ -68,13 +145,13 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "commits_after_first_review",
         "Commits after first review",
-        "commits whose committed_at is after first_review_at; 0 without a review",
+        "commits (merge commits left out) whose committed_at is after first_review_at; 0 without a review",
         "f.commits_after_first_review",
     ),
     Metric(
         "review_rounds",
         "Review rounds",
-        "CHANGES_REQUESTED reviews (non-bot, non-author) followed by at least one later commit",
+        "CHANGES_REQUESTED reviews (non-bot, non-author, before the merge) followed by a later non-merge commit",
         "f.review_rounds",
     ),
     Metric(
@@ -93,8 +170,20 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "first_review_at",
         "First review",
-        "earliest submitted_at of a non-PENDING review by a non-bot other than the PR author",
+        "earliest submitted_at of a non-PENDING review by a non-bot other than the PR author, before the merge",
         "f.first_review_at",
+    ),
+    Metric(
+        "first_response_at",
+        "First response",
+        "earliest comment (issue or review comment) or review by a non-bot other than the PR author, before the merge",
+        "f.first_response_at",
+    ),
+    Metric(
+        "time_to_first_response_hours",
+        "Time to first response",
+        "first_response_at - created_at",
+        hours_between("f.created_at", "f.first_response_at"),
     ),
     Metric(
         "ready_for_review_at",
@@ -118,7 +207,7 @@ FACTS_SQL = f"""
 WITH prs AS (
     SELECT repo, number, author_login, created_at, merged_at FROM pull_requests WHERE {{scope}}
 ),
-human_reviews AS (  -- reviewer activity: non-bot, not the author, not PENDING
+human_reviews AS (  -- reviewer activity: non-bot, not the author, not PENDING, before the merge
     SELECT r.repo, r.pr_number, r.state, r.submitted_at
     FROM pr_reviews r JOIN prs p ON r.repo = p.repo AND r.pr_number = p.number
     WHERE {human_review("r", "p")}
@@ -126,14 +215,24 @@ human_reviews AS (  -- reviewer activity: non-bot, not the author, not PENDING
 first_reviews AS (
     SELECT repo, pr_number, min(submitted_at) AS first_review_at FROM human_reviews GROUP BY ALL
 ),
-commits AS (
+first_responses AS (  -- a review, or a comment by a non-bot other than the author, before the merge
+    SELECT repo, pr_number, min(responded_at) AS first_response_at FROM (
+        SELECT repo, pr_number, submitted_at AS responded_at FROM human_reviews
+        UNION ALL
+        SELECT m.repo, m.pr_number, m.created_at
+        FROM pr_comments m JOIN prs p ON m.repo = p.repo AND m.pr_number = p.number
+        WHERE {responding_comment("m", "p")}
+    ) GROUP BY ALL
+),
+fix_commits AS (  -- commits that can answer a review: merge commits are not fixes
     SELECT c.repo, c.pr_number, c.committed_at
     FROM pr_commits c JOIN prs p ON c.repo = p.repo AND c.pr_number = p.number
+    WHERE NOT {is_merge_commit("c")}
 ),
 rounds AS (  -- a change request answered by a later commit, and how long the answer took
     SELECT r.repo, r.pr_number, r.submitted_at,
            min(c.committed_at) AS fix_at
-    FROM human_reviews r JOIN commits c
+    FROM human_reviews r JOIN fix_commits c
       ON c.repo = r.repo AND c.pr_number = r.pr_number AND c.committed_at > r.submitted_at
     WHERE r.state = 'CHANGES_REQUESTED'
     GROUP BY ALL
@@ -145,7 +244,7 @@ round_facts AS (
 ),
 late_commits AS (
     SELECT c.repo, c.pr_number, count(*) AS commits_after_first_review
-    FROM commits c JOIN first_reviews fr ON c.repo = fr.repo AND c.pr_number = fr.pr_number
+    FROM fix_commits c JOIN first_reviews fr ON c.repo = fr.repo AND c.pr_number = fr.pr_number
     WHERE c.committed_at > fr.first_review_at
     GROUP BY ALL
 ),
@@ -175,7 +274,7 @@ event_facts AS (
     LEFT JOIN first_reviews fr ON e.repo = fr.repo AND e.pr_number = fr.pr_number
     GROUP BY ALL
 )
-SELECT p.repo, p.number, p.created_at, p.merged_at, fr.first_review_at,
+SELECT p.repo, p.number, p.created_at, p.merged_at, fr.first_review_at, fo.first_response_at,
        coalesce(rf.review_rounds, 0) AS review_rounds, rf.avg_fix_response_hours,
        coalesce(lc.commits_after_first_review, 0) AS commits_after_first_review,
        coalesce(cf.human_issue_comments, 0) AS human_issue_comments,
@@ -184,6 +283,7 @@ SELECT p.repo, p.number, p.created_at, p.merged_at, fr.first_review_at,
        coalesce(ef.force_pushes, 0) AS force_pushes, ef.last_ready_for_review_at
 FROM prs p
 LEFT JOIN first_reviews fr ON fr.repo = p.repo AND fr.pr_number = p.number
+LEFT JOIN first_responses fo ON fo.repo = p.repo AND fo.pr_number = p.number
 LEFT JOIN round_facts rf ON rf.repo = p.repo AND rf.pr_number = p.number
 LEFT JOIN late_commits lc ON lc.repo = p.repo AND lc.pr_number = p.number
 LEFT JOIN comment_facts cf ON cf.repo = p.repo AND cf.pr_number = p.number

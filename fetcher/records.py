@@ -72,13 +72,34 @@ def parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+# GitHub's stand-in for a deleted account. The REST timeline names a deleted account with this
+# user object ({"login": "ghost", "id": 10137, "html_url": "https://github.com/ghost"}); the other
+# lists (and GraphQL) send null. Both are stored one way: a NULL login and type, and a
+# ``*_deleted`` flag. GitHub reserves the login: no living account has it.
+GHOST_LOGIN = "ghost"
+
+
 def login_of(user: Payload | None) -> str | None:
-    # A deleted account comes back as "user": null (GitHub shows it as "ghost").
-    return user.get("login") if user else None
+    # A deleted account: "user": null, or the "ghost" user.
+    return user.get("login") if user and not is_ghost(user) else None
 
 
 def type_of(user: Payload | None) -> str | None:
-    return user.get("type") if user else None
+    # 2012 user objects have no "type": NULL with a login is a living account of unknown type.
+    return user.get("type") if user and not is_ghost(user) else None
+
+
+def is_ghost(user: Payload) -> bool:
+    return user.get("login") == GHOST_LOGIN
+
+
+def deleted(payload: Payload, key: str) -> bool:
+    """The account ``payload[key]`` names is a deleted one: the key is there (an account is
+    expected) and holds null or GitHub's ghost user."""
+    if key not in payload:
+        return False
+    user = payload[key]
+    return user is None or is_ghost(user)
 
 
 def pull_request_row(repo: str, pr: Payload) -> Row:
@@ -91,6 +112,7 @@ def pull_request_row(repo: str, pr: Payload) -> Row:
         "body": pr.get("body"),
         "author_login": login_of(pr.get("user")),
         "author_type": type_of(pr.get("user")),
+        "author_deleted": deleted(pr, "user"),
         "state": pr.get("state"),
         "draft": bool(pr.get("draft")),
         "base_ref": (pr.get("base") or {}).get("ref"),
@@ -102,6 +124,8 @@ def pull_request_row(repo: str, pr: Payload) -> Row:
         "closed_at": parse_time(pr.get("closed_at")),
         "merged_at": parse_time(pr.get("merged_at")),
         "merged_by_login": login_of(pr.get("merged_by")),
+        # null on an unmerged PR, and absent from a PR of the list: only a merged PR's is a deleted account.
+        "merged_by_deleted": bool(pr.get("merged_at")) and deleted(pr, "merged_by"),
         "additions": pr.get("additions"),
         "deletions": pr.get("deletions"),
         "changed_files": pr.get("changed_files"),
@@ -148,13 +172,17 @@ def is_cross_repository(head: Payload, base: Payload) -> bool | None:
     return bool(head_repo.get("full_name") != base_repo.get("full_name"))
 
 
-def commit_row(commit: Payload) -> Row:
+def commit_row(position: int, commit: Payload) -> Row:
+    """A commit at ``position`` of the PR's list (0: the first GitHub lists, oldest first)."""
     git = commit.get("commit") or {}
     git_author = git.get("author") or {}
     git_committer = git.get("committer") or {}
     verification = git.get("verification") or {}
     return {
         "sha": commit["sha"],
+        "position": position,
+        # A merge commit has two or more; NULL when not fetched (GraphQL backfill: data-contract.md).
+        "parents": [parent.get("sha") for parent in commit["parents"]] if "parents" in commit else None,
         # "author" is the GitHub account linked to the commit email; null when none is.
         "author_login": login_of(commit.get("author")),
         "author_type": type_of(commit.get("author")),
@@ -193,6 +221,7 @@ def review_row(review: Payload) -> Row:
         "id": review["id"],
         "reviewer_login": login_of(review.get("user")),
         "reviewer_type": type_of(review.get("user")),
+        "reviewer_deleted": deleted(review, "user"),
         "state": review.get("state"),
         "body": review.get("body"),
         # A PENDING review has no submitted_at.
@@ -208,6 +237,7 @@ def review_comment_row(comment: Payload) -> Row:
         "id": comment["id"],
         "author_login": login_of(comment.get("user")),
         "author_type": type_of(comment.get("user")),
+        "author_deleted": deleted(comment, "user"),
         "body": comment.get("body"),
         "created_at": parse_time(comment.get("created_at")),
         "updated_at": parse_time(comment.get("updated_at")),
@@ -247,6 +277,7 @@ def issue_comment_row(comment: Payload) -> Row:
         "id": comment["id"],
         "author_login": login_of(comment.get("user")),
         "author_type": type_of(comment.get("user")),
+        "author_deleted": deleted(comment, "user"),
         "body": comment.get("body"),
         "created_at": parse_time(comment.get("created_at")),
         "updated_at": parse_time(comment.get("updated_at")),
@@ -264,7 +295,8 @@ def timeline_row(seq: int, item: Payload) -> Row:
     ``committed`` has a git author/committer and no actor or created_at, ``reviewed`` has
     ``user`` and ``submitted_at``, ``line-commented`` wraps a list of review comments."""
     event = item.get("event")
-    actor = item.get("actor") if "actor" in item else item.get("user")
+    actor_key = "actor" if "actor" in item else "user"
+    actor, holder = item.get(actor_key), item
     created_at = item.get("created_at") or item.get("submitted_at")
     commit_id = item.get("commit_id")
     if event == "committed":
@@ -272,7 +304,7 @@ def timeline_row(seq: int, item: Payload) -> Row:
         commit_id = item.get("sha")
     elif event == "line-commented" and item.get("comments"):
         first = item["comments"][0]
-        actor, created_at = first.get("user"), first.get("created_at")
+        actor, created_at, actor_key, holder = first.get("user"), first.get("created_at"), "user", first
     # cross-referenced: the issue or PR that mentions this one
     source_issue = (item.get("source") or {}).get("issue") or {} if event == "cross-referenced" else {}
     return {
@@ -280,6 +312,7 @@ def timeline_row(seq: int, item: Payload) -> Row:
         "event": event,
         "actor_login": login_of(actor),
         "actor_type": type_of(actor),
+        "actor_deleted": deleted(holder, actor_key),
         "created_at": parse_time(created_at),
         "commit_id": commit_id,
         "requested_reviewer_login": login_of(item.get("requested_reviewer")),
@@ -293,6 +326,7 @@ def timeline_row(seq: int, item: Payload) -> Row:
         "source_number": source_issue.get("number"),
         "source_repo": repository_name(source_issue),
         "state_reason": item.get("state_reason"),
+        "requested_reviewer_deleted": deleted(item, "requested_reviewer"),
     }
 
 

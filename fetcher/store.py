@@ -22,7 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from fetcher import metrics, sections
-from fetcher.records import PullRequestBundle, Row
+from fetcher.records import GHOST_LOGIN, PullRequestBundle, Row
 from fetcher.sections import Section
 
 SCHEMA_VERSION = 3
@@ -32,6 +32,10 @@ def _add_columns(table: str, columns: str) -> str:
     """``ALTER TABLE … ADD COLUMN`` for each of ``columns`` (DuckDB adds one column a statement)."""
     return "; ".join(f"ALTER TABLE {table} ADD COLUMN {column.strip()}" for column in columns.split(", "))
 
+
+# The last version whose migration changed metric definitions: an older file's metrics are
+# recomputed once it is migrated (as `metrics --recompute` would).
+METRICS_CHANGED = 3
 
 # Each version's DDL by the table it creates or changes, applied in order to bring an older
 # file forward. Never edit a released step: add a new version.
@@ -113,7 +117,10 @@ MIGRATIONS: dict[int, dict[str, str]] = {
             updated_at TIMESTAMPTZ, head_sha VARCHAR,  -- as listed: staleness and the head's check runs
             PRIMARY KEY (repo, number))""",
     },
-    # what users ask for next, all in the payloads already fetched (docs/data-contract.md, v3)
+    # Issue 10. What users ask for next, all in the payloads already fetched (docs/data-contract.md,
+    # v3); commit parents (merge commits); deleted accounts as NULL login + a flag (GitHub's timeline
+    # sends its "ghost" user, other lists null: rows stored so far are converted); the first
+    # response; the extra bot logins in effect.
     3: {
         "pull_requests": _add_columns(
             "pull_requests",
@@ -121,25 +128,52 @@ MIGRATIONS: dict[int, dict[str, str]] = {
             "requested_reviewers VARCHAR[], requested_teams VARCHAR[], assignees VARCHAR[], milestone VARCHAR, "
             "head_repo_full_name VARCHAR, is_cross_repository BOOLEAN, "
             "auto_merge_enabled BOOLEAN, auto_merge_method VARCHAR, auto_merge_enabled_by_login VARCHAR",
-        ),
+        )
+        + f"""; ALTER TABLE pull_requests ADD COLUMN author_deleted BOOLEAN;
+            ALTER TABLE pull_requests ADD COLUMN merged_by_deleted BOOLEAN;
+            UPDATE pull_requests SET author_deleted = author_login IS NULL OR author_login = '{GHOST_LOGIN}',
+                merged_by_deleted = merged_by_login IS NOT DISTINCT FROM '{GHOST_LOGIN}';
+            UPDATE pull_requests SET author_login = NULL, author_type = NULL WHERE author_login = '{GHOST_LOGIN}';
+            UPDATE pull_requests SET merged_by_login = NULL WHERE merged_by_login = '{GHOST_LOGIN}'""",
         "pr_commits": _add_columns(
             "pr_commits",
-            "committer_name VARCHAR, committer_email VARCHAR, verified BOOLEAN, verification_reason VARCHAR",
+            "committer_name VARCHAR, committer_email VARCHAR, verified BOOLEAN, verification_reason VARCHAR, "
+            "parents VARCHAR[]",
         ),
+        "pr_reviews": f"""ALTER TABLE pr_reviews ADD COLUMN reviewer_deleted BOOLEAN;
+            UPDATE pr_reviews SET reviewer_deleted = reviewer_login IS NULL OR reviewer_login = '{GHOST_LOGIN}';
+            UPDATE pr_reviews SET reviewer_login = NULL, reviewer_type = NULL
+                WHERE reviewer_login = '{GHOST_LOGIN}'""",
         "pr_comments": _add_columns(
             "pr_comments",
             "original_line INTEGER, start_line INTEGER, side VARCHAR, commit_id VARCHAR, original_commit_id VARCHAR, "
             "subject_type VARCHAR, is_resolved BOOLEAN",
-        ),
+        )
+        + f"""; ALTER TABLE pr_comments ADD COLUMN author_deleted BOOLEAN;
+            UPDATE pr_comments SET author_deleted = author_login IS NULL OR author_login = '{GHOST_LOGIN}';
+            UPDATE pr_comments SET author_login = NULL, author_type = NULL WHERE author_login = '{GHOST_LOGIN}'""",
+        # "committed" (a git commit) and "commit-commented" items name no account: a NULL actor there
+        # is no deleted account.
         "pr_events": _add_columns(
             "pr_events",
             "github_id BIGINT, label_name VARCHAR, rename_from VARCHAR, rename_to VARCHAR, review_state VARCHAR, "
             "assignee_login VARCHAR, source_number INTEGER, source_repo VARCHAR, state_reason VARCHAR",
-        ),
+        )
+        + f"""; ALTER TABLE pr_events ADD COLUMN actor_deleted BOOLEAN;
+            ALTER TABLE pr_events ADD COLUMN requested_reviewer_deleted BOOLEAN;
+            UPDATE pr_events SET actor_deleted = actor_login IS NOT DISTINCT FROM '{GHOST_LOGIN}'
+                    OR (actor_login IS NULL AND event NOT IN ('committed', 'commit-commented')),
+                requested_reviewer_deleted = requested_reviewer_login IS NOT DISTINCT FROM '{GHOST_LOGIN}';
+            UPDATE pr_events SET actor_login = NULL, actor_type = NULL WHERE actor_login = '{GHOST_LOGIN}';
+            UPDATE pr_events SET requested_reviewer_login = NULL WHERE requested_reviewer_login = '{GHOST_LOGIN}'""",
         "pr_check_runs": _add_columns(
             "pr_check_runs", "check_suite_id BIGINT, details_url VARCHAR, output_title VARCHAR, output_summary VARCHAR"
         ),
         "pr_files": _add_columns("pr_files", "sha VARCHAR, patch VARCHAR"),
+        "pr_metrics": """ALTER TABLE pr_metrics ADD COLUMN first_response_at TIMESTAMPTZ;
+            ALTER TABLE pr_metrics ADD COLUMN time_to_first_response_hours DOUBLE""",
+        # Logins counted as bots besides GitHub's own rule (MERGELENS_BOTS / --bots), lower-case.
+        "bot_logins": "CREATE TABLE bot_logins (login VARCHAR PRIMARY KEY)",
     },
 }
 
@@ -397,6 +431,10 @@ def connect(path: str | Path, read_only: bool = False) -> duckdb.DuckDBPyConnect
     try:
         if not read_only and version < SCHEMA_VERSION:
             ensure_schema(con, SCHEMA_VERSION, current=version)
+            if 0 < version < METRICS_CHANGED:  # the stored metrics follow the old definitions
+                con.execute("BEGIN")
+                metrics.recompute(con)
+                con.execute("COMMIT")
     except duckdb.Error as exc:  # our own DDL on a verified file: a full disk, a read-only directory
         con.close()
         raise DatabaseRefused(

@@ -28,6 +28,7 @@ SUMMARY_METRICS = (
     "cycle_time_hours",
     "pickup_hours",
     "time_to_first_review_hours",
+    "time_to_first_response_hours",
     "review_rounds",
     "avg_fix_response_hours",
     "total_comments",
@@ -38,7 +39,9 @@ SELECT
     {", ".join(f"median({name}), quantile_cont({name}, 0.9)" for name in SUMMARY_METRICS)},
     count(*) FILTER (WHERE force_pushes > 0),
     count(*) FILTER (WHERE first_review_at IS NULL),
-    count(*) FILTER (WHERE {is_bot("p.author_login", "p.author_type")})
+    count(*) FILTER (WHERE {is_bot("p.author_login", "p.author_type")}),
+    (SELECT count(*) FROM pr_comments c WHERE {is_bot("c.author_login", "c.author_type")}),
+    (SELECT string_agg(login, ', ' ORDER BY login) FROM bot_logins)
 FROM pr_metrics m JOIN pull_requests p USING (repo, number)
 WHERE p.merged_at IS NOT NULL
 """
@@ -103,10 +106,14 @@ def print_summary(db: Path) -> None:
         label = METRIC_BY_NAME[name].label + (" (hours)" if name.endswith("_hours") else "")
         median, p90 = values[2 * index], values[2 * index + 1]
         print(f"  {label:<32}{_fmt(median):>10}{_fmt(p90):>10}")
-    force_pushed, unreviewed, bot_authored = values[-3:]
+    force_pushed, unreviewed, bot_authored, bot_comments, extra_bots = values[-5:]
     print(
         f"\n  {force_pushed} PRs were force-pushed (read their commit-based metrics with care), "
         f"{unreviewed} merged without a human review, {bot_authored} authored by bots."
+    )
+    print(
+        f"  {bot_comments} comments by bots left out of the metrics (type Bot, a [bot] login, "
+        f"or listed in MERGELENS_BOTS: {extra_bots or 'none listed'})."
     )
     print(f"\nExplore it: python -c \"import duckdb; duckdb.connect('{db}').sql('FROM pr_metrics').show()\"")
 

@@ -44,7 +44,10 @@ def next_id() -> int:
     return next(_ids)
 
 
-def commit(when: str, author: User | None = ALICE, seed: object = None, authored: str | None = None) -> Commit:
+def commit(
+    when: str, author: User | None = ALICE, seed: object = None, authored: str | None = None, merges: str = ""
+) -> Commit:
+    """A commit; ``merges``: a merge commit whose second parent is that SHA (the base merged in)."""
     return Commit(
         sha=sha(seed if seed is not None else (when, next_id())),
         author=author,
@@ -52,7 +55,8 @@ def commit(when: str, author: User | None = ALICE, seed: object = None, authored
         author_email=f"{author.login if author else 'former'}@example.com",
         authored_at=at(authored or when),
         committed_at=at(when),
-        message=f"change at {when}",
+        message=f"Merge {merges} into the branch" if merges else f"change at {when}",
+        merged_parents=(merges,) if merges else (),
     )
 
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from fetcher.graphql import batch_query, batch_requests, points
+from fetcher.graphql.queries import FRAGMENTS
 from tests.conftest import SAMPLES, TABLES, query, table_rows
 from tests.factories import (
     ACTIONS_BOT,
@@ -71,12 +72,15 @@ GRAPHQL_DIFFERS: dict[tuple[str, str], tuple[str, str]] = {
     },
     ("pr_comments", "is_resolved"): ("REST does not tell whether a review thread was resolved", "sync"),
     ("pr_events", "github_id"): ("GraphQL's timeline events have no database id (reviews, comments do)", "backfill"),
+    # Commit.parents is a connection per commit (test_commit_parents_cost_too_much_to_ask_graphql)
+    ("pr_commits", "parents"): ("a connection per commit: 1.16 points per PR", "backfill"),
 }
 KEYS = {
     "pull_requests": "repo, number",
     "pr_files": "repo, pr_number, filename",
     "pr_comments": "repo, comment_type, id",
     "pr_events": "repo, pr_number, seq",
+    "pr_commits": "repo, pr_number, sha",
 }
 
 
@@ -85,6 +89,10 @@ def assert_same_tables(backfilled, synced, differs=GRAPHQL_DIFFERS):
         exclude = {"pull_requests": ("fetched_at",), "pr_metrics": ("computed_at",)}.get(table, ())
         exclude += tuple(column for (t, column) in differs if t == table)
         assert table_rows(backfilled, table, exclude) == table_rows(synced, table, exclude), table
+    assert query(synced, "SELECT count(*) FROM pr_commits WHERE parents IS NULL") == [(0,)]
+    sql = "SELECT pr_number, sha, parents FROM pr_commits WHERE parents IS NOT NULL ORDER BY ALL"
+    read_over_rest = {number for number, _, _ in query(backfilled, sql)}  # a PR backfill read over REST
+    assert query(backfilled, sql) == [row for row in query(synced, sql) if row[0] in read_over_rest]
     assert table_rows(backfilled, "sync_runs", RUN_COLUMNS) == table_rows(synced, "sync_runs", RUN_COLUMNS)
     for (table, column), (_, null_side) in differs.items():
         # where the two differ, the documented side is NULL: never two different values
@@ -244,6 +252,18 @@ def test_cost_is_computed_like_github():
     assert points(batch_requests(25, 25)) == 4  # 0.16 points per PR
 
 
+def test_commit_parents_cost_too_much_to_ask_graphql():
+    """Commit.parents is a connection under each of a PR's 100 commits: 100 more requests a PR,
+    1.16 points instead of 0.16 (the goal is at most 0.2). So backfill stores NULL parents."""
+    parents = FRAGMENTS["CommitFields"].replace(
+        "on Commit { oid", "on Commit { oid parents(first: 2) { nodes { oid } }"
+    )
+    with_parents = batch_query(25, 25).replace(FRAGMENTS["CommitFields"], parents)
+    assert "parents" not in batch_query(25, 25) and "parents(first: 2)" in with_parents
+    assert query_cost(batch_query(25, 25))[0] / 25 == 0.16
+    assert query_cost(with_parents)[0] / 25 == 1.16
+
+
 def test_backfill_rows_equal_sync_rows(serve, cli, tmp_path):
     pulls = quirky_pulls()
     server = serve(repository(*pulls))
@@ -263,6 +283,10 @@ def test_backfill_rows_equal_sync_rows(serve, cli, tmp_path):
     # and the quirks are really in there
     db = tmp_path / "backfill.duckdb"
     assert query(db, "SELECT count(*) FROM pr_commits WHERE pr_number = 10") == [(130,)]
+    assert query(db, "SELECT count(*) FROM pr_commits WHERE parents IS NOT NULL") == [(0,)]  # not asked of GraphQL
+    assert query(db, "SELECT list(position ORDER BY position) = range(130) FROM pr_commits WHERE pr_number = 10") == [
+        (True,)
+    ]
     assert query(db, "SELECT count(*) FROM pr_files WHERE pr_number = 10") == [(300,)]
     assert query(db, "SELECT count(*) FROM pr_comments WHERE pr_number = 10") == [(150 + 176,)]
     assert query(db, "SELECT count(*) FROM pr_check_runs WHERE pr_number = 10") == [(109,)]

@@ -160,8 +160,8 @@ def test_overview_then_a_pr_timeline_in_chromium(
     p.locator('[data-testid="stVegaLiteChart"]').first.wait_for()  # type: ignore[attr-defined]
     wait_until_idle(p)
     assert p.locator(ERRORS).count() == 0  # type: ignore[attr-defined]
-    # the six cards render one by one: wait for all of them (a count taken at once saw 3 under load)
-    playwright_api.expect(p.locator('[data-testid="stMetric"]')).to_have_count(6, timeout=30_000)  # type: ignore[attr-defined]
+    # the eight cards render one by one: wait for all of them (a count taken at once saw 3 under load)
+    playwright_api.expect(p.locator('[data-testid="stMetric"]')).to_have_count(8, timeout=30_000)  # type: ignore[attr-defined]
     overview = tmp_path / "overview.png"
     p.screenshot(path=str(overview), full_page=True)  # type: ignore[attr-defined]
     if os.environ.get("MERGELENS_UPDATE_SCREENSHOT") == "1":

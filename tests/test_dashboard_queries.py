@@ -20,7 +20,7 @@ import pytest
 from dashboard import db as dashboard_db
 from dashboard import queries
 from dashboard.queries import Filters
-from fetcher import store
+from fetcher import metrics, store
 from tests.dashboard_support import SCRIPT_TITLE, build_hand_db, empty_db, session_demo_db
 
 CURRENT = Filters(start=date(2026, 3, 1), end=date(2026, 3, 14))
@@ -192,6 +192,21 @@ def test_timeline_of_a_pr(hand: duckdb.DuckDBPyConnection) -> None:
     assert queries.pr_timeline(hand, "acme/widgets", 999).empty
 
 
+def test_extra_bots_are_listed_for_the_pages_that_explain_them(hand_path: Path, tmp_path: Path) -> None:
+    path = tmp_path / "bots.duckdb"
+    shutil.copy(hand_path, path)
+    con = store.connect(path)
+    try:
+        assert queries.extra_bots(con) == []
+        assert metrics.use_bot_logins(con, ("golangcibot", "carol"))
+        assert queries.extra_bots(con) == ["carol", "golangcibot"]
+        # carol now counts as a bot: her comment on widgets#1 is no longer counted
+        pr1 = {e.metric: e for e in queries.metric_evidence(con, "acme/widgets", 1)}
+        assert pr1["total_comments"].rows["counted"].sum() == pr1["total_comments"].value == 0
+    finally:
+        con.close()
+
+
 def test_evidence_of_a_pr_by_hand(hand: duckdb.DuckDBPyConnection) -> None:
     evidence = {e.metric: e for e in queries.metric_evidence(hand, "acme/widgets", 2)}
     assert evidence["cycle_time_hours"].value == pytest.approx(48)
@@ -241,6 +256,18 @@ def test_evidence_agrees_with_stored_metrics_on_every_demo_pr(demo: duckdb.DuckD
         comments = evidence["total_comments"]
         assert comments.rows["counted"].sum() == comments.value, context
         assert len(evidence["force_pushes"].rows) == evidence["force_pushes"].value, context
+        assert_first_response_evidence(evidence, context)
+
+
+def assert_first_response_evidence(evidence: dict[str, queries.Evidence], context: str) -> None:
+    """The first response is the earliest row not excluded (a bot, the author, after the merge)."""
+    responses = evidence["first_response_at"].rows
+    answering = responses.loc[responses["excluded_because"].isna(), "at"].dropna()
+    value = evidence["first_response_at"].value
+    if answering.empty:
+        assert pd.isna(value), context
+    else:
+        assert answering.min() == value and responses["counted"].any(), context
 
 
 def test_demo_db_queries_cover_the_dataset(demo: duckdb.DuckDBPyConnection) -> None:

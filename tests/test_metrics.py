@@ -28,11 +28,13 @@ from tests.factories import (
     repository,
     review,
     review_comment,
+    sha,
 )
 
 METRIC_COLUMNS = (
     "total_comments, commits_after_first_review, review_rounds, avg_fix_response_hours, cycle_time_hours, "
-    "time_to_first_review_hours, first_review_at, ready_for_review_at, pickup_hours, force_pushes"
+    "time_to_first_review_hours, first_review_at, ready_for_review_at, pickup_hours, force_pushes, "
+    "first_response_at, time_to_first_response_hours"
 )
 
 
@@ -107,6 +109,9 @@ def test_iteration_metrics_by_hand(synced):
     assert m["ready_for_review_at"] == at("2026-03-02 12:00")
     assert m["pickup_hours"] == pytest.approx(2.0)  # ready 12:00 -> first review 14:00
     assert m["force_pushes"] == 1
+    # the first comment or review by another person: dave's comment at 15:00 comes after bob's review
+    assert m["first_response_at"] == at("2026-03-02 14:00")
+    assert m["time_to_first_response_hours"] == pytest.approx(5.0)
 
 
 def test_pr_without_human_review(synced):
@@ -204,3 +209,86 @@ def test_metric_times_are_utc(synced):
     (value,) = query(db, "SELECT first_review_at FROM pr_metrics")[0]
     assert isinstance(value, datetime)
     assert value.utcoffset().total_seconds() == 0
+
+
+def test_merge_commits_are_no_fixes(synced):
+    # bob requests changes at 10:00; alice merges main into her branch at 11:00 (two parents), then
+    # fixes at 13:00. The merge is no commit after the review and does not answer it.
+    pr = pull(8, created="2026-03-16 09:00", merged="2026-03-16 18:00")
+    pr.commits = [
+        commit("2026-03-16 08:00"),
+        commit("2026-03-16 11:00", merges=sha("main")),
+        commit("2026-03-16 13:00"),
+    ]
+    pr.reviews = [review(BOB, "CHANGES_REQUESTED", "2026-03-16 10:00")]
+    db = synced(pr)
+    assert query(db, "SELECT position, len(parents) FROM pr_commits ORDER BY position") == [(0, 1), (1, 2), (2, 1)]
+    m = metrics_of(db, 8)
+    assert m["commits_after_first_review"] == 1  # 13:00 only; the merge stays in pr_commits
+    assert m["review_rounds"] == 1
+    assert m["avg_fix_response_hours"] == pytest.approx(3.0)  # 10:00 -> 13:00, not the 11:00 merge
+
+
+def test_only_activity_before_the_merge_counts(synced):
+    # Merged at 12:00 with no review; bob reviews (changes requested) and comments after it.
+    pr = pull(9, created="2026-03-17 09:00", merged="2026-03-17 12:00")
+    pr.commits = [commit("2026-03-17 08:00"), commit("2026-03-18 09:00")]
+    pr.reviews = [review(BOB, "CHANGES_REQUESTED", "2026-03-18 08:00", body="too late")]
+    pr.issue_comments = [issue_comment(CAROL, "2026-03-17 12:30")]
+    m = metrics_of(synced(pr), 9)
+    assert (m["first_review_at"], m["time_to_first_review_hours"], m["pickup_hours"]) == (None, None, None)
+    assert (m["first_response_at"], m["time_to_first_response_hours"]) == (None, None)
+    assert (m["review_rounds"], m["avg_fix_response_hours"], m["commits_after_first_review"]) == (0, None, 0)
+    assert m["total_comments"] == 2  # counts stay whole: carol's comment and bob's review body
+
+
+def test_first_response_by_hand(synced):
+    # Opened 09:00. A bot at 09:01 and the author at 09:30 do not answer; dave's review comment at
+    # 10:15 does, before bob's first review at 11:00.
+    pr = pull(10, author=ALICE, created="2026-03-18 09:00", merged="2026-03-18 17:00")
+    pr.commits = [commit("2026-03-18 08:00")]
+    pr.issue_comments = [
+        issue_comment(ACTIONS_BOT, "2026-03-18 09:01"),
+        issue_comment(ALICE, "2026-03-18 09:30"),
+    ]
+    pr.review_comments = [review_comment(DAVE, "2026-03-18 10:15")]
+    pr.reviews = [review(BOB, "APPROVED", "2026-03-18 11:00")]
+    m = metrics_of(synced(pr), 10)
+    assert m["first_response_at"] == at("2026-03-18 10:15")
+    assert m["time_to_first_response_hours"] == pytest.approx(1.25)
+    assert m["first_review_at"] == at("2026-03-18 11:00")
+
+
+def test_first_response_is_the_first_review_when_nobody_comments(synced):
+    pr = pull(11, created="2026-03-19 09:00", merged="2026-03-19 17:00")
+    pr.commits = [commit("2026-03-19 08:00")]
+    pr.reviews = [review(CAROL, "APPROVED", "2026-03-19 13:30")]
+    m = metrics_of(synced(pr), 11)
+    assert m["first_response_at"] == m["first_review_at"] == at("2026-03-19 13:30")
+    assert m["time_to_first_response_hours"] == pytest.approx(4.5)
+
+
+def test_extra_bots_from_a_sync_recompute_every_pr(serve, cli, db_path):
+    # dave is a bot GitHub types as a user. PR 1 is synced without the list; syncing PR 7 with
+    # --bots dave stores the list and recomputes PR 1 too: dave's 15:00 comment no longer counts.
+    quick = pull(7, created="2026-03-02 09:00", merged="2026-03-02 10:00")
+    quick.commits = [commit("2026-03-02 08:00")]
+    server = serve(repository(iteration_pr(), quick))
+    assert cli(server, "sync", "--repo", "acme/widgets", "--pr", "1", "--db", str(db_path)).exit_code == 0
+    assert metrics_of(db_path, 1)["total_comments"] == 6
+    run = cli(server, "sync", "--repo", "acme/widgets", "--pr", "7", "--db", str(db_path), "--bots", "dave")
+    assert run.exit_code == 0, run.stderr
+    assert "extra bots now dave: recomputed every PR's metrics" in run.stderr
+    assert metrics_of(db_path, 1)["total_comments"] == 5
+    assert query(db_path, "SELECT login FROM bot_logins") == [("dave",)]
+    # a sync without the setting keeps it
+    assert cli(server, "sync", "--repo", "acme/widgets", "--pr", "1", "--db", str(db_path)).exit_code == 0
+    assert metrics_of(db_path, 1)["total_comments"] == 5
+
+
+def test_a_bot_list_that_is_no_list_of_logins_is_a_usage_error(cli, db_path):
+    run = cli(None, "metrics", "--recompute", "--db", str(db_path), "--bots", "ok-bot, not a login")
+    assert run.exit_code == 2
+    assert run.stderr.strip().splitlines() == [
+        "mergelens: error: --bots / MERGELENS_BOTS: 'not a login' is not a GitHub login"
+    ]

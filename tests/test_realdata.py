@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from fetcher.cli import main
+from fetcher.config import Environment
 from tests.conftest import FAST, REALDATA, TOKEN, environment, query, shared_data
 from tests.fake_github import FakeGitHub, RecordedPull, RecordedRepository
 from tests.realdata import ANTS, PYGITHUB, load_ants, load_pygithub, merged_pulls
@@ -58,12 +59,24 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synced]:
 # --- what the recording says each column holds (docs/data-contract.md) ------------------------
 
 
+GHOST = {"login": "ghost", "id": 10137}  # GitHub's stand-in for a deleted account (REST timeline)
+
+
+def is_ghost(user: Json | None) -> bool:
+    return user is not None and (user["login"], user["id"]) == (GHOST["login"], GHOST["id"])
+
+
 def login(user: Json | None) -> str | None:
-    return user["login"] if user else None  # a deleted account is null: NULL
+    return user["login"] if user and not is_ghost(user) else None  # a deleted account: NULL
 
 
 def user_type(user: Json | None) -> str | None:
-    return user.get("type") if user else None  # 2012 user objects have no "type"
+    return user.get("type") if user and not is_ghost(user) else None  # 2012 user objects have no "type"
+
+
+def deleted(holder: Json, key: str) -> bool:
+    """An account is expected there (the key is sent) and it is null or the ghost user."""
+    return key in holder and (holder[key] is None or is_ghost(holder[key]))
 
 
 def instant(value: str | None) -> datetime | None:
@@ -78,6 +91,7 @@ def pull_request_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
         "body": pr["body"],
         "author_login": login(pr["user"]),
         "author_type": user_type(pr["user"]),
+        "author_deleted": deleted(pr, "user"),
         "state": pr["state"],
         "draft": pr["draft"],
         "base_ref": pr["base"]["ref"],
@@ -90,6 +104,7 @@ def pull_request_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
         "merged_at": instant(pr["merged_at"]),
         # A PR item of the list (ants) has none of these: not recorded, NULL.
         "merged_by_login": login(pr.get("merged_by")),
+        "merged_by_deleted": pr["merged_at"] is not None and deleted(pr, "merged_by"),
         "additions": pr.get("additions"),
         "deletions": pr.get("deletions"),
         "changed_files": pr.get("changed_files"),
@@ -121,7 +136,8 @@ def pull_request_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
 def commit_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
     return {
         (repo, pull.number, c["sha"]): {
-            "position": None,  # never written
+            "position": position,  # GitHub's order, oldest first
+            "parents": [parent["sha"] for parent in c["parents"]],
             "author_login": login(c["author"]),
             "author_type": user_type(c["author"]),
             "author_name": c["commit"]["author"]["name"],
@@ -135,7 +151,7 @@ def commit_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "verified": c["commit"]["verification"]["verified"] if "verification" in c["commit"] else None,
             "verification_reason": c["commit"]["verification"]["reason"] if "verification" in c["commit"] else None,
         }
-        for c in pull.commits
+        for position, c in enumerate(pull.commits)
     }
 
 
@@ -160,6 +176,7 @@ def review_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "pr_number": pull.number,
             "reviewer_login": login(r["user"]),
             "reviewer_type": user_type(r["user"]),
+            "reviewer_deleted": deleted(r, "user"),
             "state": r["state"],
             "body": r["body"],
             "submitted_at": instant(r.get("submitted_at")),
@@ -177,6 +194,7 @@ def comment_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "pr_number": pull.number,
             "author_login": login(c["user"]),
             "author_type": user_type(c["user"]),
+            "author_deleted": deleted(c, "user"),
             "body": c["body"],
             "created_at": instant(c["created_at"]),
             "updated_at": instant(c["updated_at"]),
@@ -199,6 +217,7 @@ def comment_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "pr_number": pull.number,
             "author_login": login(c["user"]),
             "author_type": user_type(c["user"]),
+            "author_deleted": deleted(c, "user"),
             "body": c["body"],
             "created_at": instant(c["created_at"]),
             "updated_at": instant(c["updated_at"]),
@@ -221,17 +240,22 @@ def event_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
         event = item["event"]
         if event == "committed":  # a git commit: no actor, the committer date
             actor, created_at, commit_id = None, item["committer"]["date"], item["sha"]
+            actor_deleted = False
         elif event == "reviewed":
             actor, created_at, commit_id = item["user"], item["submitted_at"], item["commit_id"]
+            actor_deleted = deleted(item, "user")
         elif event == "line-commented":
             first = item["comments"][0]
             actor, created_at, commit_id = first["user"], first["created_at"], item.get("commit_id")
+            actor_deleted = deleted(first, "user")
         else:
             actor, created_at, commit_id = item["actor"], item["created_at"], item.get("commit_id")
+            actor_deleted = deleted(item, "actor")
         rows[repo, pull.number, seq] = {
             "event": event,
             "actor_login": login(actor),
             "actor_type": user_type(actor),
+            "actor_deleted": actor_deleted,
             "created_at": instant(created_at),
             "commit_id": commit_id,
             "requested_reviewer_login": login(item.get("requested_reviewer")),
@@ -244,6 +268,7 @@ def event_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "source_number": item["source"]["issue"]["number"] if event == "cross-referenced" else None,
             "source_repo": item["source"]["issue"]["repository"]["full_name"] if event == "cross-referenced" else None,
             "state_reason": item.get("state_reason"),
+            "requested_reviewer_deleted": deleted(item, "requested_reviewer"),
         }
     return rows
 
@@ -284,6 +309,7 @@ TABLES: dict[str, Table] = {
             "body",
             "author_login",
             "author_type",
+            "author_deleted",
             "state",
             "draft",
             "base_ref",
@@ -295,6 +321,7 @@ TABLES: dict[str, Table] = {
             "closed_at",
             "merged_at",
             "merged_by_login",
+            "merged_by_deleted",
             "additions",
             "deletions",
             "changed_files",
@@ -324,6 +351,7 @@ TABLES: dict[str, Table] = {
         ("repo", "pr_number", "sha"),
         (
             "position",
+            "parents",
             "author_login",
             "author_type",
             "author_name",
@@ -350,6 +378,7 @@ TABLES: dict[str, Table] = {
             "pr_number",
             "reviewer_login",
             "reviewer_type",
+            "reviewer_deleted",
             "state",
             "body",
             "submitted_at",
@@ -364,6 +393,7 @@ TABLES: dict[str, Table] = {
             "pr_number",
             "author_login",
             "author_type",
+            "author_deleted",
             "body",
             "created_at",
             "updated_at",
@@ -382,9 +412,11 @@ TABLES: dict[str, Table] = {
             "event",
             "actor_login",
             "actor_type",
+            "actor_deleted",
             "created_at",
             "commit_id",
             "requested_reviewer_login",
+            "requested_reviewer_deleted",
             "github_id",
             "label_name",
             "rename_from",
@@ -539,14 +571,27 @@ def test_commits_without_a_linked_account(synced: Synced) -> None:
     ]
 
 
-def test_deleted_accounts_in_the_timeline_are_ghost_as_github_sends_them(synced: Synced) -> None:
-    # The timeline names a deleted account "ghost" (a real user object), not null as the other
-    # endpoints do: stored as sent, so pr_events holds "ghost" where pr_comments would hold NULL.
+def test_deleted_accounts_are_a_null_login_and_a_flag_everywhere(synced: Synced) -> None:
+    # The timeline names a deleted account with GitHub's "ghost" user object, where the other
+    # lists send null: both are stored as a NULL login and type, flagged deleted.
     assert query(
         synced.db,
-        "SELECT actor_login, actor_type FROM pr_events WHERE repo = ? AND pr_number = 31 AND event = 'assigned'",
+        "SELECT actor_login, actor_type, actor_deleted FROM pr_events "
+        "WHERE repo = ? AND pr_number = 31 AND event = 'assigned'",
         [PYGITHUB_REPO],
-    ) == [("ghost", "User")]
+    ) == [(None, None, True)]
+    assert query(synced.db, "SELECT count(*) FROM pr_events WHERE actor_login = 'ghost'") == [(0,)]
+    # A git commit has no actor: NULL, and no deleted account.
+    assert query(synced.db, "SELECT DISTINCT actor_login, actor_deleted FROM pr_events WHERE event = 'committed'") == [
+        (None, False)
+    ]
+    # 2012 user objects have no "type": a NULL type with a login is a living account.
+    assert query(
+        synced.db,
+        "SELECT author_login, author_type, author_deleted FROM pr_comments WHERE repo = ? AND pr_number = 31 "
+        "AND comment_type = 'issue' AND author_type IS NULL",
+        [PYGITHUB_REPO],
+    ) == [("jacquev6", None, False)]
 
 
 def test_review_comments_outdated_replies_and_from_before_reviews(synced: Synced) -> None:
@@ -602,3 +647,119 @@ def test_check_runs_keep_their_own_head_sha(synced: Synced) -> None:
     head = query(synced.db, "SELECT head_sha FROM pull_requests WHERE repo = ? AND number = 3370", [PYGITHUB_REPO])
     assert [(number, sha[:8]) for number, sha in rows] == [(3370, "6bc9ecc8")]
     assert head != [(rows[0][1],)]
+
+
+# --- metrics on the real data (docs/metrics.md) -------------------------------------------------
+
+
+def pr_metric(db: Path, repo: str, number: int, column: str) -> Any:
+    ((value,),) = query(db, f"SELECT {column} FROM pr_metrics WHERE repo = ? AND number = ?", [repo, number])
+    return value
+
+
+def test_merge_commits_are_stored_with_their_parents_and_are_no_fixes(synced: Synced) -> None:
+    # ants#53: 14 commits committed after the first review (16:56:26), 3 of them merges of the base
+    # branch into the PR's (two parents each): 11 count.
+    merges = query(
+        synced.db,
+        "SELECT left(sha, 8), len(parents) FROM pr_commits WHERE repo = ? AND pr_number = 53 AND len(parents) > 1 "
+        "ORDER BY position",
+        [ANTS_REPO],
+    )
+    assert merges == [("2516ada0", 2), ("2709c0cb", 2), ("cc7281cc", 2)]
+    assert query(
+        synced.db, "SELECT count(*) FROM pr_commits WHERE repo = ? AND pr_number = 53 AND len(parents) = 1", [ANTS_REPO]
+    ) == [(13,)]
+    assert pr_metric(synced.db, ANTS_REPO, 53, "commits_after_first_review") == 14 - 3
+    # Its three rounds were answered by ordinary commits first: unchanged.
+    assert pr_metric(synced.db, ANTS_REPO, 53, "review_rounds") == 3
+    assert pr_metric(synced.db, ANTS_REPO, 53, "avg_fix_response_hours") == pytest.approx(10.4, abs=0.05)
+
+
+def test_commit_positions_follow_githubs_list(synced: Synced) -> None:
+    for repo in synced.repos:
+        for pull in merged_pulls(repo):
+            stored = query(
+                synced.db,
+                "SELECT sha FROM pr_commits WHERE repo = ? AND pr_number = ? ORDER BY position",
+                [repo.full_name, pull.number],
+            )
+            assert stored == [(c["sha"],) for c in pull.commits], (repo.full_name, pull.number)
+
+
+def test_reviews_after_the_merge_are_no_first_review(synced: Synced) -> None:
+    # PyGithub#31: merged 2012-05-27 10:29, first reviewed 2018-03-21 (2,124 days later): no review
+    # before the merge, so no first review, pickup or first response (its comments came later too).
+    for column in ("first_review_at", "time_to_first_review_hours", "pickup_hours", "first_response_at"):
+        assert pr_metric(synced.db, PYGITHUB_REPO, 31, column) is None, column
+    opened = datetime(2012, 5, 27, 9, 25, 36, tzinfo=UTC)
+    assert pr_metric(synced.db, PYGITHUB_REPO, 31, "ready_for_review_at") == opened
+
+
+def test_first_response_is_the_first_comment_or_review_by_someone_else(synced: Synced) -> None:
+    # ants#40: no review recorded, but panjf2000's review comments from 09:38:21 (opened 07:07:06).
+    assert pr_metric(synced.db, ANTS_REPO, 40, "first_review_at") is None
+    assert pr_metric(synced.db, ANTS_REPO, 40, "first_response_at") == datetime(2019, 7, 26, 9, 38, 21, tzinfo=UTC)
+    assert pr_metric(synced.db, ANTS_REPO, 40, "time_to_first_response_hours") == pytest.approx(2.52, abs=0.005)
+    # ants#4: codecov[bot] commented first; the first person answered 2.5 h after the PR opened.
+    first = query(
+        synced.db,
+        "SELECT author_login FROM pr_comments WHERE repo = ? AND pr_number = 4 ORDER BY created_at LIMIT 1",
+        [ANTS_REPO],
+    )
+    assert first == [("codecov[bot]",)]
+    assert pr_metric(synced.db, ANTS_REPO, 4, "time_to_first_response_hours") == pytest.approx(2.5, abs=0.05)
+    # ants#53: the first response is the first review (a change request).
+    assert pr_metric(synced.db, ANTS_REPO, 53, "first_response_at") == pr_metric(
+        synced.db, ANTS_REPO, 53, "first_review_at"
+    )
+
+
+def test_extra_bots_are_stored_and_kept_by_a_recompute_without_the_setting(
+    synced: Synced, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # ants#41: golangcibot (a bot GitHub types User) commented 03:25:26, a minute after the PR opened.
+    db = tmp_path / "bots.duckdb"
+    db.write_bytes(synced.db.read_bytes())
+    assert pr_metric(db, ANTS_REPO, 41, "time_to_first_response_hours") == pytest.approx(0.02, abs=0.005)
+    assert pr_metric(db, ANTS_REPO, 41, "total_comments") == 7
+
+    def recompute(*argv: str, bots: str | None = None) -> None:
+        env = Environment.from_environ({} if bots is None else {"MERGELENS_BOTS": bots})
+        assert main(["metrics", "--recompute", "--db", str(db), *argv], env) == 0
+        capsys.readouterr()
+
+    recompute(bots="GolangCIBot, golangcibot")  # MERGELENS_BOTS; logins are case-insensitive
+    assert query(db, "SELECT login FROM bot_logins") == [("golangcibot",)]
+    assert pr_metric(db, ANTS_REPO, 41, "total_comments") == 6
+    first_response = datetime(2019, 8, 20, 3, 59, tzinfo=UTC)  # panjf2000, after the bot
+    assert pr_metric(db, ANTS_REPO, 41, "first_response_at") == first_response
+    recompute()  # no setting: the stored list stays
+    assert pr_metric(db, ANTS_REPO, 41, "first_response_at") == first_response
+    recompute(bots=" ")  # MERGELENS_BOTS empty (an unset Actions variable): the stored list stays too
+    assert query(db, "SELECT login FROM bot_logins") == [("golangcibot",)]
+    recompute("--bots", "")  # an explicit empty --bots clears it
+    assert query(db, "SELECT count(*) FROM bot_logins") == [(0,)]
+    assert pr_metric(db, ANTS_REPO, 41, "total_comments") == 7
+
+
+def test_the_explorers_evidence_agrees_with_the_stored_metrics(synced: Synced) -> None:
+    """The dashboard re-derives each metric from the rows it shows: merges, reviews after the merge
+    and the first response included, on every real PR."""
+    from dashboard import db as dashboard_db
+    from dashboard import queries
+    from tests.test_dashboard_queries import assert_first_response_evidence
+
+    con = dashboard_db.connect(synced.db)
+    try:
+        for repo, number in synced.results:
+            evidence = {e.metric: e for e in queries.metric_evidence(con, repo, number)}
+            for metric in ("commits_after_first_review", "review_rounds", "total_comments"):
+                assert evidence[metric].rows["counted"].sum() == evidence[metric].value, (repo, number, metric)
+            assert_first_response_evidence(evidence, f"{repo}#{number}")
+        ants53 = {e.metric: e for e in queries.metric_evidence(con, ANTS_REPO, 53)}["commits_after_first_review"]
+        assert ants53.rows["merge_commit"].sum() == 3 and ants53.value == 11
+        pr31 = {e.metric: e for e in queries.metric_evidence(con, PYGITHUB_REPO, 31)}["first_review_at"]
+        assert pr31.rows["excluded_because"].tolist() == ["after the merge", "after the merge"]
+    finally:
+        con.close()

@@ -49,6 +49,16 @@ V3_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+CONVERTED_BY_MIGRATION: dict[str, tuple[str, ...]] = {
+    "pull_requests": ("author_deleted", "merged_by_deleted"),
+    "pr_commits": ("parents",),
+    "pr_reviews": ("reviewer_deleted",),
+    "pr_comments": ("author_deleted",),
+    "pr_events": ("actor_deleted", "requested_reviewer_deleted"),
+    "pr_metrics": ("computed_at", "first_response_at", "time_to_first_response_hours"),
+}
+
+
 # --- from recorded samples (../shared/github-samples) -------------------------------------------
 
 
@@ -84,7 +94,7 @@ def test_pull_request_from_a_deleted_fork_with_auto_merge():
 
 def test_commit_committer_and_signature_from_a_recorded_commit():
     (commit,) = recorded_sample("pull_commits.json")
-    row = records.commit_row(commit)
+    row = records.commit_row(0, commit)
     assert (row["committer_name"], row["committer_email"]) == ("GitHub", "noreply@github.com")
     assert (row["verified"], row["verification_reason"]) == (True, "valid")
 
@@ -163,7 +173,10 @@ def test_a_version_2_file_is_migrated_keeping_every_row(serve, cli, tmp_path):
             ]
             listed = ", ".join(v2_columns)
             con.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM v3.{table}")
-    before = {table: table_rows(old, table) for table in (*TABLES, "sync_runs")}
+    # metrics are recomputed by the migration: their computed_at moves
+    before = {
+        table: table_rows(old, table, ("computed_at",) * (table == "pr_metrics")) for table in (*TABLES, "sync_runs")
+    }
     assert all(before[table] for table in ("pull_requests", "pr_commits", "pr_files", "pr_events"))
 
     store.connect(old).close()
@@ -171,7 +184,10 @@ def test_a_version_2_file_is_migrated_keeping_every_row(serve, cli, tmp_path):
     assert query(old, "SELECT max(version) FROM mergelens_schema") == [(3,)]
     for table, rows in before.items():
         new = V3_COLUMNS.get(table, ())
-        assert table_rows(old, table, new) == rows, table
+        # version 3's metric columns are filled by the migration itself (the deleted-account flags,
+        # a recompute of the metrics: tests/test_store.py checks those): compared without them here
+        filled = CONVERTED_BY_MIGRATION.get(table, ())
+        assert table_rows(old, table, (*new, *filled)) == rows, table
         for column in new:
             assert query(old, f"SELECT count(*) FROM {table} WHERE {column} IS NOT NULL") == [(0,)], (table, column)
     # and the next sync fills them

@@ -327,7 +327,14 @@ def test_only_our_own_catalog_is_expected():
     """The expected catalog is read from a DB the migrations built, not written by hand."""
     latest = store.expected_catalog(store.SCHEMA_VERSION)
     tables = {entry.name for entry in latest if entry.kind == "table"}
-    assert tables == {"mergelens_schema", *TABLES, "sync_runs", "backfill_checkpoints", "backfill_pending"}
+    assert tables == {
+        "mergelens_schema",
+        *TABLES,
+        "sync_runs",
+        "backfill_checkpoints",
+        "backfill_pending",
+        "bot_logins",
+    }
     assert {entry.kind for entry in latest} == {"table", "column"}
     assert not {entry.name for entry in store.expected_catalog(1) if entry.kind == "table"} & {"backfill_pending"}
     assert store.expected_catalog(0) == {}
@@ -386,3 +393,79 @@ def test_two_connections_to_one_file_in_one_process(tmp_path):
         second.close()
     finally:
         first.close()
+
+
+def test_a_version_2_file_keeps_every_row_and_its_deleted_accounts_are_converted(tmp_path):
+    """A file as version 2 wrote it: the timeline's deleted account is GitHub's "ghost" user, the
+    comments' is NULL. Migrated to version 3: one representation (NULL login, a *_deleted flag),
+    every row kept, and the metrics recomputed by the new definitions."""
+    path = tmp_path / "v2.duckdb"
+    with duckdb.connect(str(path)) as con:
+        store.ensure_schema(con, 2)
+        pr = "'acme/widgets', 1"
+        con.execute(f"""INSERT INTO pull_requests (repo, number, author_login, author_type, created_at, merged_at,
+                merged_by_login, fetched_at, sync_status)
+            VALUES ({pr}, 'alice', 'User', '2026-03-02 09:00Z', '2026-03-02 17:00Z', 'ghost', now(), 'complete'),
+                   ('acme/widgets', 2, NULL, NULL, '2026-03-03 09:00Z', NULL, NULL, now(), 'complete')""")
+        con.execute(f"""INSERT INTO pr_commits (repo, pr_number, sha, position, author_login, committed_at)
+            VALUES ({pr}, 'a1', NULL, 'alice', '2026-03-02 08:00Z'), ({pr}, 'b2', NULL, NULL, '2026-03-02 12:00Z')""")
+        con.execute("""INSERT INTO pr_reviews (repo, id, pr_number, reviewer_login, reviewer_type, state,
+                submitted_at)
+            VALUES ('acme/widgets', 10, 1, 'ghost', 'User', 'CHANGES_REQUESTED', '2026-03-02 11:00Z'),
+                   ('acme/widgets', 11, 1, 'bob', 'User', 'APPROVED', '2026-03-02 16:00Z')""")
+        con.execute("""INSERT INTO pr_comments (repo, comment_type, id, pr_number, author_login, author_type,
+                created_at)
+            VALUES ('acme/widgets', 'issue', 20, 1, NULL, NULL, '2026-03-02 10:00Z'),
+                   ('acme/widgets', 'issue', 21, 1, 'jacquev6', NULL, '2026-03-02 10:30Z'),
+                   ('acme/widgets', 'review', 22, 1, 'ghost', 'User', '2026-03-02 10:45Z')""")
+        con.execute(f"""INSERT INTO pr_events (repo, pr_number, seq, event, actor_login, actor_type, created_at,
+                requested_reviewer_login)
+            VALUES ({pr}, 0, 'committed', NULL, NULL, '2026-03-02 08:00Z', NULL),
+                   ({pr}, 1, 'assigned', 'ghost', 'User', '2026-03-02 09:05Z', NULL),
+                   ({pr}, 2, 'review_requested', 'alice', 'User', '2026-03-02 09:06Z', 'ghost'),
+                   ({pr}, 3, 'labeled', NULL, NULL, '2026-03-02 09:07Z', NULL)""")
+        con.execute(f"INSERT INTO pr_metrics (repo, number, total_comments) VALUES ({pr}, 99)")
+        counts = {table: con.execute(f"SELECT count(*) FROM {table}").fetchone() for table in TABLES}
+
+    con = store.connect(path)
+    try:
+        assert store.schema_version(con) == 3
+        assert {table: con.execute(f"SELECT count(*) FROM {table}").fetchone() for table in TABLES} == {
+            **counts,
+            "pr_metrics": (2,),  # recomputed: one row per PR
+        }
+
+        def rows(sql: str) -> list[tuple]:
+            return con.execute(sql).fetchall()
+
+        assert rows(
+            "SELECT number, author_login, author_deleted, merged_by_login, merged_by_deleted "
+            "FROM pull_requests ORDER BY number"
+        ) == [(1, "alice", False, None, True), (2, None, True, None, False)]
+        assert rows("SELECT id, reviewer_login, reviewer_type, reviewer_deleted FROM pr_reviews ORDER BY id") == [
+            (10, None, None, True),
+            (11, "bob", "User", False),
+        ]
+        assert rows("SELECT id, author_login, author_type, author_deleted FROM pr_comments ORDER BY id") == [
+            (20, None, None, True),
+            (21, "jacquev6", None, False),  # no type (2012), but a login: a living account
+            (22, None, None, True),
+        ]
+        assert rows(
+            "SELECT seq, actor_login, actor_type, actor_deleted, requested_reviewer_login, requested_reviewer_deleted "
+            "FROM pr_events ORDER BY seq"
+        ) == [
+            (0, None, None, False, None, False),  # a git commit names no account
+            (1, None, None, True, None, False),
+            (2, "alice", "User", False, None, True),
+            (3, None, None, True, None, False),
+        ]
+        assert rows("SELECT sha, parents FROM pr_commits ORDER BY sha") == [("a1", None), ("b2", None)]
+        # The deleted reviewer's change request (11:00) is the first review; the deleted commenter at
+        # 10:00 is the first response; the 12:00 commit answers the request.
+        assert rows(
+            "SELECT total_comments, hour(first_review_at), hour(first_response_at), review_rounds "
+            "FROM pr_metrics WHERE number = 1"
+        ) == [(3, 11, 10, 1)]
+    finally:
+        con.close()

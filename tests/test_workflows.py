@@ -220,6 +220,7 @@ def test_sync_step(job):
     assert env["SINCE"] == "${{ inputs.since }}"
     assert env["PR_NUMBER"] == "${{ inputs.pr_number }}"
     assert env["SENTRY_DSN"] == "${{ secrets.SENTRY_DSN }}"
+    assert env["MERGELENS_BOTS"] == "${{ vars.MERGELENS_BOTS }}"  # extra bot logins, stored in the DB
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
         assert f"MERGELENS_{name}" in env[name]
     assert env["AWS_ACCESS_KEY_ID"].startswith("${{ secrets.")
@@ -310,6 +311,7 @@ def test_composite_action():
     assert inputs["github-token"]["default"] == "${{ github.token }}"
     assert inputs["python-version"]["default"] == "3.11"
     assert inputs["reconcile"]["default"] == "since-last-run"
+    assert inputs["bots"]["default"] == ""  # empty: keep the extra bots stored in the DB
     assert {k: v["value"] for k, v in action["outputs"].items()} == {
         "status": "${{ steps.mergelens.outputs.status }}",
         "pr_number": "${{ steps.mergelens.outputs.pr_number }}",
@@ -331,6 +333,7 @@ def test_composite_action():
         "SINCE": "${{ inputs.since }}",
         "PR_NUMBER": "${{ github.event.inputs.pr_number }}",
         "RECONCILE": "${{ inputs.reconcile }}",
+        "MERGELENS_BOTS": "${{ inputs.bots }}",
         "PYTHONPATH": "${{ github.action_path }}",
         "PYTHONSAFEPATH": "1",
     }

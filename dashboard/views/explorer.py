@@ -16,6 +16,7 @@ from dashboard.ui import (
     PR_NUMBER,
     PROFILE_LINK,
     Query,
+    bot_rule,
     chart,
     fmt,
     linked,
@@ -39,6 +40,7 @@ TABLE_COLUMNS = [
     "changed_files",
     "cycle_time_hours",
     "pickup_hours",
+    "time_to_first_response_hours",
     "review_rounds",
     "avg_fix_response_hours",
     "total_comments",
@@ -49,6 +51,8 @@ TABLE_COLUMNS = [
 # the metrics shown as cards above one PR's timeline
 PR_CARDS = (
     "cycle_time_hours",
+    "time_to_first_review_hours",
+    "time_to_first_response_hours",
     "pickup_hours",
     "review_rounds",
     "avg_fix_response_hours",
@@ -107,6 +111,7 @@ def render(q: Query, filters: Filters, options: FilterOptions, csv: Callable[[],
             "title": st.column_config.TextColumn("title", width="large"),
             "cycle_time_hours": st.column_config.NumberColumn("cycle (h)", format=HOURS),
             "pickup_hours": st.column_config.NumberColumn("pickup (h)", format=HOURS),
+            "time_to_first_response_hours": st.column_config.NumberColumn("first response (h)", format=HOURS),
             "avg_fix_response_hours": st.column_config.NumberColumn("fix response (h)", format=HOURS),
             "merged_at": st.column_config.DatetimeColumn("merged (UTC)", format="YYYY-MM-DD HH:mm"),
         },
@@ -194,6 +199,7 @@ def pr_detail(q: Query, repo: str, number: int) -> None:
         )
 
     st.subheader("Where each number comes from")
+    st.caption(bot_rule(q))
     for evidence in q("metric_evidence", repo, number):
         with st.expander(f"{evidence.label}: {fmt(evidence.value, metric_unit(evidence.metric))}"):
             st.caption(f"Definition: {evidence.definition}. Rows marked counted are the ones used.")

@@ -5,18 +5,35 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.queries import Filters
-from dashboard.ui import Query, chart, cycle_and_pickup_lines, fmt, fmt_change, no_prs, period_caption, throughput_bars
+from dashboard.ui import (
+    Query,
+    bot_rule,
+    chart,
+    cycle_and_pickup_lines,
+    fmt,
+    fmt_change,
+    no_prs,
+    period_caption,
+    throughput_bars,
+)
 from fetcher.metrics import METRIC_BY_NAME
 
 # the metrics the overview's cards summarise, defined under the charts
-EXPLAINED = ("cycle_time_hours", "pickup_hours", "review_rounds", "avg_fix_response_hours")
+EXPLAINED = (
+    "cycle_time_hours",
+    "pickup_hours",
+    "time_to_first_review_hours",
+    "time_to_first_response_hours",
+    "review_rounds",
+    "avg_fix_response_hours",
+)
 
 
 def render(q: Query, filters: Filters) -> None:
     st.header("Overview")
     st.caption(period_caption(filters))
     frame = q("overview", filters)
-    columns = [column for _ in range(2) for column in st.columns(3)]
+    columns = [column for _ in range(2) for column in st.columns(4)]
     for column, row in zip(columns, frame.itertuples(), strict=True):
         column.metric(
             row.label,
@@ -38,6 +55,4 @@ def render(q: Query, filters: Filters) -> None:
         st.subheader("Cycle time and pickup, weekly median")
         chart(cycle_and_pickup_lines(weekly))
     definitions = " ".join(f"{METRIC_BY_NAME[name].label}: {METRIC_BY_NAME[name].definition}." for name in EXPLAINED)
-    st.caption(
-        f"{definitions} Bots' PRs are left out unless **Include bots** is on; bots' reviews and comments never count."
-    )
+    st.caption(f"{definitions} Bots' PRs are left out unless **Include bots** is on. {bot_rule(q)}")

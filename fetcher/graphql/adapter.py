@@ -53,7 +53,7 @@ def to_bundle(
     head = pull.pr.get("headRefOid")
     runs = [check_run_payload(run, head, suite) for suite, suite_runs in pull.suites for run in suite_runs]
     result.sections = {
-        "commits": [records.commit_row(commit_payload(c)) for c in pull.lists["commits"]],
+        "commits": [records.commit_row(i, commit_payload(c)) for i, c in enumerate(pull.lists["commits"])],
         "files": [records.file_row(file_payload(f)) for f in pull.lists["files"]],
         "reviews": [records.review_row(review_payload(r)) for r in pull.lists["reviews"]],
         "review_comments": [records.review_comment_row(c) for c in comments],
@@ -149,6 +149,8 @@ def rest_repository(repository: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def commit_payload(commit: dict[str, Any]) -> dict[str, Any]:
+    """No "parents": ``Commit.parents`` is a connection under each commit, 100 requests a PR
+    (1.16 points a PR instead of 0.16, docs/data-contract.md): parents stay NULL."""
     author, committer = commit.get("author") or {}, commit.get("committer") or {}
     return {
         "sha": commit["oid"],
@@ -269,8 +271,10 @@ def timeline_payload(node: dict[str, Any]) -> dict[str, Any] | None:
         "created_at": node.get("createdAt"),
         "commit_id": commit.get("oid") or (closer.get("oid") if closer.get("__typename") == "Commit" else None),
     }
-    if "requestedReviewer" in node:
-        item["requested_reviewer"] = rest_user(node.get("requestedReviewer"))
+    reviewer = node.get("requestedReviewer")
+    if "requestedReviewer" in node and (reviewer or {}).get("__typename") != "Team":
+        # REST names a requested team in "requested_team" and has no "requested_reviewer"
+        item["requested_reviewer"] = rest_user(reviewer)
     if node.get("label"):
         item["label"] = {"name": node["label"].get("name")}
     if "previousTitle" in node:

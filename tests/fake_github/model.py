@@ -36,6 +36,8 @@ class Commit:
     # REST's commit.verification.reason ("valid": verified); GraphQL's signature.state upper-cased,
     # and no signature at all for "unsigned"
     signature: str = "unsigned"
+    # a merge commit's parents besides the previous commit (e.g. the base branch's head merged in)
+    merged_parents: tuple[str, ...] = ()
 
 
 @dataclass

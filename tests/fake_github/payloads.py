@@ -470,7 +470,10 @@ def commit_payload(repo: Repository, commit: Commit, parent_sha: str, api: str) 
         "comments_url": f"{r}/commits/{commit.sha}/comments",
         "author": user_payload(commit.author, api),
         "committer": user_payload(commit.committer or commit.author, api),
-        "parents": [{"sha": parent_sha, "url": f"{r}/commits/{parent_sha}", "html_url": f"{web}/commit/{parent_sha}"}],
+        "parents": [
+            {"sha": sha, "url": f"{r}/commits/{sha}", "html_url": f"{web}/commit/{sha}"}
+            for sha in (parent_sha, *commit.merged_parents)
+        ],
     }
 
 

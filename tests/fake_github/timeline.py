@@ -115,11 +115,8 @@ def committed_item(repo: Repository, commit: Commit, parent_sha: str, api: str) 
         "tree": {"sha": tree_sha, "url": f"{r}/git/trees/{tree_sha}"},
         "message": commit.message,
         "parents": [
-            {
-                "sha": parent_sha,
-                "url": f"{r}/git/commits/{parent_sha}",
-                "html_url": f"{web}/commit/{parent_sha}",
-            }
+            {"sha": sha, "url": f"{r}/git/commits/{sha}", "html_url": f"{web}/commit/{sha}"}
+            for sha in (parent_sha, *commit.merged_parents)
         ],
         "verification": verification(commit),
         "event": "committed",
