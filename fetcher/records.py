@@ -231,9 +231,10 @@ def review_row(review: Payload) -> Row:
     }
 
 
-def review_comment_row(comment: Payload) -> Row:
+def _comment_row(comment_type: str, comment: Payload) -> Row:
+    """What an issue comment and a review (diff) comment share."""
     return {
-        "comment_type": "review",
+        "comment_type": comment_type,
         "id": comment["id"],
         "author_login": login_of(comment.get("user")),
         "author_type": type_of(comment.get("user")),
@@ -241,13 +242,19 @@ def review_comment_row(comment: Payload) -> Row:
         "body": comment.get("body"),
         "created_at": parse_time(comment.get("created_at")),
         "updated_at": parse_time(comment.get("updated_at")),
+        "author_association": comment.get("author_association"),
+    }
+
+
+def review_comment_row(comment: Payload) -> Row:
+    return {
+        **_comment_row("review", comment),
         "path": comment.get("path"),
         "line": comment.get("line"),
         # GitHub omits in_reply_to_id on top-level comments. Reading it from the payload,
         # not from the PyGithub object, avoids PyGithub re-fetching the comment to "complete" it.
         "in_reply_to_id": comment.get("in_reply_to_id"),
         "review_id": comment.get("pull_request_review_id"),
-        "author_association": comment.get("author_association"),
         "original_line": comment.get("original_line"),
         "start_line": comment.get("start_line"),
         "side": comment.get("side"),
@@ -259,7 +266,7 @@ def review_comment_row(comment: Payload) -> Row:
     }
 
 
-# pr_comments columns only a review (diff) comment has.
+# pr_comments columns only a review (diff) comment has (besides path, line, in_reply_to_id, review_id).
 REVIEW_COMMENT_ONLY = (
     "original_line",
     "start_line",
@@ -272,22 +279,8 @@ REVIEW_COMMENT_ONLY = (
 
 
 def issue_comment_row(comment: Payload) -> Row:
-    return {
-        "comment_type": "issue",
-        "id": comment["id"],
-        "author_login": login_of(comment.get("user")),
-        "author_type": type_of(comment.get("user")),
-        "author_deleted": deleted(comment, "user"),
-        "body": comment.get("body"),
-        "created_at": parse_time(comment.get("created_at")),
-        "updated_at": parse_time(comment.get("updated_at")),
-        "path": None,
-        "line": None,
-        "in_reply_to_id": None,
-        "review_id": None,
-        "author_association": comment.get("author_association"),
-        **dict.fromkeys(REVIEW_COMMENT_ONLY),
-    }
+    no_diff = dict.fromkeys(("path", "line", "in_reply_to_id", "review_id", *REVIEW_COMMENT_ONLY))
+    return {**_comment_row("issue", comment), **no_diff}
 
 
 def timeline_row(seq: int, item: Payload) -> Row:
