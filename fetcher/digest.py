@@ -71,7 +71,7 @@ def markdown(repo: str, moves: Sequence[dict[str, Any]], as_of: datetime, server
     groups = _by_move(moves)
     lines = [f"### What is waiting in {markdown_text(repo)}", ""]
     if not moves:
-        return "\n".join(lines + ["No open pull requests.", ""])
+        return "\n".join([*lines, "No open pull requests.", ""])
     lines.append(f"{len(moves)} open PRs as of {as_of:%Y-%m-%d %H:%M} UTC: {_counts(groups)}.")
     for move in ORDER:
         prs = groups[move]
@@ -98,7 +98,7 @@ def slack(repo: str, moves: Sequence[dict[str, Any]], as_of: datetime, server_ur
     groups = _by_move(moves)
     lines = [f"*What is waiting in {slack_text(repo)}*"]
     if not moves:
-        return "\n".join(lines + ["No open pull requests."])
+        return "\n".join([*lines, "No open pull requests."])
     lines.append(f"{len(moves)} open PRs as of {as_of:%Y-%m-%d %H:%M} UTC: {_counts(groups)}.")
     for move in ORDER:
         prs = groups[move]

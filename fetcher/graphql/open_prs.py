@@ -82,7 +82,8 @@ def closed_query(count: int) -> str:
         f"{{ nodes {{ ... on ClosedEvent {{ actor {_ACTOR} createdAt stateReason }} }} }}"
     )
     parts = " ".join(f"p{i}: pullRequest(number: $n{i}) {{ {fields} }}" for i in range(count))
-    return f"query ClosedPullRequests({variables}) {{ {queries.RATE_LIMIT} repository(owner: $owner, name: $name) {{ {parts} }} }}"
+    repository = f"repository(owner: $owner, name: $name) {{ {parts} }}"
+    return f"query ClosedPullRequests({variables}) {{ {queries.RATE_LIMIT} {repository} }}"
 
 
 class OpenPullRequests:
@@ -222,7 +223,7 @@ def _activity(pr: dict[str, Any], author: str | None) -> dict[str, datetime | No
 
 def closure_row(repo: str, pr: dict[str, Any], detected_at: datetime) -> dict[str, Any]:
     events = ((pr.get("timelineItems") or {}).get("nodes")) or []
-    closed = next((event for event in reversed(events) if event), {})
+    closed: dict[str, Any] = next((event for event in reversed(events) if event), {})
     login, _ = _user(closed.get("actor"))
     merged = pr.get("state") == "MERGED"
     reason = closed.get("stateReason")
