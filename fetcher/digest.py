@@ -20,7 +20,7 @@ import requests
 from fetcher import github_policy
 from fetcher.github import GitHubSource
 from fetcher.report import markdown_text
-from fetcher.whose_move import MOVES, WHOSE
+from fetcher.whose_move import MOVES
 
 PER_MOVE = 5  # PRs listed per class, longest waiting first
 TIMEOUT_S = 10.0
@@ -33,6 +33,16 @@ HEADINGS = {
     "stale": "Stale (no activity)",
     "draft": "Drafts",
 }
+# Whose move each class says it is.
+WHOSE = {
+    "waiting_for_first_review": "the reviewers' move",
+    "waiting_for_reviewer": "the reviewers' move",
+    "waiting_for_author": "the author's move",
+    "waiting_for_checks": "CI's move",
+    "ready_to_merge": "a merger's move",
+    "stale": "nobody moved",
+    "draft": "the author's move",
+}
 # The order a reader wants: what others are blocked on first.
 ORDER = (
     "waiting_for_first_review",
@@ -43,7 +53,7 @@ ORDER = (
     "stale",
     "draft",
 )
-assert set(ORDER) == set(MOVES) == set(HEADINGS)
+assert set(ORDER) == set(MOVES) == set(HEADINGS) == set(WHOSE)
 
 
 def _by_move(moves: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -77,7 +87,7 @@ def markdown(repo: str, moves: Sequence[dict[str, Any]], as_of: datetime, server
         prs = groups[move]
         if not prs:
             continue
-        lines += ["", f"**{HEADINGS[move]}** ({WHOSE[move]}'s move)", ""]
+        lines += ["", f"**{HEADINGS[move]}** ({WHOSE[move]})", ""]
         for pr in prs[:PER_MOVE]:
             url = f"{server_url}/{repo}/pull/{pr['number']}"
             author = f" by {markdown_text(pr['author_login'])}" if pr["author_login"] else ""
@@ -104,7 +114,7 @@ def slack(repo: str, moves: Sequence[dict[str, Any]], as_of: datetime, server_ur
         prs = groups[move]
         if not prs:
             continue
-        lines.append(f"*{HEADINGS[move]}* ({WHOSE[move]}'s move)")
+        lines.append(f"*{HEADINGS[move]}* ({WHOSE[move]})")
         for pr in prs[:PER_MOVE]:
             url = f"{server_url}/{repo}/pull/{pr['number']}"
             author = f" by {slack_text(pr['author_login'])}" if pr["author_login"] else ""

@@ -24,16 +24,6 @@ MOVES = (
     "waiting_for_reviewer",
     "waiting_for_first_review",
 )
-# Whose move each class says it is (the digest groups by it).
-WHOSE = {
-    "draft": "author",
-    "stale": "nobody",
-    "waiting_for_author": "author",
-    "waiting_for_checks": "CI",
-    "ready_to_merge": "merger",
-    "waiting_for_reviewer": "reviewers",
-    "waiting_for_first_review": "reviewers",
-}
 
 
 def working_days_sql(start: str, end: str) -> str:
