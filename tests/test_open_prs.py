@@ -47,7 +47,7 @@ def queue(serve):
 
 
 def test_every_class_as_worked_out_by_hand(cli, queue, db_path):
-    repo, numbers, server = queue
+    _repo, numbers, server = queue
     run = snapshot(cli, server, db_path)
     assert run.exit_code == 0, run.stderr
     assert run.result["open_prs"] == len(EXPECTED)
@@ -65,7 +65,7 @@ def test_every_class_as_worked_out_by_hand(cli, queue, db_path):
 
 
 def test_the_snapshot_row_holds_what_the_classes_read(cli, queue, db_path):
-    repo, numbers, server = queue
+    _repo, numbers, server = queue
     snapshot(cli, server, db_path)
     with duckdb.connect(str(db_path), read_only=True) as con:
         row = con.execute(
@@ -169,7 +169,7 @@ def test_an_empty_queue_is_a_snapshot_too(cli, serve, db_path):
 
 
 def test_a_failing_query_stores_nothing(cli, queue, db_path):
-    repo, numbers, server = queue
+    _repo, _numbers, server = queue
     snapshot(cli, server, db_path)
     server.add_fault(r"/graphql$", *[Fault.server_error(502)] * 3)
     run = snapshot(cli, server, db_path)
@@ -233,7 +233,7 @@ def webhook():
 
 
 def test_digest_posts_to_the_webhook_once_a_day_escaped(cli, queue, db_path, webhook, tmp_path):
-    repo, numbers, server = queue
+    _repo, numbers, server = queue
     summary = tmp_path / "summary.md"
     run = snapshot(cli, server, db_path, digest_webhook=webhook, step_summary=str(summary))
     assert run.exit_code == 0, run.stderr
@@ -255,7 +255,7 @@ def test_digest_posts_to_the_webhook_once_a_day_escaped(cli, queue, db_path, web
 
 
 def test_a_failing_webhook_is_a_warning_that_never_shows_the_url(cli, queue, db_path, webhook, tmp_path):
-    repo, numbers, server = queue
+    _repo, _numbers, server = queue
     Receiver.status = 500
     run = snapshot(cli, server, db_path, digest_webhook=webhook, step_summary=str(tmp_path / "s.md"), in_actions=True)
     assert run.exit_code == 3
@@ -273,7 +273,7 @@ def test_a_failing_webhook_is_a_warning_that_never_shows_the_url(cli, queue, db_
 
 
 def test_digest_as_a_comment_on_the_named_issue(cli, queue, db_path):
-    repo, numbers, server = queue
+    repo, _numbers, server = queue
     repo.issues[7] = []
     run = snapshot(cli, server, db_path, digest_issue="7")
     assert run.exit_code == 0, run.stderr
