@@ -13,16 +13,18 @@ from typing import NoReturn
 
 from duckdb import DuckDBPyConnection
 
-from fetcher import alerts, backfill, metrics, report
+from fetcher import alerts, backfill, digest, metrics, report
 from fetcher.config import Environment
 from fetcher.errors import EXIT_COMPLETE, EXIT_PARTIAL, EXIT_USAGE, MergelensError, UsageError
 from fetcher.event import Skip, SyncRequest, read_event
 from fetcher.github import ClientSettings, GitHubSource
+from fetcher.open_prs import OpenPrsReport, take_snapshot
 from fetcher.pipeline import WorkingCopy, update_db
 from fetcher.reconcile import ReconcileReport, catch_up, reconcile
 from fetcher.records import MAX_PR_NUMBER, is_pr_number
 from fetcher.result import RunResult
 from fetcher.sync import FetchedPullRequest, SyncResult, fetch_pull_request, store_pull_request
+from fetcher.whose_move import STALE_WORKING_DAYS
 
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
@@ -142,6 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch-size", type=positive_int, default=25, metavar="N", help="PRs per GraphQL query, at most (default 25)"
     )
     history.add_argument("--max-minutes", type=float, metavar="M", help="stop cleanly after M minutes (resume later)")
+
+    queue = commands.add_parser(
+        "open-prs",
+        parents=[client],
+        help="store a dated snapshot of every open PR (GraphQL) and whose move each one is; "
+        "post the daily digest when MERGELENS_DIGEST_WEBHOOK or MERGELENS_DIGEST_ISSUE is set",
+    )
+    queue.add_argument(
+        "--stale-days",
+        type=positive_int,
+        default=STALE_WORKING_DAYS,
+        metavar="N",
+        help=f"a PR without activity for N working days (Mon-Fri) is stale (default {STALE_WORKING_DAYS})",
+    )
 
     recompute = commands.add_parser("metrics", help="recompute pr_metrics from the stored rows")
     recompute.add_argument("--recompute", action="store_true", required=True, help="recompute every PR's metrics")
@@ -396,6 +412,51 @@ def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunRe
     return (EXIT_PARTIAL if run.status == "partial" else EXIT_COMPLETE), run
 
 
+def run_open_prs(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
+    repo = require_repo(args, env)
+    issue = digest_issue(env)
+    source = client_for(args, env)
+    clock = time.perf_counter()
+    wants_digest = bool(env.digest_webhook or issue)
+
+    def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> OpenPrsReport:
+        return take_snapshot(source, con, repo, datetime.now(UTC), args.stale_days, wants_digest)
+
+    with source:
+        update = update_db(args.db or env.db, env, apply)
+        done = update.value
+        text = digest.markdown(repo, done.moves, done.snapshot_at, env.server_url)
+        if done.digest_due:  # after the DB is stored: a failed store posts nothing
+            if env.digest_webhook:
+                slack = digest.slack(repo, done.moves, done.snapshot_at, env.server_url)
+                done.warnings += [w for w in [digest.post_webhook(env.digest_webhook, slack)] if w]
+            if issue is not None:
+                done.warnings += [w for w in [digest.post_issue_comment(source, repo, issue, text)] if w]
+    report.log.info("%s", done.summary())
+    for warning in done.warnings:
+        report.log.warning("warning: %s", warning)
+    run = RunResult(
+        "open-prs",
+        "partial" if done.warnings else "complete",
+        repo=repo,
+        open_prs=done.as_dict(),
+        digest=text,
+        storage=update,
+        api_requests=source.usage.requests,
+        duration_s=time.perf_counter() - clock,
+    )
+    return (EXIT_PARTIAL if done.warnings else EXIT_COMPLETE), run
+
+
+def digest_issue(env: Environment) -> int | None:
+    """MERGELENS_DIGEST_ISSUE: the issue the digest is posted on (None: not configured)."""
+    if env.digest_issue is None:
+        return None
+    if not (env.digest_issue.isascii() and env.digest_issue.isdigit() and is_pr_number(int(env.digest_issue))):
+        raise UsageError("MERGELENS_DIGEST_ISSUE is not an issue number")
+    return int(env.digest_issue)
+
+
 def needing_attention(results: list[SyncResult]) -> list[SyncResult]:
     """The reconciled PRs that did not end complete: for annotations and Sentry."""
     return [result for result in results if result.status != "complete"]
@@ -418,7 +479,13 @@ def run_metrics(args: argparse.Namespace, env: Environment) -> tuple[int, RunRes
     return EXIT_COMPLETE, RunResult("metrics", "complete", recomputed=update.value, storage=update)
 
 
-COMMANDS = {"sync": run_sync, "reconcile": run_reconcile, "backfill": run_backfill, "metrics": run_metrics}
+COMMANDS = {
+    "sync": run_sync,
+    "reconcile": run_reconcile,
+    "backfill": run_backfill,
+    "metrics": run_metrics,
+    "open-prs": run_open_prs,
+}
 
 
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_DB = "mergelens.duckdb"
@@ -30,6 +30,10 @@ class Environment:
     artifact_branches: tuple[str, ...] = ()  # MERGELENS_ARTIFACT_BRANCHES (comma-separated); () = default branch
     store_patches: bool = False  # MERGELENS_STORE_PATCHES=1: as --patches (pr_files.patch)
     bots: str | None = None  # MERGELENS_BOTS: extra bot logins, comma-separated (unset or empty: keep the DB's)
+    # open-prs' daily digest (fetcher/digest.py): a Slack-compatible incoming webhook (a secret:
+    # never printed, not in a repr either) and an issue to comment on
+    digest_webhook: str | None = field(default=None, repr=False)
+    digest_issue: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -54,6 +58,8 @@ class Environment:
             ),
             store_patches=env.get("MERGELENS_STORE_PATCHES", "").strip() == "1",
             bots=env.get("MERGELENS_BOTS", "").strip() or None,
+            digest_webhook=env.get("MERGELENS_DIGEST_WEBHOOK", "").strip() or None,
+            digest_issue=env.get("MERGELENS_DIGEST_ISSUE", "").strip() or None,
         )
 
 

@@ -84,6 +84,8 @@ def annotations_for(run: RunResult) -> list[str]:
     reconcile = run.reconcile or {}
     if reconcile.get("capped"):
         lines.append(annotation("warning", "mergelens: reconcile", capped_message(reconcile)))
+    for warning in (run.open_prs or {}).get("warnings", []):
+        lines.append(annotation("warning", "mergelens: digest", warning))
     for note in run.storage.notes if run.storage else []:
         lines.append(annotation("warning", "mergelens: database", note))
     if run.status == "failed":
@@ -182,6 +184,18 @@ def step_summary(run: RunResult, server_url: str = "https://github.com") -> str:
         if history.get("graphql_unavailable"):
             why = markdown_text(history["graphql_unavailable"])
             lines.append(f"\n> [!WARNING]\n> GraphQL unavailable ({why}): synced over REST")
+    queue = run.open_prs
+    if queue:
+        abandoned = sum(1 for row in queue["closed"] if not row["merged"])
+        lines += [
+            "",
+            f"{queue['open_prs']} open PRs stored; left the queue since the previous snapshot: "
+            f"{len(queue['closed']) - abandoned} merged, {abandoned} closed without merge. "
+            f"{queue['points']} GraphQL points.",
+        ]
+        lines += [f"\n> [!WARNING]\n> {markdown_text(w)}" for w in queue["warnings"]]
+    if run.digest:
+        lines += ["", run.digest.rstrip("\n")]  # built by fetcher.digest, its PR text escaped there
     storage = run.storage
     if storage:
         lines += ["", "### Database", ""]

@@ -14,7 +14,7 @@ from fetcher.sync import SyncResult
 
 @dataclass
 class RunResult:
-    command: str  # sync | reconcile | backfill | metrics: the shape of the JSON document
+    command: str  # sync | reconcile | backfill | metrics | open-prs: the shape of the JSON document
     status: str  # complete | partial | incomplete (backfill stopped cleanly) | skipped | failed
     repo: str | None = None
     pr_number: int | None = None
@@ -28,6 +28,8 @@ class RunResult:
     backfill: dict[str, Any] | None = None  # BackfillReport.as_dict
     reconciled: list[SyncResult] | None = None  # PRs a reconcile synced that need attention; None: none run
     recomputed: int | None = None  # metrics --recompute: PRs recomputed
+    open_prs: dict[str, Any] | None = None  # open-prs: OpenPrsReport.as_dict
+    digest: str | None = None  # open-prs: the digest's Markdown, for the step summary
     storage: UpdateResult[Any] | None = None
     api_requests: int = 0
     duration_s: float = 0.0
@@ -55,6 +57,15 @@ class RunResult:
             return {"status": "failed", "error": self.error, "repo": self.repo, "pr_number": self.pr_number}
         if self.status == "skipped":
             return {"status": "skipped", "reason": self.reason, "api_requests": self.api_requests}
+        if self.command == "open-prs":
+            return {
+                "status": self.status,
+                "repo": self.repo,
+                **(self.open_prs or {}),
+                "storage": self._storage(),
+                "api_requests": self.api_requests,
+                "duration_s": self.duration,
+            }
         if self.command == "metrics":
             return {"status": self.status, "recomputed": self.recomputed, "storage": self._storage()}
         if self.command == "sync":

@@ -25,7 +25,7 @@ from fetcher import metrics, sections
 from fetcher.records import GHOST_LOGIN, PullRequestBundle, Row
 from fetcher.sections import Section
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 
 def _add_columns(table: str, columns: str) -> str:
@@ -174,6 +174,35 @@ MIGRATIONS: dict[int, dict[str, str]] = {
             ALTER TABLE pr_metrics ADD COLUMN time_to_first_response_hours DOUBLE""",
         # Logins counted as bots besides GitHub's own rule (MERGELENS_BOTS / --bots), lower-case.
         "bot_logins": "CREATE TABLE bot_logins (login VARCHAR PRIMARY KEY)",
+    },
+    # reserved for work merged in parallel (issue 14's lead renumbers at merge); empty here
+    4: {},
+    # what is waiting now: open PRs as dated snapshots, and how PRs left the queue (issue 14)
+    5: {
+        "open_pr_snapshot_runs": """CREATE TABLE open_pr_snapshot_runs (
+            repo VARCHAR NOT NULL, snapshot_at TIMESTAMPTZ NOT NULL,
+            open_prs INTEGER, closed_found INTEGER, points INTEGER,
+            digest_posted_at TIMESTAMPTZ,          -- when this run posted the daily digest (NULL: it did not)
+            PRIMARY KEY (repo, snapshot_at))""",
+        "open_pr_snapshots": """CREATE TABLE open_pr_snapshots (
+            repo VARCHAR NOT NULL, number INTEGER NOT NULL, snapshot_at TIMESTAMPTZ NOT NULL,
+            title VARCHAR, html_url VARCHAR, author_login VARCHAR, author_type VARCHAR, draft BOOLEAN,
+            created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ,
+            additions INTEGER, deletions INTEGER, changed_files INTEGER, base_ref VARCHAR, head_sha VARCHAR,
+            requested_reviewers VARCHAR[], requested_teams VARCHAR[],
+            latest_reviews STRUCT(reviewer_login VARCHAR, reviewer_type VARCHAR, state VARCHAR,
+                                  submitted_at TIMESTAMPTZ)[],
+            review_decision VARCHAR, checks_state VARCHAR, mergeable VARCHAR, merge_state_status VARCHAR,
+            comments_count INTEGER, head_committed_at TIMESTAMPTZ, last_force_push_at TIMESTAMPTZ,
+            ready_for_review_at TIMESTAMPTZ, last_review_request_at TIMESTAMPTZ,
+            last_author_activity_at TIMESTAMPTZ, last_reviewer_activity_at TIMESTAMPTZ,
+            PRIMARY KEY (repo, number, snapshot_at))""",
+        "open_pr_closures": """CREATE TABLE open_pr_closures (
+            repo VARCHAR NOT NULL, number INTEGER NOT NULL, closed_at TIMESTAMPTZ NOT NULL,
+            merged BOOLEAN NOT NULL,               -- false: closed without merge (abandoned)
+            state_reason VARCHAR,                  -- GitHub's close reason, lower-cased; NULL when merged
+            closed_by_login VARCHAR, detected_at TIMESTAMPTZ,
+            PRIMARY KEY (repo, number, closed_at))""",
     },
 }
 
@@ -608,9 +637,15 @@ def _delete_keys(con: duckdb.DuckDBPyConnection, child: ChildTable, rows: list[R
 
 
 def _insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[Row]) -> None:
+    insert_rows(con, table, rows)
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[Row], or_ignore: bool = False) -> None:
+    """Add ``rows`` (dicts keyed by column) to ``table`` in one statement; ``or_ignore``: a row
+    whose key is already there is left out."""
     if rows:
         with _arrow_view(con, "batch", rows):
-            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM batch")
+            con.execute(f"INSERT {'OR IGNORE ' if or_ignore else ''}INTO {table} BY NAME SELECT * FROM batch")
 
 
 @contextmanager

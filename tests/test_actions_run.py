@@ -33,6 +33,7 @@ from tests.conftest import TOKEN, recorded_sample
 from tests.factories import BOB, commit, issue_comment, pull, repository
 from tests.fake_github import FakeGitHub, Fault
 from tests.fake_github.model import Artifact, Repository
+from tests.fake_github.open_queue import add_open_queue
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "mergelens.yml"
@@ -364,6 +365,21 @@ def test_scheduled_run_reconciles_and_reuploads_the_db(runner):
     assert len(actions.repo.artifacts) == 2  # re-uploaded even when nothing changed: keeps the DB alive
     with duckdb.connect(str(actions.stored_db()), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM pr_comments WHERE pr_number = 1").fetchone()[0] == 1
+
+
+def test_scheduled_run_snapshots_open_prs_in_the_db_backfill_left(runner):
+    """The schedule runs backfill, then open-prs, each storing the artifact's DB: the second must
+    build on the first's file (not on the older artifact), and one DB with both is uploaded."""
+    actions = runner(*recent_merged_pulls(2))
+    numbers = add_open_queue(actions.repo, datetime.now(UTC))
+    outcome = actions.run("schedule", {"schedule": "37 4 * * *"})
+    assert outcome.exit_codes["mergelens"] == 0, outcome.logs
+    assert "What is waiting in acme/widgets" in outcome.summary
+    assert len(actions.repo.artifacts) == 1
+    with duckdb.connect(str(actions.stored_db()), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM pull_requests").fetchone() == (2,)  # backfill's
+        snapshot = con.execute("SELECT number FROM open_pr_snapshots ORDER BY number").fetchall()
+    assert [n for (n,) in snapshot] == sorted(numbers.values())
 
 
 def test_a_partial_sync_still_uploads_its_db(runner):

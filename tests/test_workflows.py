@@ -31,6 +31,7 @@ if [ -n "$SINCE" ]; then
 elif [ "$GITHUB_EVENT_NAME" = "schedule" ] ||
    { [ "$GITHUB_EVENT_NAME" = "workflow_dispatch" ] && [ -z "$PR_NUMBER" ]; }; then
   python -m fetcher backfill --resume --lookback 7 --max-minutes 10
+  python -m fetcher open-prs
 else
   python -m fetcher sync --reconcile since-last-run
 fi
@@ -41,6 +42,7 @@ IGNORED = [
     ("mergelens.yml", "AWS_ACCESS_KEY_ID", "secrets-outside-env"),
     ("mergelens.yml", "AWS_SECRET_ACCESS_KEY", "secrets-outside-env"),
     ("mergelens.yml", "SENTRY_DSN", "secrets-outside-env"),
+    ("mergelens.yml", "MERGELENS_DIGEST_WEBHOOK", "secrets-outside-env"),
 ]
 PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+\s*$")
 HEAD_REFS = ("pull_request.head", "github.head_ref", "refs/pull/")
@@ -225,6 +227,16 @@ def test_sync_step(job):
         assert f"MERGELENS_{name}" in env[name]
     assert env["AWS_ACCESS_KEY_ID"].startswith("${{ secrets.")
     assert env["AWS_SECRET_ACCESS_KEY"].startswith("${{ secrets.")
+    # the digest (optional): its webhook a secret, its issue a variable
+    assert env["MERGELENS_DIGEST_WEBHOOK"] == "${{ secrets.MERGELENS_DIGEST_WEBHOOK }}"
+    assert env["MERGELENS_DIGEST_ISSUE"] == "${{ vars.MERGELENS_DIGEST_ISSUE }}"
+
+
+def test_an_hourly_open_prs_schedule_is_offered_commented_out():
+    text = MERGELENS.read_text(encoding="utf-8")
+    [line] = [ln for ln in text.splitlines() if "cron:" in ln and ln.strip().startswith("#")]
+    minute, hour, *rest = line.split('"')[1].split()
+    assert hour == "*" and rest == ["*", "*", "*"] and int(minute) not in (0, 30)
 
 
 def test_steps_in_order(job):
@@ -353,7 +365,7 @@ def test_every_python_of_the_action_leaves_the_workspace_off_sys_path():
     (tests/test_actions_run.py plants such modules and runs the steps)."""
     runs = [s for s in load(ACTION)["runs"]["steps"] if "run" in s]
     invocations = [(step, line) for step in runs for line in re.findall(r"\bpython\b[^\n]*", step["run"])]
-    assert len(invocations) == 5
+    assert len(invocations) == 6
     for step, line in invocations:
         assert line.startswith("python -P -m ") or step.get("env", {}).get("PYTHONSAFEPATH") == "1", line
 

@@ -92,6 +92,11 @@ class ArtifactLocation:
         self.timeout_s = timeout_s  # of the archive download
         self.description = f"artifact {name}"
         self._read_trust: Trust | None = None  # fetch_copy's, kept between checks
+        # A step after another of the same job (the schedule runs backfill, then open-prs) must
+        # build on the file the earlier one left for upload, not on the older artifact: the file
+        # is marked with the workflow run that stored it, and reused only by that run.
+        self.run_id = env.run_id
+        self.run_mark = self.output_dir / f".{name}.run"
 
     # update ---------------------------------------------------------------------------
 
@@ -102,6 +107,8 @@ class ArtifactLocation:
             raise StorageError(f"{self.description}: cannot create {self.output_dir}: {exc.strerror}") from None
         work = self.output_dir / f".{self.name}.{uuid.uuid4().hex[:12]}.tmp"
         notes: list[str] = []
+        if self._stored_by_this_run():
+            return self._update_job_copy(apply, work)
         with self._github() as (repo, session):
             try:
                 found = self._find(repo, self._trust(repo))
@@ -115,6 +122,7 @@ class ArtifactLocation:
                     description = f"artifact {self.name} (new)"
                 value, counts, created = apply_and_verify(work, apply, description)
                 replace_durably(work, self.output_path)
+                self._mark_run()
             except BaseException:
                 remove(work)
                 raise
@@ -127,6 +135,42 @@ class ArtifactLocation:
             created=created,
             attempts=1,
             notes=notes,
+            artifact_name=self.name,
+        )
+
+    def _stored_by_this_run(self) -> bool:
+        if not self.run_id or not self.output_path.is_file():
+            return False
+        try:
+            return self.run_mark.read_text(encoding="utf-8").strip() == self.run_id
+        except OSError:
+            return False
+
+    def _mark_run(self) -> None:
+        if self.run_id:
+            self.run_mark.write_text(self.run_id, encoding="utf-8")
+        else:
+            remove(self.run_mark)
+
+    def _update_job_copy(self, apply: Callable[[Path], T], work: Path) -> UpdateResult[T]:
+        """Build on the DB an earlier step of this workflow run stored (no artifact is read)."""
+        description = f"artifact {self.name} (as an earlier step of this run left it)"
+        try:
+            shutil.copyfile(self.output_path, work)
+            value, counts, created = apply_and_verify(work, apply, description)
+            replace_durably(work, self.output_path)
+        except BaseException:
+            remove(work)
+            raise
+        return UpdateResult(
+            value=value,
+            location=description,
+            local_path=self.output_path,
+            size_bytes=self.output_path.stat().st_size,
+            counts=counts,
+            created=created,
+            attempts=1,
+            notes=[],
             artifact_name=self.name,
         )
 

@@ -388,6 +388,13 @@ class GraphObjects:
                 if pr.auto_merge
                 else None
             ),
+            "mergeable": pr.mergeable,
+            "mergeStateStatus": self.merge_state_status(pr),
+            "reviewDecision": pr.review_decision,
+            "totalCommentsCount": len(pr.issue_comments) + len(pr.review_comments),
+            "statusCheckRollup": self.check_rollup(pr),
+            "headRef": self.head_ref(pr),
+            "latestReviews": _pager(lambda **_: [self.review(r) for r in latest_reviews(pr)]),
             "assignees": _pager(lambda **_: [actor(user, self.api) for user in pr.assignees]),
             "reviewRequests": _pager(
                 lambda **_: (
@@ -403,6 +410,43 @@ class GraphObjects:
             "comments": _pager(lambda **_: [self.issue_comment(c) for c in pr.issue_comments]),
             "timelineItems": _pager(lambda itemTypes=None, **_: self.timeline(pr, itemTypes)),
         }
+
+    @staticmethod
+    def check_rollup(pr: PullRequest) -> Json | None:
+        """The head commit's StatusCheckRollup (null without checks): the newest run of each name
+        decides; a failed one makes it FAILURE, one still running PENDING, else SUCCESS."""
+        newest: dict[str, CheckRun] = {}
+        for run in pr.check_runs:
+            if run.head_sha == pr.head_sha:
+                best = newest.get(run.name)
+                if best is None or (run.started_at, run.id) > (best.started_at, best.id):  # type: ignore[operator]
+                    newest[run.name] = run
+        if not newest:
+            return None
+        runs = newest.values()
+        if any(r.status == "completed" and r.conclusion in _FAILING for r in runs):
+            return {"state": "FAILURE"}
+        if any(r.status != "completed" for r in runs):
+            return {"state": "PENDING"}
+        return {"state": "SUCCESS"}
+
+    def merge_state_status(self, pr: PullRequest) -> str:
+        if pr.merge_state_status is not None:
+            return pr.merge_state_status
+        if pr.draft:
+            return "DRAFT"
+        if pr.mergeable == "CONFLICTING":
+            return "DIRTY"
+        if pr.mergeable == "UNKNOWN":
+            return "UNKNOWN"
+        return "UNSTABLE" if (self.check_rollup(pr) or {}).get("state") == "FAILURE" else "CLEAN"
+
+    def head_ref(self, pr: PullRequest) -> Json | None:
+        """The head branch's Ref; its target is the head commit (null once the branch is gone)."""
+        head = next((c for c in pr.commits if c.sha == pr.head_sha), None)
+        if head is None or pr.state != "open":
+            return None
+        return {"name": pr.head_ref, "target": self.commit(head)}
 
     @staticmethod
     def repository(repo: Repository) -> Json:
@@ -615,6 +659,20 @@ class GraphObjects:
             "title": run.output_title,
             "summary": run.output_summary,
         }
+
+
+_FAILING = {"failure", "timed_out", "cancelled", "action_required", "startup_failure"}
+
+
+def latest_reviews(pr: PullRequest) -> list[Review]:
+    """GitHub's latestReviews: the latest submitted (not pending) review of each reviewer."""
+    latest: dict[object, Review] = {}
+    for review in pr.reviews:
+        if review.state != "PENDING" and review.submitted_at is not None:
+            key = review.user.login if review.user else None
+            if key not in latest or review.submitted_at >= latest[key].submitted_at:  # type: ignore[operator]
+                latest[key] = review
+    return sorted(latest.values(), key=lambda r: (r.submitted_at, r.id))
 
 
 # --- the endpoint ------------------------------------------------------------------------

@@ -145,6 +145,11 @@ class PullRequest:
     fork: str | None = None  # the head repository's full name when it is a fork; None: this repository
     fork_deleted: bool = False  # the fork was deleted since: REST "head.repo": null
     auto_merge: tuple[str, User | None] | None = None  # (merge|squash|rebase, who enabled it)
+    # GraphQL's mergeability of an open PR: MERGEABLE | CONFLICTING | UNKNOWN (GitHub computes it
+    # in the background), and mergeStateStatus (None: derived from draft, conflicts and checks)
+    mergeable: str = "MERGEABLE"
+    merge_state_status: str | None = None
+    review_decision: str | None = None  # APPROVED | CHANGES_REQUESTED | REVIEW_REQUIRED; None: no rule
     commits: list[Commit] = field(default_factory=list)
     files: list[FileChange] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
@@ -221,6 +226,8 @@ class Repository:
     default_branch: str = "main"
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     artifacts: list[Artifact] = field(default_factory=list)
+    # plain issues (not PRs) by number, with the comments posted to them (POST /issues/{n}/comments)
+    issues: dict[int, list[IssueComment]] = field(default_factory=dict)
 
     @property
     def full_name(self) -> str:

@@ -11,11 +11,13 @@ import contextlib
 import http
 import itertools
 import json
+import re
 import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -23,11 +25,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from . import graphql
 from .faults import PRIMARY_RATE_LIMIT_DOCS, Fault, FaultPlan, primary_rate_limit_message
-from .model import RecordedRepository, Repository
+from .model import IssueComment, RecordedRepository, Repository, User
 from .payloads import error_payload
 from .routes import Reply, blob, route
 
 API_VERSION = "2022-11-28"
+POST_COMMENT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class FakeGitHub:
         self.graphql_schema = graphql.SCHEMA_PATH
         self._faults = FaultPlan()
         self._lock = threading.Lock()
+        self._next_comment_id = 3_900_000_000  # ids of comments posted to the fake
         self._ids = itertools.count(1)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -266,6 +270,8 @@ class FakeGitHub:
             status = self.rate_limit_status
             body = error_payload(primary_rate_limit_message(request_id), status, PRIMARY_RATE_LIMIT_DOCS)
             reply = Reply(status, body)
+        elif method == "POST" and prefixed and POST_COMMENT.match(path):
+            reply = self._post_issue_comment(path, handler.body)
         elif method != "GET" or not prefixed:
             reply = Reply(404, error_payload("Not Found", 404))
         else:
@@ -275,6 +281,31 @@ class FakeGitHub:
                 reply = Reply(500, error_payload(f"fake_github error: {exc!r}", 500))
         headers = {**self._rate_headers(), **extra_headers}
         self._send(handler, method, path, query, request_id, reply, headers)
+
+    def _post_issue_comment(self, path: str, body: bytes) -> Reply:
+        """POST /repos/{o}/{r}/issues/{n}/comments: a comment on an issue of ``Repository.issues``
+        or on a PR's conversation; 201 with the comment, 404 for a number that is neither, 422
+        without a string ``body``."""
+        match = POST_COMMENT.match(path)
+        assert match is not None
+        repo = next((r for r in self._model_repos() if r.full_name.lower() == match["repo"].lower()), None)
+        number = int(match["number"])
+        try:
+            text = json.loads(body or b"{}").get("body")
+        except (ValueError, AttributeError):
+            text = None
+        if repo is None or (number not in repo.issues and number not in repo.pulls):
+            return Reply(404, error_payload("Not Found", 404))
+        if not isinstance(text, str) or not text:
+            return Reply(422, error_payload("Validation Failed", 422))
+        with self._lock:
+            self._next_comment_id += 1
+            now = datetime.now(UTC)
+            comment = IssueComment(self._next_comment_id, User("mergelens-bot", 1, "Bot"), text, now, now)
+            target = repo.issues[number] if number in repo.issues else repo.pulls[number].issue_comments
+            target.append(comment)
+        url = f"{self.api_url}/repos/{repo.full_name}/issues/comments/{comment.id}"
+        return Reply(201, {"id": comment.id, "url": url, "body": text, "created_at": now.isoformat()})
 
     def _graphql(self, body: bytes) -> Reply:
         """Points, not requests: a GraphQL query does not count against the REST limit."""

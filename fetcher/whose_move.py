@@ -1,0 +1,99 @@
+"""Whose move is it: each open PR of the latest snapshot, classified (docs/metrics.md, "Now: whose move").
+
+One SQL query over ``open_pr_snapshots`` (no VIEW: a DB file holds tables only), first rule that
+holds wins: ``draft``, ``stale``, ``waiting_for_author``, ``waiting_for_checks``,
+``ready_to_merge``, ``waiting_for_reviewer``, ``waiting_for_first_review``. Working days are
+counted in one place, :func:`working_days_sql` (Monday to Friday for now; a working calendar
+can replace it later).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+
+STALE_WORKING_DAYS = 5
+MOVES = (
+    "draft",
+    "stale",
+    "waiting_for_author",
+    "waiting_for_checks",
+    "ready_to_merge",
+    "waiting_for_reviewer",
+    "waiting_for_first_review",
+)
+
+
+def working_days_sql(start: str, end: str) -> str:
+    """SQL for the working days after the date of ``start`` up to and including the date of
+    ``end`` (UTC dates; Monday to Friday): an activity on Friday seen on Monday is 1 day old."""
+    return (
+        f"len(list_filter(generate_series(date_trunc('day', {start}::TIMESTAMP) + INTERVAL 1 DAY, "
+        f"date_trunc('day', {end}::TIMESTAMP), INTERVAL 1 DAY), lambda d: isodow(d) < 6))"
+    )
+
+
+# A human review: a reviewer's latest submitted review, by a person (not a bot) other than the author.
+_HUMAN = "lambda r: coalesce(r.reviewer_type, '') <> 'Bot' AND r.reviewer_login IS DISTINCT FROM author_login"
+
+WHOSE_MOVE_SQL = f"""
+WITH latest AS (  -- each repository's latest snapshot run (a run that found no open PR counts)
+    SELECT repo, max(snapshot_at) AS snapshot_at FROM open_pr_snapshot_runs
+    WHERE $repo IS NULL OR repo = $repo GROUP BY repo
+), prs AS (
+    SELECT s.*, list_filter(s.latest_reviews, {_HUMAN}) AS human_reviews,
+        greatest(s.head_committed_at, s.last_force_push_at) AS last_push_at
+    FROM open_pr_snapshots s JOIN latest USING (repo, snapshot_at)
+), facts AS (
+    SELECT *,
+        -- the latest change request whose reviewer was not asked again since
+        list_max(list_transform(list_filter(human_reviews,
+            lambda r: r.state = 'CHANGES_REQUESTED' AND NOT list_contains(coalesce(requested_reviewers, []),
+                                                                          r.reviewer_login)),
+            lambda r: r.submitted_at)) AS change_request_at,
+        len(list_filter(human_reviews, lambda r: r.state = 'APPROVED')) AS approvals,
+        len(list_filter(human_reviews, lambda r: r.state = 'CHANGES_REQUESTED')) AS change_requests,
+        greatest(created_at, ready_for_review_at, last_push_at, last_author_activity_at,
+                 last_reviewer_activity_at) AS last_activity_at
+    FROM prs
+), classified AS (
+    SELECT *,
+        {working_days_sql("last_activity_at", "$as_of")} AS idle_working_days,
+        CASE
+            WHEN draft THEN 'draft'
+            WHEN {working_days_sql("last_activity_at", "$as_of")} >= $stale_days THEN 'stale'
+            WHEN checks_state IN ('FAILURE', 'ERROR') OR mergeable = 'CONFLICTING'
+                OR (change_request_at IS NOT NULL AND (last_push_at IS NULL OR last_push_at <= change_request_at))
+                THEN 'waiting_for_author'
+            WHEN review_decision = 'APPROVED'
+                OR (review_decision IS NULL AND approvals > 0 AND change_requests = 0)
+                THEN CASE WHEN checks_state IN ('PENDING', 'EXPECTED') THEN 'waiting_for_checks'
+                          ELSE 'ready_to_merge' END
+            WHEN len(human_reviews) > 0 THEN 'waiting_for_reviewer'
+            ELSE 'waiting_for_first_review'
+        END AS move
+    FROM facts
+)
+SELECT repo, number, title, html_url, author_login, snapshot_at, move,
+    CASE move WHEN 'draft' THEN created_at
+              WHEN 'waiting_for_first_review' THEN coalesce(ready_for_review_at, created_at)
+              ELSE last_activity_at END AS waiting_since,
+    last_activity_at, idle_working_days, requested_reviewers, requested_teams, checks_state, mergeable
+FROM classified
+ORDER BY repo, waiting_since, number
+"""
+
+
+def whose_move(
+    con: duckdb.DuckDBPyConnection,
+    as_of: datetime,
+    repo: str | None = None,
+    stale_days: int = STALE_WORKING_DAYS,
+) -> list[dict[str, Any]]:
+    """Every PR of each repository's latest snapshot (or ``repo``'s) with its ``move`` as of
+    ``as_of``, longest waiting first."""
+    cursor = con.execute(WHOSE_MOVE_SQL, {"repo": repo, "as_of": as_of, "stale_days": stale_days})
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
