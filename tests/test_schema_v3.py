@@ -181,7 +181,7 @@ def test_a_version_2_file_is_migrated_keeping_every_row(serve, cli, tmp_path):
 
     store.connect(old).close()
 
-    assert query(old, "SELECT max(version) FROM mergelens_schema") == [(3,)]
+    assert query(old, "SELECT max(version) FROM mergelens_schema") == [(store.SCHEMA_VERSION,)]
     for table, rows in before.items():
         new = V3_COLUMNS.get(table, ())
         # version 3's metric columns are filled by the migration itself (the deleted-account flags,
