@@ -16,7 +16,7 @@ import duckdb
 from fetcher.config import DEFAULT_DB
 from fetcher.store import SCHEMA_VERSION, DatabaseRefused, SchemaError, open_database
 
-# The tables the dashboard reads (DESIGN.md "Data contract").
+# The tables the dashboard reads (docs/data-contract.md).
 TABLES = (
     "pull_requests",
     "pr_commits",

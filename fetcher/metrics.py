@@ -1,6 +1,6 @@
 """The iteration metrics of a PR, computed in SQL from the stored rows.
 
-One definition each (DESIGN.md, "Metric definitions"), kept as named SQL expressions over
+One definition each (docs/metrics.md), kept as named SQL expressions over
 per-PR facts, so ``python -m fetcher metrics --recompute`` can redo every PR after a
 definition changes. Raw rows keep bots; metrics leave them out.
 

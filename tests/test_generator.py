@@ -41,7 +41,7 @@ def _is_bot(user: User | None) -> bool:
 
 
 def _human_reviews(pr: PullRequest) -> list:
-    """Submitted reviews by non-bots other than the author (the DESIGN.md notion)."""
+    """Submitted reviews by non-bots other than the author (docs/metrics.md)."""
     return [
         r for r in pr.reviews if r.state != "PENDING" and not _is_bot(r.user) and (r.user is None or r.user != pr.user)
     ]

@@ -1,4 +1,4 @@
-"""Each metric of DESIGN.md against a small case computed by hand.
+"""Each metric of docs/metrics.md against a small case computed by hand.
 
 The PRs are served by the fake GitHub and synced through the real CLI, so the metrics are
 computed from rows exactly as the fetcher stores them.
