@@ -5,9 +5,10 @@ values (repositories, authors, dates, PR numbers) are always bound with ``?``; o
 column names from constants in this module are put into the SQL text. Nothing here imports
 Streamlit, so the numbers can be tested on their own.
 
-The metric columns come from ``pr_metrics`` (computed by the fetcher, see docs/metrics.md); the bot rule, the hours arithmetic, which reviews count, and each metric's label
-and definition are ``fetcher.metrics``'s. The evidence queries at the end list the rows behind
-each metric of one PR and mark the ones counted, so a surprising number can be checked by eye.
+The metric columns come from ``pr_metrics`` (computed by the fetcher, see docs/metrics.md); the
+bot rule, the hours arithmetic, which reviews count, and each metric's label and definition are
+``fetcher.metrics``'s. The evidence queries at the end list the rows behind each metric of one PR
+and mark the ones counted, so a surprising number can be checked by eye.
 
 Longer than our ~400-line mark on purpose: one small function per number the pages show, sharing
 the filtered-PRs CTE; split by page, those shared pieces would have to be imported back and forth.
