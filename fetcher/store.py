@@ -25,7 +25,7 @@ from fetcher import metrics, sections
 from fetcher.records import GHOST_LOGIN, PullRequestBundle, Row
 from fetcher.sections import Section
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _add_columns(table: str, columns: str) -> str:
@@ -35,7 +35,7 @@ def _add_columns(table: str, columns: str) -> str:
 
 # The last version whose migration changed metric definitions: an older file's metrics are
 # recomputed once it is migrated (as `metrics --recompute` would).
-METRICS_CHANGED = 3
+METRICS_CHANGED = 4
 
 # Each version's DDL by the table it creates or changes, applied in order to bring an older
 # file forward. Never edit a released step: add a new version.
@@ -174,6 +174,21 @@ MIGRATIONS: dict[int, dict[str, str]] = {
             ALTER TABLE pr_metrics ADD COLUMN time_to_first_response_hours DOUBLE""",
         # Logins counted as bots besides GitHub's own rule (MERGELENS_BOTS / --bots), lower-case.
         "bot_logins": "CREATE TABLE bot_logins (login VARCHAR PRIMARY KEY)",
+    },
+    # Issue 12. Review requests: which team was asked (REST `requested_team`), whether the person
+    # asked is a bot (Copilot is asked as `Copilot`, type Bot), and each request's answer, derived
+    # by metrics.recompute (docs/metrics.md, "Reviewer response").
+    4: {
+        "pr_events": _add_columns("pr_events", "requested_reviewer_type VARCHAR, requested_team_slug VARCHAR"),
+        "pr_review_requests": """CREATE TABLE pr_review_requests (
+            repo VARCHAR NOT NULL, pr_number INTEGER NOT NULL,
+            seq INTEGER NOT NULL,                  -- the review_requested item (pr_events.seq)
+            requested_at TIMESTAMPTZ, requested_by_login VARCHAR,
+            reviewer_login VARCHAR, reviewer_deleted BOOLEAN, team_slug VARCHAR,
+            ended_at TIMESTAMPTZ,                  -- the answer, the removal or the merge; NULL: open
+            outcome VARCHAR,                       -- reviewed | commented | removed | merged | open
+            answered_by_login VARCHAR, response_hours DOUBLE,
+            PRIMARY KEY (repo, pr_number, seq))""",
     },
 }
 
