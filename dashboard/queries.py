@@ -32,6 +32,7 @@ from fetcher.metrics import (
     is_bot,
     is_merge_commit,
     review_exclusions,
+    reviewer_response_sql,
 )
 
 Connection = duckdb.DuckDBPyConnection
@@ -116,6 +117,7 @@ def filtered_prs_cte(filters: Filters) -> tuple[str, list[Any]]:
         SELECT p.repo, p.number, p.title, coalesce(p.author_login, '{GHOST}') AS author, p.author_login, p.author_type,
                {is_bot("p.author_login", "p.author_type")} AS author_is_bot,
                p.base_ref, p.created_at, p.merged_at, p.merged_by_login, p.html_url, p.sync_status,
+               p.author_association,
                coalesce(p.additions, 0) AS additions, coalesce(p.deletions, 0) AS deletions,
                coalesce(p.additions, 0) + coalesce(p.deletions, 0) AS size, p.changed_files, p.commits_count,
                m.cycle_time_hours, m.pickup_hours, m.time_to_first_review_hours, m.time_to_first_response_hours,
@@ -254,6 +256,17 @@ def size_distribution(con: Connection, filters: Filters) -> pd.DataFrame:
     )
 
 
+def size_and_cycle_time(con: Connection, filters: Filters) -> pd.DataFrame:
+    """Each filtered PR's size (lines added + deleted) and cycle time, for a log-log scatter: PRs
+    of size 0 or cycle time 0 (no place on a log axis) are left out."""
+    return _filtered(
+        con,
+        filters,
+        """SELECT repo, number, title, author, html_url, size, cycle_time_hours FROM filtered
+           WHERE size > 0 AND cycle_time_hours > 0 ORDER BY merged_at, repo, number""",
+    )
+
+
 # --------------------------------------------------------------------------- review dynamics
 
 
@@ -311,6 +324,45 @@ def reviewer_load(con: Connection, filters: Filters) -> pd.DataFrame:
                median({hours_between("f.ready_for_review_at", "pp.first_at")}) AS median_pickup_hours
         FROM per_pr pp JOIN filtered f ON f.repo = pp.repo AND f.number = pp.pr_number
         GROUP BY pp.reviewer ORDER BY prs_reviewed DESC, pp.reviewer""",
+    )
+
+
+def reviewer_response(con: Connection, filters: Filters) -> pd.DataFrame:
+    """Per requested reviewer (a person, or a team as ``owner/slug``), over the review requests of
+    the filtered PRs: requests, answered, removed, unanswered at the merge, and the median and p90
+    hours from a request to its answer (``fetcher.metrics.reviewer_response_sql``; docs/metrics.md).
+    The PRs are merged, so no request here is still open."""
+    return _filtered(
+        con,
+        filters,
+        f""", requests AS (
+            SELECT q.* FROM pr_review_requests q JOIN filtered f ON f.repo = q.repo AND f.number = q.pr_number
+        )
+        {reviewer_response_sql("requests")}""",
+    )
+
+
+# author_association values of someone new to the repository (FIRST_TIMER: new to GitHub too).
+FIRST_TIME_ASSOCIATIONS = ("FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER")
+FIRST_TIME_GROUPS = ("first-time contributors", "everyone else", "not known")
+
+
+def first_time_contributors(con: Connection, filters: Filters) -> pd.DataFrame:
+    """First-time contributors' PRs against the rest: PRs, median cycle time and pickup, review
+    rounds (mean, and the share of PRs with any). By ``pull_requests.author_association``, which is
+    GitHub's as of the fetch; "not known": a PR stored before schema version 3 (NULL)."""
+    first_time = ", ".join(f"'{value}'" for value in FIRST_TIME_ASSOCIATIONS)
+    first, rest, unknown = FIRST_TIME_GROUPS
+    return _filtered(
+        con,
+        filters,
+        f"""SELECT CASE WHEN author_association IN ({first_time}) THEN '{first}'
+                        WHEN author_association IS NULL THEN '{unknown}' ELSE '{rest}' END AS authors,
+                   count(*) AS prs, median(cycle_time_hours) AS median_cycle_time_hours,
+                   median(pickup_hours) AS median_pickup_hours, avg(review_rounds) AS review_rounds_mean,
+                   avg((review_rounds > 0)::INTEGER) AS share_with_rounds
+            FROM filtered GROUP BY 1
+            ORDER BY list_position(['{first}', '{rest}', '{unknown}'], authors)""",
     )
 
 

@@ -320,6 +320,9 @@ def timeline_row(seq: int, item: Payload) -> Row:
         "source_repo": repository_name(source_issue),
         "state_reason": item.get("state_reason"),
         "requested_reviewer_deleted": deleted(item, "requested_reviewer"),
+        # a team request names the team in "requested_team" and has no "requested_reviewer"
+        "requested_reviewer_type": type_of(item.get("requested_reviewer")),
+        "requested_team_slug": (item.get("requested_team") or {}).get("slug"),
     }
 
 

@@ -38,7 +38,7 @@ def _add_columns(table: str, columns: str) -> str:
 
 # The last version whose migration changed metric definitions: an older file's metrics are
 # recomputed once it is migrated (as `metrics --recompute` would).
-METRICS_CHANGED = 3
+METRICS_CHANGED = 4
 
 # Each version's DDL by the table it creates or changes, applied in order to bring an older
 # file forward. Never edit a released step: add a new version.
@@ -178,8 +178,21 @@ MIGRATIONS: dict[int, dict[str, str]] = {
         # Logins counted as bots besides GitHub's own rule (MERGELENS_BOTS / --bots), lower-case.
         "bot_logins": "CREATE TABLE bot_logins (login VARCHAR PRIMARY KEY)",
     },
-    # reserved for work merged in parallel (issue 14's lead renumbers at merge); empty here
-    4: {},
+    # Issue 12. Review requests: which team was asked (REST `requested_team`), whether the person
+    # asked is a bot (Copilot is asked as `Copilot`, type Bot), and each request's answer, derived
+    # by metrics.recompute (docs/metrics.md, "Reviewer response").
+    4: {
+        "pr_events": _add_columns("pr_events", "requested_reviewer_type VARCHAR, requested_team_slug VARCHAR"),
+        "pr_review_requests": """CREATE TABLE pr_review_requests (
+            repo VARCHAR NOT NULL, pr_number INTEGER NOT NULL,
+            seq INTEGER NOT NULL,                  -- the review_requested item (pr_events.seq)
+            requested_at TIMESTAMPTZ, requested_by_login VARCHAR,
+            reviewer_login VARCHAR, reviewer_deleted BOOLEAN, team_slug VARCHAR,
+            ended_at TIMESTAMPTZ,                  -- the answer, the removal or the merge; NULL: open
+            outcome VARCHAR,                       -- reviewed | commented | removed | merged | open
+            answered_by_login VARCHAR, response_hours DOUBLE,
+            PRIMARY KEY (repo, pr_number, seq))""",
+    },
     # what is waiting now: open PRs as dated snapshots, and how PRs left the queue (issue 14)
     5: {
         "open_pr_snapshot_runs": """CREATE TABLE open_pr_snapshot_runs (

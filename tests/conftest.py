@@ -34,6 +34,7 @@ TABLES = (
     "pr_comments",
     "pr_events",
     "pr_metrics",
+    "pr_review_requests",
 )
 
 

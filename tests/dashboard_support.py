@@ -112,6 +112,10 @@ def free_port() -> int:
 # 6 10 24 24 48 -> median 24, p90 24 + 0.6 * 24 = 38.4; pickups 2 3 4 6 -> median 3.5;
 # rounds 0 1 0 0 0 -> 0.2 per PR; fix responses [2] -> 2.
 # Previous period (#6 #7): 2 PRs, median cycle 48, p90 24 + 0.9 * 48 = 67.2, pickup 9, rounds 0.5, fix 4.
+#
+# Review requests, current period, humans only: bob 2 (widgets #1 answered 1.5 h, gadgets #1 unanswered at
+# the merge), carol 1 (commented 2.5 h), dave 1 (removed), team acme/core 1 (bob's review, 1.5 h), alice 1
+# (2 h); with bots, bob also answers dependabot's #4 in 0.5 h.
 
 
 def hand_repositories() -> tuple[Repository, Repository]:
@@ -122,6 +126,14 @@ def hand_repositories() -> tuple[Repository, Repository]:
     pr1.issue_comments += [
         issue_comment(CAROL, "2026-03-02 12:00", "lgtm <b>nice</b>"),
         issue_comment(ACTIONS_BOT, "2026-03-02 09:10", "coverage 90%"),
+    ]
+    pr1.events += [  # review requests (pr_review_requests): bob reviews 1.5 h later, carol comments 2.5 h
+        event("review_requested", "2026-03-02 09:30", ALICE, requested_reviewer=BOB),  # later, dave is
+        event("review_requested", "2026-03-02 09:30", ALICE, requested_reviewer=CAROL),  # removed, the team
+        event("review_requested", "2026-03-02 09:30", ALICE, requested_reviewer=DAVE),  # is answered by bob's
+        event("review_requested", "2026-03-02 09:30", ALICE, requested_team="core"),  # review, Copilot is
+        event("review_requested", "2026-03-02 09:30", ALICE, requested_reviewer=COPILOT),  # no reviewer
+        event("review_request_removed", "2026-03-02 10:00", ALICE, requested_reviewer=DAVE),
     ]
     pr1.check_runs += [
         check_run("test", pr1.head_sha, "failure", "2026-03-02 09:05"),
@@ -152,6 +164,7 @@ def hand_repositories() -> tuple[Repository, Repository]:
     pr4 = pull(4, DEPENDABOT, "2026-03-10 00:00", "2026-03-10 12:00", title="build(deps): bump duckdb")
     pr4.commits.append(commit("2026-03-09 23:59", DEPENDABOT))
     pr4.reviews.append(review(BOB, "APPROVED", "2026-03-10 01:00"))
+    pr4.events.append(event("review_requested", "2026-03-10 00:30", DEPENDABOT, requested_reviewer=BOB))  # 0.5 h
 
     pr5 = pull(5, GHOST, "2026-03-11 00:00", "2026-03-12 00:00")
     pr5.commits.append(commit("2026-03-10 23:00", GHOST))
@@ -171,6 +184,10 @@ def hand_repositories() -> tuple[Repository, Repository]:
     gadget = pull(1, DAVE, "2026-03-05 00:00", "2026-03-05 10:00")
     gadget.commits.append(commit("2026-03-04 23:00", DAVE))
     gadget.reviews.append(review(ALICE, "APPROVED", "2026-03-05 03:00"))
+    gadget.events += [  # alice answers in 2 h; bob never does: unanswered at the merge
+        event("review_requested", "2026-03-05 01:00", DAVE, requested_reviewer=ALICE),
+        event("review_requested", "2026-03-05 01:00", DAVE, requested_reviewer=BOB),
+    ]
 
     widgets = repository(pr1, pr2, pr3, pr4, pr5, pr6, pr7, pr8, owner="acme", name="widgets")
     gadgets = repository(gadget, owner="acme", name="gadgets")

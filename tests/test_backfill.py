@@ -187,6 +187,8 @@ def quirky_pulls():
         event("convert_to_draft", "2026-03-05 09:05", actor=CAROL),
         event("ready_for_review", "2026-03-05 13:00", actor=CAROL),
         event("review_requested", "2026-03-05 13:01", actor=CAROL, requested_reviewer=BOB),
+        event("review_requested", "2026-03-05 13:02", actor=CAROL, requested_team="core"),  # a team
+        event("review_request_removed", "2026-03-05 13:03", actor=CAROL, requested_team="core"),
         event("head_ref_force_pushed", "2026-03-05 14:00", actor=CAROL),
         event("head_ref_force_pushed", "2026-03-05 15:00", actor=CAROL),
         event("merged", "2026-03-06 15:00", actor=BOB, commit_id=sha("merge-13")),

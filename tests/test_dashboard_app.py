@@ -429,3 +429,30 @@ def test_hostile_logins_are_not_linked(hostile_path: Path, monkeypatch: pytest.M
     table = explorer_table(at)
     by_author = dict(zip(table["author"], table["author_url"], strict=True))
     assert not isinstance(by_author[HOSTILE_LOGIN], str)  # not linked (None, NaN after the round trip)
+
+
+def test_review_dynamics_shows_reviewer_response_and_first_timers(
+    hand_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(hand_path, monkeypatch, page="reviews", **CURRENT)
+    assert_clean(at)
+    subheaders = [s.value for s in at.subheader]
+    assert "Reviewer response from the request" in subheaders and "First-time contributors" in subheaders
+    response = next(df.value for df in at.dataframe if "median_response_hours" in df.value.columns)
+    by_reviewer = response.set_index("reviewer")
+    assert by_reviewer.loc["bob", "requests"] == 2 and by_reviewer.loc["bob", "merged_unanswered"] == 1
+    assert by_reviewer.loc["acme/core", "is_team"]  # a team, not linked as a person
+    assert by_reviewer.loc["dave", "removed"] == 1
+    groups = next(df.value for df in at.dataframe if "authors" in df.value.columns)
+    assert groups["authors"].tolist() == ["everyone else"] and groups["prs"].tolist() == [5]
+    at = app(hand_path, monkeypatch, page="reviews", **{"from": "2026-02-15", "to": "2026-02-28"})
+    assert_clean(at)
+    assert any("No review requests" in info.value for info in at.info)
+
+
+def test_trends_shows_size_against_cycle_time(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hand_path, monkeypatch, page="trends", **CURRENT)
+    assert_clean(at)
+    assert "PR size against cycle time" in [s.value for s in at.subheader]
+    specs = [node.proto.spec for node in nodes(at) if getattr(node, "type", "") == "vega_lite_chart"]
+    assert sum('"type":"log"' in spec.replace(" ", "") for spec in specs) == 1  # both axes of one chart

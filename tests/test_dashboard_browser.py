@@ -195,3 +195,21 @@ def test_overview_then_a_pr_timeline_in_chromium(
     p.get_by_text("Timeline", exact=True).wait_for(timeout=30_000)  # type: ignore[attr-defined]
     wait_until_idle(p)
     assert p.locator(ERRORS).count() == 0  # type: ignore[attr-defined]
+
+
+def test_reviewer_response_first_timers_and_size_scatter_in_chromium(dashboard_url: str, page: object) -> None:
+    p = page  # a playwright.sync_api.Page
+    p.goto(f"{dashboard_url}/?page=reviews", wait_until="networkidle")  # type: ignore[attr-defined]
+    p.get_by_text("Reviewer response from the request", exact=True).wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    p.get_by_text("First-time contributors", exact=True).wait_for()  # type: ignore[attr-defined]
+    p.get_by_text("Merged without a human review", exact=True).wait_for()  # type: ignore[attr-defined]
+    wait_until_idle(p)
+    assert p.locator(ERRORS).count() == 0  # type: ignore[attr-defined]
+    assert p.get_by_text("No review requests on these PRs.").count() == 0  # type: ignore[attr-defined]
+
+    p.goto(f"{dashboard_url}/?page=trends", wait_until="networkidle")  # type: ignore[attr-defined]
+    p.get_by_text("PR size against cycle time", exact=True).wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    # six charts, the scatter last; they render one by one: wait for all of them
+    playwright_api.expect(p.locator('[data-testid="stVegaLiteChart"]')).to_have_count(6, timeout=30_000)  # type: ignore[attr-defined]
+    wait_until_idle(p)
+    assert p.locator(ERRORS).count() == 0  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -149,6 +150,49 @@ def test_review_dynamics(hand: duckdb.DuckDBPyConnection) -> None:
 
     unreviewed = queries.unreviewed_prs(hand, CURRENT)
     assert unreviewed[["repo", "number"]].values.tolist() == [["acme/widgets", 3]]
+
+
+def test_reviewer_response_from_the_request(hand: duckdb.DuckDBPyConnection) -> None:
+    frame = queries.reviewer_response(hand, CURRENT).set_index("reviewer")
+    assert frame.index.tolist() == ["bob", "acme/core", "alice", "carol", "dave"]  # most requested first
+    assert frame["is_team"].tolist() == [False, True, False, False, False]
+    counts = ["requests", "answered", "reviewed", "commented", "removed", "merged_unanswered", "open"]
+    assert frame.loc["bob", counts].tolist() == [2, 1, 1, 0, 0, 1, 0]  # gadgets #1: unanswered at the merge
+    assert frame.loc["carol", counts].tolist() == [1, 1, 0, 1, 0, 0, 0]
+    assert frame.loc["dave", counts].tolist() == [1, 0, 0, 0, 1, 0, 0]
+    assert frame["median_response_hours"].tolist()[:4] == pytest.approx([1.5, 1.5, 2, 2.5])
+    assert pd.isna(frame.loc["dave", "median_response_hours"])
+    with_bots = queries.reviewer_response(hand, replace(CURRENT, include_bots=True)).set_index("reviewer")
+    assert with_bots.loc["bob", "requests"] == 3  # dependabot's #4 too, answered in 0.5 h
+    assert with_bots.loc["bob", "median_response_hours"] == pytest.approx(1.0)
+    assert with_bots.loc["bob", "p90_response_hours"] == pytest.approx(0.5 + 0.9 * 1.0)
+    assert queries.reviewer_response(hand, Filters(start=date(2026, 2, 15), end=date(2026, 2, 28))).empty
+
+
+def test_size_and_cycle_time(hand: duckdb.DuckDBPyConnection) -> None:
+    frame = queries.size_and_cycle_time(hand, CURRENT)
+    # widgets #1 (15 lines, 24 h) and #2 (120 lines, 48 h); #3, #5 and gadgets #1 changed no line: no log place
+    assert frame[["number", "size"]].values.tolist() == [[1, 15], [2, 120]]
+    assert frame["cycle_time_hours"].tolist() == pytest.approx([24, 48])
+
+
+def test_first_time_contributors_against_the_rest(hand_path: Path, tmp_path: Path) -> None:
+    copy = shutil.copy(hand_path, tmp_path / "first.duckdb")
+    with duckdb.connect(str(copy)) as con:  # what GitHub would have said at the fetch
+        con.execute("UPDATE pull_requests SET author_association = 'FIRST_TIME_CONTRIBUTOR' WHERE number = 2")
+        con.execute("UPDATE pull_requests SET author_association = 'FIRST_TIMER' WHERE repo = 'acme/gadgets'")
+        con.execute("UPDATE pull_requests SET author_association = NULL WHERE repo = 'acme/widgets' AND number = 5")
+    con = dashboard_db.connect(copy)
+    try:
+        frame = queries.first_time_contributors(con, CURRENT).set_index("authors")
+    finally:
+        con.close()
+    assert frame.index.tolist() == ["first-time contributors", "everyone else", "not known"]
+    assert frame["prs"].tolist() == [2, 2, 1]  # widgets #2 + gadgets #1; widgets #1 + #3; widgets #5
+    assert frame["median_cycle_time_hours"].tolist() == pytest.approx([29, 15, 24])  # (48+10)/2, (24+6)/2
+    assert frame["median_pickup_hours"].tolist() == pytest.approx([3.5, 2, 6])  # #3 has no review
+    assert frame["review_rounds_mean"].tolist() == pytest.approx([0.5, 0, 0])
+    assert frame["share_with_rounds"].tolist() == pytest.approx([0.5, 0, 0])
 
 
 def test_ci_checks_and_flaky(hand: duckdb.DuckDBPyConnection) -> None:
@@ -314,7 +358,15 @@ def test_empty_db_queries_return_empty_frames(tmp_path: Path) -> None:
         options = queries.filter_options(con)
         assert options.merged_prs == 0 and options.last_merge is None
         assert values(queries.overview(con, CURRENT))["merged_prs"] == 0
-        for query in (queries.weekly_trends, queries.reviewer_load, queries.check_summary, queries.pr_table):
+        for query in (
+            queries.weekly_trends,
+            queries.reviewer_load,
+            queries.check_summary,
+            queries.pr_table,
+            queries.reviewer_response,
+            queries.size_and_cycle_time,
+            queries.first_time_contributors,
+        ):
             assert query(con, CURRENT).empty
         with pytest.raises(dashboard_db.Problem) as problem:
             dashboard_db.check_has_prs(con, "empty.duckdb")

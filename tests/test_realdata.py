@@ -269,6 +269,8 @@ def event_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
             "source_repo": item["source"]["issue"]["repository"]["full_name"] if event == "cross-referenced" else None,
             "state_reason": item.get("state_reason"),
             "requested_reviewer_deleted": deleted(item, "requested_reviewer"),
+            "requested_reviewer_type": user_type(item.get("requested_reviewer")),
+            "requested_team_slug": (item.get("requested_team") or {}).get("slug"),
         }
     return rows
 
@@ -417,6 +419,8 @@ TABLES: dict[str, Table] = {
             "commit_id",
             "requested_reviewer_login",
             "requested_reviewer_deleted",
+            "requested_reviewer_type",
+            "requested_team_slug",
             "github_id",
             "label_name",
             "rename_from",

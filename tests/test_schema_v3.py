@@ -153,6 +153,11 @@ def test_timeline_items_keep_their_own_fields():
 # --- a version 2 file migrated to version 3 --------------------------------------------------------
 
 
+# What version 2 has (version 4 adds the derived pr_review_requests), and the columns of version 4.
+V2_TABLES = tuple(table for table in (*TABLES, "sync_runs") if table != "pr_review_requests")
+V4_COLUMNS = {"pr_events": ("requested_reviewer_type", "requested_team_slug")}
+
+
 def test_a_version_2_file_is_migrated_keeping_every_row(serve, cli, tmp_path):
     """A file written by version 2 (every table filled) opened by this version: each row is kept
     as it was, and the new columns are NULL until the PR is synced again."""
@@ -162,7 +167,7 @@ def test_a_version_2_file_is_migrated_keeping_every_row(serve, cli, tmp_path):
     with duckdb.connect(str(old)) as con:
         store.ensure_schema(con, 2)
         con.execute(f"ATTACH '{tmp_path / 'v3.duckdb'}' AS v3 (READ_ONLY)")
-        for table in (*TABLES, "sync_runs"):
+        for table in V2_TABLES:
             v2_columns = [
                 name
                 for (name,) in con.execute(
@@ -174,16 +179,14 @@ def test_a_version_2_file_is_migrated_keeping_every_row(serve, cli, tmp_path):
             listed = ", ".join(v2_columns)
             con.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM v3.{table}")
     # metrics are recomputed by the migration: their computed_at moves
-    before = {
-        table: table_rows(old, table, ("computed_at",) * (table == "pr_metrics")) for table in (*TABLES, "sync_runs")
-    }
+    before = {table: table_rows(old, table, ("computed_at",) * (table == "pr_metrics")) for table in V2_TABLES}
     assert all(before[table] for table in ("pull_requests", "pr_commits", "pr_files", "pr_events"))
 
     store.connect(old).close()
 
     assert query(old, "SELECT max(version) FROM mergelens_schema") == [(store.SCHEMA_VERSION,)]
     for table, rows in before.items():
-        new = V3_COLUMNS.get(table, ())
+        new = (*V3_COLUMNS.get(table, ()), *V4_COLUMNS.get(table, ()))
         # version 3's metric columns are filled by the migration itself (the deleted-account flags,
         # a recompute of the metrics: tests/test_store.py checks those): compared without them here
         filled = CONVERTED_BY_MIGRATION.get(table, ())

@@ -428,7 +428,8 @@ def test_a_version_2_file_keeps_every_row_and_its_deleted_accounts_are_converted
                    ({pr}, 2, 'review_requested', 'alice', 'User', '2026-03-02 09:06Z', 'ghost'),
                    ({pr}, 3, 'labeled', NULL, NULL, '2026-03-02 09:07Z', NULL)""")
         con.execute(f"INSERT INTO pr_metrics (repo, number, total_comments) VALUES ({pr}, 99)")
-        counts = {table: con.execute(f"SELECT count(*) FROM {table}").fetchone() for table in TABLES}
+        v2_tables = [table for table in TABLES if table != "pr_review_requests"]  # version 4's
+        counts = {table: con.execute(f"SELECT count(*) FROM {table}").fetchone() for table in v2_tables}
 
     con = store.connect(path)
     try:
@@ -436,6 +437,7 @@ def test_a_version_2_file_keeps_every_row_and_its_deleted_accounts_are_converted
         assert {table: con.execute(f"SELECT count(*) FROM {table}").fetchone() for table in TABLES} == {
             **counts,
             "pr_metrics": (2,),  # recomputed: one row per PR
+            "pr_review_requests": (1,),  # derived: the request to the deleted account
         }
 
         def rows(sql: str) -> list[tuple]:
@@ -464,6 +466,10 @@ def test_a_version_2_file_keeps_every_row_and_its_deleted_accounts_are_converted
             (3, None, None, True, None, False),
         ]
         assert rows("SELECT sha, parents FROM pr_commits ORDER BY sha") == [("a1", None), ("b2", None)]
+        # the deleted account asked at 09:06 is answered by the deleted commenter at 10:00 (v4)
+        assert rows(
+            "SELECT seq, reviewer_login, reviewer_deleted, outcome, hour(ended_at) FROM pr_review_requests"
+        ) == [(2, None, True, "commented", 10)]
         # The deleted reviewer's change request (11:00) is the first review; the deleted commenter at
         # 10:00 is the first response; the 12:00 commit answers the request.
         assert rows(

@@ -1,12 +1,26 @@
-"""The Review dynamics page: review rounds, fix response, reviewer load, PRs merged without a review."""
+"""The Review dynamics page: review rounds, fix response, reviewer load, reviewer response from the request,
+first-time contributors against the rest, PRs merged without a review."""
 
 from __future__ import annotations
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from dashboard.queries import Filters
-from dashboard.ui import HOURS, PR_LINK, PR_NUMBER, PROFILE_LINK, Query, chart, fmt, linked, no_prs, period_caption
+from dashboard.ui import (
+    COUNT_AXIS,
+    HOURS,
+    PR_LINK,
+    PR_NUMBER,
+    PROFILE_LINK,
+    Query,
+    chart,
+    fmt,
+    linked,
+    no_prs,
+    period_caption,
+)
 
 
 def render(q: Query, filters: Filters) -> None:
@@ -74,6 +88,8 @@ def render(q: Query, filters: Filters) -> None:
                 "reviewer_url": PROFILE_LINK,
             },
         )
+    reviewer_response(q, filters)
+    first_time_contributors(q, filters)
     st.subheader("Merged without a human review")
     unreviewed = q("unreviewed_prs", filters)
     st.caption(f"{len(unreviewed)} PRs merged with no review by a person other than the author.")
@@ -89,3 +105,104 @@ def render(q: Query, filters: Filters) -> None:
                 "number": PR_NUMBER, "html_url": PR_LINK, "author_url": PROFILE_LINK, "merged_by_url": PROFILE_LINK,
             },
         )  # fmt: skip
+
+
+def reviewer_response(q: Query, filters: Filters) -> None:
+    st.subheader("Reviewer response from the request")
+    response = q("reviewer_response", filters)
+    if response.empty:
+        st.info("No review requests on these PRs.")
+        return
+    st.caption(
+        "Per person or team asked to review (bots left out; a team as owner/slug, answered by anyone but the "
+        "author): hours from the request to their next review or comment. A request removed, or still "
+        "unanswered at the merge, has no response time and is counted apart. A re-request after an answer "
+        "is a new request."
+    )
+    outcomes = response.melt(
+        id_vars=["reviewer"],
+        value_vars=["answered", "removed", "merged_unanswered"],
+        var_name="outcome",
+        value_name="count",
+    ).replace({"outcome": {"merged_unanswered": "unanswered at the merge"}})
+    chart(
+        alt.Chart(outcomes)
+        .mark_bar()
+        .encode(
+            y=alt.Y("reviewer:N", sort=response["reviewer"].tolist(), title=None),
+            x=alt.X("count:Q", title="review requests", axis=COUNT_AXIS),
+            color=alt.Color(
+                "outcome:N",
+                sort=["answered", "removed", "unanswered at the merge"],
+                scale=alt.Scale(range=["#4c78a8", "#bab0ac", "#e45756"]),
+            ),
+            tooltip=["reviewer", "outcome", alt.Tooltip("count:Q", title="requests")],
+        )
+    )
+    answered = response[response["median_response_hours"].notna()]
+    if not answered.empty:
+        chart(
+            alt.Chart(answered)
+            .mark_bar()
+            .encode(
+                y=alt.Y("reviewer:N", sort="x", title=None),
+                x=alt.X("median_response_hours:Q", title="median response (h)"),
+                tooltip=[
+                    "reviewer",
+                    "answered",
+                    alt.Tooltip("median_response_hours:Q", format=".1f", title="median (h)"),
+                    alt.Tooltip("p90_response_hours:Q", format=".1f", title="p90 (h)"),
+                ],
+            )
+        )
+    st.dataframe(
+        linked(response),
+        hide_index=True,
+        column_order=[
+            "reviewer", "reviewer_url", "is_team", "requests", "answered", "reviewed", "commented", "removed",
+            "merged_unanswered", "median_response_hours", "p90_response_hours",
+        ],
+        column_config={
+            "reviewer_url": PROFILE_LINK,
+            "is_team": st.column_config.CheckboxColumn("team"),
+            "merged_unanswered": st.column_config.NumberColumn("unanswered at the merge"),
+            "median_response_hours": st.column_config.NumberColumn("median response (h)", format=HOURS),
+            "p90_response_hours": st.column_config.NumberColumn("p90 response (h)", format=HOURS),
+        },
+    )  # fmt: skip
+
+
+def first_time_contributors(q: Query, filters: Filters) -> None:
+    st.subheader("First-time contributors")
+    groups = q("first_time_contributors", filters)
+    st.caption(
+        "PRs whose author GitHub called a first-time contributor (FIRST_TIME_CONTRIBUTOR, FIRST_TIMER) against "
+        "the rest. GitHub answers as of the fetch: a PR synced after its merge usually calls its author a "
+        "contributor already, so the first group holds mostly PRs fetched before their merge."
+    )
+    st.dataframe(
+        groups,
+        hide_index=True,
+        column_config={
+            "median_cycle_time_hours": st.column_config.NumberColumn("median cycle time (h)", format=HOURS),
+            "median_pickup_hours": st.column_config.NumberColumn("median pickup (h)", format=HOURS),
+            "review_rounds_mean": st.column_config.NumberColumn("review rounds per PR", format="%.2f"),
+            "share_with_rounds": st.column_config.NumberColumn("PRs with a round", format="percent"),
+        },
+    )
+    long = groups.melt(
+        id_vars=["authors"], value_vars=["median_cycle_time_hours", "median_pickup_hours"], var_name="measure"
+    ).replace({"measure": {"median_cycle_time_hours": "cycle time", "median_pickup_hours": "pickup"}})
+    long = long[pd.notna(long["value"])]
+    if not long.empty:
+        chart(
+            alt.Chart(long)
+            .mark_bar()
+            .encode(
+                x=alt.X("authors:N", title=None, sort=groups["authors"].tolist()),
+                y=alt.Y("value:Q", title="median (h)"),
+                xOffset="measure:N",
+                color=alt.Color("measure:N", title=None),
+                tooltip=["authors", "measure", alt.Tooltip("value:Q", format=".1f", title="median (h)")],
+            )
+        )

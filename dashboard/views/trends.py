@@ -1,4 +1,4 @@
-"""The Trends page: weekly medians, throughput and PR size."""
+"""The Trends page: weekly medians, throughput, PR size, and PR size against cycle time."""
 
 from __future__ import annotations
 
@@ -41,3 +41,25 @@ def render(q: Query, filters: Filters) -> None:
             tooltip=["bucket", "prs", alt.Tooltip("cycle_time_hours:Q", format=".1f", title="median cycle (h)")],
         )
     )
+    st.subheader("PR size against cycle time")
+    scatter = q("size_and_cycle_time", filters)
+    st.caption(
+        "Each PR: lines added + deleted against hours from opening to merge, both on log scales "
+        "(PRs of 0 lines are left out)."
+    )
+    if not scatter.empty:
+        chart(
+            alt.Chart(scatter)
+            .mark_circle(opacity=0.6)
+            .encode(
+                x=alt.X("size:Q", scale=alt.Scale(type="log"), title="lines changed (log)"),
+                y=alt.Y("cycle_time_hours:Q", scale=alt.Scale(type="log"), title="cycle time, hours (log)"),
+                tooltip=[
+                    "repo",
+                    "number",
+                    "author",
+                    "size",
+                    alt.Tooltip("cycle_time_hours:Q", format=".1f", title="cycle (h)"),
+                ],
+            )
+        )

@@ -272,8 +272,10 @@ def timeline_payload(node: dict[str, Any]) -> dict[str, Any] | None:
         "commit_id": commit.get("oid") or (closer.get("oid") if closer.get("__typename") == "Commit" else None),
     }
     reviewer = node.get("requestedReviewer")
-    if "requestedReviewer" in node and (reviewer or {}).get("__typename") != "Team":
+    if "requestedReviewer" in node and (reviewer or {}).get("__typename") == "Team":
         # REST names a requested team in "requested_team" and has no "requested_reviewer"
+        item["requested_team"] = {"slug": (reviewer or {}).get("slug")}
+    elif "requestedReviewer" in node:
         item["requested_reviewer"] = rest_user(reviewer)
     if node.get("label"):
         item["label"] = {"name": node["label"].get("name")}

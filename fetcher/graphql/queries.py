@@ -78,9 +78,9 @@ _EVENT_EXTRAS = {
     "CrossReferencedEvent": f"source {{ __typename ... on Issue {{ {_ISSUE_OR_PULL} }} "
     f"... on PullRequest {{ {_ISSUE_OR_PULL} }} }}",
     "ReviewRequestedEvent": "requestedReviewer { __typename ... on User { login } ... on Bot { login } "
-    "... on Mannequin { login } }",
+    "... on Mannequin { login } ... on Team { slug } }",
     "ReviewRequestRemovedEvent": "requestedReviewer { __typename ... on User { login } ... on Bot { login } "
-    "... on Mannequin { login } }",
+    "... on Mannequin { login } ... on Team { slug } }",
     "MergedEvent": "commit { oid }",
     "ReferencedEvent": "commit { oid }",
     "HeadRefForcePushedEvent": "afterCommit { oid }",

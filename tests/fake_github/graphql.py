@@ -589,7 +589,9 @@ class GraphObjects:
                     "__typename": TIMELINE_TYPES[event],
                     "actor": actor(model.actor, self.api),
                     "createdAt": iso(model.created_at),
-                    "requestedReviewer": actor(model.requested_reviewer, self.api),
+                    "requestedReviewer": {"__typename": "Team", "slug": model.requested_team}
+                    if model.requested_team is not None
+                    else actor(model.requested_reviewer, self.api),
                     "commit": commit,
                     "afterCommit": commit,
                     "closer": {"__typename": "Commit", **commit} if commit else None,

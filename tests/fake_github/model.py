@@ -98,6 +98,7 @@ class TimelineEvent:
     created_at: datetime
     commit_id: str | None = None
     requested_reviewer: User | None = None  # review_requested / review_request_removed
+    requested_team: str | None = None  # the same, for a team (its slug): then no requested_reviewer
     label: str | None = None  # labeled / unlabeled
     rename: tuple[str, str] | None = None  # renamed: (from, to)
     assignee: User | None = None  # assigned / unassigned

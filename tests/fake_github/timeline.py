@@ -22,6 +22,7 @@ from .payloads import (
     iso,
     node_id,
     stable_id,
+    team_payload,
     user_payload,
     verification,
     web_root,
@@ -47,9 +48,12 @@ def event_item(repo: Repository, event: TimelineEvent, api: str) -> Json:
         "performed_via_github_app": None,
     }
     if event.event in ("review_requested", "review_request_removed"):
-        # The actor is the one who asked; the reviewer is a user (or a team, not modelled).
+        # The actor is the one who asked; the reviewer is a user, or a team (then no requested_reviewer).
         item["review_requester"] = user_payload(event.actor, api)
-        item["requested_reviewer"] = user_payload(event.requested_reviewer, api)
+        if event.requested_team is not None:
+            item["requested_team"] = team_payload(repo, event.requested_team, api)
+        else:
+            item["requested_reviewer"] = user_payload(event.requested_reviewer, api)
     label, rename = event_label(event), event_rename(event)
     if label is not None:
         item["label"] = {"name": label, "color": f"{stable_id('label', label) & 0xFFFFFF:06x}"}
