@@ -24,9 +24,9 @@ from fetcher.whose_move import working_days_sql
 ENV = "MERGELENS_AGREEMENTS"
 NAMES = ("pickup", "size", "open")
 LABELS = {
-    "pickup": "first review within {n} working days",
+    "pickup": "first review within {days}",
     "size": "at most {n} lines changed",
-    "open": "merged within {n} working days",
+    "open": "merged within {days}",
 }
 _DAYS = re.compile(r"(\d{1,3})\s*(?:wd)?")
 _LINES = re.compile(r"(\d{1,7})")
@@ -51,7 +51,8 @@ class Agreements:
         return {name: limit for name in NAMES if (limit := getattr(self, name)) is not None}
 
     def label(self, name: str) -> str:
-        return LABELS[name].format(n=getattr(self, name))
+        limit = getattr(self, name)
+        return LABELS[name].format(n=limit, days=f"{limit} working day{'' if limit == 1 else 's'}")
 
     def describe(self) -> str:
         """The setting as it is read, in the setting's own format (for captions)."""

@@ -236,7 +236,7 @@ def test_each_agreement_per_week_as_worked_out_by_hand(con: duckdb.DuckDBPyConne
     }
     frame = queries.agreement_weekly(con, Filters(), Agreements())
     assert frame.loc[frame["agreement"] == "size", "share"].tolist() == [1.0, 0.75]
-    assert set(frame["label"]) == {"first review within 1 working days", "at most 400 lines changed",
+    assert set(frame["label"]) == {"first review within 1 working day", "at most 400 lines changed",
                                    "merged within 5 working days"}  # fmt: skip
 
 
