@@ -32,11 +32,12 @@ from dashboard import auth, db, queries, remote, safe
 from dashboard.queries import Filters
 from dashboard.safe import literal
 from dashboard.ui import Query, fmt
-from dashboard.views import ci, explorer, health, overview, reviews, trends
+from dashboard.views import ci, explorer, health, now, overview, reviews, trends
 
 # URL value -> the page's name in the sidebar
 PAGES = {
     "overview": "Overview",
+    "now": "Now",
     "trends": "Trends",
     "reviews": "Review dynamics",
     "ci": "CI",
@@ -46,6 +47,7 @@ PAGES = {
 # every page but the explorer draws from the query function and the filters alone
 RENDER: dict[str, Callable[[Query, Filters], None]] = {
     "overview": overview.render,
+    "now": now.render,
     "trends": trends.render,
     "reviews": reviews.render,
     "ci": ci.render,

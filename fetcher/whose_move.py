@@ -80,7 +80,8 @@ SELECT repo, number, title, html_url, author_login, snapshot_at, move,
     CASE move WHEN 'draft' THEN created_at
               WHEN 'waiting_for_first_review' THEN coalesce(ready_for_review_at, created_at)
               ELSE last_activity_at END AS waiting_since,
-    last_activity_at, idle_working_days, requested_reviewers, requested_teams, checks_state, mergeable
+    last_activity_at, idle_working_days, requested_reviewers, requested_teams, checks_state, mergeable,
+    author_type, draft, created_at, ready_for_review_at, additions, deletions, len(human_reviews) AS human_reviews
 FROM classified
 ORDER BY repo, waiting_since, number
 """

@@ -1,8 +1,10 @@
 """`make demo`: the whole job on a realistic sample repository, with no network and no token.
 
-Generates a seeded repository (tests/fake_github/generator.py), serves it with the fake
-GitHub on loopback, syncs every merged PR through the real fetcher into ``demo.duckdb``
-and prints what the metrics say.
+Generates a seeded repository (tests/fake_github/generator.py) with one open PR of each
+"whose move" class (tests/fake_github/open_queue.py), serves it with the fake GitHub on loopback,
+syncs every merged PR through the real fetcher into ``demo.duckdb``, stores four weeks of
+open-PR snapshots (``open-prs``, one each working day, so the dashboard's Now page has a
+history) and prints what the metrics, the open queue and the working agreements say.
 """
 
 from __future__ import annotations
@@ -10,18 +12,28 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
-from fetcher import report, store
+from dashboard import agreements, queries
+from dashboard import db as dashboard_db
+from fetcher import digest, report, store
 from fetcher.github import ClientSettings, GitHubSource
 from fetcher.metrics import METRIC_BY_NAME, is_bot
+from fetcher.open_prs import OpenPrsReport, take_snapshot
 from fetcher.sync import SyncResult, sync_many
-from tests.fake_github import FakeGitHub
-from tests.fake_github.generator import generate_repository
+from fetcher.whose_move import STALE_WORKING_DAYS
+from tests.fake_github import FakeGitHub, Repository
+from tests.fake_github.generator import DEFAULT_END, generate_repository
+from tests.fake_github.open_queue import add_open_queue, rewound
 
 DEMO_TOKEN = "demo-token-not-a-secret"
+# The demo's "now": the Monday 09:00 UTC after the generated period ends, when the latest open-PR
+# snapshot is taken; the earlier ones are each working day at 09:00 over the weeks before.
+DEMO_NOW = DEFAULT_END + timedelta(days=(7 - DEFAULT_END.weekday()) % 7, hours=9)
+SNAPSHOT_WEEKS = 4
 
 # The metrics summarised, each as median and p90 over the merged PRs (labels from fetcher.metrics).
 SUMMARY_METRICS = (
@@ -63,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         stale.unlink(missing_ok=True)
 
     repo = generate_repository(seed=args.seed, n_prs=args.prs)
+    add_open_queue(repo, DEMO_NOW)
     merged = sorted(number for number, pr in repo.pulls.items() if pr.merged_at is not None)
     started = time.perf_counter()
     with FakeGitHub([repo], token=DEMO_TOKEN) as github:
@@ -72,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         source = GitHubSource(ClientSettings(github.api_url, DEMO_TOKEN, request_interval=0))
         try:
             outcome = sync_many(source, db, repo.full_name, merged, "demo", on_result=print_warnings)
+            latest = store_open_snapshots(source, db, repo, DEMO_NOW)
         finally:
             source.close()
     elapsed = time.perf_counter() - started
@@ -85,7 +99,58 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"database: {db} ({db.stat().st_size / 1e6:.1f} MB)")
     print_summary(db)
+    print_queue(latest)
+    print_agreements(db)
     return 0 if set(outcome.statuses()) <= {"complete"} else 1
+
+
+def snapshot_times(now: datetime, weeks: int = SNAPSHOT_WEEKS) -> list[datetime]:
+    """Each working day at ``now``'s time of day over the ``weeks`` weeks before ``now``, then ``now``."""
+    days = (now - timedelta(days=back) for back in range(7 * weeks, 0, -1))
+    return [day for day in days if day.weekday() < 5] + [now]
+
+
+def store_open_snapshots(source: GitHubSource, db: Path, repo: Repository, now: datetime) -> OpenPrsReport:
+    """``open-prs`` as a daily schedule would have run it: the earlier snapshots on ``repo`` rewound
+    to their day (which PRs were open then), the latest on ``repo`` as it is; the latest's report."""
+    con = store.connect(db)
+    try:
+        *earlier, latest = snapshot_times(now)
+        for when in earlier:
+            with rewound(repo, when):
+                take_snapshot(source, con, repo.full_name, when, STALE_WORKING_DAYS, digest=False)
+        return take_snapshot(source, con, repo.full_name, latest, STALE_WORKING_DAYS, digest=False)
+    finally:
+        con.close()
+
+
+def print_queue(latest: OpenPrsReport) -> None:
+    counts = latest.counts()
+    print(f"\nopen PRs on {latest.snapshot_at:%Y-%m-%d %H:%M} UTC: {latest.open_prs}, by whose move:")
+    for move in digest.ORDER:
+        numbers = [f"#{pr['number']}" for pr in latest.moves if pr["move"] == move]
+        label = f"{digest.HEADINGS[move]} ({digest.WHOSE[move]})"
+        print(f"  {label:<52}{counts.get(move, 0):>3}  {' '.join(numbers)}")
+
+
+def print_agreements(db: Path) -> None:
+    """The working agreements (MERGELENS_AGREEMENTS, or the defaults) over every merged PR by a person,
+    and the open PRs breaking one, as the dashboard's Now page shows them."""
+    agreed, problem = agreements.from_environ()
+    con = dashboard_db.connect(db)
+    try:
+        weekly = queries.agreement_weekly(con, queries.Filters(), agreed)
+        broken = queries.agreement_breaches(con, queries.Filters(), agreed)
+    finally:
+        con.close()
+    print(f"\nworking agreements ({agreed.describe()}{'; ' + problem if problem else ''}):")
+    for label, group in weekly.groupby("label", sort=False):
+        met, prs = int(group["met"].sum()), int(group["prs"].sum())
+        breaking = broken[broken["label"] == label]["number"].tolist() if not broken.empty else []
+        print(
+            f"  {label:<40}{met / max(prs, 1):>5.0%} of {prs} merged PRs; open PRs breaking it now: "
+            + (" ".join(f"#{number}" for number in breaking) or "none")
+        )
 
 
 def print_warnings(result: SyncResult) -> None:

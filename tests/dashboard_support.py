@@ -20,6 +20,7 @@ from fetcher import store
 from fetcher.github import ClientSettings, GitHubSource
 from fetcher.records import PullRequestBundle, SectionError, pull_request_row
 from fetcher.sync import sync_many
+from scripts.demo import DEMO_NOW, store_open_snapshots
 from tests.factories import (
     ACTIONS_BOT,
     ALICE,
@@ -39,6 +40,7 @@ from tests.factories import (
 )
 from tests.fake_github import FakeGitHub, FileChange, Repository
 from tests.fake_github.generator import generate_repository
+from tests.fake_github.open_queue import add_open_queue
 
 TOKEN = "dashboard-test-token"
 SCRIPT_TITLE = "<script>alert('mergelens')</script> fix **bold** [link](javascript:alert(1))"
@@ -61,7 +63,17 @@ def sync_repositories(db: Path, *repos: Repository, numbers: dict[str, list[int]
 
 
 def build_demo_db(path: Path, seed: int = 7, n_prs: int = 40) -> Path:
-    return sync_repositories(path, generate_repository(seed=seed, n_prs=n_prs))
+    """As `make demo` builds it: the merged PRs synced, then the open-PR snapshots (scripts/demo.py)."""
+    repo = generate_repository(seed=seed, n_prs=n_prs)
+    add_open_queue(repo, DEMO_NOW)
+    sync_repositories(path, repo)
+    with FakeGitHub([repo], token=TOKEN) as github:
+        source = GitHubSource(ClientSettings(github.api_url, TOKEN, request_interval=0))
+        try:
+            store_open_snapshots(source, path, repo, DEMO_NOW)
+        finally:
+            source.close()
+    return path
 
 
 def session_demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:

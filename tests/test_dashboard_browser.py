@@ -3,7 +3,7 @@ driven by Playwright. Opens the overview, clicks into the PR whose title is a ``
 and checks its timeline shows, no error box appears and the script never runs.
 
 Screenshots go to the test's tmp dir; with MERGELENS_UPDATE_SCREENSHOT=1 the overview is also
-saved to docs/dashboard.png (the README's picture)."""
+saved to docs/dashboard.png (the README's picture), and the Now page to docs/now.png."""
 
 from __future__ import annotations
 
@@ -213,3 +213,20 @@ def test_reviewer_response_first_timers_and_size_scatter_in_chromium(dashboard_u
     playwright_api.expect(p.locator('[data-testid="stVegaLiteChart"]')).to_have_count(6, timeout=30_000)  # type: ignore[attr-defined]
     wait_until_idle(p)
     assert p.locator(ERRORS).count() == 0  # type: ignore[attr-defined]
+
+
+def test_the_now_page_in_chromium(dashboard_url: str, page: object, tmp_path: Path) -> None:
+    p = page  # a playwright.sync_api.Page
+    p.goto(f"{dashboard_url}/?page=now", wait_until="networkidle")  # type: ignore[attr-defined]
+    p.get_by_text("The queue, by whose move").wait_for(timeout=60_000)  # type: ignore[attr-defined]
+    p.get_by_text("Working agreements: merged PRs meeting each, per week").wait_for(timeout=30_000)  # type: ignore[attr-defined]
+    # the queue-over-time and the agreements charts
+    playwright_api.expect(p.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2, timeout=30_000)  # type: ignore[attr-defined]
+    wait_until_idle(p)
+    assert p.locator(ERRORS).count() == 0  # type: ignore[attr-defined]
+    # the open-queue cards: every class of the demo's queue, with "Open PRs" first
+    playwright_api.expect(p.locator('[data-testid="stMetric"]').first).to_contain_text("Open PRs")  # type: ignore[attr-defined]
+    now = tmp_path / "now.png"
+    p.screenshot(path=str(now), full_page=True)  # type: ignore[attr-defined]
+    if os.environ.get("MERGELENS_UPDATE_SCREENSHOT") == "1":
+        shutil.copy(now, ROOT / "docs" / "now.png")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from .model import CheckRun, Commit, IssueComment, PullRequest, Repository, Review, TimelineEvent, User
@@ -132,3 +134,23 @@ def add_open_queue(repo: Repository, now: datetime, first_number: int = 9001) ->
         repo.add_pull(pr)
         numbers[case] = number
     return numbers
+
+
+@contextmanager
+def rewound(repo: Repository, when: datetime) -> Iterator[None]:
+    """``repo`` as its open-PR listing looked at ``when``: a PR opened by then and not yet closed is
+    open, a later one is not listed. Only which PRs are open is rewound (their reviews, checks and
+    activity stay as they are now): enough for the demo's snapshot history, whose older snapshots
+    only count the queue."""
+    saved = {number: (pr.state, pr.merged_at, pr.closed_at) for number, pr in repo.pulls.items()}
+    try:
+        for pr in repo.pulls.values():
+            if pr.created_at > when:
+                pr.state, pr.merged_at = "closed", None
+            elif pr.closed_at is None or pr.closed_at > when:
+                pr.state, pr.merged_at, pr.closed_at = "open", None, None
+        yield
+    finally:
+        for number, (state, merged_at, closed_at) in saved.items():
+            pr = repo.pulls[number]
+            pr.state, pr.merged_at, pr.closed_at = state, merged_at, closed_at
