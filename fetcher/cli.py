@@ -13,7 +13,7 @@ from typing import NoReturn
 
 from duckdb import DuckDBPyConnection
 
-from fetcher import alerts, backfill, metrics, report
+from fetcher import alerts, backfill, metrics, report, store
 from fetcher.config import Environment
 from fetcher.errors import EXIT_COMPLETE, EXIT_PARTIAL, EXIT_USAGE, MergelensError, UsageError
 from fetcher.event import Skip, SyncRequest, read_event
@@ -366,10 +366,9 @@ def run_metrics(args: argparse.Namespace, env: Environment) -> tuple[int, RunRes
     repo = check_repo(args.repo) if args.repo else None
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> int:
-        con.execute("BEGIN")
-        count = metrics.recompute(con, repo=repo)
-        con.execute("COMMIT")
-        return count
+        counted: list[int] = []
+        store.in_transaction(con, lambda: counted.append(metrics.recompute(con, repo=repo)))
+        return counted[-1]
 
     # Through the storage layer like every write: a copy, checked, then stored (local, S3, artifact).
     update = update_db(args.db or env.db, env, apply, check_first=False)

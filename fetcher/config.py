@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_DB = "mergelens.duckdb"
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """The usual AWS_* variables. The secrets never appear in a repr, a log line or an error."""
+
+    endpoint_url: str | None = None  # AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (MinIO, moto, R2, ...)
+    region: str | None = None  # AWS_REGION or AWS_DEFAULT_REGION
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,10 @@ class Environment:
     # Which artifacts the artifact store trusts (fetcher/storage/trust.py):
     repository_id: int | None = None  # GITHUB_REPOSITORY_ID: only this repository's own runs
     artifact_branches: tuple[str, ...] = ()  # MERGELENS_ARTIFACT_BRANCHES (comma-separated); () = default branch
+    # A DuckLake (--db ducklake:...): where its Parquet files go, and the S3 settings DuckDB uses
+    # for an s3:// data path (boto3 reads the same AWS_* variables itself for s3:// DB files).
+    lake_data_path: str | None = None  # MERGELENS_LAKE_DATA_PATH: a directory or s3://BUCKET/PREFIX/
+    s3: S3Settings = field(default_factory=lambda: S3Settings())
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -49,6 +64,14 @@ class Environment:
             repository_id=_positive_int(env.get("GITHUB_REPOSITORY_ID")),
             artifact_branches=tuple(
                 dict.fromkeys(b.strip() for b in env.get("MERGELENS_ARTIFACT_BRANCHES", "").split(",") if b.strip())
+            ),
+            lake_data_path=env.get("MERGELENS_LAKE_DATA_PATH") or None,
+            s3=S3Settings(
+                endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
+                region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+                access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+                secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+                session_token=env.get("AWS_SESSION_TOKEN") or None,
             ),
         )
 
