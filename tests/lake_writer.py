@@ -56,7 +56,7 @@ def dump_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return out
 
 
-def wait_at(barrier: Path, name: str, writer: int, writers: int, timeout_s: float = 120.0) -> None:
+def wait_at(barrier: Path, name: str, writer: int, writers: int, timeout_s: float = 300.0) -> None:
     """Arrive at barrier ``name`` and wait until all ``writers`` have."""
     folder = barrier / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -72,10 +72,16 @@ def run_cli(argv: Sequence[str]) -> dict[str, Any]:
     from fetcher.cli import main
 
     out, err = io.StringIO(), io.StringIO()
+    started = time.monotonic()
+    json_flag = [] if argv[0] == "metrics" else ["--json"]  # metrics has no JSON result
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([*argv, "--json"])
+        try:
+            code = main([*argv, *json_flag])
+        except SystemExit as exc:  # a usage error
+            code = int(exc.code or 0)
     result = json.loads(out.getvalue()) if out.getvalue().strip() else {}
-    return {"argv": list(argv), "exit": code, "stderr": err.getvalue()[-2000:], "result": result}
+    seconds = round(time.monotonic() - started, 2)
+    return {"argv": list(argv), "exit": code, "stderr": err.getvalue()[-2000:], "result": result, "seconds": seconds}
 
 
 def write(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -96,6 +102,9 @@ def write(config: dict[str, Any]) -> list[dict[str, Any]]:
     results = []
     for number in config["race"]:
         results.append(run_cli(["sync", "--repo", config["repo"], "--pr", str(number), "--db", config["db"], *fast]))
+        if results[-1]["exit"]:  # failed before its write: the others must not wait for it
+            (barrier / f"race-{number}").mkdir(parents=True, exist_ok=True)
+            (barrier / f"race-{number}" / str(writer)).touch()
     store.in_transaction = real  # type: ignore[assignment]
     for argv in config["argv"]:
         results.append(run_cli([*argv, "--db", config["db"], *(fast if argv[0] != "metrics" else [])]))

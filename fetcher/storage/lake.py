@@ -47,6 +47,7 @@ ALIAS = "lake"
 DEFAULT_MAX_ATTEMPTS = 30  # 6 writers on one hot PR needed up to ~10 in the spike
 BACKOFF_S, MAX_BACKOFF_S = 0.05, 5.0
 LOCK_TIMEOUT_S = 600  # how long a writer waits for another writer of the same PR
+SETUP_KEY = ("", 0)  # the lock of a new lake's setup (no repository is named "")
 
 # A password in a libpq DSN (password=… or password='…') or in a URI (scheme://user:password@).
 _DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
@@ -143,13 +144,21 @@ class LakeLocation:
     def update_tables(self, apply: Callable[[duckdb.DuckDBPyConnection], T]) -> UpdateResult[T]:
         """Run ``apply`` on a connection to the lake (its tables are the default ones), each of
         its transactions as ``_transaction`` runs them; then verify the lake."""
-        try:
-            con = self.connect()
-        except duckdb.Error as exc:
-            raise StorageError(f"{self.description}: cannot open the DuckLake: {self._clean(exc)}") from None
-        try:
-            with self._key_locks() as locks:
-                version = self._migrate(con)
+        self.require_extensions()
+        with self._key_locks() as locks:
+            # Setting a new lake up (DuckLake's own catalog tables, then ours) races like a new
+            # PR does: two writers both try to create them, and one fails. One at a time.
+            with locks.held([SETUP_KEY]):
+                try:
+                    con = self.connect()
+                except duckdb.Error as exc:
+                    raise StorageError(f"{self.description}: cannot open the DuckLake: {self._clean(exc)}") from None
+                try:
+                    version = self._migrate(con)
+                except BaseException:
+                    con.close()
+                    raise
+            try:
                 before = self._count(con, "pull_requests")
                 token = store.TRANSACTION.set(functools.partial(self._transaction, locks))
                 try:
@@ -158,10 +167,10 @@ class LakeLocation:
                     store.TRANSACTION.reset(token)
                 counts = self.verify(con, before)
                 size = data_size(con)
-        except duckdb.Error as exc:
-            raise StorageError(f"{self.description}: DuckDB failed on the DuckLake: {self._clean(exc)}") from None
-        finally:
-            con.close()
+            except duckdb.Error as exc:
+                raise StorageError(f"{self.description}: DuckDB failed on the DuckLake: {self._clean(exc)}") from None
+            finally:
+                con.close()
         return UpdateResult(
             value=value,
             location=self.description,
@@ -177,13 +186,11 @@ class LakeLocation:
 
     # --- connecting ------------------------------------------------------------------------
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
-        """A connection with the extensions loaded from their wheels, the S3 secret set, the lake
-        attached as ``lake`` and made the default database."""
+    def require_extensions(self) -> list[str]:
+        """The extensions this lake needs, all installed (else StorageError: where to run it)."""
         needed = ["ducklake"]
         needed += {"postgres": ["postgres_scanner"], "sqlite": ["sqlite_scanner"]}.get(self.catalog.kind, [])
-        data = self.data_path or ""
-        if data.startswith("s3://"):
+        if (self.data_path or "").startswith("s3://"):
             needed.append("httpfs")
         missing = [name for name in needed if extension_file(name) is None]
         if missing:
@@ -191,6 +198,13 @@ class LakeLocation:
                 f"{self.description}: the DuckLake extensions ({', '.join(missing)}) for DuckDB {duckdb.__version__} "
                 "are not installed: run mergelens from the DuckLake environment (make lake, then .venv-lake/bin/python)"
             )
+        return needed
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A connection with the extensions loaded from their wheels, the S3 secret set, the lake
+        attached as ``lake`` and made the default database."""
+        needed = self.require_extensions()
+        data = self.data_path or ""
         con = duckdb.connect(
             ":memory:", config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
         )
