@@ -25,6 +25,7 @@ from fetcher.storage import StorageError, is_local, open_location
 from fetcher.storage.lake import Catalog, LakeLocation, lake_ddl, redacted
 from tests.fake_github.generator import generate_repository
 from tests.lake_writer import dump_rows
+from tests.test_requirements import pins, top_level
 from tests.test_storage import free_port, moto_endpoint, s3_settings  # noqa: F401 - moto_endpoint: a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +92,26 @@ def test_the_file_line_refuses_a_lake_in_one_line_without_the_password(cli, tmp_
     (line,) = run.stderr.strip().splitlines()
     assert line.startswith("mergelens: error: ducklake:postgres:dbname=lake host=127.0.0.1 password=***: ")
     assert "DuckLake environment" in line and "hunter2" not in run.stderr + run.stdout
+
+
+def test_the_lake_set_is_pinned_with_hashes_at_the_runtime_set_s_versions():
+    """requirements-lake.txt: DuckDB 1.5 and its extension wheels of the same version; every
+    package it shares with the runtime set at the runtime set's version, DuckDB aside."""
+    lake, runtime = pins(ROOT / "requirements-lake.txt"), pins(ROOT / "requirements.txt")
+    assert top_level(ROOT / "requirements-lake.in") <= set(lake)
+    assert top_level(ROOT / "requirements.in") - {"duckdb"} <= set(lake)
+    assert {name: version for name, version in lake.items() if name.startswith("duckdb")} == {
+        name: "1.5.5"
+        for name in (
+            "duckdb",
+            "duckdb-extension-ducklake",
+            "duckdb-extension-httpfs",
+            "duckdb-extension-postgres-scanner",
+            "duckdb-extension-sqlite-scanner",
+        )
+    }
+    differ = {name: (lake[name], runtime[name]) for name in set(lake) & set(runtime) if lake[name] != runtime[name]}
+    assert differ == {"duckdb": ("1.5.5", "2.0.1")}
 
 
 # --- services -----------------------------------------------------------------------------------
@@ -217,7 +238,7 @@ def test_six_writers_lose_nothing_and_store_nothing_twice(
     several writers at once); one recomputes the metrics meanwhile. The lake must then hold
     exactly what one writer syncing each PR into a DuckDB file holds: no row lost, none twice,
     every pr_metrics row the one its PR's rows give."""
-    repo = generate_repository(seed=13, n_prs=14)
+    repo = generate_repository(seed=13, n_prs=8)
     server = serve(repo)
     merged = sorted(pr.number for pr in repo.pulls.values() if pr.merged_at)
     race, hot = merged[:2], merged[2]
@@ -247,10 +268,13 @@ def test_six_writers_lose_nothing_and_store_nothing_twice(
         for writer in range(WRITERS)
     ]
     outcomes = [process.communicate(timeout=300) for process in writers]
-    failed = [(process.returncode, err[-3000:]) for process, (_, err) in zip(writers, outcomes, strict=True) if process.returncode]
+    failed = [
+        (process.returncode, err[-3000:])
+        for process, (_, err) in zip(writers, outcomes, strict=True)
+        if process.returncode
+    ]
     assert not failed, failed
     results = [run for out, _ in outcomes for run in json.loads(out)]
-    print(json.dumps([(r["argv"][0], r["argv"][-1] if r["argv"][0] == "sync" else "", r["seconds"], r["result"].get("storage", {}).get("attempts")) for r in results]))
     assert [run["exit"] for run in results] == [0] * len(results), [r["stderr"] for r in results if r["exit"]]
     assert {run["result"]["status"] for run in results if run["argv"][0] != "metrics"} == {"complete"}
     lake = finished(run_lake(lake_python, {"mode": "dump", "db": spec}, env, tmp_path))
