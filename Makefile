@@ -62,7 +62,7 @@ test: $(VENV)/.installed-dev browser lake postgresql
 	$(PY) -m pytest
 
 # The same without the slow tests (kill -9 rounds, whole Actions runs): for a quick loop while working.
-test-fast: $(VENV)/.installed-dev browser lake postgresql
+test-fast: $(VENV)/.installed-dev browser
 	$(PY) -m pytest -m "not slow"
 
 lint: $(VENV)/.installed-dev
