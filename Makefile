@@ -5,11 +5,13 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# The DuckLake line (docs/ducklake.md): `--db ducklake:...` runs from its own venv.
+LAKE_VENV ?= .venv-lake
 # `make demo` ends by serving the dashboard on demo.duckdb; `make demo DASHBOARD=0` stops after the sync.
 DASHBOARD ?= 1
 PORT ?= 8501
 
-.PHONY: demo dashboard test test-fast lint bench clean browser
+.PHONY: demo dashboard test test-fast lint bench clean browser lake postgresql
 
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --require-hashes
 
@@ -21,6 +23,19 @@ $(VENV)/.installed: requirements.txt
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PIP_INSTALL) -r requirements.txt -r requirements-dev.txt
 	touch $@
+
+# DuckDB 1.5 with the ducklake, httpfs, postgres and sqlite extensions as PyPI wheels
+# (requirements-lake.txt): run mergelens on a DuckLake as $(LAKE_VENV)/bin/python -m fetcher.
+$(LAKE_VENV)/.installed: requirements-lake.txt
+	$(PYTHON) -m venv $(LAKE_VENV)
+	$(LAKE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-lake.txt
+	touch $@
+
+lake: $(LAKE_VENV)/.installed
+
+# Debian's PostgreSQL for the DuckLake tests (they start and stop their own cluster); installed when missing.
+postgresql:
+	@bash scripts/install-postgresql.sh
 
 demo: $(VENV)/.installed
 	$(PY) -m scripts.demo
@@ -39,7 +54,8 @@ dashboard: $(VENV)/.installed
 browser:
 	@bash scripts/install-chromium.sh
 
-test: $(VENV)/.installed-dev browser
+# tests/test_lake.py runs its DuckLake writers with $(LAKE_VENV)/bin/python (MERGELENS_LAKE_PYTHON).
+test: $(VENV)/.installed-dev browser lake postgresql
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -57,4 +73,4 @@ bench: $(VENV)/.installed-dev
 	$(PY) -m benchmarks.dashboard_speed
 
 clean:
-	rm -rf $(VENV) demo.duckdb demo.duckdb.wal
+	rm -rf $(VENV) $(LAKE_VENV) demo.duckdb demo.duckdb.wal

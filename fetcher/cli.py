@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from duckdb import DuckDBPyConnection
 
-from fetcher import alerts, backfill, digest, metrics, report
+from fetcher import alerts, backfill, digest, metrics, report, store
 from fetcher.config import Environment
 from fetcher.errors import EXIT_COMPLETE, EXIT_PARTIAL, EXIT_USAGE, MergelensError, UsageError
 from fetcher.event import Skip, SyncRequest, read_event
@@ -470,11 +470,13 @@ def run_metrics(args: argparse.Namespace, env: Environment) -> tuple[int, RunRes
     bots = bot_logins(args, env)
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> int:
-        con.execute("BEGIN")
-        changed = metrics.replace_bot_logins(con, bots)  # a changed list changes every PR's metrics
-        count = metrics.recompute(con, repo=None if changed else repo)
-        con.execute("COMMIT")
-        return count
+        def recompute() -> int:
+            changed = metrics.replace_bot_logins(con, bots)  # a changed list changes every PR's metrics
+            return metrics.recompute(con, repo=None if changed else repo)
+
+        counted: list[int] = []
+        store.in_transaction(con, lambda: counted.append(recompute()))
+        return counted[-1]
 
     # Through the storage layer like every write: a copy, checked, then stored (local, S3, artifact).
     update = update_db(args.db or env.db, env, apply, check_first=False)

@@ -11,6 +11,17 @@ DEFAULT_DB = "mergelens.duckdb"
 
 
 @dataclass(frozen=True)
+class S3Settings:
+    """The usual AWS_* variables. The secrets never appear in a repr, a log line or an error."""
+
+    endpoint_url: str | None = None  # AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (MinIO, moto, R2, ...)
+    region: str | None = None  # AWS_REGION or AWS_DEFAULT_REGION
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class Environment:
     token: str | None
     api_url: str
@@ -34,6 +45,10 @@ class Environment:
     # never printed, not in a repr either) and an issue to comment on
     digest_webhook: str | None = field(default=None, repr=False)
     digest_issue: str | None = None
+    # A DuckLake (--db ducklake:...): where its Parquet files go, and the S3 settings DuckDB uses
+    # for an s3:// data path (boto3 reads the same AWS_* variables itself for s3:// DB files).
+    lake_data_path: str | None = None  # MERGELENS_LAKE_DATA_PATH: a directory or s3://BUCKET/PREFIX/
+    s3: S3Settings = field(default_factory=lambda: S3Settings())
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -60,6 +75,14 @@ class Environment:
             bots=env.get("MERGELENS_BOTS", "").strip() or None,
             digest_webhook=env.get("MERGELENS_DIGEST_WEBHOOK", "").strip() or None,
             digest_issue=env.get("MERGELENS_DIGEST_ISSUE", "").strip() or None,
+            lake_data_path=env.get("MERGELENS_LAKE_DATA_PATH") or None,
+            s3=S3Settings(
+                endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,
+                region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+                access_key_id=env.get("AWS_ACCESS_KEY_ID") or None,
+                secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
+                session_token=env.get("AWS_SESSION_TOKEN") or None,
+            ),
         )
 
 

@@ -1,6 +1,7 @@
 """The one way a command writes the DB: open its location in a private temp workdir, check a
 local DB before any API request is spent, then let ``apply`` write a working copy under the
-location's ``update`` (verified, then stored: fetcher.storage)."""
+location's ``update`` (verified, then stored: fetcher.storage), or, on a DuckLake, the lake's
+tables in place."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class WorkingCopy:
-    path: Path  # the copy ``apply`` writes (S3 may hand ``apply`` a fresh one after a conflict)
+    path: Path  # the copy ``apply`` writes (S3 may hand ``apply`` a fresh one after a conflict; a lake: its name)
     location: str  # where the DB lives (the location's description): what a sync run records
 
 
@@ -53,6 +54,9 @@ def update_db(
             check_local_db(spec)
         if before is not None:
             before()
+        if isinstance(location, storage.LakeLocation):  # no file: ``apply`` writes the lake's tables
+            lake = WorkingCopy(Path(location.description), location.description)
+            return location.update_tables(lambda con: apply(con, lake))
 
         def on_copy(path: Path) -> T:
             with open_store(path) as con:

@@ -11,10 +11,11 @@ must stay in one place with the safe open and the catalog check that are derived
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -502,14 +503,20 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0] or 0) if row else 0
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection, target: int = SCHEMA_VERSION, current: int = 0) -> None:
-    """Apply the migrations after ``current`` up to ``target``, each version in one transaction."""
+def ensure_schema(
+    con: duckdb.DuckDBPyConnection,
+    target: int = SCHEMA_VERSION,
+    current: int = 0,
+    ddl: Callable[[str], str] = lambda statement: statement,
+) -> None:
+    """Apply the migrations after ``current`` up to ``target``, each version in one transaction.
+    ``ddl`` rewrites each statement first (a DuckLake has no PRIMARY KEY: fetcher/storage/lake.py)."""
     for version in range(current + 1, target + 1):
         con.execute("BEGIN")
         try:
             con.execute("CREATE TABLE IF NOT EXISTS mergelens_schema (version INTEGER, migrated_at TIMESTAMPTZ)")
             for statement in MIGRATIONS[version].values():
-                con.execute(statement)
+                con.execute(ddl(statement))
             con.execute("INSERT INTO mergelens_schema VALUES (?, now())", [version])
             con.execute("COMMIT")
         except Exception:
@@ -533,12 +540,12 @@ def write_pull_requests(
     (row, sections replaced, metrics, run record); ``then`` runs last, inside the transaction
     (backfill: its checkpoint moves with the PRs it stored). Metrics of PRs of one repository
     are recomputed in one statement: the same rows, a fraction of the time."""
-    con.execute("BEGIN")
-    try:
+    by_repo: dict[str, list[int]] = {}
+    for bundle, _, _ in items:
+        by_repo.setdefault(bundle.repo, []).append(bundle.number)
+
+    def write() -> None:
         _write_rows(con, items)
-        by_repo: dict[str, list[int]] = {}
-        for bundle, _, _ in items:
-            by_repo.setdefault(bundle.repo, []).append(bundle.number)
         for repo, numbers in by_repo.items():
             if len(numbers) == 1:
                 metrics.recompute(con, repo=repo, number=numbers[0])
@@ -546,10 +553,38 @@ def write_pull_requests(
                 metrics.recompute(con, repo=repo, numbers=numbers)
         if then is not None:
             then(con)
+
+    in_transaction(con, write, [(bundle.repo, bundle.number) for bundle, _, _ in items])
+
+
+# How a transaction runs: BEGIN, the body, COMMIT (ROLLBACK when it raises). A DuckLake sets its
+# own for the length of an update (fetcher/storage/lake.py): there a write conflict surfaces at
+# COMMIT, is rolled back and the body replayed, and writers of the same PR (``keys``: repo,
+# number) take turns. So a body must be SQL only: safe to run again from the start.
+Transaction = Callable[[duckdb.DuckDBPyConnection, Callable[[], None], Sequence[tuple[str, int]]], None]
+
+
+def _plain_transaction(
+    con: duckdb.DuckDBPyConnection, body: Callable[[], None], keys: Sequence[tuple[str, int]]
+) -> None:
+    con.execute("BEGIN")
+    try:
+        body()
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
+
+
+TRANSACTION: contextvars.ContextVar[Transaction] = contextvars.ContextVar("TRANSACTION", default=_plain_transaction)
+
+
+def in_transaction(
+    con: duckdb.DuckDBPyConnection, body: Callable[[], None], keys: Sequence[tuple[str, int]] = ()
+) -> None:
+    """Run ``body`` (SQL only: it may be replayed) in one transaction, the way the DB in use
+    runs them; ``keys``: the PRs it writes."""
+    TRANSACTION.get()(con, body, keys)
 
 
 def _write_rows(con: duckdb.DuckDBPyConnection, items: list[tuple[PullRequestBundle, SyncRun, datetime]]) -> None:

@@ -72,11 +72,10 @@ def load_pending(con: duckdb.DuckDBPyConnection, repo: str) -> list[ListedPullRe
 def add_pending(con: duckdb.DuckDBPyConnection, repo: str, prs: list[ListedPullRequest]) -> None:
     if not prs:
         return
-    con.executemany(
-        """INSERT INTO backfill_pending VALUES (?, ?, ?, ?)
-           ON CONFLICT (repo, number) DO UPDATE SET updated_at = EXCLUDED.updated_at, head_sha = EXCLUDED.head_sha""",
-        [[repo, pr.number, pr.updated_at, pr.head_sha] for pr in prs],
-    )
+    # Replace rather than INSERT ... ON CONFLICT: a DuckLake has no primary key to conflict on.
+    rows = {pr.number: [repo, pr.number, pr.updated_at, pr.head_sha] for pr in prs}  # listed twice: the last
+    remove_pending(con, repo, list(rows))
+    con.executemany("INSERT INTO backfill_pending VALUES (?, ?, ?, ?)", list(rows.values()))
 
 
 def remove_pending(con: duckdb.DuckDBPyConnection, repo: str, numbers: list[int]) -> None:

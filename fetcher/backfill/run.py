@@ -7,6 +7,7 @@ fetcher.graphql (the queries, metered against the budget and the floor).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from fetcher import store
 from fetcher.backfill.batch_size import BatchSize
 from fetcher.backfill.checkpoints import (
     Checkpoint,
@@ -143,9 +145,7 @@ class Backfill:
         for window, cursor in listings:
             found, stopped_at = self.list_window(window, cursor)
             self.report.listed += len(found)
-            con.execute("BEGIN")
-            add_pending(con, self.repo, found)
-            con.execute("COMMIT")
+            store.in_transaction(con, functools.partial(add_pending, con, self.repo, found))
             if stopped_at is not None:
                 checkpoint.since, checkpoint.until, checkpoint.updated_since = window.window
                 checkpoint.list_cursor = stopped_at
@@ -162,10 +162,12 @@ class Backfill:
             else:
                 fresh.append(pr.number)
         self.report.up_to_date = len(fresh)
-        con.execute("BEGIN")
-        remove_pending(con, self.repo, fresh)
-        save_checkpoint(con, checkpoint)
-        con.execute("COMMIT")
+
+        def forget_fresh() -> None:
+            remove_pending(con, self.repo, fresh)
+            save_checkpoint(con, checkpoint)
+
+        store.in_transaction(con, forget_fresh)
         if options.max_prs is not None:
             todo = todo[: options.max_prs]
         return todo, checkpoint
@@ -296,9 +298,7 @@ class Backfill:
         checkpoint.status = "complete" if done else "stopped"
         checkpoint.stop_reason = None if done else (report.stopped or "--max-prs reached")
         checkpoint.points_used = self.start_points + self.meter.points
-        self.con.execute("BEGIN")
-        save_checkpoint(self.con, checkpoint)
-        self.con.execute("COMMIT")
+        store.in_transaction(self.con, lambda: save_checkpoint(self.con, checkpoint))
         report.points = self.meter.points
         report.graphql_requests = self.meter.requests
         report.rest_requests = self.source.usage.requests - self.requests_before - self.meter.requests

@@ -1,4 +1,5 @@
-"""Where the DB file lives: a local path, ``s3://bucket/key.duckdb`` or ``artifact:NAME``.
+"""Where the DB lives: a local path, ``s3://bucket/key.duckdb``, ``artifact:NAME`` (a file each),
+or ``ducklake:CATALOG`` (an organisation's shared DuckLake, written in place: ``lake``).
 
 Every location offers one operation, ``update(apply)``: get a local working copy of the DB
 (a path that does not exist yet when there is no DB: ``fetcher.store.connect`` creates it),
@@ -16,6 +17,7 @@ Remote locations (S3, artifact) also offer readers a read-only ``fetch_copy(dest
 - ``local``: a path on this machine (flock + atomic rename).
 - ``s3``: an S3 object (ETag + conditional PUT, re-apply on conflict).
 - ``artifact`` and ``trust``: a GitHub Actions artifact, and which artifacts may be used.
+- ``lake``: a DuckLake (PostgreSQL, SQLite or DuckDB catalog; Parquet in a directory or S3).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from fetcher.config import Environment
 from fetcher.storage.artifact import ArtifactLocation
+from fetcher.storage.lake import LakeLocation
 from fetcher.storage.local import LocalLocation
 from fetcher.storage.location import (
     Fetched,
@@ -44,6 +47,7 @@ __all__ = [
     "MERGELENS_TABLES",
     "ArtifactLocation",
     "Fetched",
+    "LakeLocation",
     "LocalLocation",
     "Location",
     "RemoteLocation",
@@ -61,18 +65,21 @@ __all__ = [
 
 
 def is_local(spec: str) -> bool:
-    """True when ``--db`` names a file on this machine (not ``s3://`` nor ``artifact:``)."""
-    return not spec.startswith(("s3://", "artifact:"))
+    """True when ``--db`` names a file on this machine (not ``s3://``, ``artifact:`` nor ``ducklake:``)."""
+    return not spec.startswith(("s3://", "artifact:", "ducklake:"))
 
 
 def open_location(spec: str, env: Environment, workdir: Path | None = None) -> Location:
-    """``spec`` is what ``--db`` says: a local path, ``s3://bucket/key`` or ``artifact:NAME``.
+    """``spec`` is what ``--db`` says: a local path, ``s3://bucket/key``, ``artifact:NAME`` or
+    ``ducklake:CATALOG`` (data path and S3 settings from ``env``).
 
     ``workdir``: where S3 working copies go (a private temp directory is made inside it; default
     the system temp directory). The artifact store leaves its file in ``$RUNNER_TEMP/mergelens``,
     or outside GitHub Actions in the working directory."""
     if spec.startswith("s3://"):
         return _s3(spec, workdir)
+    if spec.startswith("ducklake:"):
+        return LakeLocation(spec, env.lake_data_path, env.s3)
     if spec.startswith("artifact:"):
         # Outside Actions: the downloaded, updated DB stays in the working directory, where
         # the user can open it (a temporary workdir would be gone when the run ends).

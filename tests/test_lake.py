@@ -1,0 +1,289 @@
+"""The DuckLake location (fetcher/storage/lake.py) with real parts: a PostgreSQL catalog (Debian's
+server, a throwaway cluster on 127.0.0.1), Parquet data in moto's S3 on loopback, and writer
+processes on the DuckLake interpreter (.venv-lake: `make lake`) running the real CLI against the
+fake GitHub. The main venv's DuckDB (2.0) has no DuckLake extension: the lake runs in those
+processes, and this file checks what they stored against a plain DuckDB file synced here."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from fetcher import store
+from fetcher.config import Environment, S3Settings
+from fetcher.storage import StorageError, is_local, open_location
+from fetcher.storage.lake import Catalog, LakeLocation, lake_ddl, redacted
+from tests.fake_github.generator import generate_repository
+from tests.lake_writer import dump_rows
+from tests.test_requirements import pins, top_level
+from tests.test_storage import free_port, moto_endpoint, s3_settings  # noqa: F401 - moto_endpoint: a fixture
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI") == "true"
+WRITERS = 6
+
+
+def unavailable(why: str) -> None:
+    """Outside CI a missing service skips the test; in CI it fails it (CI installs them)."""
+    if IN_CI:
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+# --- what runs without the lake ---------------------------------------------------------------
+
+
+def test_the_spec_names_the_catalog_and_never_shows_its_password():
+    spec = "ducklake:postgres:dbname=lake host=db.internal user=ml password='s3 cret' sslmode=require"
+    catalog = Catalog.parse(spec)
+    assert (catalog.kind, catalog.target) == ("postgres", spec.removeprefix("ducklake:postgres:"))
+    assert catalog.description == "ducklake:postgres:dbname=lake host=db.internal user=ml password=*** sslmode=require"
+    assert redacted("postgresql://ml:hunter2@db/lake") == "postgresql://ml:***@db/lake"
+    assert Catalog.parse("ducklake:sqlite:/data/meta.sqlite").kind == "sqlite"
+    assert Catalog.parse("ducklake:/data/meta.ducklake") == Catalog(
+        "/data/meta.ducklake", "duckdb", "/data/meta.ducklake"
+    )
+    assert not is_local(spec)
+    for bad in ("ducklake:", "ducklake:postgres:", "ducklake:sqlite: "):
+        with pytest.raises(StorageError, match="expected ducklake:postgres:DSN"):
+            Catalog.parse(bad)
+
+
+def test_the_lake_schema_is_the_migrations_without_their_keys():
+    for step in store.MIGRATIONS.values():
+        for table, ddl in step.items():
+            lake = lake_ddl(ddl)
+            assert "PRIMARY KEY" not in lake.upper() and f"CREATE TABLE {table}" in lake
+    # the columns stay as they are: only the keys go
+    assert "run_id VARCHAR," in lake_ddl(store.MIGRATIONS[1]["sync_runs"])
+
+
+def test_lake_settings_come_from_the_environment_and_secrets_stay_out_of_reprs():
+    env = Environment.from_environ(
+        {
+            "MERGELENS_LAKE_DATA_PATH": "s3://org-lake/mergelens/",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:9000",
+            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "very-secret-key",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+        }
+    )
+    assert env.lake_data_path == "s3://org-lake/mergelens/"
+    assert env.s3 == S3Settings("http://127.0.0.1:9000", "eu-west-1", "AKIAEXAMPLE", "very-secret-key", None)
+    assert "very-secret-key" not in repr(env) and "AKIAEXAMPLE" not in repr(env)
+    location = open_location("ducklake:postgres:dbname=lake", env)
+    assert isinstance(location, LakeLocation) and location.data_path == "s3://org-lake/mergelens/"
+
+
+def test_the_file_line_refuses_a_lake_in_one_line_without_the_password(cli, tmp_path):
+    """duckdb 2.0 (the main venv) has no DuckLake extension: one line saying where to run it."""
+    run = cli(None, "metrics", "--recompute", "--db", "ducklake:postgres:dbname=lake host=127.0.0.1 password=hunter2")
+    assert run.exit_code == 1
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("mergelens: error: ducklake:postgres:dbname=lake host=127.0.0.1 password=***: ")
+    assert "DuckLake environment" in line and "hunter2" not in run.stderr + run.stdout
+
+
+def test_the_lake_set_is_pinned_with_hashes_at_the_runtime_set_s_versions():
+    """requirements-lake.txt: DuckDB 1.5 and its extension wheels of the same version; every
+    package it shares with the runtime set at the runtime set's version, DuckDB aside."""
+    lake, runtime = pins(ROOT / "requirements-lake.txt"), pins(ROOT / "requirements.txt")
+    assert top_level(ROOT / "requirements-lake.in") <= set(lake)
+    assert top_level(ROOT / "requirements.in") - {"duckdb"} <= set(lake)
+    assert {name: version for name, version in lake.items() if name.startswith("duckdb")} == {
+        name: "1.5.5"
+        for name in (
+            "duckdb",
+            "duckdb-extension-ducklake",
+            "duckdb-extension-httpfs",
+            "duckdb-extension-postgres-scanner",
+            "duckdb-extension-sqlite-scanner",
+        )
+    }
+    differ = {name: (lake[name], runtime[name]) for name in set(lake) & set(runtime) if lake[name] != runtime[name]}
+    assert differ == {"duckdb": ("1.5.5", "2.0.1")}
+
+
+# --- services -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def lake_python() -> Path:
+    python = Path(os.environ.get("MERGELENS_LAKE_PYTHON") or ROOT / ".venv-lake" / "bin" / "python")
+    if not python.exists():
+        unavailable(f"no DuckLake interpreter at {python}: run `make lake`")
+    return python
+
+
+def _postgres_bin() -> Path | None:
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "pg_ctl").exists():
+            return candidate
+    found = shutil.which("pg_ctl")
+    return Path(found).parent if found else None
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (trust auth), for the session: its base DSN."""
+    bindir = _postgres_bin()
+    if bindir is None:
+        unavailable("PostgreSQL is not installed (`make postgresql`: Debian's postgresql)")
+    assert bindir is not None
+    # initdb refuses to run as root: as root, the cluster belongs to the postgres user.
+    as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    root = Path(tempfile.mkdtemp(prefix="mergelens-pg-"))
+    root.chmod(0o755)
+    if as_owner:
+        shutil.chown(root, "postgres")
+    data, port = root / "data", free_port()
+
+    def run(*argv: str) -> None:
+        subprocess.run([*as_owner, *argv], check=True, capture_output=True, timeout=120)
+
+    try:
+        run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=200"
+        # -w: returns once the server accepts connections
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o", options, "start")
+        yield f"host=127.0.0.1 port={port} user=postgres"
+    finally:
+        if (data / "postmaster.pid").exists():
+            run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def create_database(dsn: str) -> str:
+    """A new empty database on the cluster: its DSN."""
+    name = f"lake_{uuid.uuid4().hex[:10]}"
+    psql = (_postgres_bin() or Path("/usr/bin")) / "psql"
+    params = dict(part.split("=", 1) for part in dsn.split())
+    subprocess.run(
+        [str(psql), "-h", params["host"], "-p", params["port"], "-U", params["user"], "-qc", f"CREATE DATABASE {name}"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return f"{dsn} dbname={name}"
+
+
+@pytest.fixture
+def lake_env(moto_endpoint, tmp_path) -> dict[str, str]:  # noqa: F811 - the fixture imported above
+    """The environment of a lake writer: S3 (moto) for the data, nothing of this machine's AWS setup."""
+    settings = s3_settings(moto_endpoint)
+    bucket = f"lake-{uuid.uuid4().hex[:10]}"
+    boto3.client("s3", **_client_settings(settings)).create_bucket(Bucket=bucket)
+    keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
+    return (
+        keep
+        | settings
+        | {
+            "MERGELENS_LAKE_DATA_PATH": f"s3://{bucket}/mergelens/",
+            "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+
+
+def _client_settings(settings: dict[str, str]) -> dict[str, str]:
+    return {
+        "endpoint_url": settings["AWS_ENDPOINT_URL"],
+        "aws_access_key_id": settings["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": settings["AWS_SECRET_ACCESS_KEY"],
+        "region_name": settings["AWS_DEFAULT_REGION"],
+    }
+
+
+def run_lake(python: Path, config: dict[str, Any], env: dict[str, str], tmp_path: Path) -> subprocess.Popen[str]:
+    path = tmp_path / f"lake-{uuid.uuid4().hex[:8]}.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return subprocess.Popen(
+        [str(python), "-m", "tests.lake_writer", str(path)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finished(process: subprocess.Popen[str], timeout: float = 300) -> Any:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err[-3000:]
+    return json.loads(out)
+
+
+# --- many writers -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_six_writers_lose_nothing_and_store_nothing_twice(
+    serve, cli, lake_python, postgres, lake_env, tmp_path, db_path
+):
+    """Six processes write one lake (PostgreSQL catalog, S3 data) at once: every writer syncs the
+    same two new PRs released by a barrier at the same instant (the race DuckLake itself lets
+    through), then all re-sync one PR, and each reconciles the repository (every PR written by
+    several writers at once); one recomputes the metrics meanwhile. The lake must then hold
+    exactly what one writer syncing each PR into a DuckDB file holds: no row lost, none twice,
+    every pr_metrics row the one its PR's rows give."""
+    repo = generate_repository(seed=13, n_prs=8)
+    server = serve(repo)
+    merged = sorted(pr.number for pr in repo.pulls.values() if pr.merged_at)
+    race, hot = merged[:2], merged[2]
+    spec = "ducklake:postgres:" + create_database(postgres)
+    env = lake_env | {"GITHUB_API_URL": server.api_url, "GITHUB_TOKEN": "ghs_fakeTokenThatMustNeverBePrinted0123456789"}
+    full = repo.full_name
+    argv = [
+        ["sync", "--repo", full, "--pr", str(hot)],
+        ["reconcile", "--repo", full, "--lookback", "3650"],
+    ]
+    writers = [
+        run_lake(
+            lake_python,
+            {
+                "mode": "write",
+                "writer": writer,
+                "writers": WRITERS,
+                "db": spec,
+                "repo": full,
+                "race": race,
+                "argv": argv + ([["metrics", "--recompute"]] if writer == 0 else []),
+                "barrier": str(tmp_path / "barrier"),
+            },
+            env,
+            tmp_path,
+        )
+        for writer in range(WRITERS)
+    ]
+    outcomes = [process.communicate(timeout=300) for process in writers]
+    failed = [
+        (process.returncode, err[-3000:])
+        for process, (_, err) in zip(writers, outcomes, strict=True)
+        if process.returncode
+    ]
+    assert not failed, failed
+    results = [run for out, _ in outcomes for run in json.loads(out)]
+    assert [run["exit"] for run in results] == [0] * len(results), [r["stderr"] for r in results if r["exit"]]
+    assert {run["result"]["status"] for run in results if run["argv"][0] != "metrics"} == {"complete"}
+    lake = finished(run_lake(lake_python, {"mode": "dump", "db": spec}, env, tmp_path))
+
+    # The reference: each merged PR synced once into a plain DuckDB file, here on DuckDB 2.0.
+    for number in merged:
+        assert cli(server, "sync", "--repo", full, "--pr", str(number), "--db", str(db_path)).exit_code == 0
+    with store.connect(db_path, read_only=True) as con:
+        reference = dump_rows(con)
+    assert len(reference["pull_requests"]) == len(merged)
+    for table, rows in reference.items():
+        assert lake[table] == rows, table
