@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dashboard import queries
 from tests.dashboard_support import free_port, session_demo_db
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +42,8 @@ SERVER_FLAGS = (
     "--server.fileWatcherType=none",
     "--browser.gatherUsageStats=false",
 )
+# one card per overview metric
+OVERVIEW_CARDS = len(queries.OVERVIEW_METRICS)
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -160,8 +163,8 @@ def test_overview_then_a_pr_timeline_in_chromium(
     p.locator('[data-testid="stVegaLiteChart"]').first.wait_for()  # type: ignore[attr-defined]
     wait_until_idle(p)
     assert p.locator(ERRORS).count() == 0  # type: ignore[attr-defined]
-    # the eight cards render one by one: wait for all of them (a count taken at once saw 3 under load)
-    playwright_api.expect(p.locator('[data-testid="stMetric"]')).to_have_count(8, timeout=30_000)  # type: ignore[attr-defined]
+    # the cards render one by one: wait for all of them (a count taken at once saw 3 under load)
+    playwright_api.expect(p.locator('[data-testid="stMetric"]')).to_have_count(OVERVIEW_CARDS, timeout=30_000)  # type: ignore[attr-defined]
     overview = tmp_path / "overview.png"
     p.screenshot(path=str(overview), full_page=True)  # type: ignore[attr-defined]
     if os.environ.get("MERGELENS_UPDATE_SCREENSHOT") == "1":

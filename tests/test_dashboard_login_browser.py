@@ -30,6 +30,7 @@ from tests.dashboard_support import free_port, session_demo_db
 from tests.oidc_provider import OidcProvider, serve
 from tests.test_dashboard_browser import (
     ERRORS,
+    OVERVIEW_CARDS,
     chromium_page,
     playwright_api,
     require_chromium,
@@ -127,7 +128,7 @@ def dashboard_shows(page: Any) -> None:
     page.locator('[data-testid="stMetric"]').first.wait_for(timeout=60_000)
     page.get_by_text("Merged PRs per week").wait_for()
     wait_until_idle(page)
-    playwright_api.expect(page.locator('[data-testid="stMetric"]')).to_have_count(6, timeout=30_000)
+    playwright_api.expect(page.locator('[data-testid="stMetric"]')).to_have_count(OVERVIEW_CARDS, timeout=30_000)
     assert page.locator(ERRORS).count() == 0
 
 
