@@ -63,7 +63,9 @@ def test_the_lake_schema_is_the_migrations_without_their_keys():
     for step in store.MIGRATIONS.values():
         for table, ddl in step.items():
             lake = lake_ddl(ddl)
-            assert "PRIMARY KEY" not in lake.upper() and f"CREATE TABLE {table}" in lake
+            assert "PRIMARY KEY" not in lake.upper()
+            # a table is created as itself; a later version's ALTER TABLE statements pass unchanged
+            assert f"CREATE TABLE {table}" in lake if "CREATE TABLE" in ddl else lake == ddl
     # the columns stay as they are: only the keys go
     assert "run_id VARCHAR," in lake_ddl(store.MIGRATIONS[1]["sync_runs"])
 
