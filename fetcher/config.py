@@ -30,6 +30,7 @@ class Environment:
     artifact_branches: tuple[str, ...] = ()  # MERGELENS_ARTIFACT_BRANCHES (comma-separated); () = default branch
     store_patches: bool = False  # MERGELENS_STORE_PATCHES=1: as --patches (pr_files.patch)
     bots: str | None = None  # MERGELENS_BOTS: extra bot logins, comma-separated (unset or empty: keep the DB's)
+    work_calendar: str | None = None  # MERGELENS_WORK_CALENDAR: working hours (unset or empty: keep the DB's)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -54,6 +55,7 @@ class Environment:
             ),
             store_patches=env.get("MERGELENS_STORE_PATCHES", "").strip() == "1",
             bots=env.get("MERGELENS_BOTS", "").strip() or None,
+            work_calendar=env.get("MERGELENS_WORK_CALENDAR", "").strip() or None,
         )
 
 

@@ -25,7 +25,7 @@ from fetcher import metrics, sections
 from fetcher.records import GHOST_LOGIN, PullRequestBundle, Row
 from fetcher.sections import Section
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _add_columns(table: str, columns: str) -> str:
@@ -35,7 +35,7 @@ def _add_columns(table: str, columns: str) -> str:
 
 # The last version whose migration changed metric definitions: an older file's metrics are
 # recomputed once it is migrated (as `metrics --recompute` would).
-METRICS_CHANGED = 3
+METRICS_CHANGED = 4
 
 # Each version's DDL by the table it creates or changes, applied in order to bring an older
 # file forward. Never edit a released step: add a new version.
@@ -174,6 +174,24 @@ MIGRATIONS: dict[int, dict[str, str]] = {
             ALTER TABLE pr_metrics ADD COLUMN time_to_first_response_hours DOUBLE""",
         # Logins counted as bots besides GitHub's own rule (MERGELENS_BOTS / --bots), lower-case.
         "bot_logins": "CREATE TABLE bot_logins (login VARCHAR PRIMARY KEY)",
+    },
+    # Issue 12. Where the time went: four stages that add up to the cycle time, the coding time, and
+    # every duration again in working hours, by the stored calendar (MERGELENS_WORK_CALENDAR).
+    4: {
+        "pr_metrics": _add_columns(
+            "pr_metrics",
+            "stage_draft_hours DOUBLE, stage_pickup_hours DOUBLE, stage_review_hours DOUBLE, stage_merge_hours DOUBLE, "
+            "coding_hours DOUBLE, coding_reliable BOOLEAN, "
+            "cycle_time_work_hours DOUBLE, time_to_first_review_work_hours DOUBLE, "
+            "time_to_first_response_work_hours DOUBLE, pickup_work_hours DOUBLE, avg_fix_response_work_hours DOUBLE, "
+            "stage_draft_work_hours DOUBLE, stage_pickup_work_hours DOUBLE, stage_review_work_hours DOUBLE, "
+            "stage_merge_work_hours DOUBLE, coding_work_hours DOUBLE",
+        ),
+        # The working-hours calendar in effect (one row; none: Mon-Fri 09:00-17:00 UTC).
+        "work_calendar": """CREATE TABLE work_calendar (
+            tz VARCHAR NOT NULL, days INTEGER[] NOT NULL,   -- IANA zone; ISO weekdays (1 = Monday)
+            start_minute INTEGER NOT NULL, end_minute INTEGER NOT NULL,  -- local minutes of the day
+            holidays DATE[] NOT NULL)""",
     },
 }
 

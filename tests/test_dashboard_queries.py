@@ -198,7 +198,7 @@ def test_extra_bots_are_listed_for_the_pages_that_explain_them(hand_path: Path, 
     con = store.connect(path)
     try:
         assert queries.extra_bots(con) == []
-        assert metrics.use_bot_logins(con, ("golangcibot", "carol"))
+        assert metrics.use_settings(con, ("golangcibot", "carol"))
         assert queries.extra_bots(con) == ["carol", "golangcibot"]
         # carol now counts as a bot: her comment on widgets#1 is no longer counted
         pr1 = {e.metric: e for e in queries.metric_evidence(con, "acme/widgets", 1)}
