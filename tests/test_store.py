@@ -334,6 +334,7 @@ def test_only_our_own_catalog_is_expected():
         "backfill_checkpoints",
         "backfill_pending",
         "bot_logins",
+        "work_calendar",
     }
     assert {entry.kind for entry in latest} == {"table", "column"}
     assert not {entry.name for entry in store.expected_catalog(1) if entry.kind == "table"} & {"backfill_pending"}
@@ -429,7 +430,7 @@ def test_a_version_2_file_keeps_every_row_and_its_deleted_accounts_are_converted
 
     con = store.connect(path)
     try:
-        assert store.schema_version(con) == 3
+        assert store.schema_version(con) == store.SCHEMA_VERSION
         assert {table: con.execute(f"SELECT count(*) FROM {table}").fetchone() for table in TABLES} == {
             **counts,
             "pr_metrics": (2,),  # recomputed: one row per PR
