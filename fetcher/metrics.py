@@ -255,7 +255,7 @@ METRICS: tuple[Metric, ...] = (
     ),
     duration(
         "stage_pickup_hours",
-        "Pickup stage",
+        "Pickup (stage)",
         "-> the first response by a person (a review or a comment); runs to the merge when nobody responded",
         "draft_end",
         "pickup_end",
@@ -405,6 +405,8 @@ LEFT JOIN event_facts ef ON ef.repo = p.repo AND ef.pr_number = p.number
 LEFT JOIN first_commits fc ON fc.repo = p.repo AND fc.pr_number = p.number
 """
 
+# The four stages of a merged PR, in order: they add up to cycle_time_hours (docs/metrics.md, "Stages").
+STAGES = ("stage_draft_hours", "stage_pickup_hours", "stage_review_hours", "stage_merge_hours")
 METRIC_COLUMNS = tuple(metric.name for metric in (*METRICS, *WORK_HOURS_METRICS))
 METRIC_BY_NAME = {metric.name: metric for metric in (*METRICS, *WORK_HOURS_METRICS)}
 # the instants a working-hours twin reads the clock at

@@ -43,7 +43,7 @@ class WorkCalendar:
         """The canonical text of the setting (what ``parse_work_calendar`` reads back)."""
         parts = [
             f"tz={self.tz}",
-            "days=" + ",".join(DAY_NAMES[day - 1] for day in self.days),
+            "days=" + _day_ranges(self.days),
             f"hours={_clock(self.start_minute)}-{_clock(self.end_minute)}",
         ]
         if self.holidays:
@@ -52,6 +52,17 @@ class WorkCalendar:
 
 
 DEFAULT_CALENDAR = WorkCalendar()  # no setting: Mon–Fri 09:00–17:00 UTC
+
+
+def _day_ranges(days: tuple[int, ...]) -> str:
+    """``(1, 2, 3, 4, 5, 7)`` -> ``Mon-Fri,Sun``."""
+    runs: list[list[int]] = []
+    for day in days:
+        if runs and day == runs[-1][-1] + 1:
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return ",".join(DAY_NAMES[run[0] - 1] + (f"-{DAY_NAMES[run[-1] - 1]}" if len(run) > 1 else "") for run in runs)
 
 
 def _clock(minute: int) -> str:

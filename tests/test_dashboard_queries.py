@@ -21,6 +21,7 @@ from dashboard import db as dashboard_db
 from dashboard import queries
 from dashboard.queries import Filters
 from fetcher import metrics, store
+from fetcher.metrics import STAGES
 from tests.dashboard_support import SCRIPT_TITLE, build_hand_db, empty_db, session_demo_db
 
 CURRENT = Filters(start=date(2026, 3, 1), end=date(2026, 3, 14))
@@ -268,6 +269,21 @@ def assert_first_response_evidence(evidence: dict[str, queries.Evidence], contex
         assert pd.isna(value), context
     else:
         assert answering.min() == value and responses["counted"].any(), context
+
+
+def test_stages_add_up_to_the_cycle_time_on_every_demo_pr(demo: duckdb.DuckDBPyConnection) -> None:
+    """The sum invariant (docs/metrics.md, "Stages"), wall clock and working hours, over the demo DB."""
+    for clock in ("hours", "work_hours"):
+        names = [name.replace("_hours", f"_{clock}") for name in STAGES]
+        rows = demo.execute(
+            f"SELECT {' + '.join(names)}, cycle_time_{clock}, least({', '.join(names)}), merged_at IS NULL "
+            "FROM pr_metrics JOIN pull_requests USING (repo, number)"
+        ).fetchall()
+        merged = [row for row in rows if not row[3]]
+        assert len(merged) > 20
+        for total, cycle, smallest, _ in merged:
+            assert total == pytest.approx(cycle, abs=1e-9) and smallest >= 0
+        assert all(total is None and cycle is None for total, cycle, _, unmerged in rows if unmerged)
 
 
 def test_demo_db_queries_cover_the_dataset(demo: duckdb.DuckDBPyConnection) -> None:
