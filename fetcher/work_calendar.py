@@ -139,8 +139,8 @@ def stored_calendar(con: duckdb.DuckDBPyConnection) -> WorkCalendar:
     row = con.execute("SELECT tz, days, start_minute, end_minute, holidays FROM work_calendar").fetchone()
     if row is None:
         return DEFAULT_CALENDAR
-    tz, days, start, end, holidays = row
-    return WorkCalendar(tz, tuple(days), start, end, tuple(holidays))
+    tz, days, start, end, holidays = row  # as written by replace_calendar; a foreign file's days are cut to 1-7
+    return WorkCalendar(tz, tuple(day for day in days if 1 <= day <= 7), start, end, tuple(holidays))
 
 
 def replace_calendar(con: duckdb.DuckDBPyConnection, calendar: WorkCalendar | None) -> bool:

@@ -20,6 +20,7 @@ import pytest
 from dashboard import db as dashboard_db
 from dashboard import queries
 from dashboard.queries import Filters
+from dashboard.views.explorer import stage_spans
 from fetcher import metrics, store
 from fetcher.metrics import STAGES
 from tests.dashboard_support import SCRIPT_TITLE, build_hand_db, empty_db, session_demo_db
@@ -125,6 +126,43 @@ def test_weekly_trends(hand: duckdb.DuckDBPyConnection) -> None:
     assert weeks["2026-03-02"].pickup_hours == pytest.approx(3)  # 2, 4, 3
     assert weeks["2026-03-02"].review_rounds_mean == pytest.approx(1 / 3)
     assert weeks["2026-03-02"].size_median == 15  # sizes 15, 120, 0 (gadgets #1 changed no file)
+
+
+def test_stage_split_per_week_stacks_up_to_the_mean_cycle_time(hand: duckdb.DuckDBPyConnection) -> None:
+    for clock in queries.CLOCKS:
+        filters = Filters(clock=clock)
+        stages = queries.weekly_stages(hand, filters)
+        assert list(stages["stage"].head(4)) == list(STAGES)  # in order, a row per stage and week
+        per_week = stages.groupby("week")["hours"].sum()
+        cycle = queries._filtered(
+            hand,
+            filters,
+            "SELECT date_trunc('week', merged_at) AS week, avg(cycle_time_hours) AS c FROM filtered GROUP BY ALL",
+        ).set_index("week")["c"]
+        assert per_week.to_dict() == pytest.approx(cycle.to_dict())
+    wall = queries.weekly_stages(hand, Filters())["hours"].sum()
+    assert queries.weekly_stages(hand, Filters(clock="work"))["hours"].sum() < wall
+
+
+def test_stage_medians_and_the_clocked_columns(hand: duckdb.DuckDBPyConnection) -> None:
+    assert queries.clocked("cycle_time_hours", "work") == "cycle_time_work_hours"
+    assert queries.clocked("cycle_time_hours", "wall") == "cycle_time_hours"
+    assert queries.clocked("review_rounds", "work") == "review_rounds"  # not a duration
+    medians = queries.stage_medians(hand, Filters())
+    assert list(medians["stage"]) == list(STAGES)
+    expected = hand.execute(
+        f"SELECT {', '.join(f'median({s})' for s in STAGES)} FROM pr_metrics JOIN pull_requests USING (repo, number) "
+        f"WHERE merged_at IS NOT NULL AND NOT {metrics.is_bot('author_login', 'author_type')}"
+    ).fetchone()
+    assert list(medians["median"]) == pytest.approx(list(expected))
+
+
+def test_the_explorer_draws_a_pr_s_stages_end_to_end(hand: duckdb.DuckDBPyConnection) -> None:
+    p = queries.pull_request(hand, "acme/widgets", 2).iloc[0]
+    spans = stage_spans(p, "wall")
+    assert spans["at"].iloc[0] == p["created_at"] and spans["end_at"].iloc[-1] == p["merged_at"]
+    assert (spans["end_at"].iloc[:-1].to_numpy() == spans["at"].iloc[1:].to_numpy()).all()  # contiguous
+    assert list(stage_spans(p, "work")["hours"]) == [p[s.replace("_hours", "_work_hours")] for s in STAGES]
 
 
 def test_size_distribution(hand: duckdb.DuckDBPyConnection) -> None:
