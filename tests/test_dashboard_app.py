@@ -17,6 +17,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard import db as dashboard_db
 from dashboard.app import PAGES, table_csv
 from dashboard.db import file_key
 from dashboard.queries import Filters
@@ -217,7 +218,7 @@ def test_the_working_hours_switch_changes_the_numbers(hand_path: Path, monkeypat
     assert metrics(at)["Cycle time, median"] == "24.0 h"
     assert any("Slowest stage" in i.value for i in at.info)
     at.sidebar.radio(key="clock").set_value("work").run()
-    with duckdb.connect(str(hand_path), read_only=True) as con:
+    with dashboard_db.connect(hand_path) as con:  # as the app opens it (DuckDB refuses another configuration)
         (expected,) = con.execute(
             "SELECT median(cycle_time_work_hours) FROM pr_metrics JOIN pull_requests USING (repo, number) "
             "WHERE merged_at >= '2026-03-01' AND merged_at < '2026-03-15' "
@@ -225,7 +226,7 @@ def test_the_working_hours_switch_changes_the_numbers(hand_path: Path, monkeypat
         ).fetchone()
     assert expected != 24 and metrics(at)["Cycle time, median"] == f"{expected:.1f} h"
     at = app(hand_path, monkeypatch, page="prs", pr="acme/widgets#2", clock="work", **CURRENT)
-    with duckdb.connect(str(hand_path), read_only=True) as con:
+    with dashboard_db.connect(hand_path) as con:
         (pr2,) = con.execute(
             "SELECT cycle_time_work_hours FROM pr_metrics WHERE repo = 'acme/widgets' AND number = 2"
         ).fetchone()
