@@ -346,9 +346,9 @@ rounds AS (  -- a change request answered by a later commit, and how long the an
 round_facts AS (
     SELECT r.repo, r.pr_number, count(*) AS review_rounds,
            avg({hours_between("r.submitted_at", "r.fix_at")}) AS avg_fix_response_hours,
-           avg(({work_calendar.clock_at("wf", "r.fix_at")} - {work_calendar.clock_at("ws", "r.submitted_at")}) / 3600.0)
+           avg(({work_calendar.clock_at("r.fix_at")} - {work_calendar.clock_at("r.submitted_at")}) / 3600.0)
                AS avg_fix_response_work_hours
-    FROM rounds r {work_calendar.clock_join("ws", "r.submitted_at")} {work_calendar.clock_join("wf", "r.fix_at")}
+    FROM rounds r {work_calendar.CLOCK_JOIN}
     GROUP BY ALL
 ),
 first_commits AS (
@@ -437,17 +437,15 @@ def recompute(
     scope = " AND ".join(conditions) or "true"
     facts = FACTS_SQL.format(scope=scope)
     instants = ", ".join(f"{sql} AS i_{name}" for name, sql in INSTANTS.items())
-    clocks = ", ".join(
-        f"{work_calendar.clock_at(f'w_{name}', f'f.i_{name}')} AS work_{name}" for name in CLOCKED_INSTANTS
-    )
-    joins = " ".join(work_calendar.clock_join(f"w_{name}", f"f.i_{name}") for name in CLOCKED_INSTANTS)
+    clocks = ", ".join(f"{work_calendar.clock_at(f'f.i_{name}')} AS work_{name}" for name in CLOCKED_INSTANTS)
     selected = ", ".join(f"{metric.sql} AS {metric.name}" for metric in (*METRICS, *WORK_HOURS_METRICS))
     build_clock(con, scope, params)
     con.execute(f"DELETE FROM pr_metrics WHERE {scope}", params)
     inserted = con.execute(
         f"""INSERT INTO pr_metrics BY NAME
             SELECT f.repo, f.number, {selected}, now() AS computed_at
-            FROM (SELECT f.*, {clocks} FROM (SELECT f.*, {instants} FROM ({facts}) f) f {joins}) f""",
+            FROM (SELECT f.*, {clocks}
+                  FROM (SELECT f.*, {instants} FROM ({facts}) f) f {work_calendar.CLOCK_JOIN}) f""",
         params,
     ).fetchone()
     work_calendar.drop_clock(con)
@@ -456,12 +454,13 @@ def recompute(
 
 def build_clock(con: duckdb.DuckDBPyConnection, scope: str, params: list[object]) -> None:
     """The working-hours clock (``work_calendar.build_clock``) over every day an instant of the PRs in
-    ``scope`` can fall on: their creation, merge and commit dates, and today (open PRs)."""
+    ``scope`` can fall on: from their creation (or first commit) to their merge (today for an open PR)
+    or last commit."""
     row = con.execute(
         f"""SELECT greatest(least(first_at::DATE, DATE '2100-01-01'), DATE '1970-01-01'),
                    greatest(least(last_at::DATE, DATE '2100-01-01'), DATE '1970-01-01')
             FROM (SELECT least(min(p.created_at), min(c.authored_at), min(c.committed_at)) AS first_at,
-                         greatest(max(p.created_at), max(p.merged_at), max(c.authored_at), max(c.committed_at), now())
+                         greatest(max(coalesce(p.merged_at, now())), max(c.authored_at), max(c.committed_at))
                              AS last_at
             FROM (SELECT repo, number, created_at, merged_at FROM pull_requests WHERE {scope}) p
             LEFT JOIN pr_commits c ON c.repo = p.repo AND c.pr_number = p.number)""",

@@ -9,8 +9,8 @@ optional; docs/metrics.md). It is stored in the DB (table ``work_calendar``, lik
 The clock is a table of local days, one row per day in the data's range: when its working hours
 start and how many working seconds it has, local times of the calendar's zone turned into instants
 by DuckDB's ICU ``timezone()`` (so a day on which the clocks change is as long as the zone says), and
-the working seconds of all the days before it. The working seconds up to an instant are then one
-equality join on the instant's local date away (``clock_join``, ``clock_at``), and the working time
+the working seconds of all the days before it, held as one list. The working seconds up to an
+instant are then that list indexed by the instant's local date (``clock_at``), and the working time
 between two instants a difference of two such values: set-based, no loop per PR.
 """
 
@@ -160,7 +160,8 @@ def replace_calendar(con: duckdb.DuckDBPyConnection, calendar: WorkCalendar | No
 
 # Every local day from ``$first`` to ``$last`` (DATEs) of the stored calendar (its default when none
 # is stored): when its working hours start, in UTC; how many working seconds it has (0: a weekend or
-# holiday); and the working seconds of the days before it.
+# holiday); and the working seconds of the days before it. One row: the days are a list indexed by
+# the day's distance from the first, so reading the clock is list indexing, not a join per instant.
 _CLOCK_SQL = f"""
 CREATE OR REPLACE TEMP TABLE work_clock AS
 WITH cal AS (
@@ -183,9 +184,13 @@ intervals AS (
                 ELSE 0 END AS seconds
     FROM local_days
 )
-SELECT day, start_at, seconds,
-       coalesce(sum(seconds) OVER (ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_s
-FROM intervals
+SELECT min(day) AS first_day, max(day) AS last_day,
+       list({{'start_at': start_at, 'seconds': seconds, 'before_s': before_s}} ORDER BY day) AS days
+FROM (
+    SELECT day, start_at, seconds,
+           coalesce(sum(seconds) OVER (ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_s
+    FROM intervals
+)
 """
 _FIRST_DAY, _LAST_DAY = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 1, 1)
 
@@ -193,8 +198,8 @@ _FIRST_DAY, _LAST_DAY = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 1, 1)
 def build_clock(con: duckdb.DuckDBPyConnection, first: date | None, last: date | None) -> None:
     """(Re)build the temp table ``work_clock`` for instants on the dates ``first`` to ``last`` (a
     day either side is added for the zone's offset), and set the SQL variable ``work_tz`` to the
-    calendar's zone. Days before 1970 and after 2100 are cut: ``clock_at`` moves instants there to
-    the ends of that range."""
+    calendar's zone. Days before 1970 and after 2100 are cut: ``clock_at`` counts an instant outside
+    the clock's days on its first or last day."""
     first = max(first or _FIRST_DAY, _FIRST_DAY)
     last = min(max(last or _FIRST_DAY, first), _LAST_DAY)
     first = date.fromordinal(max(first.toordinal() - 1, _FIRST_DAY.toordinal()))
@@ -208,16 +213,15 @@ def drop_clock(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("RESET VARIABLE work_tz")
 
 
-def clock_join(alias: str, instant: str) -> str:
-    """SQL: ``LEFT JOIN`` the local day of ``instant`` in the clock, as ``alias``."""
-    day = f"timezone(getvariable('work_tz'), {instant})::DATE"
-    return (
-        f"LEFT JOIN work_clock {alias} ON {alias}.day = least(greatest({day}, DATE '{_FIRST_DAY}'), DATE '{_LAST_DAY}')"
-    )
+# SQL: the one-row clock, joined once to a query that reads it (``clock_at``).
+CLOCK_JOIN = "CROSS JOIN work_clock wc"
 
 
-def clock_at(alias: str, instant: str) -> str:
-    """SQL: the working seconds before ``instant`` (since the clock's first day), from the day joined
-    by ``clock_join(alias, instant)``; NULL when ``instant`` is."""
-    inside = f"least(greatest(epoch({instant}) - epoch({alias}.start_at), 0), {alias}.seconds)"
-    return f"(CASE WHEN {instant} IS NULL THEN NULL ELSE coalesce({alias}.before_s + {inside}, 0) END)"
+def clock_at(instant: str) -> str:
+    """SQL: the working seconds before ``instant`` (since the clock's first day), in a query that has
+    ``CLOCK_JOIN``; NULL when ``instant`` is. Its local day (in the calendar's zone, kept to the
+    clock's range) picks the day in the list; the part of that day's hours already gone is added."""
+    day = f"least(greatest(timezone(getvariable('work_tz'), {instant})::DATE, wc.first_day), wc.last_day)"
+    today = f"wc.days[({day} - wc.first_day) + 1]"
+    inside = f"least(greatest(epoch({instant}) - epoch({today}.start_at), 0), {today}.seconds)"
+    return f"(CASE WHEN {instant} IS NULL THEN NULL ELSE {today}.before_s + {inside} END)"
