@@ -193,8 +193,11 @@ def calendar_setting(args: argparse.Namespace, env: Environment) -> work_calenda
 def use_settings(
     con: DuckDBPyConnection, logins: tuple[str, ...] | None, calendar: work_calendar.WorkCalendar | None
 ) -> None:
-    if metrics.use_settings(con, logins, calendar):
-        report.log.info("extra bots or work calendar changed: recomputed every PR's metrics")
+    changed = metrics.use_settings(con, logins, calendar)
+    if "bots" in changed:
+        report.log.info("extra bots now %s: recomputed every PR's metrics", ", ".join(logins or ()) or "none")
+    if "calendar" in changed and calendar is not None:
+        report.log.info("work calendar now %s: recomputed every PR's metrics", calendar.spec)
 
 
 def positive_int(text: str) -> int:

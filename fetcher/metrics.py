@@ -61,14 +61,21 @@ def use_settings(
     con: duckdb.DuckDBPyConnection,
     logins: tuple[str, ...] | None,
     calendar: work_calendar.WorkCalendar | None = None,
-) -> bool:
+) -> tuple[str, ...]:
     """Store the extra bots and the working-hours calendar of this run, and when that changes either,
     recompute every PR's metrics in the same transaction: who is a bot changes the metrics of any PR,
     the calendar every ``_work_hours``, and the stored metrics must agree with the stored settings (the
-    dashboard reads both). Returns whether they changed."""
+    dashboard reads both). Returns which changed: "bots", "calendar" (empty: neither)."""
     con.execute("BEGIN")
     try:
-        changed = replace_settings(con, logins, calendar)
+        changed = tuple(
+            name
+            for name, replaced in (
+                ("bots", replace_bot_logins(con, logins)),
+                ("calendar", work_calendar.replace_calendar(con, calendar)),
+            )
+            if replaced
+        )
         if changed:
             recompute(con)
         con.execute("COMMIT")
