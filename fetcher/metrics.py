@@ -444,19 +444,15 @@ def recompute(
     scope = " AND ".join(conditions) or "true"
     facts = FACTS_SQL.format(scope=scope)
     instants = ", ".join(f"{sql} AS i_{name}" for name, sql in INSTANTS.items())
-    # each instant's day of the clock once, then its working seconds: a smaller query to plan
-    days = ", ".join(f"{work_calendar.clock_day(f'f.i_{name}')} AS day_{name}" for name in CLOCKED_INSTANTS)
-    clocks = ", ".join(
-        f"{work_calendar.clock_seconds(f'f.i_{name}', f'f.day_{name}')} AS work_{name}" for name in CLOCKED_INSTANTS
-    )
+    clocks = ", ".join(f"{work_calendar.clock_at(f'f.i_{name}')} AS work_{name}" for name in CLOCKED_INSTANTS)
     selected = ", ".join(f"{metric.sql} AS {metric.name}" for metric in (*METRICS, *WORK_HOURS_METRICS))
     build_clock(con, scope, params)
     con.execute(f"DELETE FROM pr_metrics WHERE {scope}", params)
     inserted = con.execute(
         f"""INSERT INTO pr_metrics BY NAME
             SELECT f.repo, f.number, {selected}, now() AS computed_at
-            FROM (SELECT f.*, {clocks} FROM (
-                SELECT f.*, {days} FROM (SELECT f.*, {instants} FROM ({facts}) f) f {work_calendar.CLOCK_JOIN}) f) f""",
+            FROM (SELECT f.*, {clocks}
+                  FROM (SELECT f.*, {instants} FROM ({facts}) f) f {work_calendar.CLOCK_JOIN}) f""",
         params,
     ).fetchone()
     work_calendar.drop_clock(con)

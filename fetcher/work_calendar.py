@@ -217,21 +217,11 @@ def drop_clock(con: duckdb.DuckDBPyConnection) -> None:
 CLOCK_JOIN = "CROSS JOIN work_clock wc"
 
 
-def clock_day(instant: str) -> str:
-    """SQL: the clock's day ``instant`` falls on (a STRUCT of ``start_at``, ``seconds``, ``before_s``), in a
-    query that has ``CLOCK_JOIN``: its local date in the calendar's zone, kept to the clock's range."""
-    day = f"least(greatest(timezone(getvariable('work_tz'), {instant})::DATE, wc.first_day), wc.last_day)"
-    return f"wc.days[({day} - wc.first_day) + 1]"
-
-
-def clock_seconds(instant: str, day: str) -> str:
-    """SQL: the working seconds before ``instant`` (since the clock's first day), given its ``day``
-    (``clock_day``): the days before, plus the part of that day's hours already gone. NULL when
-    ``instant`` is."""
-    inside = f"least(greatest(epoch({instant}) - epoch({day}.start_at), 0), {day}.seconds)"
-    return f"(CASE WHEN {instant} IS NULL THEN NULL ELSE {day}.before_s + {inside} END)"
-
-
 def clock_at(instant: str) -> str:
-    """SQL: ``clock_seconds`` of ``instant`` in one expression (a query reading few instants)."""
-    return clock_seconds(instant, clock_day(instant))
+    """SQL: the working seconds before ``instant`` (since the clock's first day), in a query that has
+    ``CLOCK_JOIN``; NULL when ``instant`` is. Its local day (in the calendar's zone, kept to the
+    clock's range) picks the day in the list; the part of that day's hours already gone is added."""
+    day = f"least(greatest(timezone(getvariable('work_tz'), {instant})::DATE, wc.first_day), wc.last_day)"
+    today = f"wc.days[({day} - wc.first_day) + 1]"
+    inside = f"least(greatest(epoch({instant}) - epoch({today}.start_at), 0), {today}.seconds)"
+    return f"(CASE WHEN {instant} IS NULL THEN NULL ELSE {today}.before_s + {inside} END)"
