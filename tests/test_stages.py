@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from fetcher import work_calendar
+from fetcher.config import Environment
 from tests.conftest import query
 from tests.factories import ALICE, BOB, CAROL, DAVE, commit, event, issue_comment, pull, repository, review
 
@@ -215,3 +216,18 @@ def test_calendar_parses(text, expected):
 def test_calendar_refuses(text):
     with pytest.raises(ValueError):
         work_calendar.parse_work_calendar(text)
+
+
+def test_a_sync_with_a_new_calendar_says_it_recomputed(serve, cli, db_path):
+    server = serve(repository(pull(12, created="2026-03-06 16:00", merged="2026-03-09 10:00")))
+    argv = ("sync", "--repo", "acme/widgets", "--pr", "12", "--db", str(db_path))
+    assert "work calendar now" not in cli(server, *argv).stderr  # the default: nothing stored, nothing changed
+    run = cli(server, *argv, work_calendar="days=Mon-Sun")  # MERGELENS_WORK_CALENDAR
+    assert run.exit_code == 0, run.stderr
+    assert "work calendar now tz=UTC;days=Mon-Sun;hours=09:00-17:00: recomputed every PR's metrics" in run.stderr
+    assert row(db_path, 12)["cycle_time_work_hours"] == 18
+
+
+def test_the_setting_is_read_from_the_environment():
+    assert Environment.from_environ({"MERGELENS_WORK_CALENDAR": " tz=UTC "}).work_calendar == "tz=UTC"
+    assert Environment.from_environ({"MERGELENS_WORK_CALENDAR": ""}).work_calendar is None  # unset: keep the DB's
