@@ -143,6 +143,7 @@ def init_state(options: queries.FilterOptions) -> None:
     state["authors"] = [a for a in params.get_all("author") if a in options.authors]
     state["bases"] = [b for b in params.get_all("base") if b in options.base_refs]
     state["bots"] = params.get("bots", "0").lower() in ("1", "true", "yes")
+    state["clock"] = params.get("clock") if params.get("clock") in queries.CLOCKS else "wall"
     start, end = default_period(options)
     start = parse_date(params.get("from")) or start
     end = parse_date(params.get("to")) or end
@@ -156,7 +157,7 @@ def all_time(options: queries.FilterOptions) -> None:
         st.session_state["dates"] = (options.first_merge, options.last_merge)
 
 
-def sidebar(options: queries.FilterOptions) -> Filters:
+def sidebar(options: queries.FilterOptions, calendar: str) -> Filters:
     side = st.sidebar
     side.title("mergelens")
     side.radio("Page", list(PAGES), key="page", format_func=PAGES.__getitem__)
@@ -169,6 +170,14 @@ def sidebar(options: queries.FilterOptions) -> Filters:
     if len(options.base_refs) > 1:
         side.multiselect("Base branch", options.base_refs, key="bases", placeholder="any branch")
     side.checkbox("Include bots", key="bots", help="PRs authored by bots (type Bot or a login ending in [bot])")
+    side.radio(
+        "Durations in",
+        list(queries.CLOCKS),
+        key="clock",
+        format_func=queries.CLOCKS.__getitem__,
+        horizontal=True,
+        help=f"Working hours count only the hours of this calendar (MERGELENS_WORK_CALENDAR): {literal(calendar)}",
+    )
     dates = tuple(picked) if isinstance(picked, list | tuple) else (picked,)
     start = dates[0] if dates else None
     end = dates[1] if len(dates) > 1 else start  # while a range is being picked
@@ -179,6 +188,7 @@ def sidebar(options: queries.FilterOptions) -> Filters:
         authors=tuple(st.session_state["authors"]),
         base_refs=tuple(st.session_state.get("bases", ())),
         include_bots=bool(st.session_state["bots"]),
+        clock=st.session_state["clock"],
     )
 
 
@@ -195,6 +205,8 @@ def write_url(filters: Filters) -> dict[str, Any]:
         params["base"] = list(filters.base_refs)
     if filters.include_bots:
         params["bots"] = "1"
+    if filters.clock != "wall":
+        params["clock"] = filters.clock
     if st.session_state.get("_pr"):
         params["pr"] = st.session_state["_pr"]
     current = {k: st.query_params.get_all(k) for k in st.query_params}
@@ -239,7 +251,7 @@ def main() -> None:
     q: Query = lambda name, *args: run_query(key, name, *args)  # noqa: E731
     options: queries.FilterOptions = q("filter_options")
     init_state(options)
-    filters = sidebar(options)
+    filters = sidebar(options, q("work_calendar_spec"))
     copy_link(write_url(filters))
     st.sidebar.caption(f"Database: {literal(path)} · {options.merged_prs:,} merged PRs, {fmt(options.first_merge)} to "
                        f"{fmt(options.last_merge)}")  # fmt: skip

@@ -27,6 +27,7 @@ from dashboard.agreements import Agreements, merged_measures, open_measures, wor
 from fetcher.digest import ORDER as DIGEST_ORDER
 from fetcher.metrics import (
     METRIC_BY_NAME,
+    STAGES,
     comment_exclusions,
     counted_review_body,
     hours_between,
@@ -35,8 +36,10 @@ from fetcher.metrics import (
     is_merge_commit,
     review_exclusions,
     reviewer_response_sql,
+    work_hours_name,
 )
 from fetcher.whose_move import STALE_WORKING_DAYS, WHOSE_MOVE_SQL
+from fetcher.work_calendar import stored_calendar
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -76,6 +79,7 @@ class Filters:
     authors: tuple[str, ...] = ()
     base_refs: tuple[str, ...] = ()
     include_bots: bool = False
+    clock: str = "wall"  # CLOCKS: durations in wall-clock hours or working hours
 
     @property
     def days(self) -> int | None:
@@ -89,6 +93,28 @@ class Filters:
         if days is None or self.start is None:
             return None
         return replace(self, start=self.start - timedelta(days=days), end=self.start - timedelta(days=1))
+
+
+# The clocks a duration can be read in (the sidebar's switch, ``?clock=work``).
+CLOCKS = {"wall": "wall clock", "work": "working hours"}
+# The durations the pages read from ``filtered``, each under the clock the filters select.
+DURATIONS = (
+    "cycle_time_hours",
+    "pickup_hours",
+    "time_to_first_review_hours",
+    "time_to_first_response_hours",
+    "avg_fix_response_hours",
+    *STAGES,
+    "coding_hours",
+)
+
+
+def clocked(column: str, clock: str) -> str:
+    """The ``pr_metrics`` column a duration is read from under ``clock``: on the working clock its
+    working-hours twin (``cycle_time_hours`` -> ``cycle_time_work_hours``), else itself. Pages name
+    the wall-clock column only; this is the one place that maps it."""
+    twin = work_hours_name(column)
+    return twin if clock == "work" and twin in METRIC_BY_NAME else column
 
 
 def _utc_midnight(day: date) -> datetime:
@@ -123,8 +149,8 @@ def filtered_prs_cte(filters: Filters) -> tuple[str, list[Any]]:
                p.author_association,
                coalesce(p.additions, 0) AS additions, coalesce(p.deletions, 0) AS deletions,
                coalesce(p.additions, 0) + coalesce(p.deletions, 0) AS size, p.changed_files, p.commits_count,
-               m.cycle_time_hours, m.pickup_hours, m.time_to_first_review_hours, m.time_to_first_response_hours,
-               coalesce(m.review_rounds, 0) AS review_rounds, m.avg_fix_response_hours,
+               {", ".join(f"m.{clocked(name, filters.clock)} AS {name}" for name in DURATIONS)},
+               coalesce(m.review_rounds, 0) AS review_rounds, m.coding_reliable,
                coalesce(m.total_comments, 0) AS total_comments, m.commits_after_first_review,
                coalesce(m.force_pushes, 0) AS force_pushes, m.first_review_at, m.ready_for_review_at
         FROM pull_requests p LEFT JOIN pr_metrics m ON m.repo = p.repo AND m.number = p.number
@@ -246,6 +272,34 @@ def weekly_trends(con: Connection, filters: Filters) -> pd.DataFrame:
                   median(size) AS size_median, median(changed_files) AS changed_files_median
            FROM filtered GROUP BY ALL ORDER BY week""",
     )
+
+
+def weekly_stages(con: Connection, filters: Filters) -> pd.DataFrame:
+    """Per ISO week of the merge and stage (fetcher.metrics.STAGES, in order): the mean hours of the
+    stage. Means, not medians, so a week's stages stack up to its mean cycle time."""
+    stages = ", ".join(f"avg({name}) AS {name}" for name in STAGES)
+    wide = _filtered(
+        con, filters, f"SELECT date_trunc('week', merged_at) AS week, {stages} FROM filtered GROUP BY ALL ORDER BY week"
+    )
+    long = wide.melt(id_vars="week", value_vars=list(STAGES), var_name="stage", value_name="hours")
+    order = {name: index for index, name in enumerate(STAGES)}
+    return long.assign(
+        order=long["stage"].map(order), label=long["stage"].map(lambda name: METRIC_BY_NAME[name].label)
+    ).sort_values(["week", "order"], ignore_index=True)
+
+
+def stage_medians(con: Connection, filters: Filters) -> pd.DataFrame:
+    """The median hours of each stage over the filtered PRs, in stage order, with its label."""
+    medians = _filtered(
+        con, filters, f"SELECT {', '.join(f'median({name}) AS {name}' for name in STAGES)} FROM filtered"
+    )
+    row = medians.iloc[0]
+    return pd.DataFrame([{"stage": name, "label": METRIC_BY_NAME[name].label, "median": row[name]} for name in STAGES])
+
+
+def work_calendar_spec(con: Connection) -> str:
+    """The working-hours calendar the stored ``_work_hours`` metrics use, as its setting's text."""
+    return stored_calendar(con).spec
 
 
 def size_distribution(con: Connection, filters: Filters) -> pd.DataFrame:
@@ -600,7 +654,8 @@ PR_TABLE_COLUMNS = (
     "repo, number, html_url, title, author, base_ref, created_at, merged_at, additions, deletions, size, "
     "changed_files, cycle_time_hours, pickup_hours, time_to_first_review_hours, time_to_first_response_hours, "
     "review_rounds, "
-    "avg_fix_response_hours, total_comments, commits_after_first_review, force_pushes, author_is_bot, sync_status"
+    "avg_fix_response_hours, total_comments, commits_after_first_review, force_pushes, author_is_bot, sync_status, "
+    f"{', '.join(STAGES)}, coding_hours, coding_reliable"
 )
 
 

@@ -85,6 +85,11 @@ HOURS = "%.1f"
 
 
 def period_caption(filters: Filters) -> str:
+    clock = " Durations in working hours (the calendar is in the sidebar)." if filters.clock == "work" else ""
+    return _period(filters) + clock
+
+
+def _period(filters: Filters) -> str:
     if not (filters.start and filters.end):
         return "All merged PRs."
     text = f"PRs merged {filters.start:%Y-%m-%d} – {filters.end:%Y-%m-%d} ({filters.days} days)"
@@ -117,6 +122,26 @@ def hours_lines(weekly: pd.DataFrame, columns: dict[str, str], title: str = "hou
 
 def cycle_and_pickup_lines(weekly: pd.DataFrame) -> alt.Chart:
     return hours_lines(weekly, {"cycle_time_hours": "cycle time", "pickup_hours": "pickup"})
+
+
+def stage_bars(stages: pd.DataFrame) -> alt.Chart:
+    """``queries.weekly_stages``: a bar per week, its stages stacked in order (mean hours)."""
+    labels = list(dict.fromkeys(stages["label"]))
+    return (
+        alt.Chart(stages)
+        .mark_bar()
+        .encode(
+            x=WEEK_BAND,
+            y=alt.Y("hours:Q", title="hours (mean)", stack="zero"),
+            color=alt.Color("label:N", title=None, sort=labels, legend=alt.Legend(orient="top")),
+            order=alt.Order("order:Q"),
+            tooltip=[
+                alt.Tooltip("utcyearmonthdate(week):T", title="week of"),
+                alt.Tooltip("label:N", title="stage"),
+                alt.Tooltip("hours:Q", format=".1f", title="mean hours"),
+            ],
+        )
+    )
 
 
 def throughput_bars(weekly: pd.DataFrame) -> alt.Chart:

@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from duckdb import DuckDBPyConnection
 
-from fetcher import alerts, backfill, digest, metrics, report, store
+from fetcher import alerts, backfill, digest, metrics, report, store, work_calendar
 from fetcher.config import Environment
 from fetcher.errors import EXIT_COMPLETE, EXIT_PARTIAL, EXIT_USAGE, MergelensError, UsageError
 from fetcher.event import Skip, SyncRequest, read_event
@@ -177,6 +177,13 @@ def add_bots_argument(parser: argparse.ArgumentParser) -> None:
         help="extra bot logins (bots GitHub types as users); replaces the list stored in the DB and recomputes "
         "every PR when it changes; '' clears it (default: $MERGELENS_BOTS, else the stored list)",
     )
+    parser.add_argument(
+        "--work-calendar",
+        metavar="SPEC",
+        help="working hours for the *_work_hours metrics, e.g. 'tz=Europe/Berlin;days=Mon-Fri;hours=09:00-17:00;"
+        "holidays=2026-12-24'; stored in the DB, recomputes every PR when it changes "
+        "(default: $MERGELENS_WORK_CALENDAR, else the stored one, else Mon-Fri 09:00-17:00 UTC)",
+    )
 
 
 def bot_logins(args: argparse.Namespace, env: Environment) -> tuple[str, ...] | None:
@@ -190,9 +197,26 @@ def bot_logins(args: argparse.Namespace, env: Environment) -> tuple[str, ...] | 
         raise UsageError(f"--bots / MERGELENS_BOTS: {exc}") from None
 
 
-def use_bot_logins(con: DuckDBPyConnection, logins: tuple[str, ...] | None) -> None:
-    if metrics.use_bot_logins(con, logins):
+def calendar_setting(args: argparse.Namespace, env: Environment) -> work_calendar.WorkCalendar | None:
+    """The working-hours calendar this run sets (--work-calendar, else MERGELENS_WORK_CALENDAR), or
+    None: keep the stored one."""
+    text = args.work_calendar if args.work_calendar is not None else env.work_calendar
+    if text is None:
+        return None
+    try:
+        return work_calendar.parse_work_calendar(text)
+    except ValueError as exc:
+        raise UsageError(f"--work-calendar / MERGELENS_WORK_CALENDAR: {exc}") from None
+
+
+def use_settings(
+    con: DuckDBPyConnection, logins: tuple[str, ...] | None, calendar: work_calendar.WorkCalendar | None
+) -> None:
+    changed = metrics.use_settings(con, logins, calendar)
+    if "bots" in changed:
         report.log.info("extra bots now %s: recomputed every PR's metrics", ", ".join(logins or ()) or "none")
+    if "calendar" in changed and calendar is not None:
+        report.log.info("work calendar now %s: recomputed every PR's metrics", calendar.spec)
 
 
 def positive_int(text: str) -> int:
@@ -298,7 +322,7 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
     if isinstance(request, Skip):
         report.log.info("skipped: %s", request.reason)
         return EXIT_COMPLETE, RunResult.skipped("sync", request.reason)
-    bots = bot_logins(args, env)
+    bots, calendar = bot_logins(args, env), calendar_setting(args, env)
     source = client_for(args, env)
     started_at = datetime.now(UTC)  # since-last-run: the next run's window starts here
     fetched: list[FetchedPullRequest] = []  # fetched once, before the DB: a re-apply costs no request
@@ -307,7 +331,7 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
         fetched.append(fetch_pull_request(source, request.repo, request.number, request.trigger))
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> tuple[SyncResult, ReconcileReport | None]:
-        use_bot_logins(con, bots)
+        use_settings(con, bots, calendar)
         result = store_pull_request(con, fetched[0], copy.location)
         recon, db = None, str(copy.path)
         lookback = datetime.now(UTC) - timedelta(days=args.reconcile_lookback)
@@ -343,12 +367,12 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
 def run_reconcile(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
     repo = require_repo(args, env)
     since = args.since or datetime.now(UTC) - timedelta(days=args.lookback)
-    bots = bot_logins(args, env)
+    bots, calendar = bot_logins(args, env), calendar_setting(args, env)
     source = client_for(args, env)
     clock = time.perf_counter()
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> ReconcileReport:
-        use_bot_logins(con, bots)
+        use_settings(con, bots, calendar)
         return reconcile(source, str(copy.path), con, repo, since, args.max_prs)
 
     with source:
@@ -384,11 +408,11 @@ def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunRe
         batch_size=args.batch_size,
         max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
     )
-    bots = bot_logins(args, env)
+    bots, calendar = bot_logins(args, env), calendar_setting(args, env)
     source = client_for(args, env)
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> backfill.BackfillReport:
-        use_bot_logins(con, bots)
+        use_settings(con, bots, calendar)
         return backfill.backfill(source, con, str(copy.path), repo, options)
 
     with source:
@@ -467,11 +491,11 @@ def needing_attention(results: list[SyncResult]) -> list[SyncResult]:
 
 def run_metrics(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
     repo = check_repo(args.repo) if args.repo else None
-    bots = bot_logins(args, env)
+    bots, calendar = bot_logins(args, env), calendar_setting(args, env)
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> int:
         def recompute() -> int:
-            changed = metrics.replace_bot_logins(con, bots)  # a changed list changes every PR's metrics
+            changed = metrics.replace_settings(con, bots, calendar)  # a changed setting changes every PR's metrics
             return metrics.recompute(con, repo=None if changed else repo)
 
         counted: list[int] = []

@@ -49,6 +49,7 @@ class Environment:
     # for an s3:// data path (boto3 reads the same AWS_* variables itself for s3:// DB files).
     lake_data_path: str | None = None  # MERGELENS_LAKE_DATA_PATH: a directory or s3://BUCKET/PREFIX/
     s3: S3Settings = field(default_factory=lambda: S3Settings())
+    work_calendar: str | None = None  # MERGELENS_WORK_CALENDAR: working hours (unset or empty: keep the DB's)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -83,6 +84,7 @@ class Environment:
                 secret_access_key=env.get("AWS_SECRET_ACCESS_KEY") or None,
                 session_token=env.get("AWS_SESSION_TOKEN") or None,
             ),
+            work_calendar=env.get("MERGELENS_WORK_CALENDAR", "").strip() or None,
         )
 
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import duckdb
 
+from fetcher import work_calendar
+
 # GitHub login syntax (and a bot's "[bot]" suffix): what a listed extra bot may look like.
 BOT_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
 
@@ -55,13 +57,25 @@ def replace_bot_logins(con: duckdb.DuckDBPyConnection, logins: tuple[str, ...] |
     return True
 
 
-def use_bot_logins(con: duckdb.DuckDBPyConnection, logins: tuple[str, ...] | None) -> bool:
-    """Store the extra bots of this run, and when that changes the list, recompute every PR's
-    metrics in the same transaction: who is a bot changes the metrics of any PR, and the stored
-    metrics must agree with the stored list (the dashboard reads both). Returns whether it changed."""
+def use_settings(
+    con: duckdb.DuckDBPyConnection,
+    logins: tuple[str, ...] | None,
+    calendar: work_calendar.WorkCalendar | None = None,
+) -> tuple[str, ...]:
+    """Store the extra bots and the working-hours calendar of this run, and when that changes either,
+    recompute every PR's metrics in the same transaction: who is a bot changes the metrics of any PR,
+    the calendar every ``_work_hours``, and the stored metrics must agree with the stored settings (the
+    dashboard reads both). Returns which changed: "bots", "calendar" (empty: neither)."""
     con.execute("BEGIN")
     try:
-        changed = replace_bot_logins(con, logins)
+        changed = tuple(
+            name
+            for name, replaced in (
+                ("bots", replace_bot_logins(con, logins)),
+                ("calendar", work_calendar.replace_calendar(con, calendar)),
+            )
+            if replaced
+        )
         if changed:
             recompute(con)
         con.execute("COMMIT")
@@ -69,6 +83,14 @@ def use_bot_logins(con: duckdb.DuckDBPyConnection, logins: tuple[str, ...] | Non
         con.execute("ROLLBACK")
         raise
     return changed
+
+
+def replace_settings(
+    con: duckdb.DuckDBPyConnection, logins: tuple[str, ...] | None, calendar: work_calendar.WorkCalendar | None
+) -> bool:
+    """Store both settings (None: keep that one), in the caller's transaction; whether either changed."""
+    bots_changed = replace_bot_logins(con, logins)
+    return work_calendar.replace_calendar(con, calendar) or bots_changed
 
 
 def hours_between(start: str, end: str) -> str:
@@ -132,6 +154,45 @@ class Metric:
     label: str  # what the dashboard and the demo call it
     definition: str
     sql: str
+    span: tuple[str, str] | None = None  # a duration: from one instant (INSTANTS) to another
+
+
+def clamp(value: str, low: str, high: str) -> str:
+    """SQL: ``value`` moved into [``low``, ``high``]; a NULL ``value`` is ``low``; NULL when ``high``
+    is (DuckDB's least/greatest skip NULLs)."""
+    return f"(CASE WHEN {high} IS NULL THEN NULL ELSE least(greatest({value}, {low}), {high}) END)"
+
+
+# The instants durations run between, each an SQL expression over the per-PR facts (alias f) and the
+# instants listed before it (DuckDB reads an earlier alias of the same SELECT). The stage boundaries
+# are clamped in order into [created_at, merged_at], so the four stages add up to the cycle time
+# (docs/metrics.md, "Stages").
+INSTANTS: dict[str, str] = {
+    "created": "f.created_at",
+    "merged": "f.merged_at",
+    "first_review": "f.first_review_at",
+    "first_response": "f.first_response_at",
+    "ready": "coalesce(f.last_ready_for_review_at, f.created_at)",
+    "draft_end": clamp("i_ready", "i_created", "i_merged"),
+    # the first response by a person (a review is one); nobody before the merge: pickup runs to it
+    "pickup_end": clamp(
+        "coalesce(least(f.first_review_at, f.first_response_at), f.merged_at)", "i_draft_end", "i_merged"
+    ),
+    # the last approval, else the last review; no review: the review stage is empty
+    "review_end": clamp("coalesce(f.last_approval_at, f.last_review_at)", "i_pickup_end", "i_merged"),
+    # the first commit authored; one authored after the PR was opened gives 0, no commit NULL
+    "coding_start": "CASE WHEN f.first_authored_at IS NOT NULL THEN least(f.first_authored_at, f.created_at) END",
+}
+
+
+def duration(name: str, label: str, definition: str, start: str, end: str) -> Metric:
+    """A metric in hours from instant ``start`` to instant ``end`` (INSTANTS)."""
+    return Metric(name, label, definition, hours_between(f"f.i_{start}", f"f.i_{end}"), (start, end))
+
+
+def work_hours_name(name: str) -> str:
+    """The working-hours twin of a duration column: ``cycle_time_hours`` -> ``cycle_time_work_hours``."""
+    return name.removesuffix("_hours") + "_work_hours"
 
 
 # Each metric is an expression over the per-PR facts built in FACTS_SQL (alias f).
@@ -160,12 +221,9 @@ METRICS: tuple[Metric, ...] = (
         "mean over those rounds of (first commit after the review - the review), hours; NULL without rounds",
         "f.avg_fix_response_hours",
     ),
-    Metric("cycle_time_hours", "Cycle time", "merged_at - created_at", hours_between("f.created_at", "f.merged_at")),
-    Metric(
-        "time_to_first_review_hours",
-        "Time to first review",
-        "first_review_at - created_at",
-        hours_between("f.created_at", "f.first_review_at"),
+    duration("cycle_time_hours", "Cycle time", "merged_at - created_at", "created", "merged"),
+    duration(
+        "time_to_first_review_hours", "Time to first review", "first_review_at - created_at", "created", "first_review"
     ),
     Metric(
         "first_review_at",
@@ -179,26 +237,79 @@ METRICS: tuple[Metric, ...] = (
         "earliest comment (issue or review comment) or review by a non-bot other than the PR author, before the merge",
         "f.first_response_at",
     ),
-    Metric(
+    duration(
         "time_to_first_response_hours",
         "Time to first response",
         "first_response_at - created_at",
-        hours_between("f.created_at", "f.first_response_at"),
+        "created",
+        "first_response",
     ),
     Metric(
         "ready_for_review_at",
         "Ready for review",
         "the last ready_for_review event before first_review_at (before the merge when there is "
         "no review), else created_at",
-        "coalesce(f.last_ready_for_review_at, f.created_at)",
+        "f.i_ready",
+    ),
+    duration("pickup_hours", "Pickup", "first_review_at - ready_for_review_at", "ready", "first_review"),
+    Metric("force_pushes", "Force pushes", "count of head_ref_force_pushed events", "f.force_pushes"),
+    duration(
+        "stage_draft_hours",
+        "Draft",
+        "created_at -> ready_for_review_at (0 if never a draft before its first review)",
+        "created",
+        "draft_end",
+    ),
+    duration(
+        "stage_pickup_hours",
+        "Pickup (stage)",
+        "-> the first response by a person (a review or a comment); runs to the merge when nobody responded",
+        "draft_end",
+        "pickup_end",
+    ),
+    duration(
+        "stage_review_hours",
+        "Review",
+        "-> the last approval before the merge, else the last review; 0 without a review",
+        "pickup_end",
+        "review_end",
+    ),
+    duration("stage_merge_hours", "Merge", "-> merged_at", "review_end", "merged"),
+    duration(
+        "coding_hours",
+        "Coding",
+        "first commit authored -> created_at; 0 when the first commit is later, NULL without commits",
+        "coding_start",
+        "created",
     ),
     Metric(
-        "pickup_hours",
-        "Pickup",
-        "first_review_at - ready_for_review_at",
-        hours_between("coalesce(f.last_ready_for_review_at, f.created_at)", "f.first_review_at"),
+        "coding_reliable",
+        "Coding time reliable",
+        "no force push: the stored commits are the ones first written; NULL without coding_hours",
+        "CASE WHEN f.first_authored_at IS NOT NULL THEN f.force_pushes = 0 END",
     ),
-    Metric("force_pushes", "Force pushes", "count of head_ref_force_pushed events", "f.force_pushes"),
+)
+
+# Every duration's twin in working hours (fetcher.work_calendar): the working time between the same
+# two instants; and the fix response's, averaged over the rounds like it.
+WORK_HOURS_METRICS: tuple[Metric, ...] = (
+    *(
+        Metric(
+            work_hours_name(m.name),
+            f"{m.label} (working hours)",
+            f"{m.definition}, in working hours",
+            f"((f.work_{m.span[1]} - f.work_{m.span[0]}) / 3600.0)",
+            m.span,
+        )
+        for m in METRICS
+        if m.span
+    ),
+    Metric(
+        "avg_fix_response_work_hours",
+        "Fix response (working hours)",
+        "avg_fix_response_hours in working hours",
+        "f.avg_fix_response_work_hours",
+    ),
 )
 
 # Per-PR facts. {scope} restricts the PRs (all of them, or one); every child table is joined
@@ -213,7 +324,9 @@ human_reviews AS (  -- reviewer activity: non-bot, not the author, not PENDING, 
     WHERE {human_review("r", "p")}
 ),
 first_reviews AS (
-    SELECT repo, pr_number, min(submitted_at) AS first_review_at FROM human_reviews GROUP BY ALL
+    SELECT repo, pr_number, min(submitted_at) AS first_review_at, max(submitted_at) AS last_review_at,
+           max(submitted_at) FILTER (WHERE state = 'APPROVED') AS last_approval_at
+    FROM human_reviews GROUP BY ALL
 ),
 first_responses AS (  -- a review, or a comment by a non-bot other than the author, before the merge
     SELECT repo, pr_number, min(responded_at) AS first_response_at FROM (
@@ -225,7 +338,7 @@ first_responses AS (  -- a review, or a comment by a non-bot other than the auth
     ) GROUP BY ALL
 ),
 fix_commits AS (  -- commits that can answer a review: merge commits are not fixes
-    SELECT c.repo, c.pr_number, c.committed_at
+    SELECT c.repo, c.pr_number, c.committed_at, c.authored_at
     FROM pr_commits c JOIN prs p ON c.repo = p.repo AND c.pr_number = p.number
     WHERE NOT {is_merge_commit("c")}
 ),
@@ -238,9 +351,15 @@ rounds AS (  -- a change request answered by a later commit, and how long the an
     GROUP BY ALL
 ),
 round_facts AS (
-    SELECT repo, pr_number, count(*) AS review_rounds,
-           avg({hours_between("submitted_at", "fix_at")}) AS avg_fix_response_hours
-    FROM rounds GROUP BY ALL
+    SELECT r.repo, r.pr_number, count(*) AS review_rounds,
+           avg({hours_between("r.submitted_at", "r.fix_at")}) AS avg_fix_response_hours,
+           avg(({work_calendar.clock_at("r.fix_at")} - {work_calendar.clock_at("r.submitted_at")}) / 3600.0)
+               AS avg_fix_response_work_hours
+    FROM rounds r {work_calendar.CLOCK_JOIN}
+    GROUP BY ALL
+),
+first_commits AS (
+    SELECT repo, pr_number, min(authored_at) AS first_authored_at FROM fix_commits GROUP BY ALL
 ),
 late_commits AS (
     SELECT c.repo, c.pr_number, count(*) AS commits_after_first_review
@@ -275,7 +394,8 @@ event_facts AS (
     GROUP BY ALL
 )
 SELECT p.repo, p.number, p.created_at, p.merged_at, fr.first_review_at, fo.first_response_at,
-       coalesce(rf.review_rounds, 0) AS review_rounds, rf.avg_fix_response_hours,
+       fr.last_review_at, fr.last_approval_at, fc.first_authored_at,
+       coalesce(rf.review_rounds, 0) AS review_rounds, rf.avg_fix_response_hours, rf.avg_fix_response_work_hours,
        coalesce(lc.commits_after_first_review, 0) AS commits_after_first_review,
        coalesce(cf.human_issue_comments, 0) AS human_issue_comments,
        coalesce(cf.human_review_comments, 0) AS human_review_comments,
@@ -289,6 +409,7 @@ LEFT JOIN late_commits lc ON lc.repo = p.repo AND lc.pr_number = p.number
 LEFT JOIN comment_facts cf ON cf.repo = p.repo AND cf.pr_number = p.number
 LEFT JOIN review_body_facts rb ON rb.repo = p.repo AND rb.pr_number = p.number
 LEFT JOIN event_facts ef ON ef.repo = p.repo AND ef.pr_number = p.number
+LEFT JOIN first_commits fc ON fc.repo = p.repo AND fc.pr_number = p.number
 """
 
 # Each review request and how it ended (table pr_review_requests; docs/metrics.md, "Reviewer
@@ -406,8 +527,12 @@ def reviewer_response_sql(requests: str = "pr_review_requests") -> str:
         FROM {requests} q GROUP BY ALL ORDER BY requests DESC, reviewer"""
 
 
-METRIC_COLUMNS = tuple(metric.name for metric in METRICS)
-METRIC_BY_NAME = {metric.name: metric for metric in METRICS}
+# The four stages of a merged PR, in order: they add up to cycle_time_hours (docs/metrics.md, "Stages").
+STAGES = ("stage_draft_hours", "stage_pickup_hours", "stage_review_hours", "stage_merge_hours")
+METRIC_COLUMNS = tuple(metric.name for metric in (*METRICS, *WORK_HOURS_METRICS))
+METRIC_BY_NAME = {metric.name: metric for metric in (*METRICS, *WORK_HOURS_METRICS)}
+# the instants a working-hours twin reads the clock at
+CLOCKED_INSTANTS = tuple(dict.fromkeys(name for m in WORK_HOURS_METRICS if m.span for name in m.span))
 
 
 def recompute(
@@ -429,16 +554,39 @@ def recompute(
             conditions.append(f"list_contains(?::INTEGER[], {column})")
         return " AND ".join(conditions) or "true"
 
-    params = [value for value in (repo, number, None if numbers is None else list(numbers)) if value is not None]
+    params: list[object] = [v for v in (repo, number, None if numbers is None else list(numbers)) if v is not None]
     scope = scope_of("number")
     facts = FACTS_SQL.format(scope=scope)
-    selected = ", ".join(f"{metric.sql} AS {metric.name}" for metric in METRICS)
+    instants = ", ".join(f"{sql} AS i_{name}" for name, sql in INSTANTS.items())
+    clocks = ", ".join(f"{work_calendar.clock_at(f'f.i_{name}')} AS work_{name}" for name in CLOCKED_INSTANTS)
+    selected = ", ".join(f"{metric.sql} AS {metric.name}" for metric in (*METRICS, *WORK_HOURS_METRICS))
+    build_clock(con, scope, params)
     con.execute(f"DELETE FROM pr_metrics WHERE {scope}", params)
     inserted = con.execute(
         f"""INSERT INTO pr_metrics BY NAME
-            SELECT f.repo, f.number, {selected}, now() AS computed_at FROM ({facts}) f""",
+            SELECT f.repo, f.number, {selected}, now() AS computed_at
+            FROM (SELECT f.*, {clocks}
+                  FROM (SELECT f.*, {instants} FROM ({facts}) f) f {work_calendar.CLOCK_JOIN}) f""",
         params,
     ).fetchone()
     con.execute(f"DELETE FROM pr_review_requests WHERE {scope_of('pr_number')}", params)
     con.execute(f"INSERT INTO pr_review_requests BY NAME {REVIEW_REQUESTS_SQL.format(scope=scope)}", params)
+    work_calendar.drop_clock(con)
     return int(inserted[0]) if inserted else 0
+
+
+def build_clock(con: duckdb.DuckDBPyConnection, scope: str, params: list[object]) -> None:
+    """The working-hours clock (``work_calendar.build_clock``) over every day an instant of the PRs in
+    ``scope`` can fall on: from their creation (or first commit) to their merge (today for an open PR)
+    or last commit."""
+    row = con.execute(
+        f"""SELECT greatest(least(first_at::DATE, DATE '2100-01-01'), DATE '1970-01-01'),
+                   greatest(least(last_at::DATE, DATE '2100-01-01'), DATE '1970-01-01')
+            FROM (SELECT least(min(p.created_at), min(c.authored_at), min(c.committed_at)) AS first_at,
+                         greatest(max(coalesce(p.merged_at, now())), max(c.authored_at), max(c.committed_at))
+                             AS last_at
+            FROM (SELECT repo, number, created_at, merged_at FROM pull_requests WHERE {scope}) p
+            LEFT JOIN pr_commits c ON c.repo = p.repo AND c.pr_number = p.number)""",
+        params,
+    ).fetchone()
+    work_calendar.build_clock(con, *(row or (None, None)))

@@ -179,7 +179,9 @@ MIGRATIONS: dict[int, dict[str, str]] = {
         # Logins counted as bots besides GitHub's own rule (MERGELENS_BOTS / --bots), lower-case.
         "bot_logins": "CREATE TABLE bot_logins (login VARCHAR PRIMARY KEY)",
     },
-    # Issue 12. Review requests: which team was asked (REST `requested_team`), whether the person
+    # Issue 12. Where the time went: four stages that add up to the cycle time, the coding time, and
+    # every duration again in working hours, by the stored calendar (MERGELENS_WORK_CALENDAR).
+    # Review requests: which team was asked (REST `requested_team`), whether the person
     # asked is a bot (Copilot is asked as `Copilot`, type Bot), and each request's answer, derived
     # by metrics.recompute (docs/metrics.md, "Reviewer response").
     4: {
@@ -193,6 +195,20 @@ MIGRATIONS: dict[int, dict[str, str]] = {
             outcome VARCHAR,                       -- reviewed | commented | removed | merged | open
             answered_by_login VARCHAR, response_hours DOUBLE,
             PRIMARY KEY (repo, pr_number, seq))""",
+        "pr_metrics": _add_columns(
+            "pr_metrics",
+            "stage_draft_hours DOUBLE, stage_pickup_hours DOUBLE, stage_review_hours DOUBLE, stage_merge_hours DOUBLE, "
+            "coding_hours DOUBLE, coding_reliable BOOLEAN, "
+            "cycle_time_work_hours DOUBLE, time_to_first_review_work_hours DOUBLE, "
+            "time_to_first_response_work_hours DOUBLE, pickup_work_hours DOUBLE, avg_fix_response_work_hours DOUBLE, "
+            "stage_draft_work_hours DOUBLE, stage_pickup_work_hours DOUBLE, stage_review_work_hours DOUBLE, "
+            "stage_merge_work_hours DOUBLE, coding_work_hours DOUBLE",
+        ),
+        # The working-hours calendar in effect (one row; none: Mon-Fri 09:00-17:00 UTC).
+        "work_calendar": """CREATE TABLE work_calendar (
+            tz VARCHAR NOT NULL, days INTEGER[] NOT NULL,   -- IANA zone; ISO weekdays (1 = Monday)
+            start_minute INTEGER NOT NULL, end_minute INTEGER NOT NULL,  -- local minutes of the day
+            holidays DATE[] NOT NULL)""",
     },
     # what is waiting now: open PRs as dated snapshots, and how PRs left the queue (issue 14)
     5: {

@@ -19,9 +19,9 @@ import duckdb
 
 from dashboard import agreements, queries
 from dashboard import db as dashboard_db
-from fetcher import digest, report, store
+from fetcher import digest, report, store, work_calendar
 from fetcher.github import ClientSettings, GitHubSource
-from fetcher.metrics import METRIC_BY_NAME, is_bot
+from fetcher.metrics import METRIC_BY_NAME, STAGES, is_bot, work_hours_name
 from fetcher.open_prs import OpenPrsReport, take_snapshot
 from fetcher.sync import SyncResult, sync_many
 from fetcher.whose_move import STALE_WORKING_DAYS
@@ -54,6 +54,14 @@ SELECT
     count(*) FILTER (WHERE {is_bot("p.author_login", "p.author_type")}),
     (SELECT count(*) FROM pr_comments c WHERE {is_bot("c.author_login", "c.author_type")}),
     (SELECT string_agg(login, ', ' ORDER BY login) FROM bot_logins)
+FROM pr_metrics m JOIN pull_requests p USING (repo, number)
+WHERE p.merged_at IS NOT NULL
+"""
+
+
+# The median of each stage, wall clock and working hours, over the merged PRs.
+STAGES_SQL = f"""
+SELECT {", ".join(f"median({name}), median({work_hours_name(name)})" for name in STAGES)}
 FROM pr_metrics m JOIN pull_requests p USING (repo, number)
 WHERE p.merged_at IS NOT NULL
 """
@@ -162,6 +170,8 @@ def print_summary(db: Path) -> None:
     con = store.connect(db, read_only=True)
     try:
         row = con.execute(SUMMARY_SQL).fetchone()
+        stages = con.execute(STAGES_SQL).fetchone()
+        calendar = work_calendar.stored_calendar(con)
     finally:
         con.close()
     assert row is not None
@@ -171,6 +181,11 @@ def print_summary(db: Path) -> None:
         label = METRIC_BY_NAME[name].label + (" (hours)" if name.endswith("_hours") else "")
         median, p90 = values[2 * index], values[2 * index + 1]
         print(f"  {label:<32}{_fmt(median):>10}{_fmt(p90):>10}")
+    assert stages is not None
+    print(f"\n{'where the time went (median hours)':<34}{'wall':>10}{'working':>10}")
+    for index, name in enumerate(STAGES):
+        print(f"  {METRIC_BY_NAME[name].label:<32}{_fmt(stages[2 * index]):>10}{_fmt(stages[2 * index + 1]):>10}")
+    print(f"  working hours: {calendar.spec} (MERGELENS_WORK_CALENDAR)")
     force_pushed, unreviewed, bot_authored, bot_comments, extra_bots = values[-5:]
     print(
         f"\n  {force_pushed} PRs were force-pushed (read their commit-based metrics with care), "

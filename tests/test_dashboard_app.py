@@ -17,10 +17,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboard import db as dashboard_db
 from dashboard.app import PAGES, table_csv
 from dashboard.db import file_key
 from dashboard.queries import Filters
 from fetcher import store
+from fetcher.metrics import is_bot
 from tests.dashboard_support import (
     EVIL,
     FORMULA_TITLE,
@@ -193,6 +195,42 @@ def test_changing_a_filter_changes_the_numbers_and_the_url(hand_path: Path, monk
     at.sidebar.multiselect(key="bases").select("release").run()
     assert metrics(at)["Merged PRs"] == "1" and metrics(at)["Cycle time, median"] == "6.0 h"
     assert_clean(at)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_the_working_hours_switch_holds_on_every_page(
+    hand_path: Path, monkeypatch: pytest.MonkeyPatch, page: str
+) -> None:
+    at = app(hand_path, monkeypatch, page=page, clock="work", pr="acme/widgets#2", **CURRENT)
+    assert_clean(at)
+    assert at.sidebar.radio(key="clock").value == "work" and param(at, "clock") == ["work"]
+    if page != "health":  # the only page without durations
+        assert any("Durations in working hours" in c.value for c in at.caption), page
+    at.sidebar.radio(key="page").set_value("overview" if page != "overview" else "trends").run()
+    assert param(at, "clock") == ["work"]  # kept from page to page
+    at.sidebar.radio(key="clock").set_value("wall").run()
+    assert_clean(at)
+    assert param(at, "clock") == [] and not any("Durations in working hours" in c.value for c in at.caption)
+
+
+def test_the_working_hours_switch_changes_the_numbers(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(hand_path, monkeypatch, **CURRENT)
+    assert metrics(at)["Cycle time, median"] == "24.0 h"
+    assert any("Slowest stage" in i.value for i in at.info)
+    at.sidebar.radio(key="clock").set_value("work").run()
+    with dashboard_db.connect(hand_path) as con:  # as the app opens it (DuckDB refuses another configuration)
+        (expected,) = con.execute(
+            "SELECT median(cycle_time_work_hours) FROM pr_metrics JOIN pull_requests USING (repo, number) "
+            "WHERE merged_at >= '2026-03-01' AND merged_at < '2026-03-15' "
+            f"AND NOT {is_bot('author_login', 'author_type')}"
+        ).fetchone()
+    assert expected != 24 and metrics(at)["Cycle time, median"] == f"{expected:.1f} h"
+    at = app(hand_path, monkeypatch, page="prs", pr="acme/widgets#2", clock="work", **CURRENT)
+    with dashboard_db.connect(hand_path) as con:
+        (pr2,) = con.execute(
+            "SELECT cycle_time_work_hours FROM pr_metrics WHERE repo = 'acme/widgets' AND number = 2"
+        ).fetchone()
+    assert metrics(at)["Cycle time"] == f"{pr2:.1f} h" != "48.0 h"
 
 
 def test_a_shared_url_opens_the_same_view(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -233,3 +233,24 @@ def test_the_now_page_in_chromium(dashboard_url: str, page: object, tmp_path: Pa
     p.screenshot(path=str(now), full_page=True)  # type: ignore[attr-defined]
     if os.environ.get("MERGELENS_UPDATE_SCREENSHOT") == "1":
         shutil.copy(now, ROOT / "docs" / "now.png")
+
+
+def test_the_stage_chart_in_working_hours_in_chromium(dashboard_url: str, page: object) -> None:
+    p = page  # a playwright.sync_api.Page
+    p.goto(f"{dashboard_url}?page=trends&clock=work", wait_until="networkidle")  # type: ignore[attr-defined]
+    heading = p.get_by_text("Where the time went, per week", exact=True)  # type: ignore[attr-defined]
+    heading.wait_for(timeout=60_000)
+    wait_until_idle(p)
+    assert p.locator(ERRORS).count() == 0  # type: ignore[attr-defined]
+    # the stage chart is drawn: the chart right after its heading and caption, with its marks
+    stage_chart = p.locator(  # type: ignore[attr-defined]
+        "xpath=//*[normalize-space()='Where the time went, per week']/following::*[@data-testid='stVegaLiteChart'][1]"
+    )
+    stage_chart.wait_for(timeout=30_000)
+    stage_chart.scroll_into_view_if_needed()
+    stage_chart.locator("canvas, svg").first.wait_for(timeout=30_000)
+    assert stage_chart.bounding_box()["height"] > 100
+    sidebar = p.locator('[data-testid="stSidebar"]')  # type: ignore[attr-defined]
+    assert sidebar.get_by_role("radio", name="working hours").is_checked()
+    assert "clock=work" in p.url  # type: ignore[attr-defined]
+    p.get_by_text("Durations in working hours", exact=False).first.wait_for()  # type: ignore[attr-defined]

@@ -21,7 +21,9 @@ import pytest
 from dashboard import db as dashboard_db
 from dashboard import queries
 from dashboard.queries import Filters
+from dashboard.views.explorer import stage_spans
 from fetcher import metrics, store
+from fetcher.metrics import STAGES
 from tests.dashboard_support import SCRIPT_TITLE, build_hand_db, empty_db, session_demo_db
 
 CURRENT = Filters(start=date(2026, 3, 1), end=date(2026, 3, 14))
@@ -125,6 +127,43 @@ def test_weekly_trends(hand: duckdb.DuckDBPyConnection) -> None:
     assert weeks["2026-03-02"].pickup_hours == pytest.approx(3)  # 2, 4, 3
     assert weeks["2026-03-02"].review_rounds_mean == pytest.approx(1 / 3)
     assert weeks["2026-03-02"].size_median == 15  # sizes 15, 120, 0 (gadgets #1 changed no file)
+
+
+def test_stage_split_per_week_stacks_up_to_the_mean_cycle_time(hand: duckdb.DuckDBPyConnection) -> None:
+    for clock in queries.CLOCKS:
+        filters = Filters(clock=clock)
+        stages = queries.weekly_stages(hand, filters)
+        assert list(stages["stage"].head(4)) == list(STAGES)  # in order, a row per stage and week
+        per_week = stages.groupby("week")["hours"].sum()
+        cycle = queries._filtered(
+            hand,
+            filters,
+            "SELECT date_trunc('week', merged_at) AS week, avg(cycle_time_hours) AS c FROM filtered GROUP BY ALL",
+        ).set_index("week")["c"]
+        assert per_week.to_dict() == pytest.approx(cycle.to_dict())
+    wall = queries.weekly_stages(hand, Filters())["hours"].sum()
+    assert queries.weekly_stages(hand, Filters(clock="work"))["hours"].sum() < wall
+
+
+def test_stage_medians_and_the_clocked_columns(hand: duckdb.DuckDBPyConnection) -> None:
+    assert queries.clocked("cycle_time_hours", "work") == "cycle_time_work_hours"
+    assert queries.clocked("cycle_time_hours", "wall") == "cycle_time_hours"
+    assert queries.clocked("review_rounds", "work") == "review_rounds"  # not a duration
+    medians = queries.stage_medians(hand, Filters())
+    assert list(medians["stage"]) == list(STAGES)
+    expected = hand.execute(
+        f"SELECT {', '.join(f'median({s})' for s in STAGES)} FROM pr_metrics JOIN pull_requests USING (repo, number) "
+        f"WHERE merged_at IS NOT NULL AND NOT {metrics.is_bot('author_login', 'author_type')}"
+    ).fetchone()
+    assert list(medians["median"]) == pytest.approx(list(expected))
+
+
+def test_the_explorer_draws_a_pr_s_stages_end_to_end(hand: duckdb.DuckDBPyConnection) -> None:
+    p = queries.pull_request(hand, "acme/widgets", 2).iloc[0]
+    spans = stage_spans(p, "wall")
+    assert spans["at"].iloc[0] == p["created_at"] and spans["end_at"].iloc[-1] == p["merged_at"]
+    assert (spans["end_at"].iloc[:-1].to_numpy() == spans["at"].iloc[1:].to_numpy()).all()  # contiguous
+    assert list(stage_spans(p, "work")["hours"]) == [p[s.replace("_hours", "_work_hours")] for s in STAGES]
 
 
 def test_size_distribution(hand: duckdb.DuckDBPyConnection) -> None:
@@ -242,7 +281,7 @@ def test_extra_bots_are_listed_for_the_pages_that_explain_them(hand_path: Path, 
     con = store.connect(path)
     try:
         assert queries.extra_bots(con) == []
-        assert metrics.use_bot_logins(con, ("golangcibot", "carol"))
+        assert metrics.use_settings(con, ("golangcibot", "carol"))
         assert queries.extra_bots(con) == ["carol", "golangcibot"]
         # carol now counts as a bot: her comment on widgets#1 is no longer counted
         pr1 = {e.metric: e for e in queries.metric_evidence(con, "acme/widgets", 1)}
@@ -312,6 +351,21 @@ def assert_first_response_evidence(evidence: dict[str, queries.Evidence], contex
         assert pd.isna(value), context
     else:
         assert answering.min() == value and responses["counted"].any(), context
+
+
+def test_stages_add_up_to_the_cycle_time_on_every_demo_pr(demo: duckdb.DuckDBPyConnection) -> None:
+    """The sum invariant (docs/metrics.md, "Stages"), wall clock and working hours, over the demo DB."""
+    for clock in ("hours", "work_hours"):
+        names = [name.replace("_hours", f"_{clock}") for name in STAGES]
+        rows = demo.execute(
+            f"SELECT {' + '.join(names)}, cycle_time_{clock}, least({', '.join(names)}), merged_at IS NULL "
+            "FROM pr_metrics JOIN pull_requests USING (repo, number)"
+        ).fetchall()
+        merged = [row for row in rows if not row[3]]
+        assert len(merged) > 20
+        for total, cycle, smallest, _ in merged:
+            assert total == pytest.approx(cycle, abs=1e-9) and smallest >= 0
+        assert all(total is None and cycle is None for total, cycle, _, unmerged in rows if unmerged)
 
 
 def test_demo_db_queries_cover_the_dataset(demo: duckdb.DuckDBPyConnection) -> None:

@@ -719,6 +719,40 @@ def test_first_response_is_the_first_comment_or_review_by_someone_else(synced: S
     )
 
 
+STAGES = ("stage_draft_hours", "stage_pickup_hours", "stage_review_hours", "stage_merge_hours")
+
+
+@pytest.mark.parametrize("clock", ["", "_work"])
+def test_stages_add_up_to_the_cycle_time_on_every_real_pr(synced: Synced, clock: str) -> None:
+    stages = " + ".join(name.replace("_hours", f"{clock}_hours") for name in STAGES)
+    rows = query(
+        synced.db,
+        f"SELECT repo, number, {stages}, cycle_time{clock}_hours, least({', '.join(STAGES)}) FROM pr_metrics",
+    )
+    assert len(rows) == sum(len(merged_pulls(repo)) for repo in synced.repos)
+    for repo, number, total, cycle, smallest in rows:
+        assert total == pytest.approx(cycle, abs=1e-9) and smallest >= 0, (repo, number)
+
+
+def test_stages_of_a_real_pr_by_hand(synced: Synced) -> None:
+    # ants#53 by KevinBaiSg: opened Monday 2019-10-07 08:17:20, never a draft; panjf2000 requested
+    # changes at 16:56:26 (the first response), last reviewed (a change request) Wednesday 12:58:59
+    # (KevinBaiSg's own later reviews are the author's), merged 16:59:19. Nobody approved.
+    values = {name: pr_metric(synced.db, ANTS_REPO, 53, name) for name in STAGES}
+    assert values == {
+        "stage_draft_hours": 0,
+        "stage_pickup_hours": pytest.approx(8 + 39 / 60 + 6 / 3600),
+        "stage_review_hours": pytest.approx(44 + 2 / 60 + 33 / 3600),
+        "stage_merge_hours": pytest.approx(4 + 20 / 3600),
+    }
+    # Mon-Fri 09:00-17:00 UTC (no calendar set): Monday 8 h, Tuesday 8 h, Wednesday 7:59:19.
+    assert pr_metric(synced.db, ANTS_REPO, 53, "cycle_time_work_hours") == pytest.approx(16 + 7 + 59 / 60 + 19 / 3600)
+    # The first commit was authored on Saturday 2019-10-05 18:02:40: 38:14:40 before the PR, none of it work.
+    assert pr_metric(synced.db, ANTS_REPO, 53, "coding_hours") == pytest.approx(38 + 14 / 60 + 40 / 3600)
+    assert pr_metric(synced.db, ANTS_REPO, 53, "coding_work_hours") == 0
+    assert pr_metric(synced.db, ANTS_REPO, 53, "coding_reliable") is True
+
+
 def test_extra_bots_are_stored_and_kept_by_a_recompute_without_the_setting(
     synced: Synced, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,6 +3,8 @@ kept when a version 2 file is migrated, and the diff text only with --patches.""
 
 from __future__ import annotations
 
+import re
+
 import duckdb
 
 from fetcher import records, store
@@ -55,7 +57,13 @@ CONVERTED_BY_MIGRATION: dict[str, tuple[str, ...]] = {
     "pr_reviews": ("reviewer_deleted",),
     "pr_comments": ("author_deleted",),
     "pr_events": ("actor_deleted", "requested_reviewer_deleted"),
-    "pr_metrics": ("computed_at", "first_response_at", "time_to_first_response_hours"),
+    "pr_metrics": (
+        "computed_at",
+        "first_response_at",
+        "time_to_first_response_hours",
+        # and version 4's (stages, coding, working hours): the migration recomputes every metric
+        *re.findall(r"ADD COLUMN (\w+)", store.MIGRATIONS[4]["pr_metrics"]),
+    ),
 }
 
 

@@ -223,6 +223,7 @@ def test_sync_step(job):
     assert env["PR_NUMBER"] == "${{ inputs.pr_number }}"
     assert env["SENTRY_DSN"] == "${{ secrets.SENTRY_DSN }}"
     assert env["MERGELENS_BOTS"] == "${{ vars.MERGELENS_BOTS }}"  # extra bot logins, stored in the DB
+    assert env["MERGELENS_WORK_CALENDAR"] == "${{ vars.MERGELENS_WORK_CALENDAR }}"  # working hours, stored too
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"):
         assert f"MERGELENS_{name}" in env[name]
     assert env["AWS_ACCESS_KEY_ID"].startswith("${{ secrets.")
@@ -346,6 +347,7 @@ def test_composite_action():
         "PR_NUMBER": "${{ github.event.inputs.pr_number }}",
         "RECONCILE": "${{ inputs.reconcile }}",
         "MERGELENS_BOTS": "${{ inputs.bots }}",
+        "MERGELENS_WORK_CALENDAR": "${{ inputs.work-calendar }}",
         "PYTHONPATH": "${{ github.action_path }}",
         "PYTHONSAFEPATH": "1",
     }

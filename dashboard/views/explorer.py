@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from dashboard import safe
-from dashboard.queries import TIMELINE_KINDS, FilterOptions, Filters
+from dashboard.queries import TIMELINE_KINDS, FilterOptions, Filters, clocked
 from dashboard.safe import literal
 from dashboard.ui import (
     HOURS,
@@ -25,7 +26,7 @@ from dashboard.ui import (
     period_caption,
     utc_label,
 )
-from fetcher.metrics import METRIC_BY_NAME
+from fetcher.metrics import METRIC_BY_NAME, STAGES
 
 PICKER_LIMIT = 1000  # PRs offered in the "open a PR" picker (the table offers every one)
 TABLE_LIMIT = 5000  # rows sent to the browser in the PR table (the CSV has them all)
@@ -133,10 +134,24 @@ def render(q: Query, filters: Filters, options: FilterOptions, csv: Callable[[],
     )
     target = parse_pr(st.session_state.get("_pr"), options)
     if target:
-        pr_detail(q, *target)
+        pr_detail(q, *target, clock=filters.clock)
 
 
-def pr_detail(q: Query, repo: str, number: int) -> None:
+def stage_spans(pr: pd.Series, clock: str) -> pd.DataFrame:
+    """One merged PR's stages as spans on the time axis (``at`` to ``end_at``, wall clock), each with its
+    hours under ``clock``; empty for a PR that is not merged."""
+    rows, start = [], pr["created_at"]
+    for name in STAGES:
+        if missing(pr[name]) or missing(start):
+            return pd.DataFrame(columns=["kind", "stage", "at", "end_at", "hours"])
+        end = start + pd.Timedelta(hours=float(pr[name]))
+        rows.append({"kind": "stages", "stage": METRIC_BY_NAME[name].label, "at": start, "end_at": end,
+                     "hours": pr[clocked(name, clock)]})  # fmt: skip
+        start = end
+    return pd.DataFrame(rows)
+
+
+def pr_detail(q: Query, repo: str, number: int, clock: str = "wall") -> None:
     pr = q("pull_request", repo, number)
     if pr.empty:
         st.warning(f"{literal(f'{repo}#{number}')} is not in this database.")
@@ -169,7 +184,9 @@ def pr_detail(q: Query, repo: str, number: int) -> None:
             "commits after first review, review rounds and fix response (all based on commit dates) may be off."
         )
     for column, name in zip(st.columns(len(PR_CARDS)), PR_CARDS, strict=True):
-        column.metric(METRIC_BY_NAME[name].label, fmt(p[name], metric_unit(name)))
+        column.metric(METRIC_BY_NAME[name].label, fmt(p[clocked(name, clock)], metric_unit(name)))
+    if clock == "work":
+        st.caption("Durations in working hours; the timeline and the rows below are in wall-clock time (UTC).")
 
     st.subheader("Timeline")
     timeline = q("pr_timeline", repo, number)
@@ -177,7 +194,8 @@ def pr_detail(q: Query, repo: str, number: int) -> None:
         st.caption("Nothing recorded.")
     else:
         timeline = utc_label(timeline, "at")
-        lanes = [kind for kind in TIMELINE_KINDS if kind in set(timeline["kind"])]
+        spans = stage_spans(p, clock)
+        lanes = ["stages"] * (not spans.empty) + [kind for kind in TIMELINE_KINDS if kind in set(timeline["kind"])]
         base = alt.Chart(timeline).encode(
             y=alt.Y("kind:N", sort=lanes, title=None),
             color=alt.Color("kind:N", legend=None, sort=lanes),
@@ -185,11 +203,22 @@ def pr_detail(q: Query, repo: str, number: int) -> None:
         )
         time_x = alt.X("at:T", scale=alt.Scale(type="utc"), title="time (UTC)")
         runs = base.transform_filter("datum.end_at != null").mark_rule(strokeWidth=6, opacity=0.6)
+        stages = (
+            alt.Chart(spans)
+            .mark_bar(height=16)
+            .encode(
+                x=time_x,
+                x2="end_at:T",
+                y=alt.Y("kind:N", sort=lanes, title=None),
+                color=alt.Color("stage:N", sort=[METRIC_BY_NAME[name].label for name in STAGES], title="stage"),
+                tooltip=["stage:N", alt.Tooltip("hours:Q", format=".1f", title=f"hours ({clock})")],
+            )
+        )
+        layers = [runs.encode(x=time_x, x2="end_at:T"), base.mark_circle(size=90, opacity=0.85).encode(x=time_x)]
         chart(
-            alt.layer(
-                runs.encode(x=time_x, x2="end_at:T"),
-                base.mark_circle(size=90, opacity=0.85).encode(x=time_x),
-            ).properties(height=40 + 28 * len(lanes))
+            alt.layer(*([stages] if not spans.empty else []), *layers)
+            .resolve_scale(color="independent")
+            .properties(height=40 + 28 * len(lanes))
         )
         st.dataframe(
             timeline,

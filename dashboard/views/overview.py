@@ -43,6 +43,7 @@ def render(q: Query, filters: Filters) -> None:
             delta_description="vs previous period",
             border=True,
         )
+    slowest_stage(q, filters)
     weekly = q("weekly_trends", filters)
     if weekly.empty:
         no_prs()
@@ -56,3 +57,21 @@ def render(q: Query, filters: Filters) -> None:
         chart(cycle_and_pickup_lines(weekly))
     definitions = " ".join(f"{METRIC_BY_NAME[name].label}: {METRIC_BY_NAME[name].definition}." for name in EXPLAINED)
     st.caption(f"{definitions} Bots' PRs are left out unless **Include bots** is on. {bot_rule(q)}")
+
+
+def slowest_stage(q: Query, filters: Filters) -> None:
+    """The stage with the largest median in the period, called out."""
+    stages = q("stage_medians", filters).dropna(subset=["median"])
+    if stages.empty:
+        return
+    slowest = stages.loc[stages["median"].idxmax()]
+    st.info(
+        f"**Slowest stage: {slowest['label'].lower()}**, median {fmt(slowest['median'], 'h')} "
+        f"(medians of the other stages: "
+        + ", ".join(
+            f"{row.label.lower()} {fmt(row.median, 'h')}"
+            for row in stages.itertuples()
+            if row.stage != slowest["stage"]
+        )
+        + ")."
+    )

@@ -26,6 +26,11 @@ from dashboard.ui import (
 def render(q: Query, filters: Filters) -> None:
     st.header("Review dynamics")
     st.caption(period_caption(filters))
+    if filters.clock == "work":
+        st.caption(
+            "The fix responses of single rounds and the reviewers' pickup below are wall-clock hours: "
+            "they are measured from the rows here, not stored per PR."
+        )
     rounds = q("review_rounds_distribution", filters)
     if rounds.empty:
         no_prs()

@@ -6,7 +6,16 @@ import altair as alt
 import streamlit as st
 
 from dashboard.queries import SIZE_BUCKETS, Filters
-from dashboard.ui import Query, chart, cycle_and_pickup_lines, hours_lines, no_prs, period_caption, throughput_bars
+from dashboard.ui import (
+    Query,
+    chart,
+    cycle_and_pickup_lines,
+    hours_lines,
+    no_prs,
+    period_caption,
+    stage_bars,
+    throughput_bars,
+)
 
 
 def render(q: Query, filters: Filters) -> None:
@@ -29,6 +38,12 @@ def render(q: Query, filters: Filters) -> None:
         )
         st.subheader("PR size (lines added + deleted, median)")
         chart(hours_lines(weekly, {"size_median": "lines changed"}, title="lines"))
+    st.subheader("Where the time went, per week")
+    st.caption(
+        "Each merged PR's cycle time split into draft, pickup (to the first response by a person), review (to "
+        "the last approval) and merge; the mean of each stage, so a bar is the week's mean cycle time."
+    )
+    chart(stage_bars(q("weekly_stages", filters)))
     sizes = q("size_distribution", filters)
     st.subheader("PRs by size")
     st.caption("XS ≤ 10 lines, S ≤ 50, M ≤ 250, L ≤ 1000, XL more; with the median cycle time of each.")
