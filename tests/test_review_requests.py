@@ -110,7 +110,7 @@ def pd_isna(value: object) -> bool:
 def test_extra_bot_is_no_requested_reviewer(synced, serve, cli):
     db = synced(requests_pr())
     with store.connect(db) as con:
-        assert metrics.use_bot_logins(con, ("dave",))
+        assert metrics.use_settings(con, ("dave",))
         assert con.execute("SELECT count(*) FROM pr_review_requests WHERE reviewer_login = 'dave'").fetchone() == (0,)
 
 
