@@ -93,13 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         source = GitHubSource(ClientSettings(github.api_url, DEMO_TOKEN, request_interval=0))
         try:
             outcome = sync_many(source, db, repo.full_name, merged, "demo", on_result=print_warnings)
+            requests = source.usage.requests  # the syncs' own, before the open-PR snapshots
+            elapsed = time.perf_counter() - started
             latest = store_open_snapshots(source, db, repo, DEMO_NOW)
         finally:
             source.close()
-    elapsed = time.perf_counter() - started
     for number, reason in outcome.failures.items():
         print(f"  #{number}: failed: {reason}", file=sys.stderr)
-    requests = source.usage.requests
     print(
         f"synced {len(merged)} PRs in {elapsed:.1f} s: {requests} API requests "
         f"({requests / max(1, len(merged)):.1f} per PR), "
