@@ -34,8 +34,8 @@ _LINES = re.compile(r"(\d{1,7})")
 
 def working_days(start: str, end: str) -> str:
     """SQL for the working days from ``start`` to ``end`` (SQL expressions): the ONE place the
-    agreements count working days. Today Monday to Friday (``fetcher.whose_move.working_days_sql``:
-    the days after the date of ``start`` up to and including the date of ``end``, UTC)."""
+    agreements count working days (``fetcher.whose_move.working_days_sql``: the stored calendar's
+    working days after the local date of ``start`` up to and including the local date of ``end``)."""
     return working_days_sql(start, end)
 
 

@@ -3,8 +3,8 @@
 One SQL query over ``open_pr_snapshots`` (no VIEW: a DB file holds tables only), first rule that
 holds wins: ``draft``, ``stale``, ``waiting_for_author``, ``waiting_for_checks``,
 ``ready_to_merge``, ``waiting_for_reviewer``, ``waiting_for_first_review``. Working days are
-counted in one place, :func:`working_days_sql` (Monday to Friday for now; a working calendar
-can replace it later).
+counted in one place, :func:`working_days_sql`, by the stored working-hours calendar
+(``fetcher.work_calendar``; Monday to Friday, UTC, when none is stored).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 import duckdb
+
+from fetcher import work_calendar
 
 STALE_WORKING_DAYS = 5
 MOVES = (
@@ -27,11 +29,19 @@ MOVES = (
 
 
 def working_days_sql(start: str, end: str) -> str:
-    """SQL for the working days after the date of ``start`` up to and including the date of
-    ``end`` (UTC dates; Monday to Friday): an activity on Friday seen on Monday is 1 day old."""
+    """SQL for the working days after the local date of ``start`` up to and including the local date
+    of ``end``: dates in the stored calendar's time zone, counting its working weekdays and not its
+    holidays (``fetcher.work_calendar``; none stored: Monday to Friday, UTC). An activity on Friday
+    seen on Monday is 1 day old. NULL when either is NULL. ``start`` and ``end`` (SQL expressions of
+    the caller's row) must not name the calendar's columns (tz, days, holidays, ...).
+
+    A correlated subquery, not a lambda over the dates: DuckDB binds no subquery inside a lambda."""
+    local = "timezone(cal.tz, ({})::TIMESTAMPTZ)::DATE"
     return (
-        f"len(list_filter(generate_series(date_trunc('day', {start}::TIMESTAMP) + INTERVAL 1 DAY, "
-        f"date_trunc('day', {end}::TIMESTAMP), INTERVAL 1 DAY), lambda d: isodow(d) < 6))"
+        f"(CASE WHEN ({start}) IS NOT NULL AND ({end}) IS NOT NULL THEN ("
+        f"SELECT count(*) FROM ({work_calendar.CALENDAR_SQL}) cal, "
+        f"generate_series({local.format(start)} + 1, {local.format(end)}, INTERVAL 1 DAY) dates(day) "
+        "WHERE list_contains(cal.days, isodow(dates.day)) AND NOT list_contains(cal.holidays, dates.day::DATE)) END)"
     )
 
 

@@ -158,20 +158,23 @@ def replace_calendar(con: duckdb.DuckDBPyConnection, calendar: WorkCalendar | No
 
 # --------------------------------------------------------------------------- the clock in SQL
 
+# SQL: the stored calendar as one row (tz, days, start_minute, end_minute, holidays), its default when
+# none is stored. Read in SQL, never pasted from the DB: a DB file is untrusted.
+CALENDAR_SQL = f"""
+    SELECT coalesce(any_value(tz), '{DEFAULT_CALENDAR.tz}') AS tz,
+           coalesce(any_value(days), {list(DEFAULT_CALENDAR.days)}) AS days,
+           coalesce(any_value(start_minute), {DEFAULT_CALENDAR.start_minute}) AS start_minute,
+           coalesce(any_value(end_minute), {DEFAULT_CALENDAR.end_minute}) AS end_minute,
+           coalesce(any_value(holidays), []::DATE[]) AS holidays
+    FROM work_calendar"""
+
 # Every local day from ``$first`` to ``$last`` (DATEs) of the stored calendar (its default when none
 # is stored): when its working hours start, in UTC; how many working seconds it has (0: a weekend or
 # holiday); and the working seconds of the days before it. One row: the days are a list indexed by
 # the day's distance from the first, so reading the clock is list indexing, not a join per instant.
 _CLOCK_SQL = f"""
 CREATE OR REPLACE TEMP TABLE work_clock AS
-WITH cal AS (
-    SELECT coalesce(any_value(tz), '{DEFAULT_CALENDAR.tz}') AS tz,
-           coalesce(any_value(days), {list(DEFAULT_CALENDAR.days)}) AS days,
-           coalesce(any_value(start_minute), {DEFAULT_CALENDAR.start_minute}) AS start_minute,
-           coalesce(any_value(end_minute), {DEFAULT_CALENDAR.end_minute}) AS end_minute,
-           coalesce(any_value(holidays), []::DATE[]) AS holidays
-    FROM work_calendar
-),
+WITH cal AS ({CALENDAR_SQL}),
 local_days AS (
     SELECT (?::DATE + d::INTEGER) AS day, cal.*
     FROM cal, range(0, ?::DATE - ?::DATE + 1) r(d)

@@ -50,7 +50,7 @@ from dashboard import agreements, queries
 from dashboard import db as dashboard_db
 from dashboard.agreements import Agreements
 from dashboard.queries import Filters
-from fetcher import store
+from fetcher import store, work_calendar
 from tests.dashboard_support import SCRIPT_TITLE, empty_db, loopback
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -329,6 +329,38 @@ def test_open_prs_breaking_an_agreement_now(con: duckdb.DuckDBPyConnection) -> N
     assert breaking(con, Agreements(open=4))[-1] == ("open", 14, 5, 4)
     assert breaking(con, Agreements(), Filters(authors=("alice",))) == [("pickup", 10, 3, 1)]
     assert queries.agreement_breaches(con, Filters(), Agreements(None, None, None)).empty
+
+
+# --------------------------------------------------------------------------- the working calendar
+
+
+def test_working_days_follow_the_stored_calendar(tmp_path: Path) -> None:
+    # Sunday to Thursday, Sunday 03-08 a holiday; Fridays and Saturdays never count:
+    #   merged: #1 Mon 03-02 -> Mon 03-09 open 4 wd (Tue Wed Thu Mon); #2 pickup Fri 03-06 -> Tue 03-10
+    #   2 wd (still broken), open -> Fri 03-13 4 wd; #3 Thu 03-05 -> Fri 03-13 open 4 wd (met, was 6);
+    #   #5 Sat 03-07 -> Mon 03-09 pickup 1 wd (met; 2 without the holiday), open 1 wd.
+    #   open as of Fri 03-13 09:00: #10 Tue 03-10 -> 2 wd (Wed Thu); #12 Mon 03-02 -> 7 wd; #14 Fri 03-06 -> 4 wd.
+    #   abandoned #20 Wed 03-04 -> Tue 03-10: 3 wd (Thu Mon Tue).
+    path = build_now_db(tmp_path / "calendar.duckdb")
+    for calendar, march in [
+        ("days=Sun-Thu", {"pickup": (1, 3), "open": (4, 4)}),  # without the holiday #5's pickup takes 2 wd
+        ("days=Sun-Thu;holidays=2026-03-08", {"pickup": (2, 3), "open": (4, 4)}),  # the one kept below
+    ]:
+        with store.connect(path) as writer:
+            work_calendar.replace_calendar(writer, work_calendar.parse_work_calendar(calendar))
+        connection = dashboard_db.connect(path)
+        try:
+            got = weekly(connection, Filters())
+            assert {name: got[("2026-03-09", name)] for name in march} == march, calendar
+        finally:
+            connection.close()
+    connection = dashboard_db.connect(path)
+    try:
+        assert breaking(connection, Agreements()) == [("pickup", 10, 2, 1), ("size", 12, 401, 400), ("open", 12, 7, 5)]
+        assert queries.open_queue(connection, Filters()).set_index("number").loc[10, "idle_working_days"] == 2
+        assert queries.abandoned_prs(connection, Filters())["open_working_days"].tolist() == [3]
+    finally:
+        connection.close()
 
 
 def test_a_db_without_snapshots_has_an_empty_queue(tmp_path: Path) -> None:

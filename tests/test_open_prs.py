@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import duckdb
 import pytest
 
-from fetcher import store
+from fetcher import store, work_calendar
 from fetcher.whose_move import whose_move, working_days_sql
 from tests.conftest import TOKEN
 from tests.factories import repository
@@ -103,6 +103,28 @@ def test_stale_counts_working_days_only(cli, serve, db_path):
     assert moves(db_path, datetime(2026, 11, 16, 9, tzinfo=UTC), stale_days=1)[pr.number] == "stale"
 
 
+def test_stale_follows_the_stored_calendar(cli, serve, db_path):
+    # last activity Friday 2026-11-13 10:00 UTC, seen Thursday 19th 23:00: Mon-Fri 4 working days
+    # (not stale); Sun-Thu 5 (Sun..Thu: stale); Sun-Thu with Sunday 15th a holiday 4 again
+    repo = repository()
+    add_open_queue(repo, datetime(2026, 11, 16, 12, tzinfo=UTC))
+    friday = datetime(2026, 11, 13, 10, tzinfo=UTC)
+    pr = repo.pulls[9001 + list(EXPECTED).index("first_review")]
+    pr.created_at = pr.updated_at = pr.commits[0].committed_at = pr.commits[0].authored_at = friday
+    snapshot(cli, serve(repo), db_path)
+    thursday = datetime(2026, 11, 19, 23, tzinfo=UTC)
+    for calendar, move in [
+        (None, "waiting_for_first_review"),
+        ("days=Sun-Thu", "stale"),
+        ("days=Sun-Thu;holidays=2026-11-15", "waiting_for_first_review"),
+        # Thursday 23:00 UTC is Friday 08:00 in Tokyo: Mon..Fri there, 5 working days
+        ("tz=Asia/Tokyo", "stale"),
+    ]:
+        with store.connect(db_path) as con:
+            work_calendar.replace_calendar(con, work_calendar.parse_work_calendar(calendar or ""))
+        assert moves(db_path, thursday)[pr.number] == move, calendar
+
+
 @pytest.mark.parametrize(
     ("start", "end", "days"),
     [
@@ -112,12 +134,47 @@ def test_stale_counts_working_days_only(cli, serve, db_path):
         ("2026-11-02 10:00", "2026-11-16 10:00", 10),  # two weeks
     ],
 )
-def test_working_days(start, end, days):
-    with duckdb.connect() as con:
+def test_working_days(tmp_path, start, end, days):
+    # no stored calendar: Monday to Friday, UTC dates
+    assert working_days(tmp_path, None, start, end) == days
+
+
+def working_days(tmp_path, calendar: str | None, start: str, end: str) -> int | None:
+    """The working days from ``start`` to ``end`` (UTC) in a DB that stores ``calendar`` (None: none)."""
+    with store.connect(tmp_path / "calendar.duckdb") as con:
+        work_calendar.replace_calendar(con, work_calendar.parse_work_calendar(calendar) if calendar else None)
         sql = f"SELECT {working_days_sql('$a', '$b')}"
-        assert con.execute(sql, {"a": datetime.fromisoformat(start), "b": datetime.fromisoformat(end)}).fetchone() == (
-            days,
-        )
+        row = con.execute(sql, {"a": utc(start) if start else None, "b": utc(end)}).fetchone()
+        return row[0] if row else None
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+SUN_THU = "days=Sun-Thu;holidays=2026-11-15"  # Sunday 2026-11-15 a holiday
+
+
+@pytest.mark.parametrize(
+    ("calendar", "start", "end", "days"),
+    [
+        # Friday 13th -> Thursday 19th: Mon-Fri counts Mon..Thu (4); Sun-Thu counts Sun..Thu (5), but
+        # the 15th is a holiday (4); a Friday and a Saturday never count under Sun-Thu
+        ("days=Sun-Thu", "2026-11-13 10:00", "2026-11-19 10:00", 5),
+        (SUN_THU, "2026-11-13 10:00", "2026-11-19 10:00", 4),
+        (SUN_THU, "2026-11-13 10:00", "2026-11-15 23:00", 0),
+        ("days=Sun-Thu", "2026-11-19 10:00", "2026-11-21 10:00", 0),
+        # Friday 10:00 UTC is Friday 19:00 in Tokyo; Sunday 20:00 UTC is already Monday 05:00 there
+        ("tz=Asia/Tokyo", "2026-11-13 10:00", "2026-11-15 20:00", 1),
+        ("tz=UTC", "2026-11-13 10:00", "2026-11-15 20:00", 0),
+        # Monday 03:00 UTC is still Sunday 19:00 in Los Angeles: Monday 18:00 UTC is a day later there
+        ("tz=America/Los_Angeles", "2026-11-16 03:00", "2026-11-16 18:00", 1),
+        ("tz=America/Los_Angeles;holidays=2026-11-16", "2026-11-16 03:00", "2026-11-16 18:00", 0),
+        (SUN_THU, "", "2026-11-16 18:00", None),  # no start: not measured
+    ],
+)
+def test_working_days_follow_the_stored_calendar(tmp_path, calendar, start, end, days):
+    assert working_days(tmp_path, calendar, start, end) == days
 
 
 # --- snapshots and closures ----------------------------------------------------------------------
