@@ -136,7 +136,7 @@ def _known_time_zone(tz: str) -> bool:
 
 def stored_calendar(con: duckdb.DuckDBPyConnection) -> WorkCalendar:
     """The calendar the stored metrics use (the default when none is stored)."""
-    row = con.execute("SELECT tz, days, start_minute, end_minute, holidays FROM work_calendar").fetchone()
+    row = con.execute(CALENDAR_SQL).fetchone()  # an unknown zone reads as the default's
     if row is None:
         return DEFAULT_CALENDAR
     tz, days, start, end, holidays = row  # as written by replace_calendar; a foreign file's days are cut to 1-7
@@ -161,7 +161,9 @@ def replace_calendar(con: duckdb.DuckDBPyConnection, calendar: WorkCalendar | No
 # SQL: the stored calendar as one row (tz, days, start_minute, end_minute, holidays), its default when
 # none is stored. Read in SQL, never pasted from the DB: a DB file is untrusted.
 CALENDAR_SQL = f"""
-    SELECT coalesce(any_value(tz), '{DEFAULT_CALENDAR.tz}') AS tz,
+    -- a zone DuckDB does not know (a foreign file's) counts as the default, never an error
+    SELECT coalesce((SELECT any_value(name) FROM pg_timezone_names() WHERE name = any_value(work_calendar.tz)),
+                    '{DEFAULT_CALENDAR.tz}') AS tz,
            coalesce(any_value(days), {list(DEFAULT_CALENDAR.days)}) AS days,
            coalesce(any_value(start_minute), {DEFAULT_CALENDAR.start_minute}) AS start_minute,
            coalesce(any_value(end_minute), {DEFAULT_CALENDAR.end_minute}) AS end_minute,

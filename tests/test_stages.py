@@ -6,6 +6,7 @@ The default calendar is Mon-Fri 09:00-17:00 UTC; 2 March 2026 is a Monday.
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from fetcher import work_calendar
@@ -170,6 +171,16 @@ def test_a_changed_calendar_recomputes_and_a_recompute_without_it_keeps_it(synce
     assert row(db_path, 11)["cycle_time_work_hours"] == 18
     (stored,) = query(db_path, "SELECT tz, days FROM work_calendar")
     assert stored == ("UTC", [1, 2, 3, 4, 5, 6, 7])
+
+
+def test_a_foreign_file_with_an_unknown_zone_counts_the_default_zone(synced, cli, db_path):
+    """A DB file the job did not write may hold any zone name: it reads as UTC, never a DuckDB error."""
+    synced(pull(11, created="2026-03-06 16:00", merged="2026-03-09 10:00"), calendar="days=Mon-Sun")
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("UPDATE work_calendar SET tz = 'Mars/Olympus'")
+    run = cli(None, "metrics", "--recompute", "--db", str(db_path))
+    assert run.exit_code == 0, run.stderr
+    assert row(db_path, 11)["cycle_time_work_hours"] == 18  # Mon-Sun, 09:00-17:00 in UTC
 
 
 def test_a_bad_calendar_is_a_usage_error(cli, db_path):
