@@ -680,7 +680,8 @@ def pull_request(con: Connection, repo: str, number: int) -> pd.DataFrame:
 
 def pr_timeline(con: Connection, repo: str, number: int) -> pd.DataFrame:
     """Everything that happened on one PR on one time axis: ``at`` (and ``end_at`` for check
-    runs), ``kind`` (see TIMELINE_KINDS), ``actor``, ``is_bot``, ``detail`` (plain text)."""
+    runs), ``kind`` (see TIMELINE_KINDS), ``actor``, ``is_bot``, ``detail`` (plain text), ``html_url``
+    (the PR's page for opened and merged, the run's for a check run; else NULL; as stored: unchecked)."""
     events = ", ".join(f"('{event}', '{kind}')" for event, kind in TIMELINE_EVENTS.items())
     key = "repo = ? AND pr_number = ?"
     frame = _df(
@@ -688,17 +689,17 @@ def pr_timeline(con: Connection, repo: str, number: int) -> pd.DataFrame:
         f"""
         SELECT created_at AS at, NULL::TIMESTAMPTZ AS end_at, 'opened' AS kind,
                coalesce(author_login, '{GHOST}') AS actor, {is_bot("author_login", "author_type")} AS is_bot,
-               'opened against ' || coalesce(base_ref, '?') AS detail
+               'opened against ' || coalesce(base_ref, '?') AS detail, html_url
         FROM pull_requests WHERE repo = ? AND number = ?
         UNION ALL
         SELECT merged_at, NULL, 'merged', coalesce(merged_by_login, '{GHOST}'), false,
-               'merged into ' || coalesce(base_ref, '?')
+               'merged into ' || coalesce(base_ref, '?'), html_url
         FROM pull_requests WHERE repo = ? AND number = ? AND merged_at IS NOT NULL
         UNION ALL
         SELECT e.created_at, NULL, k.kind, coalesce(e.actor_login, '{GHOST}'),
                {is_bot("e.actor_login", "e.actor_type")},
                CASE WHEN e.requested_reviewer_login IS NOT NULL THEN 'asked ' || e.requested_reviewer_login
-                    ELSE e.event END
+                    ELSE e.event END, NULL
         FROM pr_events e JOIN (VALUES {events}) k(event, kind) ON k.event = e.event
         WHERE e.{key}
         UNION ALL
@@ -706,23 +707,24 @@ def pr_timeline(con: Connection, repo: str, number: int) -> pd.DataFrame:
                {is_bot("author_login", "author_type")},
                left(sha, 7) || ' ' || split_part(coalesce(message, ''), chr(10), 1)
                    || CASE WHEN authored_at IS DISTINCT FROM committed_at
-                           THEN ' (authored ' || strftime(authored_at, '%Y-%m-%d %H:%M') || ')' ELSE '' END
+                           THEN ' (authored ' || strftime(authored_at, '%Y-%m-%d %H:%M') || ')' ELSE '' END, NULL
         FROM pr_commits WHERE {key}
         UNION ALL
         SELECT submitted_at, NULL, 'review', coalesce(reviewer_login, '{GHOST}'),
                {is_bot("reviewer_login", "reviewer_type")},
-               state || CASE WHEN trim(coalesce(body, '')) <> '' THEN ': ' || left(body, 200) ELSE '' END
+               state || CASE WHEN trim(coalesce(body, '')) <> '' THEN ': ' || left(body, 200) ELSE '' END, NULL
         FROM pr_reviews WHERE {key} AND submitted_at IS NOT NULL
         UNION ALL
         SELECT created_at, NULL, 'comment', coalesce(author_login, '{GHOST}'), {is_bot("author_login", "author_type")},
                comment_type || CASE WHEN path IS NOT NULL THEN ' on ' || path ELSE '' END || ': '
-                   || left(coalesce(body, ''), 200)
+                   || left(coalesce(body, ''), 200), NULL
         FROM pr_comments WHERE {key}
         UNION ALL
         SELECT coalesce(started_at, completed_at), completed_at, 'check run', coalesce(app_slug, '?'), true,
                name || ': ' || coalesce(conclusion, status, '?')
                    || CASE WHEN started_at IS NOT NULL AND completed_at IS NOT NULL
-                           THEN ' in ' || round(epoch(completed_at) - epoch(started_at))::BIGINT || ' s' ELSE '' END
+                           THEN ' in ' || round(epoch(completed_at) - epoch(started_at))::BIGINT || ' s' ELSE '' END,
+               html_url
         FROM pr_check_runs WHERE {key}
         """,
         [repo, number] * 7,

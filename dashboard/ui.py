@@ -81,6 +81,9 @@ PR_LINK = st.column_config.LinkColumn(
 )
 PROFILE_LINK = st.column_config.LinkColumn("profile", display_text="↗", help="their GitHub page", width="small")
 CHECK_LINK = st.column_config.LinkColumn("run", display_text="open ↗", help="the check run on GitHub")
+TIMELINE_LINK = st.column_config.LinkColumn(
+    "GitHub", display_text="open ↗", help="the PR or the check run on GitHub (empty for other rows)"
+)
 HOURS = "%.1f"
 
 

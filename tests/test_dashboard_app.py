@@ -454,6 +454,11 @@ def test_people_and_check_runs_link_to_github(hand_path: Path, tmp_path: Path, m
     assert dict(zip(table["author"], table["author_url"], strict=True))["alice"] == "https://github.com/alice"
     at = app(db, monkeypatch, page="prs", pr="acme/widgets#1", **CURRENT)
     assert "https://github.com/alice" in [b.proto.url for b in at.get("link_button")]
+    # the PR's timeline: every check run links to its run; rows with no page (a commit) link nowhere
+    timeline = next(df.value for df in at.dataframe if "detail" in df.value.columns)
+    runs = timeline[timeline["kind"] == "check run"]
+    assert len(runs) and all(url.startswith("https://github.com/acme/widgets/runs/") for url in runs["html_url"])
+    assert not timeline[timeline["kind"] == "commit"]["html_url"].map(lambda url: isinstance(url, str)).any()
     at = app(db, monkeypatch, page="reviews", bots="1", **CURRENT)
     load = next(df.value for df in at.dataframe if "reviewer" in df.value.columns)
     assert len(load) and load["reviewer_url"].tolist() == [f"https://github.com/{login}" for login in load["reviewer"]]

@@ -16,6 +16,7 @@ from dashboard.ui import (
     PR_LINK,
     PR_NUMBER,
     PROFILE_LINK,
+    TIMELINE_LINK,
     Query,
     bot_rule,
     chart,
@@ -221,9 +222,10 @@ def pr_detail(q: Query, repo: str, number: int, clock: str = "wall") -> None:
             .properties(height=40 + 28 * len(lanes))
         )
         st.dataframe(
-            timeline,
+            linked(timeline),  # only https links on the GitHub host stay links
             hide_index=True,
-            column_order=["when", "kind", "actor", "detail", "is_bot"],
+            column_order=["when", "kind", "actor", "detail", "is_bot", "html_url"],
+            column_config={"html_url": TIMELINE_LINK},
             key="timeline_table",
         )
 
