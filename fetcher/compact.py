@@ -15,16 +15,19 @@ commit is a snapshot kept forever. Compaction, DuckLake's own steps (checked on 
    ``keep`` reads are deleted. A writer reads the snapshot it started on; with ``keep`` longer
    than any writer's transaction none of its files goes away under it (default: one hour).
 
-Steps 1 to 3 commit like any writer and conflict like one (a writer deleting rows of a file
-being rewritten): they are replayed after a backoff as a PR write is (``store.in_transaction``
-under the lake's ``update_tables``). No row changes: the lake is verified after it as after any
-command. When it ran is recorded in the lake's ``mergelens_compactions`` (a lake-only table:
-the file DB has no such housekeeping), with the file counts before and after.
+Safe while writers run because no writer runs during it: on 1.5.5 a rewrite (steps 1 to 3)
+does not conflict with a writer deleting the rows it rewrites, and they come back (a PR stored
+twice; found by tests/test_lake_ops.py). So every lake transaction holds the lake's compaction
+lock shared (``fetcher/storage/lake.py``: a PostgreSQL advisory lock, or a byte-range lock beside
+a SQLite or DuckDB catalog), and compaction holds it alone: writers wait for it (seconds), none
+fails. No row changes: the lake is verified after it as after any command. When it ran is
+recorded in the lake's ``mergelens_compactions`` (a lake-only table: the file DB has no such
+housekeeping), with the file counts before and after.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,7 +35,8 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from fetcher import store
-from fetcher.storage.lake import ALIAS, LakeLocation, sql_literal
+from fetcher.storage.lake import ALIAS, LakeLocation, schema_version, sql_literal
+from fetcher.storage.location import StorageError
 
 # A lake-only table (not in store.MIGRATIONS: a file DB is rewritten whole on every write and
 # needs no compaction), created by the first compaction.
@@ -72,82 +76,62 @@ def data_files(con: duckdb.DuckDBPyConnection, database: str = ALIAS) -> int:
     return int(row[0] or 0) if row else 0
 
 
-# A writer that changed inlined rows while they were being flushed: DuckLake 1.5.5 finds fewer
-# of them to delete from its catalog than it wrote out, and fails the flush (rolled back: the
-# Parquet file it wrote is an orphan). Not a "conflict" by its text, but one all the same.
-FLUSH_RACE = "Failed to delete flushed inlined data"
-MAX_ATTEMPTS = 30
-
-
-def _run(con: duckdb.DuckDBPyConnection, statement: str) -> None:
-    con.execute(statement).fetchall()
-
-
-def _replayed(con: duckdb.DuckDBPyConnection, statement: str) -> None:
-    """One step in a transaction of its own (a conflict replayed by the lake), a flush that a
-    writer raced replayed here after the lake's backoff."""
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        try:
-            store.in_transaction(con, functools.partial(_run, con, statement))
-            return
-        except duckdb.Error as exc:
-            if FLUSH_RACE not in str(exc) or attempt == MAX_ATTEMPTS:
-                raise
-        LakeLocation._back_off(attempt)
+def _in_transaction(con: duckdb.DuckDBPyConnection, statement: str, params: list[object] | None = None) -> int:
+    """One step in a transaction of its own; the rows it returned (snapshots expired, files deleted)."""
+    con.execute("BEGIN")
+    try:
+        rows = len(con.execute(statement, params or []).fetchall())
+        con.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            con.execute("ROLLBACK")
+        raise
+    return rows
 
 
 def compact(location: LakeLocation, keep: timedelta = DEFAULT_KEEP) -> CompactReport:
-    """Compact the lake (the module's steps) and record it; the counts before and after."""
+    """Compact the lake (the module's steps) with every writer waiting, and record it."""
     clock = time.perf_counter()
     started = datetime.now(UTC)
     lake = sql_literal(ALIAS)
-    horizon = started - keep
-    done: dict[str, int] = {}
-
-    def apply(con: duckdb.DuckDBPyConnection) -> None:
-        done["before"] = data_files(con)
-        for statement in (
-            f"CALL ducklake_flush_inlined_data({lake})",
-            f"CALL ducklake_rewrite_data_files({lake}, delete_threshold => 0.0)",
-            f"CALL ducklake_merge_adjacent_files({lake})",
-        ):
-            _replayed(con, statement)
-        expired: list[int] = []
-        deleted: list[int] = []
-
-        def expire() -> None:
-            expired[:] = [
-                len(con.execute(f"CALL ducklake_expire_snapshots({lake}, older_than => ?)", [horizon]).fetchall())
-            ]
-
-        def clean() -> None:
-            deleted[:] = [
-                len(con.execute(f"CALL ducklake_cleanup_old_files({lake}, older_than => ?)", [horizon]).fetchall())
-            ]
-
-        store.in_transaction(con, expire)
-        store.in_transaction(con, clean)
-        done["after"] = data_files(con)
-        done["expired"], done["deleted"] = expired[0], deleted[0]
-
-        def record() -> None:
-            con.execute(COMPACTIONS_DDL)
-            con.execute(
-                "INSERT INTO mergelens_compactions VALUES (?, now(), ?, ?, ?, ?)",
-                [started, done["before"], done["after"], done["expired"], done["deleted"]],
-            )
-
-        store.in_transaction(con, record)
-
-    location.update_tables(apply)
-    return CompactReport(
-        done["before"],
-        done["after"],
-        done["expired"],
-        done["deleted"],
-        round(time.perf_counter() - clock, 2),
-        location.description,
-    )
+    location.require_extensions()
+    with location._key_locks() as locks:  # the locks the lake's writers take
+        try:
+            con = location.connect()
+        except duckdb.Error as exc:
+            raise StorageError(f"{location.description}: cannot open the DuckLake: {location._clean(exc)}") from None
+        try:
+            if schema_version(con) != store.SCHEMA_VERSION:
+                raise StorageError(f"{location.description}: no mergelens tables at version {store.SCHEMA_VERSION}")
+            prs = con.execute("SELECT count(*) FROM pull_requests").fetchone()
+            with locks.alone():  # running transactions end first; new ones wait until this is done
+                before = data_files(con)
+                for step in (
+                    f"CALL ducklake_flush_inlined_data({lake})",
+                    f"CALL ducklake_rewrite_data_files({lake}, delete_threshold => 0.0)",
+                    f"CALL ducklake_merge_adjacent_files({lake})",
+                ):
+                    _in_transaction(con, step)
+                horizon = started - keep
+                expired = _in_transaction(con, f"CALL ducklake_expire_snapshots({lake}, older_than => ?)", [horizon])
+                deleted = _in_transaction(con, f"CALL ducklake_cleanup_old_files({lake}, older_than => ?)", [horizon])
+                after = data_files(con)
+                con.execute("BEGIN")
+                con.execute(COMPACTIONS_DDL)
+                con.execute(
+                    "INSERT INTO mergelens_compactions VALUES (?, now(), ?, ?, ?, ?)",
+                    [started, before, after, expired, deleted],
+                )
+                con.execute("COMMIT")
+            location.verify(con, int(prs[0]) if prs else 0)  # no row lost, none twice
+        except duckdb.Error as exc:
+            raise StorageError(
+                f"{location.description}: DuckDB failed on the DuckLake: {location._clean(exc)}"
+            ) from None
+        finally:
+            con.close()
+    duration = round(time.perf_counter() - clock, 2)
+    return CompactReport(before, after, expired, deleted, duration, location.description)
 
 
 def last_compaction(con: duckdb.DuckDBPyConnection, database: str = ALIAS) -> tuple[datetime, int] | None:
