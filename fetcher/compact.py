@@ -10,10 +10,12 @@ commit is a snapshot kept forever. Compaction, DuckLake's own steps (checked on 
    ``merge_adjacent_files`` never merges a file that has deletes: a lake written one PR at a time
    would keep every file);
 3. ``ducklake_merge_adjacent_files``: small files of a table merged into few;
-4. ``ducklake_expire_snapshots(older_than => now - keep)`` and
-   ``ducklake_cleanup_old_files(older_than => now - keep)``: the files no snapshot newer than
-   ``keep`` reads are deleted. A writer reads the snapshot it started on; with ``keep`` longer
-   than any writer's transaction none of its files goes away under it (default: one hour).
+4. ``ducklake_expire_snapshots(older_than => now - keep)``: the snapshots older than ``keep``
+   are dropped, and the files only they read are scheduled for deletion;
+   ``ducklake_cleanup_old_files(older_than => now - keep)``: the files scheduled more than
+   ``keep`` ago are deleted (those of this run's expiry by a later run, unless ``keep`` is 0).
+   A reader reads the snapshot it started on; with ``keep`` longer than any reader takes, no
+   file goes away under it (default: one hour).
 
 Safe while writers run because no writer runs during it: on 1.5.5 a rewrite (steps 1 to 3)
 does not conflict with a writer deleting the rows it rewrites, and they come back (a PR stored
@@ -112,9 +114,11 @@ def compact(location: LakeLocation, keep: timedelta = DEFAULT_KEEP) -> CompactRe
                     f"CALL ducklake_merge_adjacent_files({lake})",
                 ):
                     _in_transaction(con, step)
-                horizon = started - keep
-                expired = _in_transaction(con, f"CALL ducklake_expire_snapshots({lake}, older_than => ?)", [horizon])
-                deleted = _in_transaction(con, f"CALL ducklake_cleanup_old_files({lake}, older_than => ?)", [horizon])
+                # Each horizon taken when its step starts: expiring schedules the files of the expired
+                # snapshots for deletion at that moment, and with keep 0 they go at once.
+                expire, cleanup = "ducklake_expire_snapshots", "ducklake_cleanup_old_files"
+                expired = _in_transaction(con, f"CALL {expire}({lake}, older_than => ?)", [datetime.now(UTC) - keep])
+                deleted = _in_transaction(con, f"CALL {cleanup}({lake}, older_than => ?)", [datetime.now(UTC) - keep])
                 after = data_files(con)
                 con.execute("BEGIN")
                 con.execute(COMPACTIONS_DDL)

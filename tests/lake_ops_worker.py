@@ -69,6 +69,11 @@ def look(config: dict[str, Any]) -> dict[str, Any]:
             "health": lake_health(con),
             "rows": dump_rows(con),
             "run_ids": [run_id for (run_id,) in con.execute("SELECT run_id FROM sync_runs").fetchall()],
+            # files no snapshot reads that are not deleted yet: scheduled (kept for readers), orphans
+            "scheduled": con.execute(
+                "SELECT count(*) FROM __ducklake_metadata_lake.ducklake_files_scheduled_for_deletion"
+            ).fetchall()[0][0],
+            "orphans": len(con.execute("CALL ducklake_delete_orphaned_files('lake', dry_run => true)").fetchall()),
         }
     finally:
         con.close()

@@ -157,3 +157,37 @@ def test_compact_merges_small_files_keeps_every_row_and_loses_no_concurrent_writ
     assert sorted(runs) == sorted([*before["run_ids"], *(f"w-{i}" for i in range(30))])  # each once
     assert after["health"]["last_compaction_at"] is not None
     assert after["health"]["data_files_after_compaction"] == report["data_files_after"]
+
+
+@pytest.mark.slow
+def test_compaction_figures_for_200_single_pr_commits(
+    lake_python,  # noqa: F811 - the fixtures imported above
+    postgres,  # noqa: F811
+    lake_env,  # noqa: F811
+    tmp_path,
+):
+    """Prints the figures of docs/ducklake.md: live data files and files on disk before and
+    after compacting 200 single-PR commits (--keep-hours 0: old files deleted at once), and the
+    time compact took. Asserts only that no row changed."""
+    spec = "ducklake:postgres:" + create_database(postgres)
+    data = tmp_path / "data"
+    env = lake_env | {"MERGELENS_LAKE_PYTHON": str(lake_python), "MERGELENS_LAKE_DATA_PATH": f"{data}/"}
+    demo = build_demo_db(tmp_path / "demo.duckdb")
+    assert fetcher(sys.executable, env, "copy", "--from", str(demo), "--to", spec).returncode == 0
+    assert result(worker(lake_python, env, tmp_path, {"mode": "commit", "db": spec, "count": 200, "tag": "m"}))
+    before = result(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
+    on_disk = sum(1 for path in data.rglob("*") if path.is_file())
+    clock = time.perf_counter()
+    compacted = fetcher(lake_python, env, "compact", "--db", spec, "--keep-hours", "0", "--json")
+    seconds = time.perf_counter() - clock
+    assert compacted.returncode == 0, compacted.stderr[:1500]
+    report = json.loads(compacted.stdout)
+    after = result(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
+    assert after["rows"] == before["rows"]
+    print(
+        f"\n200 single-PR commits: live data files {report['data_files_before']} -> {report['data_files_after']}, "
+        f"files on disk {on_disk} -> {sum(1 for path in data.rglob('*') if path.is_file())}, "
+        f"snapshots expired {report['snapshots_expired']}, files deleted {report['files_deleted']}, "
+        f"left scheduled {after['scheduled']}, orphans {after['orphans']}; "
+        f"compact {report['duration_s']} s inside, {seconds:.1f} s with the process start"
+    )
