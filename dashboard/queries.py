@@ -906,6 +906,23 @@ def health_summary(con: Connection, repos: tuple[str, ...] = ()) -> dict[str, An
     }
 
 
+def lake_health(con: Connection) -> dict[str, Any] | None:
+    """On a DuckLake: its live Parquet files and its last compaction (``python -m fetcher
+    compact``); None on a DuckDB file, which has neither."""
+    from fetcher.compact import data_files, last_compaction
+
+    lakes = con.execute("SELECT database_name FROM system.main.duckdb_databases() WHERE type = 'ducklake'").fetchall()
+    if not lakes:
+        return None
+    (database,) = lakes[0]
+    last = last_compaction(con, database)
+    return {
+        "data_files": data_files(con, database),
+        "last_compaction_at": last[0] if last else None,
+        "data_files_after_compaction": last[1] if last else None,
+    }
+
+
 def partial_prs(con: Connection, repos: tuple[str, ...] = ()) -> pd.DataFrame:
     """PRs whose last sync was partial or cut by GitHub's caps, and which sections."""
     return _df(

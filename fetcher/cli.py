@@ -167,6 +167,25 @@ def build_parser() -> argparse.ArgumentParser:
     recompute.add_argument("--repo", help="only this OWNER/NAME")
     recompute.add_argument("--db", type=db_spec, help="DuckDB file (default: $MERGELENS_DB, else mergelens.duckdb)")
     add_bots_argument(recompute)
+
+    # DuckLake housekeeping (docs/ducklake.md): not runs of their own, so no run report.
+    move = commands.add_parser("copy", help="copy a DB into a DuckLake or out of one, row for row (docs/ducklake.md)")
+    move.add_argument(
+        "--from", dest="source", type=db_spec, required=True, help="the DB read: path, s3://, artifact:, ducklake:"
+    )
+    move.add_argument("--to", dest="target", type=db_spec, required=True, help="the DB written: path, s3://, ducklake:")
+    move.add_argument("--replace", action="store_true", help="overwrite a target that holds rows")
+    move.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
+    tidy = commands.add_parser("compact", help="compact a DuckLake: merge small files, drop old snapshots and files")
+    tidy.add_argument("--db", type=db_spec, required=True, help="ducklake:CATALOG")
+    tidy.add_argument(
+        "--keep-hours",
+        type=float,
+        default=1.0,
+        metavar="H",
+        help="keep the snapshots and files of the last H hours, for writers still reading them (default 1)",
+    )
+    tidy.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
     return parser
 
 
@@ -508,6 +527,33 @@ def run_metrics(args: argparse.Namespace, env: Environment) -> tuple[int, RunRes
     return EXIT_COMPLETE, RunResult("metrics", "complete", recomputed=update.value, storage=update)
 
 
+def run_copy(args: argparse.Namespace, env: Environment) -> int:
+    from fetcher.copy import copy_db
+
+    done = copy_db(args.source, args.target, env, args.replace)
+    report.log.info("%s", done.summary())
+    if args.json:
+        report.print_json({"status": "complete", "from": done.source, "to": done.target, "counts": done.counts})
+    return EXIT_COMPLETE
+
+
+def run_compact(args: argparse.Namespace, env: Environment) -> int:
+    from fetcher.compact import compact
+    from fetcher.storage import LakeLocation, open_location
+
+    if args.keep_hours < 0:
+        raise UsageError("--keep-hours is at least 0")
+    location = open_location(args.db, env)
+    if not isinstance(location, LakeLocation):
+        raise UsageError(f"--db {args.db}: compact works on a DuckLake (ducklake:CATALOG); a DuckDB file needs none")
+    done = compact(location, timedelta(hours=args.keep_hours))
+    report.log.info("%s", done.summary())
+    if args.json:
+        report.print_json(done.as_dict())
+    return EXIT_COMPLETE
+
+
+MAINTENANCE = {"copy": run_copy, "compact": run_compact}
 COMMANDS = {
     "sync": run_sync,
     "reconcile": run_reconcile,
@@ -521,6 +567,12 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     report.configure_logging()
     args = build_parser().parse_args(argv)
     env = env or Environment.from_environ()
+    if args.command in MAINTENANCE:
+        try:
+            return MAINTENANCE[args.command](args, env)
+        except MergelensError as exc:
+            report.log.error("mergelens: error: %s", exc)
+            return exc.exit_code
     try:
         code, run = COMMANDS[args.command](args, env)
     except MergelensError as exc:

@@ -16,6 +16,15 @@ def render(q: Query, filters: Filters) -> None:
     cols[1].metric("PRs stored", fmt(summary["prs"]), help=f"{summary['merged_prs']:,} merged")
     cols[2].metric("Partial PRs", fmt(summary["partial_prs"]), help="some sections failed on the last sync")
     cols[3].metric("Failed runs", fmt(summary["failed_runs"]), help=f"of {summary['sync_runs']:,} sync runs")
+    lake = q("lake_health")
+    if lake is not None:  # a DuckLake: every commit adds small files until it is compacted
+        files, compacted = st.columns(2)
+        files.metric("Data files", fmt(lake["data_files"]), help="the DuckLake's live Parquet files")
+        compacted.metric(
+            "Last compaction",
+            fmt(lake["last_compaction_at"]) if lake["last_compaction_at"] is not None else "never",
+            help=f"python -m fetcher compact; {fmt(lake['data_files_after_compaction'])} data files after it",
+        )
     st.subheader("Partial or truncated PRs")
     partial = q("partial_prs", filters.repos)
     if partial.empty:

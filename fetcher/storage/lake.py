@@ -48,6 +48,10 @@ DEFAULT_MAX_ATTEMPTS = 30  # 6 writers on one hot PR needed up to ~10 in the spi
 BACKOFF_S, MAX_BACKOFF_S = 0.05, 5.0
 LOCK_TIMEOUT_S = 600  # how long a writer waits for another writer of the same PR
 SETUP_KEY = ("", 0)  # the lock of a new lake's setup (no repository is named "")
+# Every transaction holds this one shared, compaction holds it alone (fetcher/compact.py): DuckLake
+# 1.5.5's file rewrites do not conflict with a writer's delete of the rows being rewritten, which
+# come back (a PR stored twice; tests/test_lake_ops.py found it).
+COMPACTION_LOCK = "mergelens:compaction"
 
 # A password in a libpq DSN (password=… or password='…') or in a URI (scheme://user:password@).
 _DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
@@ -408,6 +412,10 @@ class KeyLocks:
     def held(self, keys: Sequence[tuple[str, int]]) -> contextlib.AbstractContextManager[None]:
         raise NotImplementedError
 
+    def alone(self) -> contextlib.AbstractContextManager[None]:
+        """COMPACTION_LOCK exclusively: no transaction runs meanwhile (each holds it shared)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         pass
 
@@ -440,13 +448,20 @@ class PostgresKeyLocks(KeyLocks):
 
     @contextlib.contextmanager
     def held(self, keys: Sequence[tuple[str, int]]) -> Iterator[None]:
-        if not keys:
-            yield
-            return
         session = self.session()
         try:
+            session.execute("SELECT pg_advisory_lock_shared(hashtextextended(%s, 0))", [COMPACTION_LOCK])
             for key in sorted(set(keys)):  # one order for every writer: no deadlock
                 session.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [_key_text(key)])
+            yield
+        finally:
+            session.execute("SELECT pg_advisory_unlock_all()")
+
+    @contextlib.contextmanager
+    def alone(self) -> Iterator[None]:
+        session = self.session()
+        try:
+            session.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [COMPACTION_LOCK])
             yield
         finally:
             session.execute("SELECT pg_advisory_unlock_all()")
@@ -454,6 +469,9 @@ class PostgresKeyLocks(KeyLocks):
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
+
+
+COMPACTION_OFFSET = 2**32  # past every PR's offset (4 bytes of a hash)
 
 
 class FileKeyLocks(KeyLocks):
@@ -466,21 +484,32 @@ class FileKeyLocks(KeyLocks):
 
     @contextlib.contextmanager
     def held(self, keys: Sequence[tuple[str, int]]) -> Iterator[None]:
-        if not keys:
-            yield
-            return
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = self._open()
         offsets = sorted({int.from_bytes(hashlib.sha256(_key_text(key).encode()).digest()[:4]) for key in keys})
-        taken: list[int] = []
+        fcntl.lockf(fd, fcntl.LOCK_SH, 1, COMPACTION_OFFSET)
+        taken: list[int] = [COMPACTION_OFFSET]
         try:
             for offset in offsets:
-                fcntl.lockf(self._fd, fcntl.LOCK_EX, 1, offset)
+                fcntl.lockf(fd, fcntl.LOCK_EX, 1, offset)
                 taken.append(offset)
             yield
         finally:
             for offset in taken:
-                fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, offset)
+                fcntl.lockf(fd, fcntl.LOCK_UN, 1, offset)
+
+    @contextlib.contextmanager
+    def alone(self) -> Iterator[None]:
+        fd = self._open()
+        fcntl.lockf(fd, fcntl.LOCK_EX, 1, COMPACTION_OFFSET)
+        try:
+            yield
+        finally:
+            fcntl.lockf(fd, fcntl.LOCK_UN, 1, COMPACTION_OFFSET)
+
+    def _open(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._fd
 
     def close(self) -> None:
         if self._fd is not None:

@@ -1,0 +1,84 @@
+"""A DuckLake worker for tests/test_lake_ops.py, run by the DuckLake interpreter (``.venv-lake``):
+``python -m tests.lake_ops_worker CONFIG.json``; the lake's data path and S3 settings come from
+its environment (MERGELENS_LAKE_DATA_PATH, AWS_*). Prints one JSON object.
+
+CONFIG ``{"mode": "commit", "db": "ducklake:…", "count": N, "tag": "t", "started": PATH}``:
+N single-PR commits, each a transaction of the lake (``store.in_transaction``: replayed after a
+conflict) that deletes one PR's rows and inserts them again unchanged (what a re-sync writes:
+new small files) and adds one ``sync_runs`` row ``TAG-i``; ``started`` is created after the first.
+``{"mode": "look", "db": …}``: the dashboard's ``lake_health``, the PR tables' rows
+(``dump_rows``) and the run ids of ``sync_runs``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from tests.lake_writer import PR_TABLES, dump_rows
+
+
+def commit(config: dict[str, Any]) -> dict[str, Any]:
+    from fetcher import store
+    from fetcher.config import Environment
+    from fetcher.storage.lake import LakeLocation
+
+    env = Environment.from_environ()
+    location = LakeLocation(config["db"], env.lake_data_path, env.s3)
+
+    def apply(con: duckdb.DuckDBPyConnection) -> None:
+        prs = con.execute("SELECT repo, number FROM pull_requests ORDER BY repo, number").fetchall()
+        for i in range(config["count"]):
+            repo, number = prs[i % len(prs)]
+
+            def body(repo: str = repo, number: int = number, i: int = i) -> None:
+                for table in PR_TABLES:  # the PR's rows deleted and inserted again, as a re-sync does
+                    column = "number" if table in ("pull_requests", "pr_metrics") else "pr_number"
+                    where = f"WHERE repo = ? AND {column} = ?"
+                    rows = con.execute(f"SELECT * FROM {table} {where}", [repo, number]).to_arrow_table()
+                    con.execute(f"DELETE FROM {table} {where}", [repo, number])
+                    con.register("again", rows)
+                    con.execute(f"INSERT INTO {table} SELECT * FROM again")
+                    con.unregister("again")
+                con.execute(
+                    "INSERT INTO sync_runs (run_id, repo, pr_number, trigger, status) "
+                    "VALUES (?, ?, ?, 'test', 'complete')",
+                    [f"{config['tag']}-{i}", repo, number],
+                )
+
+            store.in_transaction(con, body, [(repo, number)])
+            if i == 0 and config.get("started"):
+                Path(config["started"]).touch()
+
+    location.update_tables(apply)
+    return {"commits": config["count"], "conflicts": location.conflicts}
+
+
+def look(config: dict[str, Any]) -> dict[str, Any]:
+    from dashboard.queries import lake_health
+    from fetcher.config import Environment
+    from fetcher.storage.lake import LakeLocation
+
+    env = Environment.from_environ()
+    con = LakeLocation(config["db"], env.lake_data_path, env.s3).connect()
+    try:
+        return {
+            "health": lake_health(con),
+            "rows": dump_rows(con),
+            "run_ids": [run_id for (run_id,) in con.execute("SELECT run_id FROM sync_runs").fetchall()],
+            # files no snapshot reads that are not deleted yet: scheduled (kept for readers), orphans
+            "scheduled": con.execute(
+                "SELECT count(*) FROM __ducklake_metadata_lake.ducklake_files_scheduled_for_deletion"
+            ).fetchall()[0][0],
+            "orphans": len(con.execute("CALL ducklake_delete_orphaned_files('lake', dry_run => true)").fetchall()),
+        }
+    finally:
+        con.close()
+
+
+if __name__ == "__main__":
+    settings = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    print(json.dumps(commit(settings) if settings["mode"] == "commit" else look(settings), default=str))
