@@ -126,6 +126,12 @@ class ArtifactLocation:
             except BaseException:
                 remove(work)
                 raise
+        return self._result(value, description, counts, created, notes)
+
+    def _result(
+        self, value: T, description: str, counts: dict[str, int], created: bool, notes: list[str]
+    ) -> UpdateResult[T]:
+        """What an update stored: the file left for the workflow's upload step, under this name."""
         return UpdateResult(
             value=value,
             location=description,
@@ -162,17 +168,7 @@ class ArtifactLocation:
         except BaseException:
             remove(work)
             raise
-        return UpdateResult(
-            value=value,
-            location=description,
-            local_path=self.output_path,
-            size_bytes=self.output_path.stat().st_size,
-            counts=counts,
-            created=created,
-            attempts=1,
-            notes=[],
-            artifact_name=self.name,
-        )
+        return self._result(value, description, counts, created, [])
 
     @contextlib.contextmanager
     def _github(self) -> Iterator[tuple[Repository, requests.Session]]:
