@@ -182,7 +182,7 @@ def test_malformed_app_settings_are_usage_errors(serve_app, cli, db_path, app_ke
 
 def test_app_not_installed_on_one_repository(serve_app, cli, db_path, app_key):
     elsewhere = repository(*merged(1), owner="umbrella", name="corp")
-    server, app = serve_app(repository(*merged(2)), elsewhere)
+    server, _ = serve_app(repository(*merged(2)), elsewhere)
     alone = cli(server, "reconcile", "--repo", "umbrella/corp", "--db", str(db_path), **app_env(app_key))
     assert alone.exit_code == 1
     assert alone.stderr.strip().splitlines() == [
@@ -218,7 +218,9 @@ def test_reconcile_over_three_repositories_one_failing(serve, cli, db_path, tmp_
     assert result["status"] == "partial"
     assert result["repositories"] == {"complete": ["acme/widgets", "acme/gears"], "failed": ["acme/missing"]}
     assert result["repos"]["acme/gears"]["reconcile"]["synced"] == {"complete": 3}
-    assert result["repos"]["acme/missing"]["error"] == "could not list the closed PRs of acme/missing: HTTP 404: Not Found"
+    assert (
+        result["repos"]["acme/missing"]["error"] == "could not list the closed PRs of acme/missing: HTTP 404: Not Found"
+    )
     errors = [line for line in run.stderr.splitlines() if line.startswith("mergelens: error:")]
     assert errors == ["mergelens: error: could not list the closed PRs of acme/missing: HTTP 404: Not Found"]
     assert "reconcile over 3 repositories: 2 complete, 1 failed; failed: acme/missing" in run.stderr
