@@ -11,7 +11,7 @@ FLUSH_TIMEOUT_S = 5.0
 
 def permanent_failures(run: RunResult) -> list[dict[str, Any]]:
     """What went wrong for good in a run: failed sections (after retries) and failed runs."""
-    failures = []
+    failures = [failure for each in run.repos or [] for failure in permanent_failures(each)]
     for result in run.results:
         for error in result.errors:
             failures.append(

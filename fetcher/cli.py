@@ -7,29 +7,29 @@ and help texts), which read best next to the small functions that turn them into
 from __future__ import annotations
 
 import argparse
-import re
+import dataclasses
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
 from duckdb import DuckDBPyConnection
 
-from fetcher import alerts, backfill, digest, metrics, report, store, work_calendar
+from fetcher import alerts, backfill, digest, metrics, report, repositories, store, work_calendar
 from fetcher.config import Environment
-from fetcher.errors import EXIT_COMPLETE, EXIT_PARTIAL, EXIT_USAGE, MergelensError, UsageError
+from fetcher.credentials import AppCredentials, Credentials, credentials_for
+from fetcher.errors import EXIT_COMPLETE, EXIT_FAILED, EXIT_PARTIAL, EXIT_USAGE, MergelensError, UsageError
 from fetcher.event import Skip, SyncRequest, read_event
 from fetcher.github import ClientSettings, GitHubSource
 from fetcher.open_prs import OpenPrsReport, take_snapshot
 from fetcher.pipeline import WorkingCopy, update_db
 from fetcher.reconcile import ReconcileReport, catch_up, reconcile
 from fetcher.records import MAX_PR_NUMBER, is_pr_number
+from fetcher.repositories import check_repo
 from fetcher.result import RunResult
 from fetcher.sync import FetchedPullRequest, SyncResult, fetch_pull_request, store_pull_request
 from fetcher.whose_move import STALE_WORKING_DAYS
-
-REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
 
 class Parser(argparse.ArgumentParser):
@@ -81,6 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="first backoff before retrying a 5xx or dropped connection; doubles each retry (default 1)",
     )
 
+    many = Parser(add_help=False)  # organisation mode: reconcile, backfill and open-prs over many repositories
+    many.add_argument(
+        "--repos", metavar="OWNER/NAME,...", help="these repositories, one after the other, into the same --db"
+    )
+    many.add_argument("--repos-file", metavar="PATH", help="the repositories listed in PATH, one OWNER/NAME a line")
+    many.add_argument(
+        "--org",
+        type=org_name,
+        metavar="ORG",
+        help="every repository of ORG that is not archived and that the token (or the GitHub App) can read",
+    )
+
     sync = commands.add_parser(
         "sync", parents=[client], help="fetch one merged PR completely and store it with its metrics"
     )
@@ -106,7 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     reconcile = commands.add_parser(
-        "reconcile", parents=[client], help="sync merged PRs that are missing, partial or updated since their sync"
+        "reconcile",
+        parents=[client, many],
+        help="sync merged PRs that are missing, partial or updated since their sync",
     )
     reconcile.add_argument(
         "--lookback", type=float, default=7.0, metavar="DAYS", help="closed PRs updated in the last DAYS (default 7)"
@@ -118,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = commands.add_parser(
         "backfill",
-        parents=[client],
+        parents=[client, many],
         help="sync every merged PR of a window in bulk through GraphQL, within the token's points budget",
     )
     history.add_argument("--since", type=utc_date, help="PRs merged on or after DATE (YYYY-MM-DD; default: all)")
@@ -150,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     queue = commands.add_parser(
         "open-prs",
-        parents=[client],
+        parents=[client, many],
         help="store a dated snapshot of every open PR (GraphQL) and whose move each one is; "
         "post the daily digest when MERGELENS_DIGEST_WEBHOOK or MERGELENS_DIGEST_ISSUE is set",
     )
@@ -255,6 +269,13 @@ def pr_number(text: str) -> int:
     return value
 
 
+def org_name(text: str) -> str:
+    try:
+        return repositories.check_org(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--org ")) from None
+
+
 def db_spec(text: str) -> str:
     """--db '' would otherwise fall back to the default file without a word."""
     if not text.strip():
@@ -292,12 +313,6 @@ def end_of_day(text: str) -> datetime:
     return value + timedelta(days=1) if len(text.strip()) == 10 else value
 
 
-def check_repo(repo: str) -> str:
-    if not REPO_PATTERN.match(repo):
-        raise UsageError(f"--repo {repo!r} is not OWNER/NAME")
-    return repo
-
-
 def require_repo(args: argparse.Namespace, env: Environment) -> str:
     repo = args.repo or env.repository
     if not repo:
@@ -321,19 +336,91 @@ def resolve_request(args: argparse.Namespace, env: Environment) -> SyncRequest |
     return request
 
 
-def client_for(args: argparse.Namespace, env: Environment) -> GitHubSource:
-    if not env.token:
-        raise MergelensError("no GitHub token: set GITHUB_TOKEN (or GH_TOKEN)")
-    return GitHubSource(
-        ClientSettings(
-            api_url=env.api_url,
-            token=env.token,
-            request_interval=args.request_interval,
-            max_rate_limit_wait=args.max_rate_limit_wait,
-            backoff_factor=args.retry_backoff,
-            patches=args.patches or env.store_patches,
-        )
+def client_for(
+    args: argparse.Namespace, env: Environment, repo: str, credentials: Credentials | None = None
+) -> GitHubSource:
+    """A client that reads ``repo``: with the token, or the GitHub App's token for its installation."""
+    credentials = credentials or credentials_for(env)
+    return GitHubSource(client_settings(args, env), credentials.for_repository(repo))
+
+
+def client_settings(args: argparse.Namespace, env: Environment) -> ClientSettings:
+    return ClientSettings(
+        api_url=env.api_url,
+        token=env.token or "",
+        request_interval=args.request_interval,
+        max_rate_limit_wait=args.max_rate_limit_wait,
+        backoff_factor=args.retry_backoff,
+        patches=args.patches or env.store_patches,
     )
+
+
+RepositoryRun = Callable[[str, GitHubSource], tuple[int, RunResult]]
+
+
+def for_each_repository(
+    args: argparse.Namespace, env: Environment, command: str, one: RepositoryRun
+) -> tuple[int, RunResult]:
+    """``one`` for the repository of --repo (or GITHUB_REPOSITORY), as always; or, with --repos,
+    --repos-file or --org, for each of those in turn, into the same --db. A repository that fails
+    does not stop the others: the run is complete (exit 0) when every repository is, failed (1)
+    when every one failed, else partial (3), and its result says which repository ended how."""
+    named = []
+    if args.repos:
+        named += repositories.parse_list(args.repos)
+    if args.repos_file:
+        named += repositories.read_file(args.repos_file)
+    if not (named or args.org or args.repos is not None or args.repos_file is not None):
+        repo = require_repo(args, env)
+        with client_for(args, env, repo) as source:
+            return one(repo, source)
+    if args.repo:
+        raise UsageError("--repo and --repos / --repos-file / --org exclude each other")
+    credentials = credentials_for(env)
+    if args.org:
+        named += organisation_repositories(args, env, credentials, args.org)
+    targets = repositories.unique(named)
+    if not targets:
+        raise UsageError("no repositories to work on")
+    clock = time.perf_counter()
+    runs: list[tuple[int, RunResult]] = []
+    for repo in targets:
+        try:
+            with client_for(args, env, repo, credentials) as source:
+                runs.append(one(repo, source))
+        except MergelensError as exc:
+            message = str(exc) if repo.lower() in str(exc).lower() else f"{repo}: {exc}"
+            report.log.error("mergelens: error: %s", message)
+            runs.append((exc.exit_code, RunResult.failed(command, message, repo, None)))
+    failed = sum(1 for _, run in runs if run.status == "failed")
+    code = (
+        EXIT_COMPLETE
+        if all(c == EXIT_COMPLETE for c, _ in runs)
+        else EXIT_FAILED
+        if failed == len(runs)
+        else EXIT_PARTIAL
+    )
+    status = {EXIT_COMPLETE: "complete", EXIT_FAILED: "failed"}.get(code, "partial")
+    run = RunResult(
+        command,
+        status,
+        repos=[run for _, run in runs],
+        api_requests=sum(run.api_requests for _, run in runs),
+        duration_s=time.perf_counter() - clock,
+    )
+    report.log.info("%s", report.repositories_line(run))
+    return code, run
+
+
+def organisation_repositories(
+    args: argparse.Namespace, env: Environment, credentials: Credentials, org: str
+) -> list[str]:
+    """--org: the organisation's repositories these credentials read, archived ones left out."""
+    with GitHubSource(client_settings(args, env), credentials.for_organization(org)) as source:
+        listing = source.repositories(org, installation=isinstance(credentials, AppCredentials))
+    names = repositories.listed(org, listing)
+    report.log.info("%s: %d repositories to work on", org, len(names))
+    return names
 
 
 def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
@@ -342,7 +429,7 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
         report.log.info("skipped: %s", request.reason)
         return EXIT_COMPLETE, RunResult.skipped("sync", request.reason)
     bots, calendar = bot_logins(args, env), calendar_setting(args, env)
-    source = client_for(args, env)
+    source = client_for(args, env, request.repo)
     started_at = datetime.now(UTC)  # since-last-run: the next run's window starts here
     fetched: list[FetchedPullRequest] = []  # fetched once, before the DB: a re-apply costs no request
 
@@ -384,18 +471,29 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
 
 
 def run_reconcile(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
-    repo = require_repo(args, env)
     since = args.since or datetime.now(UTC) - timedelta(days=args.lookback)
     bots, calendar = bot_logins(args, env), calendar_setting(args, env)
-    source = client_for(args, env)
+    return for_each_repository(
+        args, env, "reconcile", lambda repo, source: reconcile_one(args, env, repo, source, since, bots, calendar)
+    )
+
+
+def reconcile_one(
+    args: argparse.Namespace,
+    env: Environment,
+    repo: str,
+    source: GitHubSource,
+    since: datetime,
+    bots: tuple[str, ...] | None,
+    calendar: work_calendar.WorkCalendar | None,
+) -> tuple[int, RunResult]:
     clock = time.perf_counter()
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> ReconcileReport:
         use_settings(con, bots, calendar)
         return reconcile(source, str(copy.path), con, repo, since, args.max_prs)
 
-    with source:
-        update = update_db(args.db or env.db, env, apply)
+    update = update_db(args.db or env.db, env, apply)
     recon = update.value
     report.log.info("%s", recon.summary(repo))
     run = RunResult(
@@ -413,7 +511,6 @@ def run_reconcile(args: argparse.Namespace, env: Environment) -> tuple[int, RunR
 
 
 def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
-    repo = require_repo(args, env)
     if args.batch_size > 100:
         raise UsageError("--batch-size is at most 100")
     options = backfill.BackfillOptions(
@@ -428,14 +525,30 @@ def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunRe
         max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
     )
     bots, calendar = bot_logins(args, env), calendar_setting(args, env)
-    source = client_for(args, env)
+    # --max-minutes limits the whole run: over many repositories, each gets what is left of it
+    deadline = time.monotonic() + options.max_seconds if options.max_seconds is not None else None
 
+    def one(repo: str, source: GitHubSource) -> tuple[int, RunResult]:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return backfill_one(args, env, repo, source, dataclasses.replace(options, max_seconds=left), bots, calendar)
+
+    return for_each_repository(args, env, "backfill", one)
+
+
+def backfill_one(
+    args: argparse.Namespace,
+    env: Environment,
+    repo: str,
+    source: GitHubSource,
+    options: backfill.BackfillOptions,
+    bots: tuple[str, ...] | None,
+    calendar: work_calendar.WorkCalendar | None,
+) -> tuple[int, RunResult]:
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> backfill.BackfillReport:
         use_settings(con, bots, calendar)
         return backfill.backfill(source, con, str(copy.path), repo, options)
 
-    with source:
-        update = update_db(args.db or env.db, env, apply)
+    update = update_db(args.db or env.db, env, apply)
     done = update.value
     report.log.info("%s", done.summary())
     run = RunResult(
@@ -459,25 +572,28 @@ def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunRe
 
 
 def run_open_prs(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
-    repo = require_repo(args, env)
     issue = digest_issue(env)
-    source = client_for(args, env)
+    return for_each_repository(args, env, "open-prs", lambda repo, source: open_prs_one(args, env, repo, source, issue))
+
+
+def open_prs_one(
+    args: argparse.Namespace, env: Environment, repo: str, source: GitHubSource, issue: int | None
+) -> tuple[int, RunResult]:
     clock = time.perf_counter()
     wants_digest = bool(env.digest_webhook or issue)
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> OpenPrsReport:
         return take_snapshot(source, con, repo, datetime.now(UTC), args.stale_days, wants_digest)
 
-    with source:
-        update = update_db(args.db or env.db, env, apply)
-        done = update.value
-        text = digest.markdown(repo, done.moves, done.snapshot_at, env.server_url)
-        if done.digest_due:  # after the DB is stored: a failed store posts nothing
-            if env.digest_webhook:
-                slack = digest.slack(repo, done.moves, done.snapshot_at, env.server_url)
-                done.warnings += [w for w in [digest.post_webhook(env.digest_webhook, slack)] if w]
-            if issue is not None:
-                done.warnings += [w for w in [digest.post_issue_comment(source, repo, issue, text)] if w]
+    update = update_db(args.db or env.db, env, apply)
+    done = update.value
+    text = digest.markdown(repo, done.moves, done.snapshot_at, env.server_url)
+    if done.digest_due:  # after the DB is stored: a failed store posts nothing
+        if env.digest_webhook:
+            slack = digest.slack(repo, done.moves, done.snapshot_at, env.server_url)
+            done.warnings += [w for w in [digest.post_webhook(env.digest_webhook, slack)] if w]
+        if issue is not None:
+            done.warnings += [w for w in [digest.post_issue_comment(source, repo, issue, text)] if w]
     report.log.info("%s", done.summary())
     for warning in done.warnings:
         report.log.warning("warning: %s", warning)

@@ -50,6 +50,11 @@ class Environment:
     lake_data_path: str | None = None  # MERGELENS_LAKE_DATA_PATH: a directory or s3://BUCKET/PREFIX/
     s3: S3Settings = field(default_factory=lambda: S3Settings())
     work_calendar: str | None = None  # MERGELENS_WORK_CALENDAR: working hours (unset or empty: keep the DB's)
+    # A GitHub App instead of the token (fetcher/credentials.py): its id and private key (PEM
+    # text, or a file holding it). The key is a secret: no repr.
+    app_id: str | None = None  # MERGELENS_APP_ID
+    app_private_key: str | None = field(default=None, repr=False)  # MERGELENS_APP_PRIVATE_KEY
+    app_private_key_file: str | None = None  # MERGELENS_APP_PRIVATE_KEY_FILE
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
@@ -85,6 +90,9 @@ class Environment:
                 session_token=env.get("AWS_SESSION_TOKEN") or None,
             ),
             work_calendar=env.get("MERGELENS_WORK_CALENDAR", "").strip() or None,
+            app_id=env.get("MERGELENS_APP_ID", "").strip() or None,
+            app_private_key=env.get("MERGELENS_APP_PRIVATE_KEY", "").strip() or None,
+            app_private_key_file=env.get("MERGELENS_APP_PRIVATE_KEY_FILE", "").strip() or None,
         )
 
 

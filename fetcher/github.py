@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import requests
 from github import Auth, Github, GithubException
 from github.CheckRun import CheckRun
 from github.PaginatedList import PaginatedList
@@ -61,7 +62,9 @@ class FetchFailed(MergelensError):
 class GitHubSource:
     """A PyGithub client configured for mergelens, and the fetch of one PR."""
 
-    def __init__(self, settings: ClientSettings) -> None:
+    def __init__(self, settings: ClientSettings, auth: Auth.Auth | None = None) -> None:
+        """``auth``: how requests authenticate (fetcher.credentials: a GitHub App's installation
+        token); None: ``settings.token``."""
         self.settings = settings
         self.usage = ApiUsage()
         # The retry under every request of this client; also mountable on a requests session for
@@ -75,7 +78,7 @@ class GitHubSource:
             secondary_rate_wait=settings.secondary_rate_wait,
         )
         self.github = Github(
-            auth=Auth.Token(settings.token),
+            auth=auth or Auth.Token(settings.token),
             base_url=settings.api_url.rstrip("/"),
             per_page=PER_PAGE,
             retry=retry,
@@ -128,7 +131,30 @@ class GitHubSource:
 
         Pages are fetched as the caller iterates, so stopping early saves requests."""
         pulls = self.repository(full_name).get_pulls(state="closed", sort="updated", direction="desc")
-        yield from payloads(pulls)
+        try:
+            yield from payloads(pulls)
+        except (GithubException, requests.RequestException) as exc:
+            failure = github_policy.classify(exc)
+            if failure.kind is Kind.UNAUTHORIZED:
+                raise MergelensError(failure.token_rejected()) from None
+            raise MergelensError(f"could not list the closed PRs of {full_name}: {failure.message}") from None
+
+    def repositories(self, org: str, installation: bool) -> list[dict[str, Any]]:
+        """The repositories of ``org`` these credentials read (payloads): a GitHub App's
+        installation lists its own (``GET /installation/repositories``: only the repositories it
+        was granted), a token those of the organisation (``GET /orgs/{org}/repos``)."""
+        requester = self.github.requester
+        if installation:
+            listed = PaginatedList(Repository, requester, "/installation/repositories", None, list_item="repositories")
+        else:
+            listed = PaginatedList(Repository, requester, f"/orgs/{org}/repos", {"type": "all"})
+        try:
+            return list(payloads(listed))
+        except (GithubException, requests.RequestException) as exc:
+            failure = github_policy.classify(exc)
+            if failure.kind is Kind.UNAUTHORIZED:
+                raise MergelensError(failure.token_rejected()) from None
+            raise MergelensError(f"could not list the repositories of {org}: {failure.message}") from None
 
     def _section_fetchers(self, repo: Repository, pr: PullRequest) -> dict[str, Callable[[], list[dict]]]:
         head_sha = pr.raw_data["head"]["sha"]

@@ -22,6 +22,7 @@ from fetcher.sync import SyncResult
 
 log = logging.getLogger("mergelens")
 
+ICONS = {"complete": "✅", "partial": "⚠️", "failed": "❌", "skipped": "⏭️", "incomplete": "⏸️"}
 MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
 
 
@@ -71,8 +72,19 @@ def annotation(level: str, title: str, message: str) -> str:
     return f"::{level} title={prop(title)}::{data(message)}"
 
 
+def repositories_line(run: RunResult) -> str:
+    """Organisation mode: how each repository ended, in one line."""
+    grouped = run.by_status()
+    counts = ", ".join(f"{len(names)} {status}" for status, names in grouped.items())
+    line = f"{run.command} over {len(run.repos or [])} repositories: {counts}"
+    for status in ("partial", "failed"):
+        if grouped.get(status):
+            line += f"; {status}: {', '.join(grouped[status])}"
+    return line
+
+
 def annotations_for(run: RunResult) -> list[str]:
-    lines = []
+    lines = [line for each in run.repos or [] for line in annotations_for(each)]
     for result in run.results:
         where = f"{result.repo}#{result.pr_number}"
         for error in result.errors:
@@ -124,7 +136,9 @@ def step_summary(run: RunResult, server_url: str = "https://github.com") -> str:
     """The Markdown report for $GITHUB_STEP_SUMMARY."""
     lines = ["## mergelens", ""]
     status = run.status
-    icon = {"complete": "✅", "partial": "⚠️", "failed": "❌", "skipped": "⏭️", "incomplete": "⏸️"}.get(status, "")
+    icon = ICONS.get(status, "")
+    if run.repos is not None:
+        return repositories_summary(run, server_url)
     pr = run.synced
     if pr is not None:
         url = f"{server_url}/{pr.repo}/pull/{pr.pr_number}"
@@ -204,6 +218,25 @@ def step_summary(run: RunResult, server_url: str = "https://github.com") -> str:
         lines.append(f"{markdown_text(storage.location)}{size_text}")
         for note in storage.notes:
             lines.append(f"\n> [!WARNING]\n> {markdown_text(note)}")
+    return "\n".join(lines) + "\n"
+
+
+def repositories_summary(run: RunResult, server_url: str) -> str:
+    """Organisation mode: a table of the repositories and how each ended, then each one's report."""
+    lines = [
+        "## mergelens",
+        "",
+        f"{ICONS.get(run.status, '')} **{run.status}**: {markdown_text(repositories_line(run))}",
+    ]
+    lines += ["", "| repository | status | |", "|---|---|---|"]
+    for each in run.repos or []:
+        note = markdown_text(each.error) if each.status == "failed" else ""
+        repo = markdown_text(each.repo)
+        lines.append(f"| {repo} | {ICONS.get(each.status, '')} {each.status} | {note} |")
+    for each in run.repos or []:
+        if each.status != "failed":
+            own = step_summary(each, server_url).replace("\n### ", "\n#### ")  # under the repository's heading
+            lines += ["", own.replace("## mergelens", f"### {markdown_text(each.repo)}", 1)]
     return "\n".join(lines) + "\n"
 
 

@@ -31,6 +31,7 @@ class RunResult:
     open_prs: dict[str, Any] | None = None  # open-prs: OpenPrsReport.as_dict
     digest: str | None = None  # open-prs: the digest's Markdown, for the step summary
     storage: UpdateResult[Any] | None = None
+    repos: list[RunResult] | None = None  # organisation mode (--repos, --org): each repository's run, in order
     api_requests: int = 0
     duration_s: float = 0.0
 
@@ -52,7 +53,23 @@ class RunResult:
         """The run's duration as reported (a sync reports its PR's)."""
         return round(self.synced.duration_s if self.synced else self.duration_s, 3)
 
+    def by_status(self) -> dict[str, list[str]]:
+        """Organisation mode: the repositories of each status (complete, partial, failed, ...)."""
+        grouped: dict[str, list[str]] = {}
+        for run in self.repos or []:
+            grouped.setdefault(run.status, []).append(str(run.repo))
+        return grouped
+
     def as_dict(self) -> dict[str, Any]:
+        if self.repos is not None:
+            return {
+                "status": self.status,
+                "command": self.command,
+                "repositories": self.by_status(),
+                "repos": {str(run.repo): run.as_dict() for run in self.repos},
+                "api_requests": self.api_requests,
+                "duration_s": round(self.duration_s, 3),
+            }
         if self.status == "failed":
             return {"status": "failed", "error": self.error, "repo": self.repo, "pr_number": self.pr_number}
         if self.status == "skipped":

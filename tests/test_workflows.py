@@ -387,3 +387,99 @@ def test_ci_workflow():
         "cache-dependency-path": "requirements.txt\nrequirements-dev.txt\n",
     }
     assert job["steps"][-1]["run"].strip() == "bash .ci/run"
+
+
+# --- organisation mode: the central workflow and the per-repository caller ------------------------
+
+ORG = WORKFLOWS / "mergelens-org.yml"
+CALLER = ROOT / "examples" / "mergelens-caller.yml"
+ORG_FILES = [ORG, CALLER]
+CALLER_USES = re.compile(
+    r"^\s*uses:\s+[\w.-]+/[\w.-]+/\.github/workflows/mergelens-org\.yml@[0-9a-f]{40} # v\d+\.\d+\.\d+\s*$"
+)
+
+
+def test_actionlint_passes_on_the_organisation_files():
+    result = run_tool(["actionlint", "-no-color", "-oneline", *map(str, ORG_FILES)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("persona", ["regular", "pedantic", "auditor"])
+def test_zizmor_finds_nothing_in_the_organisation_files(persona):
+    result, findings = zizmor("--persona", persona, *map(str, ORG_FILES))
+    assert findings == [], json.dumps(findings, indent=1)[:4000]
+    assert result.returncode == 0, result.stderr
+    unignored = zizmor("--persona", "auditor", "--no-ignores", *map(str, ORG_FILES))[1]
+    # the one ignore: the caller's pull_request_target, justified on its line
+    assert [
+        (Path(f["locations"][0]["symbolic"]["key"]["Local"]["verbatim_path"]).name, f["ident"]) for f in unignored
+    ] == [("mergelens-caller.yml", "dangerous-triggers")]
+    [line] = [ln for ln in CALLER.read_text(encoding="utf-8").splitlines() if "zizmor:" in ln]
+    assert "# zizmor: ignore[dangerous-triggers] -- safe:" in line
+
+
+@pytest.mark.parametrize("path", ORG_FILES, ids=lambda p: p.name)
+def test_organisation_files_ask_for_the_least(path):
+    doc = load(path)
+    assert doc["permissions"] == {}
+    text = path.read_text(encoding="utf-8")
+    for job in doc["jobs"].values():
+        granted = job["permissions"]
+        assert set(granted) <= READ_SCOPES and set(granted.values()) == {"read"}, granted
+        for scope in granted:  # each scope says why it is there
+            assert any(re.search(rf"^\s*{scope}: read\s+#\s*\S", ln) for ln in text.splitlines()), scope
+
+
+def test_central_jobs_read_nothing_but_their_own_code():
+    jobs = load(ORG)["jobs"]
+    assert set(jobs) == {"merge", "organisation", "compact"}
+    # the App reads the organisation's repositories; the job's own token reads only this one
+    assert jobs["organisation"]["permissions"] == {"contents": "read"}
+    assert jobs["compact"]["permissions"] == {"contents": "read"}
+    assert jobs["merge"]["permissions"] == dict.fromkeys(READ_SCOPES - {"actions"}, "read")
+    # the App key only where the App is used
+    assert [name for name, job in jobs.items() if "MERGELENS_APP_PRIVATE_KEY" in json.dumps(job)] == ["organisation"]
+
+
+def test_lake_writers_are_not_serialised_per_repository():
+    jobs = load(ORG)["jobs"]
+    merge = jobs["merge"]["concurrency"]
+    assert merge["cancel-in-progress"] is False
+    assert "github.event.pull_request.number" in merge["group"]  # only the same PR's runs wait
+    assert jobs["organisation"]["concurrency"]["cancel-in-progress"] is False
+    assert (
+        jobs["merge"]["if"] == "github.event_name == 'pull_request_target' && github.event.pull_request.merged == true"
+    )
+
+
+def test_organisation_uses_are_pinned():
+    for path in ORG_FILES:
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if re.match(r"^\s*(-\s+)?uses:", ln)]
+        assert lines
+        for line in lines:
+            assert PINNED_USES.match(line) or CALLER_USES.match(line), line.strip()
+    # the same action versions as the merge workflow
+    pinned = {
+        ln.split("uses:")[1].strip() for ln in MERGELENS.read_text(encoding="utf-8").splitlines() if "uses:" in ln
+    }
+    for line in ORG.read_text(encoding="utf-8").splitlines():
+        if "uses:" in line:
+            assert line.split("uses:")[1].strip() in pinned
+
+
+@pytest.mark.parametrize("path", ORG_FILES, ids=lambda p: p.name)
+def test_organisation_files_never_check_out_the_pr_or_expand_text_in_run(path):
+    doc = load(path)
+    assert head_checkouts(doc) == []
+    for step in steps_of(doc) if "jobs" in doc and all("steps" in j for j in doc["jobs"].values()) else []:
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+        assert "${{" not in step.get("run", ""), step["run"]
+
+
+def test_caller_passes_named_secrets_and_the_pinned_commit():
+    job = load(CALLER)["jobs"]["mergelens"]
+    assert triggers(load(CALLER)) == {"pull_request_target": {"types": ["closed"]}}
+    assert job["secrets"] != "inherit" and set(job["secrets"]) <= set(triggers(load(ORG))["workflow_call"]["secrets"])
+    assert job["uses"].endswith("@" + job["with"]["mergelens-ref"])

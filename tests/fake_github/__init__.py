@@ -7,6 +7,7 @@ serves real recorded payloads verbatim instead (``tests/realdata.py`` loads them
 
 from __future__ import annotations
 
+from .apps import FakeApp
 from .faults import Fault
 from .model import (
     Artifact,
@@ -31,6 +32,7 @@ __all__ = [
     "Artifact",
     "CheckRun",
     "Commit",
+    "FakeApp",
     "FakeGitHub",
     "Fault",
     "FileChange",

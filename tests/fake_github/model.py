@@ -225,6 +225,7 @@ class Repository:
     id: int
     private: bool = False
     default_branch: str = "main"
+    archived: bool = False
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     artifacts: list[Artifact] = field(default_factory=list)
     # plain issues (not PRs) by number, with the comments posted to them (POST /issues/{n}/comments)

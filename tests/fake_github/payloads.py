@@ -196,7 +196,7 @@ def repo_payload(repo: Repository, api: str) -> Json:
         "has_discussions": False,
         "forks_count": 0,
         "mirror_url": None,
-        "archived": False,
+        "archived": repo.archived,
         "disabled": False,
         "open_issues_count": open_count,
         "license": {

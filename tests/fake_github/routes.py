@@ -23,6 +23,7 @@ PR_COMMITS_CAP = 250
 PR_FILES_CAP = 3000
 
 _REPO = r"^/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
+ORG_REPOS = re.compile(r"^/orgs/(?P<org>[^/]+)/repos$")
 
 
 @dataclass
@@ -362,8 +363,19 @@ def recorded_reply(
     return Reply(200, chunk, link)
 
 
+def org_repos(repos: Iterable[Repository | RecordedRepository], org: str, query: dict[str, str], url: str) -> Reply:
+    """GET /orgs/{org}/repos: the organisation's repositories (archived ones too), paginated."""
+    mine = [repo for repo in repos if isinstance(repo, Repository) and repo.owner.lower() == org.lower()]
+    if not mine:
+        return not_found()
+    chunk, link = paginate([payloads.full_repo_payload(repo, url.rsplit("/orgs/", 1)[0]) for repo in mine], query, url)
+    return Reply(200, chunk, link)
+
+
 def route(repos: Iterable[Repository | RecordedRepository], path: str, query: dict[str, str], api: str) -> Reply:
     """Answer a GET. Owner and repository names match case-insensitively, as on GitHub."""
+    if (org := ORG_REPOS.match(path)) is not None:
+        return org_repos(repos, org["org"], query, f"{api}{path}")
     for pattern, handler in ROUTES:
         match = pattern.match(path)
         if match is None:

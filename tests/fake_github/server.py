@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import graphql
+from .apps import FakeApp
 from .faults import PRIMARY_RATE_LIMIT_DOCS, Fault, FaultPlan, primary_rate_limit_message
 from .model import IssueComment, RecordedRepository, Repository, User
 from .payloads import error_payload
@@ -52,13 +53,20 @@ class FakeGitHub:
     ``invalid_graphql`` (queries that failed validation against GitHub's schema: a test using
     the ``serve`` fixture fails when this is not empty), ``graphql_max_pull_requests`` (a query
     asking for more PRs than this "times out": 502, points spent, as GitHub does for big
-    nested queries). Faults added on the path ``/graphql`` apply to both prefixes."""
+    nested queries). Faults added on the path ``/graphql`` apply to both prefixes.
+
+    ``app``: a GitHub App (fake_github.apps) whose installation tokens are accepted beside ``token``."""
 
     def __init__(
-        self, repos: list[Repository | RecordedRepository], token: str | None = "test-token", api_prefix: str = ""
+        self,
+        repos: list[Repository | RecordedRepository],
+        token: str | None = "test-token",
+        api_prefix: str = "",
+        app: FakeApp | None = None,
     ) -> None:
         self.repos = repos
         self.token = token
+        self.app = app
         self.api_prefix = api_prefix.rstrip("/")
         self.latency_s = 0.0
         self.rate_limit_limit = 5000
@@ -199,7 +207,7 @@ class FakeGitHub:
             return True
 
     def _authorised(self, header: str | None) -> bool:
-        if self.token is None:
+        if self.token is None and self.app is None:
             return True
         return header in (f"token {self.token}", f"Bearer {self.token}")
 
@@ -259,12 +267,21 @@ class FakeGitHub:
                 return
             extra_headers = {k.lower(): v for k, v in fault.headers.items()}
 
-        if not self._authorised(handler.headers.get("Authorization")):
-            reply = Reply(401, error_payload("Bad credentials", 401))
+        authorization = handler.headers.get("Authorization")
+        app_reply = self.app.answer(method, path, authorization, self._model_repos()) if self.app else None
+        grant = self.app.grant_for(authorization) if self.app and app_reply is None else None
+        # an installation token sees only its installation's repositories
+        repos = list(self.repos) if grant is None or self.app is None else self.app.visible(grant, self._model_repos())
+        if app_reply is not None:
+            reply = app_reply
+        elif grant.expired() if grant is not None else not self._authorised(authorization):
+            reply = Reply(401, error_payload("Bad credentials", 401))  # an expired installation token too
+        elif path == "/installation/repositories" and grant is not None and self.app is not None:
+            reply = self.app.installation_repositories(grant, self._model_repos(), query, f"{self.api_url}{path}")
         elif path == "/rate_limit":  # GitHub does not count this one against the limit
             reply = Reply(200, self._rate_limit_status_payload())
         elif path == "/graphql" and method == "POST" and prefixed:
-            reply = self._graphql(handler.body)
+            reply = self._graphql(handler.body, [repo for repo in repos if isinstance(repo, Repository)])
             extra_headers = {**extra_headers, **self._graphql_headers()}
         elif not self._spend_rate_limit():
             status = self.rate_limit_status
@@ -276,7 +293,7 @@ class FakeGitHub:
             reply = Reply(404, error_payload("Not Found", 404))
         else:
             try:
-                reply = route(list(self.repos), path, query, self.api_url)
+                reply = route(repos, path, query, self.api_url)
             except Exception as exc:  # a bug in the fake: answer 500 rather than hang the client
                 reply = Reply(500, error_payload(f"fake_github error: {exc!r}", 500))
         headers = {**self._rate_headers(), **extra_headers}
@@ -307,11 +324,11 @@ class FakeGitHub:
         url = f"{self.api_url}/repos/{repo.full_name}/issues/comments/{comment.id}"
         return Reply(201, {"id": comment.id, "url": url, "body": text, "created_at": now.isoformat()})
 
-    def _graphql(self, body: bytes) -> Reply:
+    def _graphql(self, body: bytes, repos: list[Repository]) -> Reply:
         """Points, not requests: a GraphQL query does not count against the REST limit."""
         try:
             status, payload, record = graphql.answer(
-                self._model_repos(),
+                repos,
                 body,
                 self.api_url,
                 self.graphql_budget,
