@@ -510,6 +510,8 @@ REPOSITORY_FIGURES: tuple[tuple[str, str], ...] = (
     ("first_review_median", _overview_aggregate("first_review_median")),
     ("review_rounds_median", "median(review_rounds)"),
     ("review_rounds_mean", _overview_aggregate("review_rounds_mean")),
+    # the stages' means (as weekly_stages): how a repository's PR time divides among them
+    *((f"{name}_mean", f"avg({name})") for name in STAGES),
 )
 
 

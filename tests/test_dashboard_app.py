@@ -536,7 +536,7 @@ def test_repositories_compares_each_repository_and_rolls_up_every_pr(
     assert everyone.review_rounds_mean == pytest.approx(0.2) and everyone.ci_failure_rate == pytest.approx(1 / 3)
     assert "open_prs" not in table.columns  # no open-PR snapshot in this DB
     assert any("not the median of the repositories' medians" in c.value for c in at.caption)
-    assert any('"mark":{"type":"tick"' in node.proto.spec.replace(" ", "") for node in charts(at))
+    assert len(charts(at)) == 1
 
 
 def charts(at: AppTest) -> list[Any]:

@@ -37,6 +37,9 @@ def render(q: Query, filters: Filters) -> None:
     st.dataframe(
         shown,
         hide_index=True,
+        column_order=[
+            column for column in shown.columns if not column.endswith("_mean") or column.startswith("review")
+        ],
         column_config={
             "repo": st.column_config.TextColumn("repository", pinned=True),
             "merged_prs": st.column_config.NumberColumn("merged PRs", format="%d"),
@@ -60,50 +63,49 @@ def render(q: Query, filters: Filters) -> None:
     st.subheader("Median cycle time by repository, and its stages")
     chart(stage_bars(frame.assign(repo=frame["repo"].where(~frame["total"], ALL))))
     st.caption(
-        "Each bar: the median of each stage, stacked in order; the black tick: the median cycle time. "
+        "Each bar is the median cycle time, divided among the stages in proportion to the hours the PRs spent in "
+        "each (the stages' means, as on the Trends page). "
         + " ".join(f"{label(name)}: {METRIC_BY_NAME[name].definition}." for name in STAGES)
     )
 
 
-def stage_bars(frame: pd.DataFrame) -> alt.LayerChart:
-    """A bar per repository (slowest first, the roll-up last) of its stage medians stacked, and a
-    tick at its median cycle time."""
-    order = [
-        *frame[frame["repo"] != ALL].sort_values("cycle_time_median", ascending=False)["repo"],
-        ALL,
-    ]
-    stages = frame.melt(
-        id_vars="repo", value_vars=[f"{name}_median" for name in STAGES], var_name="stage", value_name="hours"
+def stage_bars(frame: pd.DataFrame) -> alt.Chart:
+    """A bar per repository (slowest first, the roll-up last) as long as its median cycle time,
+    split among the stages by their share of its PRs' hours."""
+    order = [*frame[frame["repo"] != ALL].sort_values("cycle_time_median", ascending=False)["repo"], ALL]
+    means = frame[[f"{name}_mean" for name in STAGES]]
+    shares = means.div(means.sum(axis=1).where(lambda total: total > 0), axis=0)
+    parts = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "repo": frame["repo"],
+                    "order": index,
+                    "stage": label(name),
+                    "share": shares[f"{name}_mean"],
+                    "hours": shares[f"{name}_mean"] * frame["cycle_time_median"],
+                    "cycle_time_median": frame["cycle_time_median"],
+                }
+            )
+            for index, name in enumerate(STAGES)
+        ],
+        ignore_index=True,
     )
-    position = {f"{name}_median": index for index, name in enumerate(STAGES)}
-    stages = stages.assign(
-        order=stages["stage"].map(position), stage=stages["stage"].map(lambda s: label(s.removesuffix("_median")))
-    )
-    y = alt.Y("repo:N", sort=order, title=None)
-    bars = (
-        alt.Chart(stages)
+    return (
+        alt.Chart(parts)
         .mark_bar()
         .encode(
-            y=y,
-            x=alt.X("hours:Q", title="hours (median)", stack="zero"),
+            y=alt.Y("repo:N", sort=order, title=None),
+            x=alt.X("hours:Q", title="median cycle time (hours)", stack="zero"),
             color=alt.Color(
                 "stage:N", title=None, sort=[label(name) for name in STAGES], legend=alt.Legend(orient="top")
             ),
             order=alt.Order("order:Q"),
-            tooltip=["repo:N", "stage:N", alt.Tooltip("hours:Q", format=".1f", title="median hours")],
-        )
-    )
-    ticks = (
-        alt.Chart(frame)
-        .mark_tick(color="black", thickness=3, size=24)
-        .encode(
-            y=y,
-            x=alt.X("cycle_time_median:Q"),
             tooltip=[
                 "repo:N",
                 alt.Tooltip("cycle_time_median:Q", format=".1f", title="median cycle time (h)"),
-                alt.Tooltip("merged_prs:Q", title="merged PRs"),
+                "stage:N",
+                alt.Tooltip("share:Q", format=".0%", title="share of the PRs' hours"),
             ],
         )
     )
-    return bars + ticks
