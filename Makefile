@@ -45,8 +45,11 @@ ifneq ($(DASHBOARD),0)
 		--server.port $(PORT) --browser.gatherUsageStats false
 endif
 
-dashboard: $(VENV)/.installed
-	$(PY) -m streamlit run dashboard/app.py --server.headless true --server.address 127.0.0.1 --server.port $(PORT) \
+# A DuckLake (MERGELENS_DB=ducklake:...) is read by the DuckLake line's interpreter; anything else by .venv.
+DASHBOARD_VENV := $(if $(filter ducklake:%,$(MERGELENS_DB)),$(LAKE_VENV),$(VENV))
+
+dashboard: $(DASHBOARD_VENV)/.installed
+	$(DASHBOARD_VENV)/bin/python -m streamlit run dashboard/app.py --server.headless true --server.address 127.0.0.1 --server.port $(PORT) \
 		--browser.gatherUsageStats false
 
 # The dashboard's browser test drives Debian's Chromium (Playwright's own browser download is

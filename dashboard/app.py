@@ -3,11 +3,12 @@
     MERGELENS_DB=demo.duckdb streamlit run dashboard/app.py
 
 The DB (``MERGELENS_DB``, default ``mergelens.duckdb``; ``s3://…`` and ``artifact:NAME`` are read
-through a local copy, ``dashboard.remote``) is opened read-only. This file is the
+through a local copy, ``dashboard.remote``; ``ducklake:…`` in place, ``dashboard.lake``, on the
+DuckLake interpreter) is opened read-only. This file is the
 shell: the connection and the query cache, the sidebar filters kept in the URL, and which page
 to show. Each page is a module of ``dashboard.views``; the numbers come from ``dashboard.queries``
-(plain SQL functions), cached per version of the file, so a sync that replaces it shows up on the
-next reload. Text from the DB or the URL is
+(plain SQL functions), cached per version of the file (of a lake: per snapshot), so a sync that
+replaces it shows up on the next reload. Text from the DB or the URL is
 never Markdown or HTML: PR text goes through st.text / st.dataframe, names inside a Markdown
 string through ``literal`` (dashboard.safe); only https links to the GitHub host are links.
 """
@@ -28,15 +29,16 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `streamlit run d
 import duckdb
 import streamlit as st
 
-from dashboard import auth, db, queries, remote, safe
+from dashboard import auth, db, lake, queries, remote, safe
 from dashboard.queries import Filters
 from dashboard.safe import literal
 from dashboard.ui import Query, fmt
-from dashboard.views import ci, explorer, health, now, overview, reviews, trends
+from dashboard.views import ci, explorer, health, now, overview, repositories, reviews, trends
 
 # URL value -> the page's name in the sidebar
 PAGES = {
     "overview": "Overview",
+    "repositories": "Repositories",
     "now": "Now",
     "trends": "Trends",
     "reviews": "Review dynamics",
@@ -47,6 +49,7 @@ PAGES = {
 # every page but the explorer draws from the query function and the filters alone
 RENDER: dict[str, Callable[[Query, Filters], None]] = {
     "overview": overview.render,
+    "repositories": repositories.render,
     "now": now.render,
     "trends": trends.render,
     "reviews": reviews.render,
@@ -54,6 +57,8 @@ RENDER: dict[str, Callable[[Query, Filters], None]] = {
     "health": health.render,
 }
 DEFAULT_DAYS = 90  # the default period: the 90 days up to the latest merge
+# Which version of the DB the cached numbers are of: a file's identity, or a lake's snapshot.
+Key = db.DbKey | lake.LakeKey
 
 
 # --------------------------------------------------------------------------- data access
@@ -103,15 +108,28 @@ def show_freshness(snapshot: remote.Snapshot) -> None:
         st.warning(f"**Showing the last copy fetched; refreshing it failed.** {literal(snapshot.warning)}")
 
 
+@st.cache_resource(show_spinner=False)
+def lake_database(spec: str) -> lake.LakeDatabase:
+    """One reader per lake, shared by every session (Problem: not cached)."""
+    return lake.open_lake_database(spec)
+
+
+def cursor(key: Key) -> duckdb.DuckDBPyConnection:
+    """A cursor per call (sessions run in threads; UTC: db.connect, LakeLocation.connect)."""
+    if isinstance(key, lake.LakeKey):
+        return lake_database(db.configured_location()).cursor(key)
+    return connection(key).cursor()
+
+
 @st.cache_data(max_entries=512, show_spinner=False)
-def run_query(key: db.DbKey, name: str, *args: Any) -> Any:
-    """``queries.<name>(connection, *args)``, cached until the file changes."""
-    with connection(key).cursor() as cursor:  # a cursor per call: sessions run in threads (UTC: db.connect)
-        return getattr(queries, name)(cursor, *args)
+def run_query(key: Key, name: str, *args: Any) -> Any:
+    """``queries.<name>(connection, *args)``, cached until the file changes (a lake: its snapshot)."""
+    with cursor(key) as cur:
+        return getattr(queries, name)(cur, *args)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def table_csv(key: db.DbKey, filters: Filters) -> bytes:
+def table_csv(key: Key, filters: Filters) -> bytes:
     return safe.csv_bytes(run_query(key, "pr_table", filters))
 
 
@@ -229,7 +247,7 @@ def copy_link(params: dict[str, Any]) -> None:
 
 def show_problem(problem: db.Problem) -> None:
     st.title("mergelens")
-    severe = problem.kind in ("unreadable", "not_mergelens", "newer_schema")
+    severe = problem.kind in ("unreadable", "not_mergelens", "newer_schema", "wrong_interpreter")
     (st.error if severe else st.warning)(f"**{problem.title}.** {literal(problem.detail)}")
     if problem.hint:
         st.code(problem.hint, language="bash" if problem.kind != "locked" else None)
@@ -240,14 +258,32 @@ def main() -> None:
     auth.enforce()  # before anything opens the database: a visitor who may not see it gets a login button
     path = db.configured_location()
     try:
-        snapshot = remote_database(path).snapshot() if remote.is_remote(path) else None
-        key = db.file_key(snapshot.path if snapshot else Path(path))
-        connection(key)
+        if lake.is_lake(path):
+            reader = lake_database(path)
+            key: Key = reader.key()
+            shown, snapshot = reader.shown, None  # never the DSN as written: its password
+        else:
+            snapshot = remote_database(path).snapshot() if remote.is_remote(path) else None
+            key = db.file_key(snapshot.path if snapshot else Path(path))
+            connection(key)
+            shown = path
     except db.Problem as problem:
         show_problem(problem)
         return
     if snapshot:
         show_freshness(snapshot)
+    try:
+        show(key, shown)
+    except duckdb.Error as exc:
+        if not isinstance(key, lake.LakeKey):
+            raise
+        show_problem(lake_database(path).unreachable(exc))  # a lake read failed midway: one line, cleaned
+    except db.Problem as problem:  # a lake snapshot reopened for a query could not be
+        show_problem(problem)
+
+
+def show(key: Key, path: str) -> None:
+    """The sidebar and the page, on the DB version ``key`` (``path``: what to call the DB)."""
     q: Query = lambda name, *args: run_query(key, name, *args)  # noqa: E731
     options: queries.FilterOptions = q("filter_options")
     init_state(options)

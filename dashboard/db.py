@@ -16,19 +16,6 @@ import duckdb
 from fetcher.config import DEFAULT_DB
 from fetcher.store import SCHEMA_VERSION, DatabaseRefused, SchemaError, open_database
 
-# The tables the dashboard reads (docs/data-contract.md).
-TABLES = (
-    "pull_requests",
-    "pr_commits",
-    "pr_files",
-    "pr_check_runs",
-    "pr_reviews",
-    "pr_comments",
-    "pr_events",
-    "pr_metrics",
-    "sync_runs",
-)
-
 GET_DATA = """# sample data: a fake GitHub on loopback, no token needed
 make demo DASHBOARD=0 && MERGELENS_DB=demo.duckdb streamlit run dashboard/app.py
 
@@ -41,7 +28,9 @@ python -m fetcher sync --repo OWNER/NAME --pr 1234 --db {db}"""
 class Problem(Exception):
     """The database can't be shown; ``hint`` is what to run (plain text, shown as code)."""
 
-    kind: str  # missing | locked | unreadable | not_mergelens | older_schema | newer_schema | empty | unreachable
+    # missing | locked | unreadable | not_mergelens | older_schema | newer_schema | empty | unreachable
+    # | wrong_interpreter (a DuckLake on an interpreter without the extension: dashboard.lake)
+    kind: str
     title: str
     detail: str
     hint: str = ""

@@ -436,6 +436,8 @@ def unreviewed_prs(con: Connection, filters: Filters) -> pd.DataFrame:
 # --------------------------------------------------------------------------- CI
 
 FAILED_SQL = "c.conclusion IN (" + ", ".join(f"'{c}'" for c in FAILED_CONCLUSIONS) + ")"
+# The share of check runs with a conclusion that failed (an aggregate over ``checks c``).
+FAILURE_RATE_SQL = f"count(*) FILTER (WHERE {FAILED_SQL}) / nullif(count(*) FILTER (WHERE c.conclusion IS NOT NULL), 0)"
 CHECKS_CTE = """checks AS (
     SELECT c.repo, c.pr_number, c.id, c.name, c.head_sha, c.conclusion, c.started_at, c.completed_at, c.html_url,
            coalesce(c.completed_at, c.started_at) AS at
@@ -461,8 +463,7 @@ def check_summary(con: Connection, filters: Filters) -> pd.DataFrame:
         f""", {CHECKS_CTE}, {FLAKY_CTE}
         SELECT c.name, count(*) AS runs, count(DISTINCT (c.repo, c.pr_number)) AS prs,
                count(*) FILTER (WHERE {FAILED_SQL}) AS failures,
-               count(*) FILTER (WHERE {FAILED_SQL}) / nullif(count(*) FILTER (WHERE c.conclusion IS NOT NULL), 0)
-                   AS failure_rate,
+               {FAILURE_RATE_SQL} AS failure_rate,
                median(epoch(c.completed_at) - epoch(c.started_at)) AS median_duration_s,
                coalesce(any_value(fl.flaky_prs), 0) AS flaky_prs
         FROM checks c
@@ -490,6 +491,62 @@ def flaky_checks(con: Connection, filters: Filters) -> pd.DataFrame:
         FROM flaky fl JOIN filtered f ON f.repo = fl.repo AND f.number = fl.pr_number
         LEFT JOIN same_commit s ON s.repo = fl.repo AND s.pr_number = fl.pr_number AND s.name = fl.name
         ORDER BY fl.passed_at DESC, fl.name""",
+    )
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+def _overview_aggregate(key: str) -> str:
+    return next(sql for name, _, sql, _, _ in OVERVIEW_METRICS if name == key)
+
+
+# (column, SQL aggregate over ``filtered``): what the Repositories page compares, each figure as
+# the Overview cards, the stage medians and the weekly trends define it.
+REPOSITORY_FIGURES: tuple[tuple[str, str], ...] = (
+    ("merged_prs", _overview_aggregate("merged_prs")),
+    ("cycle_time_median", _overview_aggregate("cycle_time_median")),
+    *((f"{name}_median", f"median({name})") for name in STAGES),
+    ("first_review_median", _overview_aggregate("first_review_median")),
+    ("review_rounds_median", "median(review_rounds)"),
+    ("review_rounds_mean", _overview_aggregate("review_rounds_mean")),
+    # the stages' means (as weekly_stages): how a repository's PR time divides among them
+    *((f"{name}_mean", f"avg({name})") for name in STAGES),
+)
+
+
+def repository_comparison(con: Connection, filters: Filters) -> pd.DataFrame:
+    """One row per repository of the filtered PRs (``total`` false), then one for all of them
+    together (``total`` true, ``repo`` NULL): REPOSITORY_FIGURES, the CI failure rate of their
+    check runs (``ci_failure_rate``, as ``check_summary``'s), and when open-PR snapshots exist the
+    open PRs of the latest ones (``open_prs``, as ``open_queue`` lists them: the merge dates do not
+    apply). The total is computed over every PR (GROUPING SETS: the median of all PRs, not a
+    median of the repositories' medians); a repository with open PRs and no merge gets a row."""
+    figures = ", ".join(f"{sql} AS {name}" for name, sql in REPOSITORY_FIGURES)
+    frame = _filtered(
+        con,
+        filters,
+        f""", {CHECKS_CTE},
+        prs AS (SELECT repo, grouping(repo) = 1 AS total, {figures} FROM filtered GROUP BY GROUPING SETS ((repo), ())),
+        ci AS (SELECT c.repo, grouping(c.repo) = 1 AS total, {FAILURE_RATE_SQL} AS ci_failure_rate
+               FROM checks c GROUP BY GROUPING SETS ((c.repo), ()))
+        SELECT prs.*, ci.ci_failure_rate
+        FROM prs LEFT JOIN ci ON ci.total = prs.total AND ci.repo IS NOT DISTINCT FROM prs.repo
+        ORDER BY prs.total, prs.repo""",
+    )
+    queue = open_queue(con, filters)
+    if latest_snapshot(con, filters.repos) is None:
+        return frame
+    waiting = queue.groupby("repo").size() if not queue.empty else pd.Series(dtype="int64")
+    unmerged = sorted(set(waiting.index) - set(frame.loc[~frame["total"], "repo"]))
+    if unmerged:
+        rows = pd.DataFrame({"repo": unmerged, "total": False, "merged_prs": 0})
+        frame = pd.concat([frame, rows], ignore_index=True).sort_values(["total", "repo"], ignore_index=True)
+    return frame.assign(
+        open_prs=[
+            len(queue) if total else int(waiting.get(repo, 0))
+            for repo, total in zip(frame["repo"], frame["total"], strict=True)
+        ]
     )
 
 

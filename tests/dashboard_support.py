@@ -18,8 +18,10 @@ from streamlit import config
 
 from fetcher import store
 from fetcher.github import ClientSettings, GitHubSource
+from fetcher.open_prs import take_snapshot
 from fetcher.records import PullRequestBundle, SectionError, pull_request_row
 from fetcher.sync import sync_many
+from fetcher.whose_move import STALE_WORKING_DAYS
 from scripts.demo import DEMO_NOW, store_open_snapshots
 from tests.factories import (
     ACTIONS_BOT,
@@ -72,6 +74,26 @@ def build_demo_db(path: Path, seed: int = 7, n_prs: int = 40) -> Path:
         try:
             store_open_snapshots(source, path, repo, DEMO_NOW)
         finally:
+            source.close()
+    return path
+
+
+ORG_REPOS = (("acme", "rocket", 3), ("acme", "comet", 5), ("umbrella", "probe", 9))  # owner, name, seed
+
+
+def build_org_db(path: Path, n_prs: int = 12) -> Path:
+    """Three generated repositories of two owners in one DB, their merged PRs synced, and one
+    open-PR snapshot of the first (the others have no open PRs known)."""
+    repos = [generate_repository(seed=seed, n_prs=n_prs, owner=owner, name=name) for owner, name, seed in ORG_REPOS]
+    add_open_queue(repos[0], DEMO_NOW)
+    sync_repositories(path, *repos)
+    with FakeGitHub(repos, token=TOKEN) as github:
+        source = GitHubSource(ClientSettings(github.api_url, TOKEN, request_interval=0))
+        con = store.connect(path)
+        try:
+            take_snapshot(source, con, repos[0].full_name, DEMO_NOW, STALE_WORKING_DAYS, digest=False)
+        finally:
+            con.close()
             source.close()
     return path
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -20,9 +21,10 @@ from streamlit.testing.v1 import AppTest
 from dashboard import db as dashboard_db
 from dashboard.app import PAGES, table_csv
 from dashboard.db import file_key
-from dashboard.queries import Filters
+from dashboard.queries import CLOCKS, Filters
+from dashboard.views.repositories import ALL as ALL_REPOSITORIES
 from fetcher import store
-from fetcher.metrics import is_bot
+from fetcher.metrics import STAGES, is_bot
 from tests.dashboard_support import (
     EVIL,
     FORMULA_TITLE,
@@ -36,6 +38,7 @@ from tests.dashboard_support import (
     SCRIPT_TITLE,
     build_hand_db,
     build_hostile_db,
+    build_org_db,
     empty_db,
     loopback,
     session_demo_db,
@@ -499,3 +502,113 @@ def test_trends_shows_size_against_cycle_time(hand_path: Path, monkeypatch: pyte
     assert "PR size against cycle time" in [s.value for s in at.subheader]
     specs = [node.proto.spec for node in nodes(at) if getattr(node, "type", "") == "vega_lite_chart"]
     assert sum('"type":"log"' in spec.replace(" ", "") for spec in specs) == 1  # both axes of one chart
+
+
+# --------------------------------------------------------------------------- repositories side by side
+
+
+@pytest.fixture(scope="module")
+def org_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_org_db(tmp_path_factory.mktemp("org-app") / "org.duckdb")
+
+
+def repositories_table(at: AppTest) -> Any:
+    return next(df.value for df in at.dataframe if "ci_failure_rate" in df.value.columns).set_index("repo")
+
+
+def test_repositories_compares_each_repository_and_rolls_up_every_pr(
+    hand_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(hand_path, monkeypatch, page="repositories", **CURRENT)
+    assert_clean(at)
+    table = repositories_table(at)
+    assert list(table.index) == ["acme/gadgets", "acme/widgets", ALL_REPOSITORIES]
+    widgets, gadgets, everyone = (table.loc[name] for name in ("acme/widgets", "acme/gadgets", ALL_REPOSITORIES))
+    # widgets #1 #2 #3 #5 (dependabot's #4 left out): cycle 24 48 6 24 h; first review 2, 8, 6 h (#3 none);
+    # rounds 0 1 0 0; check runs of #1: test failed, test passed, lint passed
+    assert (widgets.merged_prs, widgets.cycle_time_median, widgets.first_review_median) == (4, 24.0, 6.0)
+    assert (widgets.review_rounds_median, widgets.review_rounds_mean) == (0, 0.25)
+    assert widgets.ci_failure_rate == pytest.approx(1 / 3)
+    assert (gadgets.merged_prs, gadgets.cycle_time_median, gadgets.first_review_median) == (1, 10.0, 3.0)
+    assert pd.isna(gadgets.ci_failure_rate)  # no check runs
+    # every PR of both: 6 10 24 24 48 -> 24 (the median of the two medians would be 17); first review 2 3 6 8 -> 4.5
+    assert (everyone.merged_prs, everyone.cycle_time_median, everyone.first_review_median) == (5, 24.0, 4.5)
+    assert everyone.review_rounds_mean == pytest.approx(0.2) and everyone.ci_failure_rate == pytest.approx(1 / 3)
+    assert "open_prs" not in table.columns  # no open-PR snapshot in this DB
+    assert any("not the median of the repositories' medians" in c.value for c in at.caption)
+    assert len(charts(at)) == 1
+
+
+def charts(at: AppTest) -> list[Any]:
+    return [node for node in nodes(at) if getattr(node, "type", "") == "vega_lite_chart"]
+
+
+def direct_figures(db: Path, clock: str, repos: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    """What the Repositories page must show, straight from the stored rows: per repository and
+    over all of their PRs together (bots' PRs left out, as by default)."""
+    hours = {
+        "cycle_time_median": "cycle_time_hours",
+        **{f"{stage}_median": stage for stage in STAGES},
+        "first_review_median": "time_to_first_review_hours",
+    }
+    if clock == "work":
+        hours = {figure: column.replace("_hours", "_work_hours") for figure, column in hours.items()}
+    medians = ", ".join(f"median(m.{column}) AS {figure}" for figure, column in hours.items())
+    prs = (
+        "FROM pull_requests p LEFT JOIN pr_metrics m USING (repo, number) WHERE p.merged_at IS NOT NULL "
+        f"AND NOT {is_bot('p.author_login', 'p.author_type')} AND (len($repos) = 0 OR list_contains($repos, p.repo))"
+    )
+    figures = f"""count(*) AS merged_prs, {medians}, median(coalesce(m.review_rounds, 0)) AS review_rounds_median,
+                  avg(coalesce(m.review_rounds, 0)) AS review_rounds_mean"""
+    failed = "c.conclusion IN ('failure', 'timed_out', 'startup_failure', 'action_required')"
+    rate = f"count(*) FILTER (WHERE {failed}) / count(c.conclusion)"
+    runs = f"FROM pr_check_runs c JOIN (SELECT p.repo, p.number {prs}) f ON f.repo = c.repo AND f.number = c.pr_number"
+    params = {"repos": list(repos)}
+    with dashboard_db.connect(db) as con:
+        rows = con.execute(f"SELECT p.repo, {figures} {prs} GROUP BY p.repo", params).df().set_index("repo")
+        result = {str(repo): dict(row) for repo, row in rows.iterrows()}
+        result[ALL_REPOSITORIES] = dict(con.execute(f"SELECT {figures} {prs}", params).df().iloc[0])
+        for repo, value in con.execute(f"SELECT c.repo, {rate} {runs} GROUP BY c.repo", params).fetchall():
+            result[repo]["ci_failure_rate"] = value
+        result[ALL_REPOSITORIES]["ci_failure_rate"] = con.execute(f"SELECT {rate} {runs}", params).fetchone()[0]
+    return result
+
+
+def assert_figures(table: Any, expected: dict[str, dict[str, Any]]) -> None:
+    assert sorted(table.index) == sorted(expected)
+    for repo, figures in expected.items():
+        for figure, value in figures.items():
+            shown = table.loc[repo, figure]
+            assert (pd.isna(shown) and pd.isna(value)) or shown == pytest.approx(value), (repo, figure)
+
+
+@pytest.mark.parametrize("clock", list(CLOCKS))
+def test_repositories_figures_are_direct_sql_over_the_same_prs(
+    org_path: Path, monkeypatch: pytest.MonkeyPatch, clock: str
+) -> None:
+    at = app(org_path, monkeypatch, page="repositories", clock=clock)
+    at.sidebar.button[0].click().run()  # "All time"
+    assert_clean(at)
+    table = repositories_table(at)
+    expected = direct_figures(org_path, clock)
+    assert_figures(table.drop(columns="open_prs"), expected)
+    everyone = table.loc[ALL_REPOSITORIES]
+    repos = table.drop(index=ALL_REPOSITORIES)
+    assert everyone.merged_prs == repos["merged_prs"].sum() and len(repos) == 3
+    assert everyone.cycle_time_median != pytest.approx(repos["cycle_time_median"].median())  # not a median of medians
+    # the open PRs of acme/rocket's latest snapshot; none known of the others
+    with dashboard_db.connect(org_path) as con:
+        (waiting,) = con.execute(
+            "SELECT count(*) FROM open_pr_snapshots WHERE repo = 'acme/rocket' AND snapshot_at = "
+            "(SELECT max(snapshot_at) FROM open_pr_snapshot_runs WHERE repo = 'acme/rocket') "
+            f"AND NOT {is_bot('author_login', 'author_type')}"
+        ).fetchone()
+    assert waiting > 0 and table["open_prs"].to_dict() == {
+        "acme/comet": 0, "acme/rocket": waiting, "umbrella/probe": 0, ALL_REPOSITORIES: waiting,
+    }  # fmt: skip
+
+    # the sidebar's repositories: those rows, and the roll-up over theirs alone
+    at.sidebar.multiselect(key="repos").select("acme/comet").select("umbrella/probe").run()
+    assert_clean(at)
+    picked = ("acme/comet", "umbrella/probe")
+    assert_figures(repositories_table(at), direct_figures(org_path, clock, picked))  # no snapshot of theirs

@@ -262,3 +262,25 @@ def test_the_stage_chart_in_working_hours_in_chromium(dashboard_url: str, page: 
     stage_chart.screenshot(path=str(stages))
     if os.environ.get("MERGELENS_UPDATE_SCREENSHOT") == "1":
         shutil.copy(stages, ROOT / "docs" / "stages.png")
+
+
+def test_the_repositories_page_in_chromium(dashboard_url: str, page: object) -> None:
+    p = page  # a playwright.sync_api.Page
+    p.goto(f"{dashboard_url}/?page=repositories", wait_until="networkidle")  # type: ignore[attr-defined]
+    heading = p.get_by_text("Median cycle time by repository, and its stages", exact=True)  # type: ignore[attr-defined]
+    heading.wait_for(timeout=60_000)
+    # the table, and the chart right after the heading, drawn (charts render one by one: wait for it)
+    table = p.locator('[data-testid="stDataFrame"]').first  # type: ignore[attr-defined]
+    table.wait_for(timeout=30_000)
+    stage_chart = p.locator(  # type: ignore[attr-defined]
+        "xpath=//*[normalize-space()='Median cycle time by repository, and its stages']"
+        "/following::*[@data-testid='stVegaLiteChart'][1]"
+    )
+    stage_chart.scroll_into_view_if_needed(timeout=30_000)
+    stage_chart.locator("canvas, svg").first.wait_for(timeout=30_000)
+    wait_until_idle(p)
+    assert p.locator(ERRORS).count() == 0  # type: ignore[attr-defined]
+    assert stage_chart.bounding_box()["height"] > 50
+    # the demo holds one repository: said so, and the roll-up row is there
+    p.get_by_text("One repository in this view", exact=False).wait_for()  # type: ignore[attr-defined]
+    p.get_by_text("not the median of the repositories' medians", exact=False).wait_for()  # type: ignore[attr-defined]

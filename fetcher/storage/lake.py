@@ -204,9 +204,10 @@ class LakeLocation:
             )
         return needed
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
+    def connect(self, read_only: bool = False, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
         """A connection with the extensions loaded from their wheels, the S3 secret set, the lake
-        attached as ``lake`` and made the default database."""
+        attached as ``lake`` and made the default database. A reader (the dashboard) attaches it
+        ``read_only``, and at ``snapshot`` (that version of the lake, whatever commits meanwhile)."""
         needed = self.require_extensions()
         data = self.data_path or ""
         con = duckdb.connect(
@@ -219,8 +220,11 @@ class LakeLocation:
             con.execute("SET ducklake_max_retry_count = 100")  # DuckLake's own retries (snapshot ids)
             if data.startswith("s3://"):
                 con.execute(self._s3_secret())
-            options = f" (DATA_PATH {sql_literal(data)})" if data else ""
-            con.execute(f"ATTACH {sql_literal(PREFIX + self.catalog.attach)} AS {ALIAS}{options}")
+            options = [f"DATA_PATH {sql_literal(data)}"] if data else []
+            options += ["READ_ONLY"] if read_only else []
+            options += [f"SNAPSHOT_VERSION {int(snapshot)}"] if snapshot is not None else []
+            attach_options = f" ({', '.join(options)})" if options else ""
+            con.execute(f"ATTACH {sql_literal(PREFIX + self.catalog.attach)} AS {ALIAS}{attach_options}")
             con.execute(f"USE {ALIAS}")
         except BaseException:
             con.close()
