@@ -26,8 +26,10 @@ import pandas as pd
 from dashboard.agreements import Agreements, merged_measures, open_measures, working_days
 from fetcher.digest import ORDER as DIGEST_ORDER
 from fetcher.metrics import (
+    FIRST_TIME_CONTRIBUTOR_SQL,
     METRIC_BY_NAME,
     STAGES,
+    WORK_HOURS_TWINS,
     comment_exclusions,
     counted_review_body,
     hours_between,
@@ -35,11 +37,14 @@ from fetcher.metrics import (
     is_bot,
     is_merge_commit,
     review_exclusions,
+    review_rounds_sql,
     reviewer_response_sql,
+    stage_boundaries,
     work_hours_name,
+    working_clock,
 )
 from fetcher.whose_move import STALE_WORKING_DAYS, WHOSE_MOVE_SQL
-from fetcher.work_calendar import stored_calendar
+from fetcher.work_calendar import CLOCK_JOIN, stored_calendar, work_hours_between
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -110,11 +115,12 @@ DURATIONS = (
 
 
 def clocked(column: str, clock: str) -> str:
-    """The ``pr_metrics`` column a duration is read from under ``clock``: on the working clock its
-    working-hours twin (``cycle_time_hours`` -> ``cycle_time_work_hours``), else itself. Pages name
-    the wall-clock column only; this is the one place that maps it."""
+    """The column a duration is read from under ``clock``: on the working clock its working-hours twin
+    (``cycle_time_hours`` -> ``cycle_time_work_hours``, ``response_hours`` -> ``response_work_hours``;
+    ``fetcher.metrics.WORK_HOURS_TWINS``), else itself. Pages and queries name the wall-clock column
+    only; this is the one place that maps it."""
     twin = work_hours_name(column)
-    return twin if clock == "work" and twin in METRIC_BY_NAME else column
+    return twin if clock == "work" and twin in WORK_HOURS_TWINS else column
 
 
 def _utc_midnight(day: date) -> datetime:
@@ -343,82 +349,89 @@ HUMAN_REVIEWS = f"""human_reviews AS (  -- reviewer activity: not a bot, not the
 
 
 def fix_responses(con: Connection, filters: Filters) -> pd.DataFrame:
-    """Each review round (a change request answered by a later commit) and how long the fix took."""
-    return _filtered(
-        con,
-        filters,
-        f""", {HUMAN_REVIEWS}
-        SELECT r.repo, r.pr_number AS number, coalesce(r.reviewer_login, '{GHOST}') AS reviewer,
-               r.submitted_at AS requested_at, min(c.committed_at) AS fixed_at,
-               {hours_between("r.submitted_at", "min(c.committed_at)")} AS fix_response_hours
-        FROM human_reviews r JOIN pr_commits c
-          ON c.repo = r.repo AND c.pr_number = r.pr_number AND c.committed_at > r.submitted_at
-             AND NOT {is_merge_commit("c")}
-        WHERE r.state = 'CHANGES_REQUESTED'
-        GROUP BY r.repo, r.pr_number, r.id, r.reviewer_login, r.submitted_at
-        ORDER BY requested_at""",
-    )
+    """Each review round (``fetcher.metrics.review_rounds_sql``: a change request answered by a later
+    commit; requests of the same second are one round) and how long the fix took, under the filters' clock."""
+    with working_clock(con):
+        return _filtered(
+            con,
+            filters,
+            f""", {HUMAN_REVIEWS},
+            fix_commits AS (
+                SELECT c.repo, c.pr_number, c.committed_at
+                FROM pr_commits c JOIN filtered f ON c.repo = f.repo AND c.pr_number = f.number
+                WHERE NOT {is_merge_commit("c")}
+            )
+            SELECT repo, pr_number AS number, reviewers AS reviewer, submitted_at AS requested_at, fix_at AS fixed_at,
+                   {clocked("fix_response_hours", filters.clock)} AS fix_response_hours
+            FROM ({review_rounds_sql("human_reviews", "fix_commits")})
+            ORDER BY requested_at, repo, number""",
+        )
 
 
 def reviewer_load(con: Connection, filters: Filters) -> pd.DataFrame:
     """Per human reviewer: PRs reviewed, reviews by state, how often first, median pickup.
 
-    A reviewer's pickup on a PR is their first review minus the PR's ready_for_review_at."""
-    return _filtered(
-        con,
-        filters,
-        f""", {HUMAN_REVIEWS},
-        per_pr AS (
-            SELECT repo, pr_number, coalesce(reviewer_login, '{GHOST}') AS reviewer,
-                   min(submitted_at) AS first_at, count(*) AS reviews,
-                   count(*) FILTER (WHERE state = 'CHANGES_REQUESTED') AS changes_requested,
-                   count(*) FILTER (WHERE state = 'APPROVED') AS approvals
-            FROM human_reviews GROUP BY ALL
+    A reviewer's pickup on a PR (``pickup_hours``, and ``pickup_work_hours`` in working hours) runs from
+    the PR's ready_for_review_at to their first review on it; the median is read under the filters' clock."""
+    with working_clock(con):
+        return _filtered(
+            con,
+            filters,
+            f""", {HUMAN_REVIEWS},
+            per_pr AS (
+                SELECT repo, pr_number, coalesce(reviewer_login, '{GHOST}') AS reviewer,
+                       min(submitted_at) AS first_at, count(*) AS reviews,
+                       count(*) FILTER (WHERE state = 'CHANGES_REQUESTED') AS changes_requested,
+                       count(*) FILTER (WHERE state = 'APPROVED') AS approvals
+                FROM human_reviews GROUP BY ALL
+            ),
+            pickups AS (
+                SELECT pp.*, f.first_review_at, {hours_between("f.ready_for_review_at", "pp.first_at")} AS pickup_hours,
+                       {work_hours_between("f.ready_for_review_at", "pp.first_at")} AS pickup_work_hours
+                FROM per_pr pp JOIN filtered f ON f.repo = pp.repo AND f.number = pp.pr_number {CLOCK_JOIN}
+            )
+            SELECT reviewer, count(*) AS prs_reviewed, sum(reviews)::BIGINT AS reviews,
+                   sum(changes_requested)::BIGINT AS changes_requested, sum(approvals)::BIGINT AS approvals,
+                   count(*) FILTER (WHERE first_at = first_review_at) AS first_reviewer,
+                   median({clocked("pickup_hours", filters.clock)}) AS median_pickup_hours
+            FROM pickups GROUP BY reviewer ORDER BY prs_reviewed DESC, reviewer""",
         )
-        SELECT pp.reviewer, count(*) AS prs_reviewed, sum(pp.reviews)::BIGINT AS reviews,
-               sum(pp.changes_requested)::BIGINT AS changes_requested, sum(pp.approvals)::BIGINT AS approvals,
-               count(*) FILTER (WHERE pp.first_at = f.first_review_at) AS first_reviewer,
-               median({hours_between("f.ready_for_review_at", "pp.first_at")}) AS median_pickup_hours
-        FROM per_pr pp JOIN filtered f ON f.repo = pp.repo AND f.number = pp.pr_number
-        GROUP BY pp.reviewer ORDER BY prs_reviewed DESC, pp.reviewer""",
-    )
 
 
 def reviewer_response(con: Connection, filters: Filters) -> pd.DataFrame:
     """Per requested reviewer (a person, or a team as ``owner/slug``), over the review requests of
     the filtered PRs: requests, answered, removed, unanswered at the merge, and the median and p90
-    hours from a request to its answer (``fetcher.metrics.reviewer_response_sql``; docs/metrics.md).
-    The PRs are merged, so no request here is still open."""
+    hours from a request to its answer under the filters' clock (``fetcher.metrics.reviewer_response_sql``;
+    docs/metrics.md). The PRs are merged, so no request here is still open."""
     return _filtered(
         con,
         filters,
         f""", requests AS (
             SELECT q.* FROM pr_review_requests q JOIN filtered f ON f.repo = q.repo AND f.number = q.pr_number
         )
-        {reviewer_response_sql("requests")}""",
+        {reviewer_response_sql("requests", clocked("response_hours", filters.clock))}""",
     )
 
 
-# author_association values of someone new to the repository (FIRST_TIMER: new to GitHub too).
-FIRST_TIME_ASSOCIATIONS = ("FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER")
 FIRST_TIME_GROUPS = ("first-time contributors", "everyone else", "not known")
 
 
 def first_time_contributors(con: Connection, filters: Filters) -> pd.DataFrame:
     """First-time contributors' PRs against the rest: PRs, median cycle time and pickup, review
-    rounds (mean, and the share of PRs with any). By ``pull_requests.author_association``, which is
-    GitHub's as of the fetch; "not known": a PR stored before schema version 3 (NULL)."""
-    first_time = ", ".join(f"'{value}'" for value in FIRST_TIME_ASSOCIATIONS)
+    rounds (mean, and the share of PRs with any). A first-time contributor's PR by
+    ``fetcher.metrics.FIRST_TIME_CONTRIBUTOR_SQL`` (docs/metrics.md); "not known": a PR stored before
+    schema version 3 (no author_association)."""
     first, rest, unknown = FIRST_TIME_GROUPS
     return _filtered(
         con,
         filters,
-        f"""SELECT CASE WHEN author_association IN ({first_time}) THEN '{first}'
-                        WHEN author_association IS NULL THEN '{unknown}' ELSE '{rest}' END AS authors,
+        f"""SELECT CASE WHEN ft.first_time THEN '{first}' WHEN ft.first_time IS NULL THEN '{unknown}'
+                        ELSE '{rest}' END AS authors,
                    count(*) AS prs, median(cycle_time_hours) AS median_cycle_time_hours,
                    median(pickup_hours) AS median_pickup_hours, avg(review_rounds) AS review_rounds_mean,
                    avg((review_rounds > 0)::INTEGER) AS share_with_rounds
-            FROM filtered GROUP BY 1
+            FROM filtered f LEFT JOIN ({FIRST_TIME_CONTRIBUTOR_SQL}) ft ON ft.repo = f.repo AND ft.number = f.number
+            GROUP BY 1
             ORDER BY list_position(['{first}', '{rest}', '{unknown}'], authors)""",
     )
 
@@ -792,6 +805,20 @@ def pr_timeline(con: Connection, repo: str, number: int) -> pd.DataFrame:
     return frame.drop(columns="lane").reset_index(drop=True)
 
 
+STAGE_BOUNDARY_COLUMNS = ["stage", "label", "from_at", "from_event", "to_at", "to_event", "hours", "work_hours"]
+
+
+def pr_stages(con: Connection, repo: str, number: int) -> pd.DataFrame:
+    """One merged PR's four stages as the metrics compute them (``fetcher.metrics.stage_boundaries``):
+    each with its label, the instants that bound it and what each fell on, its hours and working hours;
+    empty for a PR that is not merged."""
+    frame = pd.DataFrame(
+        stage_boundaries(con, repo, number), columns=[c for c in STAGE_BOUNDARY_COLUMNS if c != "label"]
+    )
+    frame.insert(1, "label", frame["stage"].map(lambda name: METRIC_BY_NAME[name].label))
+    return frame
+
+
 @dataclass(frozen=True)
 class Evidence:
     """One metric of one PR, with the rows it was computed from (``counted`` marks the ones used)."""
@@ -897,6 +924,7 @@ def metric_evidence(con: Connection, repo: str, number: int) -> list[Evidence]:
         key,
     )
     force_pushes["counted"] = True
+    stages = pr_stages(con, repo, number)
 
     cycle = pd.DataFrame([{"created_at": p["created_at"], "merged_at": p["merged_at"]}])
     ready_rows = pd.concat(
@@ -921,6 +949,10 @@ def metric_evidence(con: Connection, repo: str, number: int) -> list[Evidence]:
         "commits_after_first_review": commits,
         "total_comments": comments,
         "force_pushes": force_pushes,
+        **{
+            row.stage: stages[stages["stage"] == row.stage].drop(columns=["stage", "label"])
+            for row in stages.itertuples()
+        },
     }
     return [
         Evidence(name, METRIC_BY_NAME[name].label, p[name], METRIC_BY_NAME[name].definition, frame)

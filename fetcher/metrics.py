@@ -11,11 +11,14 @@ are public here: the dashboard and ``make demo`` use them rather than a copy.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import duckdb
 
 from fetcher import work_calendar
+from fetcher.records import GHOST_LOGIN
 
 # GitHub login syntax (and a bot's "[bot]" suffix): what a listed extra bot may look like.
 BOT_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:\[bot\])?$")
@@ -146,6 +149,26 @@ def counted_review_body(review: str) -> str:
     """SQL: a review whose body counts as a comment: not by a bot, and the body is not blank."""
     bot = is_bot(f"{review}.reviewer_login", f"{review}.reviewer_type")
     return f"(NOT {bot} AND trim(coalesce({review}.body, '')) <> '')"
+
+
+def review_rounds_sql(human_reviews: str, fix_commits: str) -> str:
+    """SQL: the review rounds (docs/metrics.md, ``review_rounds``), one row each: a change request
+    among ``human_reviews`` (a table or CTE of human reviews: repo, pr_number, reviewer_login, state,
+    submitted_at) followed by a later commit of ``fix_commits`` (repo, pr_number, committed_at; merge
+    commits already left out). Columns: repo, pr_number, submitted_at, ``reviewers`` (who asked, comma-
+    separated: change requests of the same second are one round), fix_at (the first such commit),
+    fix_response_hours and its twin fix_response_work_hours. Reads the working-hours clock."""
+    return f"""SELECT r.*, {hours_between("r.submitted_at", "r.fix_at")} AS fix_response_hours,
+               {work_calendar.work_hours_between("r.submitted_at", "r.fix_at")} AS fix_response_work_hours
+        FROM (
+            SELECT r.repo, r.pr_number, r.submitted_at,
+                   string_agg(DISTINCT coalesce(r.reviewer_login, '{GHOST_LOGIN}'), ', ') AS reviewers,
+                   min(c.committed_at) AS fix_at
+            FROM {human_reviews} r JOIN {fix_commits} c
+              ON c.repo = r.repo AND c.pr_number = r.pr_number AND c.committed_at > r.submitted_at
+            WHERE r.state = 'CHANGES_REQUESTED'
+            GROUP BY r.repo, r.pr_number, r.submitted_at
+        ) r {work_calendar.CLOCK_JOIN}"""
 
 
 @dataclass(frozen=True)
@@ -319,7 +342,7 @@ WITH prs AS (
     SELECT repo, number, author_login, created_at, merged_at FROM pull_requests WHERE {{scope}}
 ),
 human_reviews AS (  -- reviewer activity: non-bot, not the author, not PENDING, before the merge
-    SELECT r.repo, r.pr_number, r.state, r.submitted_at
+    SELECT r.repo, r.pr_number, r.reviewer_login, r.state, r.submitted_at
     FROM pr_reviews r JOIN prs p ON r.repo = p.repo AND r.pr_number = p.number
     WHERE {human_review("r", "p")}
 ),
@@ -342,20 +365,10 @@ fix_commits AS (  -- commits that can answer a review: merge commits are not fix
     FROM pr_commits c JOIN prs p ON c.repo = p.repo AND c.pr_number = p.number
     WHERE NOT {is_merge_commit("c")}
 ),
-rounds AS (  -- a change request answered by a later commit, and how long the answer took
-    SELECT r.repo, r.pr_number, r.submitted_at,
-           min(c.committed_at) AS fix_at
-    FROM human_reviews r JOIN fix_commits c
-      ON c.repo = r.repo AND c.pr_number = r.pr_number AND c.committed_at > r.submitted_at
-    WHERE r.state = 'CHANGES_REQUESTED'
-    GROUP BY ALL
-),
-round_facts AS (
-    SELECT r.repo, r.pr_number, count(*) AS review_rounds,
-           avg({hours_between("r.submitted_at", "r.fix_at")}) AS avg_fix_response_hours,
-           avg(({work_calendar.clock_at("r.fix_at")} - {work_calendar.clock_at("r.submitted_at")}) / 3600.0)
-               AS avg_fix_response_work_hours
-    FROM rounds r {work_calendar.CLOCK_JOIN}
+round_facts AS (  -- change requests answered by a later commit, and how long the answers took
+    SELECT repo, pr_number, count(*) AS review_rounds, avg(fix_response_hours) AS avg_fix_response_hours,
+           avg(fix_response_work_hours) AS avg_fix_response_work_hours
+    FROM ({review_rounds_sql("human_reviews", "fix_commits")})
     GROUP BY ALL
 ),
 first_commits AS (
@@ -481,8 +494,10 @@ ended AS (
 SELECT k.repo, k.pr_number, k.seq, k.requested_at, k.requested_by_login, k.reviewer_login, k.reviewer_deleted,
        k.team_slug, k.ended_at, k.outcome, k.answered_by_login,
        CASE WHEN k.outcome IN ('reviewed', 'commented') THEN {hours_between("k.requested_at", "k.ended_at")} END
-           AS response_hours
-FROM ended k
+           AS response_hours,
+       CASE WHEN k.outcome IN ('reviewed', 'commented')
+            THEN {work_calendar.work_hours_between("k.requested_at", "k.ended_at")} END AS response_work_hours
+FROM ended k {work_calendar.CLOCK_JOIN}
 WHERE NOT EXISTS (  -- the same reviewer's earlier request, still pending: this one repeats it
     SELECT 1 FROM ended j
     WHERE j.repo = k.repo AND j.pr_number = k.pr_number AND (j.requested_at, j.seq) < (k.requested_at, k.seq)
@@ -505,7 +520,8 @@ def requested_reviewer(request: str) -> str:
     )
 
 
-# Per reviewer, over pr_review_requests rows (alias q): (column, SQL aggregate).
+# Per reviewer, over pr_review_requests rows (alias q): (column, SQL aggregate); {response} is the
+# response column read: response_hours, or its working-hours twin response_work_hours.
 REVIEWER_RESPONSE: tuple[tuple[str, str], ...] = (
     ("requests", "count(*)"),
     ("answered", "count(*) FILTER (WHERE q.outcome IN ('reviewed', 'commented'))"),
@@ -514,15 +530,18 @@ REVIEWER_RESPONSE: tuple[tuple[str, str], ...] = (
     ("removed", "count(*) FILTER (WHERE q.outcome = 'removed')"),
     ("merged_unanswered", "count(*) FILTER (WHERE q.outcome = 'merged')"),
     ("open", "count(*) FILTER (WHERE q.outcome = 'open')"),
-    ("median_response_hours", "median(q.response_hours)"),
-    ("p90_response_hours", "quantile_cont(q.response_hours, 0.9)"),
+    ("median_response_hours", "median(q.{response})"),
+    ("p90_response_hours", "quantile_cont(q.{response}, 0.9)"),
 )
 
 
-def reviewer_response_sql(requests: str = "pr_review_requests") -> str:
+def reviewer_response_sql(requests: str = "pr_review_requests", response: str = "response_hours") -> str:
     """SQL: one row per requested reviewer (``reviewer``, ``is_team``, then REVIEWER_RESPONSE),
-    over ``requests`` (a table or CTE with pr_review_requests's columns), most requested first."""
-    selected = ", ".join(f"{sql} AS {name}" for name, sql in REVIEWER_RESPONSE)
+    over ``requests`` (a table or CTE with pr_review_requests's columns), most requested first; the
+    response times from column ``response`` (``response_hours`` or ``response_work_hours``)."""
+    if response not in ("response_hours", work_hours_name("response_hours")):
+        raise ValueError(f"no response column {response!r}")
+    selected = ", ".join(f"{sql.format(response=response)} AS {name}" for name, sql in REVIEWER_RESPONSE)
     return f"""SELECT {requested_reviewer("q")} AS reviewer, q.team_slug IS NOT NULL AS is_team, {selected}
         FROM {requests} q GROUP BY ALL ORDER BY requests DESC, reviewer"""
 
@@ -533,6 +552,56 @@ METRIC_COLUMNS = tuple(metric.name for metric in (*METRICS, *WORK_HOURS_METRICS)
 METRIC_BY_NAME = {metric.name: metric for metric in (*METRICS, *WORK_HOURS_METRICS)}
 # the instants a working-hours twin reads the clock at
 CLOCKED_INSTANTS = tuple(dict.fromkeys(name for m in WORK_HOURS_METRICS if m.span for name in m.span))
+# Every column with a working-hours twin, by the twin's name: pr_metrics's, pr_review_requests's
+# response_work_hours, and a review round's fix_response_work_hours (review_rounds_sql).
+WORK_HOURS_TWINS = frozenset(
+    {*(m.name for m in WORK_HOURS_METRICS), work_hours_name("response_hours"), work_hours_name("fix_response_hours")}
+)
+
+# What each stage boundary fell on, for the PR explorer: (what, SQL over the instants and facts, alias
+# f), the first that equals the instant wins. Not a second rule: the instants are INSTANTS, computed by
+# the same SQL; this only names which fact each one is (a clamped instant is the boundary before it).
+BOUNDARY_EVENTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "created": (("opened", "f.created_at"),),
+    "draft_end": (
+        ("ready for review", "f.last_ready_for_review_at"),
+        ("opened (never a draft before its first review)", "f.created_at"),
+        ("merged", "f.merged_at"),
+    ),
+    "pickup_end": (
+        ("first review", "f.first_review_at"),
+        ("first response (a comment)", "f.first_response_at"),
+        ("end of draft (answered while a draft)", "f.i_draft_end"),
+        ("merged (nobody responded)", "f.merged_at"),
+    ),
+    "review_end": (
+        ("last approval", "f.last_approval_at"),
+        ("last review (nobody approved)", "f.last_review_at"),
+        ("end of pickup (no review after it)", "f.i_pickup_end"),
+        ("merged", "f.merged_at"),
+    ),
+    "merged": (("merged", "f.merged_at"),),
+}
+
+
+def _instants_sql(scope: str) -> str:
+    """SQL: the per-PR facts of the PRs in ``scope`` (FACTS_SQL), with their INSTANTS (``i_*``) and the
+    working-hours clock read at each instant a twin needs (``work_*``). Needs the clock (``working_clock``)."""
+    instants = ", ".join(f"{sql} AS i_{name}" for name, sql in INSTANTS.items())
+    clocks = ", ".join(f"{work_calendar.clock_at(f'f.i_{name}')} AS work_{name}" for name in CLOCKED_INSTANTS)
+    return f"""SELECT f.*, {clocks}
+        FROM (SELECT f.*, {instants} FROM ({FACTS_SQL.format(scope=scope)}) f) f {work_calendar.CLOCK_JOIN}"""
+
+
+def _scope(repo: str | None, number: int | None, numbers: list[int] | None, column: str) -> tuple[str, list[object]]:
+    """The SQL condition choosing the PRs (by the table's PR-number ``column``) and its parameters."""
+    conditions = ["repo = ?"] if repo is not None else []
+    if number is not None:
+        conditions.append(f"{column} = ?")
+    if numbers is not None:
+        conditions.append(f"list_contains(?::INTEGER[], {column})")
+    params: list[object] = [v for v in (repo, number, None if numbers is None else list(numbers)) if v is not None]
+    return " AND ".join(conditions) or "true", params
 
 
 def recompute(
@@ -545,40 +614,80 @@ def recompute(
     repo, or every PR. Returns rows written.
 
     Runs inside the caller's transaction when there is one."""
-
-    def scope_of(column: str) -> str:  # the PRs chosen, by the table's PR-number column
-        conditions = ["repo = ?"] if repo is not None else []
-        if number is not None:
-            conditions.append(f"{column} = ?")
-        if numbers is not None:
-            conditions.append(f"list_contains(?::INTEGER[], {column})")
-        return " AND ".join(conditions) or "true"
-
-    params: list[object] = [v for v in (repo, number, None if numbers is None else list(numbers)) if v is not None]
-    scope = scope_of("number")
-    facts = FACTS_SQL.format(scope=scope)
-    instants = ", ".join(f"{sql} AS i_{name}" for name, sql in INSTANTS.items())
-    clocks = ", ".join(f"{work_calendar.clock_at(f'f.i_{name}')} AS work_{name}" for name in CLOCKED_INSTANTS)
+    scope, params = _scope(repo, number, numbers, "number")
     selected = ", ".join(f"{metric.sql} AS {metric.name}" for metric in (*METRICS, *WORK_HOURS_METRICS))
-    build_clock(con, scope, params)
-    con.execute(f"DELETE FROM pr_metrics WHERE {scope}", params)
-    inserted = con.execute(
-        f"""INSERT INTO pr_metrics BY NAME
-            SELECT f.repo, f.number, {selected}, now() AS computed_at
-            FROM (SELECT f.*, {clocks}
-                  FROM (SELECT f.*, {instants} FROM ({facts}) f) f {work_calendar.CLOCK_JOIN}) f""",
-        params,
-    ).fetchone()
-    con.execute(f"DELETE FROM pr_review_requests WHERE {scope_of('pr_number')}", params)
-    con.execute(f"INSERT INTO pr_review_requests BY NAME {REVIEW_REQUESTS_SQL.format(scope=scope)}", params)
-    work_calendar.drop_clock(con)
+    with working_clock(con, scope, params):
+        con.execute(f"DELETE FROM pr_metrics WHERE {scope}", params)
+        inserted = con.execute(
+            f"""INSERT INTO pr_metrics BY NAME
+                SELECT f.repo, f.number, {selected}, now() AS computed_at FROM ({_instants_sql(scope)}) f""",
+            params,
+        ).fetchone()
+        con.execute(f"DELETE FROM pr_review_requests WHERE {_scope(repo, number, numbers, 'pr_number')[0]}", params)
+        con.execute(f"INSERT INTO pr_review_requests BY NAME {REVIEW_REQUESTS_SQL.format(scope=scope)}", params)
     return int(inserted[0]) if inserted else 0
 
 
-def build_clock(con: duckdb.DuckDBPyConnection, scope: str, params: list[object]) -> None:
-    """The working-hours clock (``work_calendar.build_clock``) over every day an instant of the PRs in
-    ``scope`` can fall on: from their creation (or first commit) to their merge (today for an open PR)
-    or last commit."""
+def stage_boundaries(con: duckdb.DuckDBPyConnection, repo: str, number: int) -> list[dict[str, object]]:
+    """The four stages of one merged PR as the metrics compute them, in order: ``stage`` (its column),
+    ``from_at``/``from_event`` and ``to_at``/``to_event`` (the instants that bound it and what each fell
+    on, BOUNDARY_EVENTS), ``hours`` and ``work_hours``; empty for a PR that is not stored or not merged."""
+    stages = [m for m in METRICS if m.name in STAGES]
+
+    def named(instant: str) -> str:
+        cases = " ".join(f"WHEN f.i_{instant} = {sql} THEN '{what}'" for what, sql in BOUNDARY_EVENTS[instant])
+        return f"CASE {cases} END"
+
+    selected = ", ".join(
+        f"""{{'stage': '{m.name}', 'from_at': f.i_{m.span[0]}, 'from_event': {named(m.span[0])},
+              'to_at': f.i_{m.span[1]}, 'to_event': {named(m.span[1])}, 'hours': {m.sql},
+              'work_hours': {METRIC_BY_NAME[work_hours_name(m.name)].sql}}}"""
+        for m in stages
+        if m.span
+    )
+    scope = "repo = ? AND number = ?"
+    with working_clock(con, scope, [repo, number]):
+        row = con.execute(
+            f"SELECT [{selected}] FROM ({_instants_sql(scope)}) f WHERE f.merged_at IS NOT NULL", [repo, number]
+        ).fetchone()
+    return list(row[0]) if row else []
+
+
+# author_association values that say the author is new to the repository (FIRST_TIMER: new to GitHub
+# too), and those of the repository's own people (docs/metrics.md, "First-time contributor").
+FIRST_TIME_ASSOCIATIONS = ("FIRST_TIME_CONTRIBUTOR", "FIRST_TIMER")
+MAINTAINER_ASSOCIATIONS = ("OWNER", "MEMBER", "COLLABORATOR")
+
+
+def _sql_list(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{value}'" for value in values)
+
+
+# SQL: each merged PR (repo, number) and whether it is a first-time contributor's (first_time; NULL:
+# not known, the association was not stored). Computed when read, over every merged PR stored, so a
+# PR backfilled later that is older moves the flag: GitHub's author_association is as of the fetch,
+# and a PR fetched after its merge calls its author a CONTRIBUTOR already.
+FIRST_TIME_CONTRIBUTOR_SQL = f"""
+SELECT repo, number,
+       CASE WHEN {is_bot("author_login", "author_type")} THEN false
+            WHEN author_association IN ({_sql_list(FIRST_TIME_ASSOCIATIONS)}) THEN true
+            WHEN author_association IS NULL THEN NULL
+            WHEN author_association IN ({_sql_list(MAINTAINER_ASSOCIATIONS)}) THEN false
+            WHEN author_login IS NULL THEN false  -- a deleted account: whose earlier PRs cannot be told
+            ELSE row_number() OVER (PARTITION BY repo, author_login ORDER BY merged_at, number) = 1
+       END AS first_time
+FROM pull_requests WHERE merged_at IS NOT NULL
+"""
+
+
+@contextmanager
+def working_clock(
+    con: duckdb.DuckDBPyConnection, scope: str = "true", params: list[object] | None = None
+) -> Iterator[None]:
+    """The working-hours clock (``work_calendar.build_clock``) for the statements run inside, over every
+    day an instant of the PRs in ``scope`` (a condition on pull_requests; all of them by default) can fall
+    on: from their creation (or first commit) to their merge (today for an open PR) or last commit.
+    Works on a read-only connection too (a temp table of that connection; the dashboard's)."""
     row = con.execute(
         f"""SELECT greatest(least(first_at::DATE, DATE '2100-01-01'), DATE '1970-01-01'),
                    greatest(least(last_at::DATE, DATE '2100-01-01'), DATE '1970-01-01')
@@ -587,6 +696,13 @@ def build_clock(con: duckdb.DuckDBPyConnection, scope: str, params: list[object]
                              AS last_at
             FROM (SELECT repo, number, created_at, merged_at FROM pull_requests WHERE {scope}) p
             LEFT JOIN pr_commits c ON c.repo = p.repo AND c.pr_number = p.number)""",
-        params,
+        params or [],
     ).fetchone()
     work_calendar.build_clock(con, *(row or (None, None)))
+    try:
+        yield
+    except BaseException:
+        with suppress(duckdb.Error):  # an aborted transaction refuses the drop: its error is the one to see
+            work_calendar.drop_clock(con)
+        raise
+    work_calendar.drop_clock(con)

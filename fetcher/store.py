@@ -29,7 +29,7 @@ from fetcher import metrics, sections
 from fetcher.records import GHOST_LOGIN, PullRequestBundle, Row
 from fetcher.sections import Section
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 def _add_columns(table: str, columns: str) -> str:
@@ -39,7 +39,7 @@ def _add_columns(table: str, columns: str) -> str:
 
 # The last version whose migration changed metric definitions: an older file's metrics are
 # recomputed once it is migrated (as `metrics --recompute` would).
-METRICS_CHANGED = 4
+METRICS_CHANGED = 6
 
 # Each version's DDL by the table it creates or changes, applied in order to bring an older
 # file forward. Never edit a released step: add a new version.
@@ -236,6 +236,11 @@ MIGRATIONS: dict[int, dict[str, str]] = {
             state_reason VARCHAR,                  -- GitHub's close reason, lower-cased; NULL when merged
             closed_by_login VARCHAR, detected_at TIMESTAMPTZ,
             PRIMARY KEY (repo, number, closed_at))""",
+    },
+    # Issue 12: each review request's response in working hours too (derived: migrating a file to 6
+    # recomputes its metrics, METRICS_CHANGED, which fills it).
+    6: {
+        "pr_review_requests": "ALTER TABLE pr_review_requests ADD COLUMN response_work_hours DOUBLE",
     },
 }
 

@@ -230,3 +230,9 @@ def clock_at(instant: str) -> str:
     today = f"wc.days[({day} - wc.first_day) + 1]"
     inside = f"least(greatest(epoch({instant}) - epoch({today}.start_at), 0), {today}.seconds)"
     return f"(CASE WHEN {instant} IS NULL THEN NULL ELSE {today}.before_s + {inside} END)"
+
+
+def work_hours_between(start: str, end: str) -> str:
+    """SQL: the working hours from ``start`` to ``end`` (``clock_at`` of each; needs ``CLOCK_JOIN``),
+    NULL when either is NULL: the working-hours twin of ``metrics.hours_between``."""
+    return f"(({clock_at(end)} - {clock_at(start)}) / 3600.0)"

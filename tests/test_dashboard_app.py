@@ -267,6 +267,24 @@ def test_a_pr_chosen_in_the_url_opens_its_timeline(hand_path: Path, monkeypatch:
     assert metrics(at)["Cycle time"] == "48.0 h"
 
 
+def test_the_explorer_shows_each_stage_and_what_bounds_it(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """widgets #2: draft 08:00-12:00 (ready), pickup to bob's first review 16:00, review to his approval
+    20:00, merge Friday 08:00; in working hours (Mon-Fri 09-17 UTC) 3, 4, 1 and 8 h."""
+    at = app(hand_path, monkeypatch, page="prs", pr="acme/widgets#2", **CURRENT)
+    assert_clean(at)
+    labels = {e.label for e in at.expander}
+    assert {"Draft: 4.0 h", "Pickup (stage): 4.0 h", "Review: 4.0 h", "Merge: 36.0 h"} <= labels
+    bounds = [df.value for df in at.dataframe if "to_event" in df.value.columns]
+    assert [frame["to_event"].tolist() for frame in bounds] == [
+        ["ready for review"],
+        ["first review"],
+        ["last approval"],
+        ["merged"],
+    ]
+    at.sidebar.radio(key="clock").set_value("work").run()
+    assert {"Draft: 3.0 h", "Pickup (stage): 4.0 h", "Review: 1.0 h", "Merge: 8.0 h"} <= {e.label for e in at.expander}
+
+
 def test_picking_a_pr_puts_it_in_the_url(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = app(hand_path, monkeypatch, page="prs", **CURRENT)
     assert_clean(at)
@@ -490,10 +508,41 @@ def test_review_dynamics_shows_reviewer_response_and_first_timers(
     assert by_reviewer.loc["acme/core", "is_team"]  # a team, not linked as a person
     assert by_reviewer.loc["dave", "removed"] == 1
     groups = next(df.value for df in at.dataframe if "authors" in df.value.columns)
-    assert groups["authors"].tolist() == ["everyone else"] and groups["prs"].tolist() == [5]
+    # every author is a CONTRIBUTOR as GitHub said after the merge: the earliest merged PR of alice (#1),
+    # carol (#2) and dave (gadgets #1) are first-time contributors' PRs; alice's #3 and a deleted account's #5 not
+    assert groups["authors"].tolist() == ["first-time contributors", "everyone else"]
+    assert groups["prs"].tolist() == [3, 2]
     at = app(hand_path, monkeypatch, page="reviews", **{"from": "2026-02-15", "to": "2026-02-28"})
     assert_clean(at)
     assert any("No review requests" in info.value for info in at.info)
+
+
+def test_review_dynamics_follows_the_working_hours_switch(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mon-Fri 09:00-17:00 UTC (no calendar stored): hand-computed from tests/dashboard_support.py."""
+
+    def frames(at: AppTest) -> tuple[Any, Any]:
+        load = next(df.value for df in at.dataframe if "median_pickup_hours" in df.value.columns)
+        response = next(df.value for df in at.dataframe if "median_response_hours" in df.value.columns)
+        return load.set_index("reviewer")["median_pickup_hours"], response.set_index("reviewer")
+
+    at = app(hand_path, monkeypatch, page="reviews", **CURRENT)
+    pickup, response = frames(at)
+    assert any("1 rounds: median 2.0 h" in c.value for c in at.caption)  # #2: asked Wed 16:00, fixed 18:00
+    assert pickup.to_dict() == pytest.approx({"bob": 3, "alice": 3, "carol": 6})
+    assert response["median_response_hours"].dropna().to_dict() == pytest.approx(
+        {"bob": 1.5, "acme/core": 1.5, "alice": 2, "carol": 2.5}
+    )
+    at.sidebar.radio(key="clock").set_value("work").run()
+    assert_clean(at)
+    pickup, response = frames(at)
+    assert any("1 rounds: median 1.0 h" in c.value for c in at.caption)  # 16:00-17:00 only
+    # carol reviewed #5 at 06:00, alice gadgets #1 at 03:00: before the working day, 0 working hours
+    assert pickup.to_dict() == pytest.approx({"bob": 3, "alice": 0, "carol": 0})
+    assert response["median_response_hours"].dropna().to_dict() == pytest.approx(
+        {"bob": 1.5, "acme/core": 1.5, "alice": 0, "carol": 2.5}  # alice: asked 01:00, answered 03:00
+    )
+    assert response["merged_unanswered"].to_dict()["bob"] == 1  # counts do not depend on the clock
+    assert not any("wall-clock" in c.value for c in at.caption)
 
 
 def test_trends_shows_size_against_cycle_time(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

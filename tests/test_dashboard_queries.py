@@ -160,10 +160,45 @@ def test_stage_medians_and_the_clocked_columns(hand: duckdb.DuckDBPyConnection) 
 
 def test_the_explorer_draws_a_pr_s_stages_end_to_end(hand: duckdb.DuckDBPyConnection) -> None:
     p = queries.pull_request(hand, "acme/widgets", 2).iloc[0]
-    spans = stage_spans(p, "wall")
+    spans = stage_spans(queries.pr_stages(hand, "acme/widgets", 2), "wall")
     assert spans["at"].iloc[0] == p["created_at"] and spans["end_at"].iloc[-1] == p["merged_at"]
     assert (spans["end_at"].iloc[:-1].to_numpy() == spans["at"].iloc[1:].to_numpy()).all()  # contiguous
-    assert list(stage_spans(p, "work")["hours"]) == [p[s.replace("_hours", "_work_hours")] for s in STAGES]
+    assert list(spans["hours"]) == [p[s] for s in STAGES]
+    assert list(stage_spans(queries.pr_stages(hand, "acme/widgets", 2), "work")["hours"]) == [
+        p[s.replace("_hours", "_work_hours")] for s in STAGES
+    ]
+
+
+def test_each_stage_names_the_events_that_bound_it(hand: duckdb.DuckDBPyConnection) -> None:
+    """widgets #2 (tests/dashboard_support.py), Mon-Fri 09:00-17:00 UTC: opened Wednesday 08:00, ready
+    12:00, bob requests changes 16:00 and approves 20:00, merged Friday 08:00."""
+    stages = queries.pr_stages(hand, "acme/widgets", 2)
+    assert stages[["stage", "from_event", "to_event"]].values.tolist() == [
+        ["stage_draft_hours", "opened", "ready for review"],
+        ["stage_pickup_hours", "ready for review", "first review"],
+        ["stage_review_hours", "first review", "last approval"],
+        ["stage_merge_hours", "last approval", "merged"],
+    ]
+    assert [t.strftime("%a %H:%M") for t in stages["to_at"]] == ["Wed 12:00", "Wed 16:00", "Wed 20:00", "Fri 08:00"]
+    assert stages["hours"].tolist() == [4, 4, 4, 36]
+    assert stages["work_hours"].tolist() == [3, 4, 1, 8]  # 09-12; 12-16; 16-17; Thursday
+    stored = hand.execute(
+        f"SELECT {', '.join(STAGES)} FROM pr_metrics WHERE repo = 'acme/widgets' AND number = 2"
+    ).fetchone()
+    assert tuple(stages["hours"]) == stored  # the same SQL as the stored metrics
+    # widgets #3: nobody but a bot and the author reviewed it; merged 6 h after it opened
+    unreviewed = queries.pr_stages(hand, "acme/widgets", 3)
+    assert unreviewed[["from_event", "to_event", "hours"]].values.tolist() == [
+        ["opened", "opened (never a draft before its first review)", 0],
+        ["opened (never a draft before its first review)", "merged (nobody responded)", 6],
+        ["merged (nobody responded)", "end of pickup (no review after it)", 0],
+        ["end of pickup (no review after it)", "merged", 0],
+    ]
+    assert queries.pr_stages(hand, "acme/widgets", 8).empty  # open: no stages
+    evidence = {e.metric: e for e in queries.metric_evidence(hand, "acme/widgets", 2)}
+    assert evidence["stage_review_hours"].rows[["to_event", "hours", "work_hours"]].values.tolist() == [
+        ["last approval", 4, 1]
+    ]
 
 
 def test_size_distribution(hand: duckdb.DuckDBPyConnection) -> None:
@@ -215,11 +250,46 @@ def test_size_and_cycle_time(hand: duckdb.DuckDBPyConnection) -> None:
     assert frame["cycle_time_hours"].tolist() == pytest.approx([24, 48])
 
 
+def first_time(path: Path) -> dict[tuple[str, int], bool | None]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        rows = con.execute(metrics.FIRST_TIME_CONTRIBUTOR_SQL).fetchall()
+    return {(repo, number): flag for repo, number, flag in rows}
+
+
+def test_first_time_contributor_rule_by_hand(hand_path: Path, tmp_path: Path) -> None:
+    """docs/metrics.md "First-time contributor": GitHub's FIRST_TIME_* association, else the author's
+    earliest merged PR stored for the repository unless OWNER/MEMBER/COLLABORATOR; never a bot's."""
+    copy = shutil.copy(hand_path, tmp_path / "first.duckdb")
+    with duckdb.connect(str(copy)) as con:  # the hand DB calls every person a CONTRIBUTOR (fetched after the merge)
+        con.execute("UPDATE pull_requests SET author_association = 'MEMBER' WHERE repo = 'acme/widgets' AND number = 2")
+        con.execute("UPDATE pull_requests SET author_association = 'FIRST_TIMER' WHERE repo = 'acme/gadgets'")
+        con.execute("UPDATE pull_requests SET author_association = 'FIRST_TIME_CONTRIBUTOR' WHERE number = 7")
+    assert first_time(copy) == {
+        ("acme/gadgets", 1): True,  # dave: GitHub said FIRST_TIMER
+        ("acme/widgets", 6): True,  # bob's earliest merged PR here (17 Feb), a CONTRIBUTOR
+        ("acme/widgets", 7): True,  # bob's second, but GitHub said FIRST_TIME_CONTRIBUTOR at the fetch
+        ("acme/widgets", 1): True,  # alice's earliest (3 March)
+        ("acme/widgets", 3): False,  # alice's second (9 March)
+        ("acme/widgets", 2): False,  # carol's only PR, but she is a MEMBER
+        ("acme/widgets", 4): False,  # dependabot[bot]: a bot never is, though this is its earliest
+        ("acme/widgets", 5): False,  # a deleted account (NONE): no history to tell by
+    }  # the open #8 is no merged PR
+    with duckdb.connect(str(copy)) as con:  # a later backfill stores an older merged PR of alice's
+        con.execute(
+            "INSERT INTO pull_requests (repo, number, author_login, author_type, author_association, created_at, "
+            "merged_at, fetched_at, sync_status) VALUES ('acme/widgets', 90, 'alice', 'User', 'CONTRIBUTOR', "
+            "'2025-12-01 09:00+00', '2025-12-02 09:00+00', now(), 'complete')"
+        )
+        con.execute("UPDATE pull_requests SET author_association = NULL WHERE repo = 'acme/widgets' AND number = 5")
+    flags = first_time(copy)
+    assert (flags["acme/widgets", 90], flags["acme/widgets", 1]) == (True, False)  # no stale flag left on #1
+    assert flags["acme/widgets", 5] is None  # no association stored (before schema version 3): not known
+
+
 def test_first_time_contributors_against_the_rest(hand_path: Path, tmp_path: Path) -> None:
     copy = shutil.copy(hand_path, tmp_path / "first.duckdb")
-    with duckdb.connect(str(copy)) as con:  # what GitHub would have said at the fetch
-        con.execute("UPDATE pull_requests SET author_association = 'FIRST_TIME_CONTRIBUTOR' WHERE number = 2")
-        con.execute("UPDATE pull_requests SET author_association = 'FIRST_TIMER' WHERE repo = 'acme/gadgets'")
+    with duckdb.connect(str(copy)) as con:
+        con.execute("UPDATE pull_requests SET author_association = 'MEMBER' WHERE repo = 'acme/widgets' AND number = 2")
         con.execute("UPDATE pull_requests SET author_association = NULL WHERE repo = 'acme/widgets' AND number = 5")
     con = dashboard_db.connect(copy)
     try:
@@ -227,11 +297,11 @@ def test_first_time_contributors_against_the_rest(hand_path: Path, tmp_path: Pat
     finally:
         con.close()
     assert frame.index.tolist() == ["first-time contributors", "everyone else", "not known"]
-    assert frame["prs"].tolist() == [2, 2, 1]  # widgets #2 + gadgets #1; widgets #1 + #3; widgets #5
-    assert frame["median_cycle_time_hours"].tolist() == pytest.approx([29, 15, 24])  # (48+10)/2, (24+6)/2
-    assert frame["median_pickup_hours"].tolist() == pytest.approx([3.5, 2, 6])  # #3 has no review
-    assert frame["review_rounds_mean"].tolist() == pytest.approx([0.5, 0, 0])
-    assert frame["share_with_rounds"].tolist() == pytest.approx([0.5, 0, 0])
+    assert frame["prs"].tolist() == [2, 2, 1]  # widgets #1 (alice's first) + gadgets #1; #2 (a member) + #3; #5
+    assert frame["median_cycle_time_hours"].tolist() == pytest.approx([17, 27, 24])  # (24+10)/2, (48+6)/2
+    assert frame["median_pickup_hours"].tolist() == pytest.approx([2.5, 4, 6])  # #3 has no review
+    assert frame["review_rounds_mean"].tolist() == pytest.approx([0, 0.5, 0])
+    assert frame["share_with_rounds"].tolist() == pytest.approx([0, 0.5, 0])
 
 
 def test_ci_checks_and_flaky(hand: duckdb.DuckDBPyConnection) -> None:

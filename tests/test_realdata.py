@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from fetcher import metrics
 from fetcher.cli import main
 from fetcher.config import Environment
 from tests.conftest import FAST, REALDATA, TOKEN, environment, query, shared_data
@@ -801,3 +802,20 @@ def test_the_explorers_evidence_agrees_with_the_stored_metrics(synced: Synced) -
         assert pr31.rows["excluded_because"].tolist() == ["after the merge", "after the merge"]
     finally:
         con.close()
+
+
+def test_first_time_contributors_on_the_real_recording(synced: Synced) -> None:
+    # ants' 26 merged PRs were fetched long after their merge: GitHub calls 23 authors CONTRIBUTOR, 2 NONE
+    # and panjf2000 OWNER, none a first-time contributor. The rule (docs/metrics.md) finds each person's
+    # earliest merged PR instead: choleraehyq's #23 (2019-01-22), not #41 or #51; thinkgos's #107, not
+    # #174; TwiN's #185, not #186; never the owner's #48. The other 18 authors have one merged PR each.
+    rows = query(synced.db, f"SELECT number, first_time FROM ({metrics.FIRST_TIME_CONTRIBUTOR_SQL}) WHERE repo = ?",
+                 [ANTS_REPO])  # fmt: skip
+    flags = dict(rows)
+    assert len(flags) == 26 and sum(flags.values()) == 21
+    assert {n for n, first in flags.items() if not first} == {41, 51, 174, 186, 48}
+    assert query(
+        synced.db,
+        "SELECT count(*) FROM pull_requests WHERE repo = ? AND author_association LIKE 'FIRST_TIME%'",
+        [ANTS_REPO],
+    ) == [(0,)]  # what GitHub's association alone would have found

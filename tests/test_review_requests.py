@@ -49,10 +49,12 @@ def requests_pr():
 
 @pytest.fixture
 def synced(serve, cli, db_path):
-    def sync(*pulls):
+    def sync(*pulls, calendar: str | None = None):
         server = serve(repository(*pulls))
+        extra = ("--work-calendar", calendar) if calendar is not None else ()
         for pr in pulls:
-            run = cli(server, "sync", "--repo", "acme/widgets", "--pr", str(pr.number), "--db", str(db_path))
+            args = ("sync", "--repo", "acme/widgets", "--pr", str(pr.number), "--db", str(db_path), *extra)
+            run = cli(server, *args)
             assert run.exit_code == 0, run.stderr
         return db_path
 
@@ -134,3 +136,69 @@ def test_migration_to_4_derives_the_requests(tmp_path):
         assert con.execute("SELECT seq, reviewer_login, outcome FROM pr_review_requests").fetchall() == [
             (0, "bob", "merged")
         ]
+
+
+# --- response in working hours: the same clock as pr_metrics's twins (docs/metrics.md, "Working hours")
+
+
+def test_a_response_over_the_weekend_counts_working_hours_only(synced):
+    """Asked Friday 16:00, answered Monday 10:00 (Mon-Fri 09:00-17:00 UTC): 66 h, of which 2 working."""
+    pr = pull(3, author=ALICE, created="2026-03-06 15:00", merged="2026-03-09 12:00")
+    pr.events = [
+        event("review_requested", "2026-03-06 16:00", requested_reviewer=BOB),
+        event("review_requested", "2026-03-06 16:00", requested_reviewer=CAROL),  # never answered
+    ]
+    pr.reviews = [review(BOB, "APPROVED", "2026-03-09 10:00")]
+    rows = query(
+        synced(pr), "SELECT reviewer_login, response_hours, response_work_hours FROM pr_review_requests ORDER BY seq"
+    )
+    assert rows == [("bob", 66, 2), ("carol", None, None)]  # no answer: no response time on either clock
+
+
+@pytest.mark.parametrize(
+    ("requested", "answered", "hours", "work_hours"),
+    [
+        # spring forward (Sunday 29 March 2026): Friday 16:00 CET is 15:00 UTC, Monday 09:30 CEST 07:30 UTC
+        ("2026-03-27 15:00", "2026-03-30 07:30", 64.5, 1.5),
+        # fall back (Sunday 25 October 2026): Friday 16:00 CEST is 14:00 UTC, Monday 09:30 CET 08:30 UTC
+        ("2026-10-23 14:00", "2026-10-26 08:30", 66.5, 1.5),
+    ],
+)
+def test_a_response_across_a_clock_change_follows_the_zone(synced, requested, answered, hours, work_hours):
+    pr = pull(4, author=ALICE, created=requested, merged=f"{answered[:10]} 12:00")
+    pr.events = [event("review_requested", requested, requested_reviewer=BOB)]
+    pr.issue_comments = [issue_comment(BOB, answered)]
+    db = synced(pr, calendar="tz=Europe/Berlin")
+    assert query(db, "SELECT outcome, response_hours, response_work_hours FROM pr_review_requests") == [
+        ("commented", hours, work_hours)
+    ]
+    with duckdb.connect(str(db), read_only=True) as con:
+        frame = con.execute(metrics.reviewer_response_sql(response="response_work_hours")).df()
+    assert frame["median_response_hours"].tolist() == [work_hours]
+
+
+def test_migration_to_6_fills_the_working_hours_response(tmp_path):
+    """A version-5 file has no response_work_hours: its first write adds it and recomputes every request."""
+    path = tmp_path / "v5.duckdb"
+    con = duckdb.connect(str(path))
+    store.ensure_schema(con, 5)
+    con.execute(
+        "INSERT INTO pull_requests (repo, number, author_login, created_at, merged_at, fetched_at, sync_status) "
+        "VALUES ('acme/widgets', 1, 'alice', '2026-03-06 15:00+00', '2026-03-09 12:00+00', now(), 'complete')"
+    )
+    con.execute(
+        "INSERT INTO pr_events (repo, pr_number, seq, event, created_at, requested_reviewer_login) "
+        "VALUES ('acme/widgets', 1, 0, 'review_requested', '2026-03-06 16:00+00', 'bob')"
+    )
+    con.execute(
+        "INSERT INTO pr_reviews (repo, id, pr_number, reviewer_login, state, submitted_at) "
+        "VALUES ('acme/widgets', 7, 1, 'bob', 'APPROVED', '2026-03-09 10:00+00')"
+    )
+    con.close()
+    with store.connect(path) as con:
+        assert con.execute("SELECT response_hours, response_work_hours FROM pr_review_requests").fetchall() == [(66, 2)]
+
+
+def test_the_response_column_is_one_of_the_two():
+    with pytest.raises(ValueError):
+        metrics.reviewer_response_sql(response="1; DROP TABLE pr_metrics")

@@ -138,18 +138,18 @@ def render(q: Query, filters: Filters, options: FilterOptions, csv: Callable[[],
         pr_detail(q, *target, clock=filters.clock)
 
 
-def stage_spans(pr: pd.Series, clock: str) -> pd.DataFrame:
-    """One merged PR's stages as spans on the time axis (``at`` to ``end_at``, wall clock), each with its
-    hours under ``clock``; empty for a PR that is not merged."""
-    rows, start = [], pr["created_at"]
-    for name in STAGES:
-        if missing(pr[name]) or missing(start):
-            return pd.DataFrame(columns=["kind", "stage", "at", "end_at", "hours"])
-        end = start + pd.Timedelta(hours=float(pr[name]))
-        rows.append({"kind": "stages", "stage": METRIC_BY_NAME[name].label, "at": start, "end_at": end,
-                     "hours": pr[clocked(name, clock)]})  # fmt: skip
-        start = end
-    return pd.DataFrame(rows)
+def stage_spans(stages: pd.DataFrame, clock: str) -> pd.DataFrame:
+    """One merged PR's stages (``queries.pr_stages``: the bounds the metrics use) as spans on the time
+    axis (``at`` to ``end_at``, wall clock), each with its hours under ``clock``."""
+    return pd.DataFrame(
+        {
+            "kind": "stages",
+            "stage": stages["label"],
+            "at": stages["from_at"],
+            "end_at": stages["to_at"],
+            "hours": stages["work_hours" if clock == "work" else "hours"],
+        }
+    )
 
 
 def pr_detail(q: Query, repo: str, number: int, clock: str = "wall") -> None:
@@ -195,7 +195,7 @@ def pr_detail(q: Query, repo: str, number: int, clock: str = "wall") -> None:
         st.caption("Nothing recorded.")
     else:
         timeline = utc_label(timeline, "at")
-        spans = stage_spans(p, clock)
+        spans = stage_spans(q("pr_stages", repo, number), clock)
         lanes = ["stages"] * (not spans.empty) + [kind for kind in TIMELINE_KINDS if kind in set(timeline["kind"])]
         base = alt.Chart(timeline).encode(
             y=alt.Y("kind:N", sort=lanes, title=None),
@@ -232,8 +232,15 @@ def pr_detail(q: Query, repo: str, number: int, clock: str = "wall") -> None:
     st.subheader("Where each number comes from")
     st.caption(bot_rule(q))
     for evidence in q("metric_evidence", repo, number):
-        with st.expander(f"{evidence.label}: {fmt(evidence.value, metric_unit(evidence.metric))}"):
-            st.caption(f"Definition: {evidence.definition}. Rows marked counted are the ones used.")
+        value = p[clocked(evidence.metric, clock)]  # a duration under the sidebar's clock, as the cards
+        with st.expander(f"{evidence.label}: {fmt(value, metric_unit(evidence.metric))}"):
+            how = (
+                "Rows marked counted are the ones used."
+                if "counted" in evidence.rows.columns
+                else "The instants that bound it (as the metrics compute them), what each fell on, and its hours "
+                "on both clocks."
+            )
+            st.caption(f"Definition: {evidence.definition}. {how}")
             if evidence.rows.empty:
                 st.caption("No rows.")
             else:

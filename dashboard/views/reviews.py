@@ -26,11 +26,6 @@ from dashboard.ui import (
 def render(q: Query, filters: Filters) -> None:
     st.header("Review dynamics")
     st.caption(period_caption(filters))
-    if filters.clock == "work":
-        st.caption(
-            "The fix responses of single rounds and the reviewers' pickup below are wall-clock hours: "
-            "they are measured from the rows here, not stored per PR."
-        )
     rounds = q("review_rounds_distribution", filters)
     if rounds.empty:
         no_prs()
@@ -181,9 +176,10 @@ def first_time_contributors(q: Query, filters: Filters) -> None:
     st.subheader("First-time contributors")
     groups = q("first_time_contributors", filters)
     st.caption(
-        "PRs whose author GitHub called a first-time contributor (FIRST_TIME_CONTRIBUTOR, FIRST_TIMER) against "
-        "the rest. GitHub answers as of the fetch: a PR synced after its merge usually calls its author a "
-        "contributor already, so the first group holds mostly PRs fetched before their merge."
+        "A first-time contributor's PR: GitHub called its author a first-time contributor (FIRST_TIME_CONTRIBUTOR, "
+        "FIRST_TIMER), or it is the earliest merged PR stored of an author who is no owner, member or collaborator "
+        'of the repository (so it depends on how far back this database goes). Bots never count. "Not known": '
+        "stored before GitHub's association was."
     )
     st.dataframe(
         groups,
