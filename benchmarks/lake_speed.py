@@ -6,7 +6,8 @@ Run it with the main interpreter (``.venv/bin/python``: DuckDB 2.0, the file lin
 steps run as subprocesses of the DuckLake interpreter (``.venv-lake/bin/python``, or
 ``MERGELENS_LAKE_PYTHON``), as ``python -m benchmarks.lake_speed lake-side CONFIG.json``. It
 starts its own PostgreSQL cluster and moto S3 server on 127.0.0.1 (tests/services.py) and the
-fake GitHub; ``--prs 10000`` is a quick run (~3 min), the default ~15 min on 2 cores.
+fake GitHub. The default run took ~10 min on a shared 2-core machine, most of it the 2 × 50
+burst merges; ``--prs 10000 --repeat 3 --burst 10`` is a quick one.
 
 1. A file DB of N PRs with realistic children (``benchmarks.sync_speed.fill_with_prs``), uploaded
    to S3, and copied with ``python -m fetcher copy`` (timed) into two lakes with a PostgreSQL
@@ -287,7 +288,8 @@ def burst_and_compact(bench: Bench, lakes: list[Lake], repo: str, prs: list[int]
         )
         bench.files(lake, "after compact")
     say(f"\n{'data files (catalog: in use / rows; on disk or in S3)':<54} {'data':>12} {'delete':>12} {'stored':>7}")
-    for name, when, counts, stored in bench.file_counts:
+    order = [lake.name for lake in lakes]
+    for name, when, counts, stored in sorted(bench.file_counts, key=lambda row: order.index(row[0])):
         data = f"{counts['data_live']} / {counts['data_rows']}"
         deletes = f"{counts['delete_live']} / {counts['delete_rows']}"
         say(f"  {name + ', ' + when:<52} {data:>12} {deletes:>12} {stored:>7}")
