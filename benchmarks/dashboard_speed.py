@@ -102,9 +102,19 @@ def time_queries(path: Path, repeat: int, number: int) -> None:
         con.close()
 
 
+def serve_locally() -> None:
+    """Streamlit's ``server.address`` as ``make dashboard`` sets it (this machine only): otherwise
+    the dashboard, without login, shows its refusal instead of the data (dashboard/auth.py)."""
+    from streamlit import config
+
+    config.set_option("server.address", "127.0.0.1")
+
+
 def time_app(path: Path, repeat: int) -> None:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
+
+    serve_locally()
 
     os.environ["MERGELENS_DB"] = str(path)
 
@@ -179,6 +189,7 @@ def time_s3(path: Path, repeat: int, workdir: Path) -> None:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
+    serve_locally()
     with moto_server() as endpoint:
         os.environ.update(
             AWS_ENDPOINT_URL=endpoint,

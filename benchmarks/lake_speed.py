@@ -81,11 +81,12 @@ def first_render_ms(db: str, repeat: int, before: Callable[[], None] | None = No
     """Median ms of the dashboard's first render (Overview, caches cleared) on ``MERGELENS_DB=db``;
     the dashboard's error instead when it cannot show that DB."""
     import streamlit as st
-    from streamlit import config
     from streamlit.testing.v1 import AppTest
 
+    from benchmarks.dashboard_speed import serve_locally
+
     os.environ["MERGELENS_DB"] = db
-    config.set_option("server.address", "127.0.0.1")  # as `make dashboard` serves it: this machine only
+    serve_locally()
 
     def render() -> None:
         st.cache_data.clear()
