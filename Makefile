@@ -71,9 +71,11 @@ test-fast: $(VENV)/.installed-dev browser
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 
-bench: $(VENV)/.installed-dev
+# lake_speed: the DuckLake against the file (its lake side on $(LAKE_VENV); its own PostgreSQL and S3 server).
+bench: $(VENV)/.installed-dev lake postgresql
 	$(PY) -m benchmarks.sync_speed
 	$(PY) -m benchmarks.dashboard_speed
+	MERGELENS_LAKE_PYTHON=$(LAKE_VENV)/bin/python $(PY) -m benchmarks.lake_speed
 
 clean:
 	rm -rf $(VENV) $(LAKE_VENV) demo.duckdb demo.duckdb.wal

@@ -10,7 +10,7 @@
    caches, a new connection), a filter change (new queries), a rerun with warm caches (layout
    only), and each page's first render.
 Goals (issue 4): first render < 1.5 s, filter change < 0.5 s.
-4. With ``--s3``: the same DB as an S3 object on moto's server (``moto_server`` on loopback), the
+4. With ``--s3``: the same DB as an S3 object on moto's server (``tests.services.moto_server``), the
    first render with a cold cache (download, check, open) and with a warm one (a restarted
    dashboard: one conditional GET, 304, nothing downloaded), and their ratio.
 """
@@ -18,18 +18,11 @@ Goals (issue 4): first render < 1.5 s, filter change < 0.5 s.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +33,7 @@ from dashboard import db as dashboard_db
 from dashboard import queries, remote
 from dashboard.queries import Filters
 from fetcher import store
+from tests.services import moto_server
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 REPO = "bench/history"
@@ -108,9 +102,19 @@ def time_queries(path: Path, repeat: int, number: int) -> None:
         con.close()
 
 
+def serve_locally() -> None:
+    """Streamlit's ``server.address`` as ``make dashboard`` sets it (this machine only): otherwise
+    the dashboard, without login, shows its refusal instead of the data (dashboard/auth.py)."""
+    from streamlit import config
+
+    config.set_option("server.address", "127.0.0.1")
+
+
 def time_app(path: Path, repeat: int) -> None:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
+
+    serve_locally()
 
     os.environ["MERGELENS_DB"] = str(path)
 
@@ -179,42 +183,14 @@ def time_app(path: Path, repeat: int) -> None:
     print(f"  PR explorer with one PR's timeline and evidence open:     {timed(pr_detail, repeat):7.1f}")
 
 
-@contextlib.contextmanager
-def moto_s3() -> Iterator[str]:
-    """moto_server (beside this interpreter) on a free loopback port; its endpoint URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    executable = Path(sys.executable).with_name("moto_server")
-    server = subprocess.Popen(
-        [str(executable), "-p", str(port), "-H", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=1).close()
-                break
-            except urllib.error.HTTPError:
-                break  # it answers
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("moto_server did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
 def time_s3(path: Path, repeat: int, workdir: Path) -> None:
     """First render of the Overview on an S3-hosted DB: cold cache vs warm cache."""
     import boto3
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    with moto_s3() as endpoint:
+    serve_locally()
+    with moto_server() as endpoint:
         os.environ.update(
             AWS_ENDPOINT_URL=endpoint,
             AWS_ACCESS_KEY_ID="bench",

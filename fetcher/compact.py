@@ -97,11 +97,8 @@ def compact(location: LakeLocation, keep: timedelta = DEFAULT_KEEP) -> CompactRe
     started = datetime.now(UTC)
     lake = sql_literal(ALIAS)
     location.require_extensions()
-    with location._key_locks() as locks:  # the locks the lake's writers take
-        try:
-            con = location.connect()
-        except duckdb.Error as exc:
-            raise StorageError(f"{location.description}: cannot open the DuckLake: {location._clean(exc)}") from None
+    with location.key_locks() as locks:  # the locks the lake's writers take
+        con = location.open()
         try:
             if schema_version(con) != store.SCHEMA_VERSION:
                 raise StorageError(f"{location.description}: no mergelens tables at version {store.SCHEMA_VERSION}")
@@ -129,9 +126,7 @@ def compact(location: LakeLocation, keep: timedelta = DEFAULT_KEEP) -> CompactRe
                 con.execute("COMMIT")
             location.verify(con, int(prs[0]) if prs else 0)  # no row lost, none twice
         except duckdb.Error as exc:
-            raise StorageError(
-                f"{location.description}: DuckDB failed on the DuckLake: {location._clean(exc)}"
-            ) from None
+            raise location.failure(exc) from None
         finally:
             con.close()
     duration = round(time.perf_counter() - clock, 2)

@@ -146,13 +146,7 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 def export_db(spec: str, env: Environment, folder: Path) -> dict[str, int]:
     """Export the DB ``spec`` names (in this interpreter), reading it only."""
     if is_lake(spec):
-        location = storage.LakeLocation(spec, env.lake_data_path, env.s3)
-        try:
-            con = location.connect()
-        except duckdb.Error as exc:
-            raise storage.StorageError(
-                f"{location.description}: cannot open the DuckLake: {location._clean(exc)}"
-            ) from None
+        con = storage.LakeLocation(spec, env.lake_data_path, env.s3).open()
         try:
             return export_tables(con, folder)
         finally:

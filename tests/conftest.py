@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import duckdb
 import pytest
@@ -18,24 +18,17 @@ import pytest
 from fetcher.cli import main
 from fetcher.config import Environment
 from tests.fake_github import FakeGitHub, Repository
+from tests.lake_writer import PR_TABLES
+from tests.services import postgres_bin, postgres_cluster
 
+ROOT = Path(__file__).resolve().parents[1]
 # Recorded GitHub data lives beside the checkout, never in it (as in CI): ../shared.
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SAMPLES = SHARED / "github-samples"
 REALDATA = SHARED / "realdata"
 
 TOKEN = "ghs_fakeTokenThatMustNeverBePrinted0123456789"
-TABLES = (
-    "pull_requests",
-    "pr_commits",
-    "pr_files",
-    "pr_check_runs",
-    "pr_reviews",
-    "pr_comments",
-    "pr_events",
-    "pr_metrics",
-    "pr_review_requests",
-)
+TABLES = PR_TABLES  # the tables of a PR's rows (defined in tests/lake_writer.py: the lake line imports it too)
 
 
 @dataclass
@@ -179,3 +172,32 @@ def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any
     with duckdb.connect(str(db), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
         return con.execute(sql, params or []).fetchall()
+
+
+# --- the DuckLake's services (tests/test_lake.py, tests/test_lake_ops.py) ----------------------
+
+
+def unavailable(why: str) -> NoReturn:
+    """Outside CI a missing service skips the test; in CI it fails it (CI installs them)."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def lake_python() -> Path:
+    """The DuckLake interpreter (``make lake``; MERGELENS_LAKE_PYTHON in a worktree without one)."""
+    python = Path(os.environ.get("MERGELENS_LAKE_PYTHON") or ROOT / ".venv-lake" / "bin" / "python")
+    if not python.exists():
+        unavailable(f"no DuckLake interpreter at {python}: run `make lake`")
+    return python
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (trust auth), for the session: its base DSN
+    (``tests.services.create_database`` makes a database on it)."""
+    if postgres_bin() is None:
+        unavailable("PostgreSQL is not installed (`make postgresql`: Debian's postgresql)")
+    with postgres_cluster() as dsn:
+        yield dsn

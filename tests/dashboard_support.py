@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -43,6 +42,7 @@ from tests.factories import (
 from tests.fake_github import FakeGitHub, FileChange, Repository
 from tests.fake_github.generator import generate_repository
 from tests.fake_github.open_queue import add_open_queue
+from tests.services import free_port  # noqa: F401 - the dashboard tests take it from here
 
 TOKEN = "dashboard-test-token"
 SCRIPT_TITLE = "<script>alert('mergelens')</script> fix **bold** [link](javascript:alert(1))"
@@ -111,13 +111,6 @@ def empty_db(path: Path) -> Path:
     """A DB with the schema and nothing in it (what a first sync creates before its first PR)."""
     store.connect(path).close()
     return path
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on, for a `streamlit run` under test."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- the hand-checked DB

@@ -22,19 +22,13 @@ from typing import Any
 
 import duckdb
 
+from fetcher import store
+
 # Columns whose value depends on when or by whom a row was written, not on the PR.
 VOLATILE = ("fetched_at", "computed_at")
-# The tables holding what was fetched and computed per PR (not the run records or checkpoints).
-PR_TABLES = (
-    "pull_requests",
-    "pr_commits",
-    "pr_files",
-    "pr_check_runs",
-    "pr_reviews",
-    "pr_comments",
-    "pr_events",
-    "pr_metrics",
-)
+# The tables holding what was fetched and computed per PR (not the run records, checkpoints or
+# snapshots): pull_requests and the pr_* tables, in store.TABLES's order.
+PR_TABLES = tuple(table for table in store.TABLES if table == "pull_requests" or table.startswith("pr_"))
 
 
 def dump_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
@@ -85,8 +79,6 @@ def run_cli(argv: Sequence[str]) -> dict[str, Any]:
 
 
 def write(config: dict[str, Any]) -> list[dict[str, Any]]:
-    from fetcher import store
-
     writer, writers, barrier = config["writer"], config["writers"], Path(config["barrier"])
     race: set[int] = set(config["race"])
     real: Callable[..., None] = store.in_transaction

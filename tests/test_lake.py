@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +22,12 @@ from fetcher.storage import StorageError, is_local, open_location
 from fetcher.storage.lake import Catalog, LakeLocation, lake_ddl, redacted
 from tests.fake_github.generator import generate_repository
 from tests.lake_writer import dump_rows
+from tests.services import create_database
 from tests.test_requirements import pins, top_level
-from tests.test_storage import free_port, moto_endpoint, s3_settings  # noqa: F401 - moto_endpoint: a fixture
+from tests.test_storage import moto_endpoint, s3_settings  # noqa: F401 - moto_endpoint: a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
-IN_CI = os.environ.get("CI") == "true"
 WRITERS = 6
-
-
-def unavailable(why: str) -> None:
-    """Outside CI a missing service skips the test; in CI it fails it (CI installs them)."""
-    if IN_CI:
-        pytest.fail(why)
-    pytest.skip(why)
 
 
 # --- what runs without the lake ---------------------------------------------------------------
@@ -117,66 +107,6 @@ def test_the_lake_set_is_pinned_with_hashes_at_the_runtime_set_s_versions():
 
 
 # --- services -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def lake_python() -> Path:
-    python = Path(os.environ.get("MERGELENS_LAKE_PYTHON") or ROOT / ".venv-lake" / "bin" / "python")
-    if not python.exists():
-        unavailable(f"no DuckLake interpreter at {python}: run `make lake`")
-    return python
-
-
-def _postgres_bin() -> Path | None:
-    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (candidate / "pg_ctl").exists():
-            return candidate
-    found = shutil.which("pg_ctl")
-    return Path(found).parent if found else None
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 (trust auth), for the session: its base DSN."""
-    bindir = _postgres_bin()
-    if bindir is None:
-        unavailable("PostgreSQL is not installed (`make postgresql`: Debian's postgresql)")
-    assert bindir is not None
-    # initdb refuses to run as root: as root, the cluster belongs to the postgres user.
-    as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    root = Path(tempfile.mkdtemp(prefix="mergelens-pg-"))
-    root.chmod(0o755)
-    if as_owner:
-        shutil.chown(root, "postgres")
-    data, port = root / "data", free_port()
-
-    def run(*argv: str) -> None:
-        subprocess.run([*as_owner, *argv], check=True, capture_output=True, timeout=120)
-
-    try:
-        run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=200"
-        # -w: returns once the server accepts connections
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o", options, "start")
-        yield f"host=127.0.0.1 port={port} user=postgres"
-    finally:
-        if (data / "postmaster.pid").exists():
-            run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def create_database(dsn: str) -> str:
-    """A new empty database on the cluster: its DSN."""
-    name = f"lake_{uuid.uuid4().hex[:10]}"
-    psql = (_postgres_bin() or Path("/usr/bin")) / "psql"
-    params = dict(part.split("=", 1) for part in dsn.split())
-    subprocess.run(
-        [str(psql), "-h", params["host"], "-p", params["port"], "-U", params["user"], "-qc", f"CREATE DATABASE {name}"],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return f"{dsn} dbname={name}"
 
 
 @pytest.fixture

@@ -21,14 +21,8 @@ from fetcher import store
 from fetcher.copy import COPIED
 from tests.dashboard_support import build_demo_db
 from tests.lake_writer import dump_rows
-from tests.test_lake import (  # noqa: F401 - fixtures
-    ROOT,
-    create_database,
-    lake_env,
-    lake_python,
-    moto_endpoint,
-    postgres,
-)
+from tests.services import create_database
+from tests.test_lake import ROOT, lake_env, moto_endpoint  # noqa: F401 - fixtures
 
 
 def fetcher(python: Path | str, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
@@ -64,9 +58,9 @@ def every_row(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.mark.slow
 def test_a_file_db_copied_into_a_lake_and_back_is_the_same_row_for_row(
-    lake_python,  # noqa: F811 - the fixtures imported above
-    postgres,  # noqa: F811
-    lake_env,  # noqa: F811
+    lake_python,
+    postgres,
+    lake_env,  # noqa: F811 - the fixture imported above
     tmp_path,
 ):
     demo = build_demo_db(tmp_path / "demo.duckdb")
@@ -122,9 +116,9 @@ def test_the_health_page_says_nothing_of_a_lake_on_a_file_db(tmp_path):
 
 @pytest.mark.slow
 def test_compact_merges_small_files_keeps_every_row_and_loses_no_concurrent_write(
-    lake_python,  # noqa: F811 - the fixtures imported above
-    postgres,  # noqa: F811
-    lake_env,  # noqa: F811
+    lake_python,
+    postgres,
+    lake_env,  # noqa: F811 - the fixture imported above
     tmp_path,
 ):
     """Many single-PR commits leave many small files; compact brings them down while a writer
@@ -161,9 +155,9 @@ def test_compact_merges_small_files_keeps_every_row_and_loses_no_concurrent_writ
 
 @pytest.mark.slow
 def test_compaction_figures_for_200_single_pr_commits(
-    lake_python,  # noqa: F811 - the fixtures imported above
-    postgres,  # noqa: F811
-    lake_env,  # noqa: F811
+    lake_python,
+    postgres,
+    lake_env,  # noqa: F811 - the fixture imported above
     tmp_path,
 ):
     """Prints the figures of docs/ducklake.md: live data files and files on disk before and

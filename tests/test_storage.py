@@ -9,14 +9,11 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,6 +46,7 @@ from tests.conftest import TOKEN, environment
 from tests.factories import repository
 from tests.fake_github import Artifact, Fault, zip_archive
 from tests.fake_github.payloads import stable_id
+from tests.services import ServiceUnavailable, free_port, moto_server
 from tests.test_sync import REPO_ROOT, complete_pr
 
 REPO = "acme/widgets"
@@ -355,43 +353,14 @@ def test_local_missing_directory_is_one_line(tmp_path):
 # --- S3 (moto's real HTTP server) -----------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto_server (next to this interpreter) on a free loopback port, for the whole session."""
-    executable = Path(sys.executable).with_name("moto_server")
-    port = free_port()
-    server = subprocess.Popen(
-        [str(executable), "-p", str(port), "-H", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
     try:
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"moto_server exited with {server.returncode}")
-            try:
-                urllib.request.urlopen(url, timeout=1).close()
-                break
-            except urllib.error.HTTPError:
-                break  # it answers
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("moto_server did not answer within 30 s")
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        with moto_server() as url:
+            yield url
+    except ServiceUnavailable as exc:  # raised only before it answers
+        pytest.fail(str(exc))
 
 
 def s3_settings(endpoint: str) -> dict[str, str]:

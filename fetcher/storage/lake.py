@@ -149,14 +149,11 @@ class LakeLocation:
         """Run ``apply`` on a connection to the lake (its tables are the default ones), each of
         its transactions as ``_transaction`` runs them; then verify the lake."""
         self.require_extensions()
-        with self._key_locks() as locks:
+        with self.key_locks() as locks:
             # Setting a new lake up (DuckLake's own catalog tables, then ours) races like a new
             # PR does: two writers both try to create them, and one fails. One at a time.
             with locks.held([SETUP_KEY]):
-                try:
-                    con = self.connect()
-                except duckdb.Error as exc:
-                    raise StorageError(f"{self.description}: cannot open the DuckLake: {self._clean(exc)}") from None
+                con = self.open()
                 try:
                     version = self._migrate(con)
                 except BaseException:
@@ -172,7 +169,7 @@ class LakeLocation:
                 counts = self.verify(con, before)
                 size = data_size(con)
             except duckdb.Error as exc:
-                raise StorageError(f"{self.description}: DuckDB failed on the DuckLake: {self._clean(exc)}") from None
+                raise self.failure(exc) from None
             finally:
                 con.close()
         return UpdateResult(
@@ -230,6 +227,17 @@ class LakeLocation:
             con.close()
             raise
         return con
+
+    def open(self) -> duckdb.DuckDBPyConnection:
+        """``connect``, DuckDB's error as one line (StorageError) without a secret."""
+        try:
+            return self.connect()
+        except duckdb.Error as exc:
+            raise StorageError(f"{self.description}: cannot open the DuckLake: {self._clean(exc)}") from None
+
+    def failure(self, exc: duckdb.Error) -> StorageError:
+        """DuckDB's error while working on the lake, as the one line to raise."""
+        return StorageError(f"{self.description}: DuckDB failed on the DuckLake: {self._clean(exc)}")
 
     def _s3_secret(self) -> str:
         s3 = self.s3
@@ -339,7 +347,8 @@ class LakeLocation:
         time.sleep(random.uniform(0, min(MAX_BACKOFF_S, BACKOFF_S * 2**attempt)))  # full jitter
 
     @contextlib.contextmanager
-    def _key_locks(self) -> Iterator[KeyLocks]:
+    def key_locks(self) -> Iterator[KeyLocks]:
+        """The locks this lake's writers take (KeyLocks: per PR, and the compaction lock)."""
         locks: KeyLocks = (
             PostgresKeyLocks(self.catalog.target) if self.catalog.kind == "postgres" else FileKeyLocks(self.catalog)
         )
