@@ -12,7 +12,7 @@ catalog must be exactly mergelens's (``expected_tables``: the migrations' tables
 plus the lake-only ``mergelens_compactions``), with no view or macro (whose SQL would run inside
 our queries), no other schema, sequence or type; ``fetcher.store.catalog_difference`` words the
 first difference. The location is shown as its redacted description (``password=***``), and
-DuckDB's errors only cleaned (``LakeLocation._clean``). Runs on the DuckLake interpreter
+DuckDB's errors only cleaned (``LakeLocation.explain``). Runs on the DuckLake interpreter
 (``.venv-lake``, DuckDB 1.5 with the extension wheels); under the main one a ``Problem`` says so.
 No Streamlit here.
 """
@@ -200,7 +200,7 @@ class LakeDatabase:
         return cursor
 
     def unreachable(self, exc: BaseException) -> Problem:
-        return Problem("unreachable", "Cannot read the DuckLake", f"{self.shown}: {self.location._clean(exc)}")
+        return Problem("unreachable", "Cannot read the DuckLake", f"{self.shown}: {self.location.explain(exc)}")
 
     def _connection(self, snapshot: int) -> duckdb.DuckDBPyConnection:
         con = self._open.get(snapshot)

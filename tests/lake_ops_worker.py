@@ -6,6 +6,8 @@ CONFIG ``{"mode": "commit", "db": "ducklake:…", "count": N, "tag": "t", "start
 N single-PR commits, each a transaction of the lake (``store.in_transaction``: replayed after a
 conflict) that deletes one PR's rows and inserts them again unchanged (what a re-sync writes:
 new small files) and adds one ``sync_runs`` row ``TAG-i``; ``started`` is created after the first.
+``{"mode": "downgrade", "db": …}``: the lake made as schema version 5 left it (v6's column of
+``pr_review_requests`` dropped, its version row deleted): a lake an older mergelens wrote.
 ``{"mode": "look", "db": …}``: the dashboard's ``lake_health``, the PR tables' rows
 (``dump_rows``) and the run ids of ``sync_runs``."""
 
@@ -57,6 +59,20 @@ def commit(config: dict[str, Any]) -> dict[str, Any]:
     return {"commits": config["count"], "conflicts": location.conflicts}
 
 
+def downgrade(config: dict[str, Any]) -> dict[str, Any]:
+    from fetcher.config import Environment
+    from fetcher.storage.lake import LakeLocation
+
+    env = Environment.from_environ()
+    con = LakeLocation(config["db"], env.lake_data_path, env.s3).connect()
+    try:
+        con.execute("ALTER TABLE pr_review_requests DROP COLUMN response_work_hours")
+        con.execute("DELETE FROM mergelens_schema WHERE version = 6")
+        return {"versions": sorted(v for (v,) in con.execute("SELECT version FROM mergelens_schema").fetchall())}
+    finally:
+        con.close()
+
+
 def look(config: dict[str, Any]) -> dict[str, Any]:
     from dashboard.queries import lake_health
     from fetcher.config import Environment
@@ -81,4 +97,5 @@ def look(config: dict[str, Any]) -> dict[str, Any]:
 
 if __name__ == "__main__":
     settings = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    print(json.dumps(commit(settings) if settings["mode"] == "commit" else look(settings), default=str))
+    modes = {"commit": commit, "downgrade": downgrade, "look": look}
+    print(json.dumps(modes[settings["mode"]](settings), default=str))

@@ -20,9 +20,10 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard.app import PAGES
+from tests.conftest import ROOT
 from tests.dashboard_support import build_hand_db, build_org_db, free_port, loopback
+from tests.services import create_database
 from tests.test_dashboard_app import APP
-from tests.test_lake import ROOT, create_database, lake_python, postgres  # noqa: F401 - fixtures
 
 PASSWORD = "planted-S3cret-pw"
 ALL_TIME = {"from": "2026-01-01", "to": "2026-12-31"}
@@ -48,7 +49,7 @@ def environment(tmp_path: Path, lake: Path) -> dict[str, str]:
     }
 
 
-def copy_into_lake(db: Path, spec: str, env: dict[str, str], lake_python: Path) -> None:  # noqa: F811
+def copy_into_lake(db: Path, spec: str, env: dict[str, str], lake_python: Path) -> None:
     copied = subprocess.run(
         [sys.executable, "-m", "fetcher", "copy", "--from", str(db), "--to", spec],
         cwd=ROOT,
@@ -81,7 +82,7 @@ def visits(*pages: str, **params: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def org_lake(lake_python: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str, str]]:  # noqa: F811
+def org_lake(lake_python: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str, str]]:
     """A file DB of three repositories and the same rows copied into a lake with a SQLite catalog."""
     root = tmp_path_factory.mktemp("org-lake")
     db = build_org_db(root / "org.duckdb")
@@ -92,7 +93,7 @@ def org_lake(lake_python: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
 
 
 @pytest.mark.slow
-def test_a_lake_shows_what_its_file_shows(org_lake, lake_python: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_lake_shows_what_its_file_shows(org_lake, lake_python: Path, tmp_path: Path) -> None:
     """Every page but the health page (the lake's own files there) shows the same figures and tables
     on the lake as on the file it was copied from, in both clocks."""
     db, spec, env = org_lake
@@ -113,7 +114,7 @@ def test_a_lake_shows_what_its_file_shows(org_lake, lake_python: Path, tmp_path:
 
 
 @pytest.mark.slow
-def test_a_merge_committed_meanwhile_shows_after_a_rerun(lake_python: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_a_merge_committed_meanwhile_shows_after_a_rerun(lake_python: Path, tmp_path: Path) -> None:
     """The cache is keyed on the lake's snapshot: a PR committed by a writer while the dashboard
     has the lake open shows on the next run, without a restart."""
     env = environment(tmp_path, tmp_path)
@@ -131,7 +132,7 @@ def test_a_merge_committed_meanwhile_shows_after_a_rerun(lake_python: Path, tmp_
 
 
 @pytest.fixture(scope="module")
-def hand_lake(lake_python: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:  # noqa: F811
+def hand_lake(lake_python: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """The hand-checked DB copied into a lake with a DuckDB-file catalog: the catalog file."""
     root = tmp_path_factory.mktemp("hand-lake")
     env = environment(root, root)
@@ -152,7 +153,7 @@ def hand_lake(lake_python: Path, tmp_path_factory: pytest.TempPathFactory) -> tu
 )
 def test_a_lake_holding_what_mergelens_never_writes_is_refused_in_one_line(
     hand_lake,
-    lake_python: Path,  # noqa: F811
+    lake_python: Path,
     tmp_path: Path,
     planted: str,
     named: str,
@@ -170,8 +171,8 @@ def test_a_lake_holding_what_mergelens_never_writes_is_refused_in_one_line(
 
 @pytest.mark.slow
 def test_the_catalog_password_never_reaches_the_page_or_the_logs(
-    lake_python: Path,  # noqa: F811
-    postgres: str,  # noqa: F811
+    lake_python: Path,
+    postgres: str,
     tmp_path: Path,
 ) -> None:
     env = environment(tmp_path, tmp_path)

@@ -96,6 +96,33 @@ def test_a_file_db_copied_into_a_lake_and_back_is_the_same_row_for_row(
     assert every_row(back) == original
 
 
+@pytest.mark.slow
+def test_a_lake_an_older_mergelens_wrote_is_migrated_and_its_metrics_recomputed(
+    lake_python,
+    postgres,
+    lake_env,  # noqa: F811 - the fixture imported above
+    tmp_path,
+):
+    """A lake at schema version 5 (no ``response_work_hours``): the next writer migrates it and,
+    as store.connect does for a file, recomputes the metrics, so the new column is filled, not NULL."""
+    demo = build_demo_db(tmp_path / "demo.duckdb", n_prs=20)
+    spec = "ducklake:postgres:" + create_database(postgres)
+    env = lake_env | {"MERGELENS_LAKE_PYTHON": str(lake_python)}
+    assert fetcher(sys.executable, env, "copy", "--from", str(demo), "--to", spec).returncode == 0
+    old = result(worker(lake_python, env, tmp_path, {"mode": "downgrade", "db": spec}))
+    assert old["versions"] == [1, 2, 3, 4, 5]
+
+    # any write: here one that commits nothing of its own
+    assert result(worker(lake_python, env, tmp_path, {"mode": "commit", "db": spec, "count": 0, "tag": "m"}))
+    lake = result(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
+    with store.connect(demo, read_only=True) as con:
+        expected = json.loads(json.dumps(dump_rows(con), default=str))
+        answered = con.execute("SELECT count(response_work_hours) FROM pr_review_requests").fetchall()[0][0]
+    assert answered > 0  # the demo has answered requests, so a NULL column would differ
+    assert lake["rows"]["pr_review_requests"] == expected["pr_review_requests"]
+    assert lake["rows"] == expected
+
+
 def test_copy_refuses_the_same_db_and_compact_a_file(tmp_path, cli):
     db = build_demo_db(tmp_path / "demo.duckdb")
     same = cli(None, "copy", "--from", str(db), "--to", str(db))

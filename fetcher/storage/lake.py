@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from fetcher import store
+from fetcher import metrics, store
 from fetcher.config import S3Settings
 from fetcher.storage.location import StorageConflict, StorageError, UpdateResult
 from fetcher.store import shown_name
@@ -160,6 +160,11 @@ class LakeLocation:
                     con.close()
                     raise
             try:
+                if 0 < version < store.METRICS_CHANGED:
+                    # The stored metrics follow the old definitions, as store.connect finds on a file.
+                    # Only the writer that migrated sees the old version; outside the setup lock,
+                    # because releasing a PostgreSQL advisory lock releases every lock of the session.
+                    self._transaction(locks, con, functools.partial(metrics.recompute, con), [])
                 before = self._count(con, "pull_requests")
                 token = store.TRANSACTION.set(functools.partial(self._transaction, locks))
                 try:
@@ -233,11 +238,11 @@ class LakeLocation:
         try:
             return self.connect()
         except duckdb.Error as exc:
-            raise StorageError(f"{self.description}: cannot open the DuckLake: {self._clean(exc)}") from None
+            raise StorageError(f"{self.description}: cannot open the DuckLake: {self.explain(exc)}") from None
 
     def failure(self, exc: duckdb.Error) -> StorageError:
         """DuckDB's error while working on the lake, as the one line to raise."""
-        return StorageError(f"{self.description}: DuckDB failed on the DuckLake: {self._clean(exc)}")
+        return StorageError(f"{self.description}: DuckDB failed on the DuckLake: {self.explain(exc)}")
 
     def _s3_secret(self) -> str:
         s3 = self.s3
@@ -295,7 +300,9 @@ class LakeLocation:
         problem = problem or (f"it holds a view {shown_name(views[0][0])}" if views else None)
         if problem:
             raise StorageError(f"{self.description}: the DuckLake is not mergelens's: {problem}")
-        counts = {table: self._count(con, table) for table in store.TABLES}
+        # One query for every table's count: one round trip to the catalog, not one per table.
+        union = " UNION ALL ".join(f"SELECT '{table}', count(*) FROM \"{table}\"" for table in store.TABLES)
+        counts = {table: 0 for table in store.TABLES} | {table: int(n) for table, n in con.execute(union).fetchall()}
         if counts["pull_requests"] < pull_requests_before:
             shrank = f"from {pull_requests_before} to {counts['pull_requests']} rows"
             raise StorageError(f"{self.description}: pull_requests shrank {shrank}")
@@ -357,7 +364,7 @@ class LakeLocation:
         finally:
             locks.close()
 
-    def _clean(self, exc: BaseException) -> str:
+    def explain(self, exc: BaseException) -> str:
         """DuckDB's error, fit for one line: its kind, and its first line without the DSN's
         password or an S3 secret (DuckDB quotes the connection string on a failed connect)."""
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
