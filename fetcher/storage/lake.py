@@ -322,7 +322,7 @@ class LakeLocation:
         self,
         locks: KeyLocks,
         con: duckdb.DuckDBPyConnection,
-        body: Callable[[], None],
+        body: Callable[[], object],
         keys: Sequence[tuple[str, int]],
     ) -> None:
         """store.in_transaction on the lake: under the locks of the PRs it writes, BEGIN, body,
