@@ -37,7 +37,8 @@ lake: $(LAKE_VENV)/.installed
 postgresql:
 	@bash scripts/install-postgresql.sh
 
-demo: $(VENV)/.installed
+# The demo serves its PRs from tests/fake_github, whose GraphQL side needs graphql-core (a dev package).
+demo: $(VENV)/.installed-dev
 	$(PY) -m scripts.demo
 ifneq ($(DASHBOARD),0)
 	@echo "dashboard: http://localhost:$(PORT) (Ctrl-C to stop)"

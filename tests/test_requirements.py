@@ -5,6 +5,8 @@ packages too, the same version where they overlap, generated from the names pypr
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -58,3 +60,17 @@ def test_pyproject_names_what_the_requirements_files_are_generated_from():
     dev = {normalized(NAME.match(d)[1]) for d in project["dependency-groups"]["dev"]}
     assert dependencies == top_level(ROOT / "requirements.in")
     assert dev == top_level(ROOT / "requirements-dev.in")
+
+
+def test_make_demo_on_a_fresh_checkout_installs_what_its_fake_github_imports(tmp_path):
+    """``make demo`` serves the demo from tests/fake_github, which answers GraphQL with graphql-core
+    (a dev package, not a runtime one): on a checkout without a venv, the demo's install must bring
+    it, or the demo stops at its first GraphQL query (it did, from issue 14 until this test)."""
+    for name in ("Makefile", "requirements.txt", "requirements-dev.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    plan = subprocess.run(["make", "-n", "demo"], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    installs = [line for line in plan.splitlines() if "pip install" in line]
+    assert "graphql-core" in pins(ROOT / "requirements-dev.txt")
+    assert "graphql-core" not in pins(ROOT / "requirements.txt")
+    assert any("requirements-dev.txt" in line for line in installs), plan
+    assert plan.index("requirements-dev.txt") < plan.index("scripts.demo")
