@@ -219,8 +219,12 @@ class LakeDatabase:
             con.close()
             raise
         self._open[snapshot] = con
-        for old in sorted(self._open)[:-OPEN_SNAPSHOTS]:
-            self._open.pop(old).close()
+        # Forget the oldest snapshots but the one asked for (a session may still be rendering an
+        # older one), without close(): closing a connection closes its cursors, and another
+        # session's query may be running on one. A cursor keeps its database alive; the
+        # connection is freed when its last cursor is.
+        for old in sorted(s for s in self._open if s != snapshot)[: -(OPEN_SNAPSHOTS - 1) or None]:
+            del self._open[old]
         return con
 
     def _close_probe(self) -> None:

@@ -340,8 +340,9 @@ def client_for(
     args: argparse.Namespace, env: Environment, repo: str, credentials: Credentials | None = None
 ) -> GitHubSource:
     """A client that reads ``repo``: with the token, or the GitHub App's token for its installation."""
-    credentials = credentials or credentials_for(env)
-    return GitHubSource(client_settings(args, env), credentials.for_repository(repo))
+    settings = client_settings(args, env)
+    credentials = credentials or credentials_for(env, settings)
+    return GitHubSource(settings, credentials.for_repository(repo))
 
 
 def client_settings(args: argparse.Namespace, env: Environment) -> ClientSettings:
@@ -376,7 +377,7 @@ def for_each_repository(
             return one(repo, source)
     if args.repo:
         raise UsageError("--repo and --repos / --repos-file / --org exclude each other")
-    credentials = credentials_for(env)
+    credentials = credentials_for(env, client_settings(args, env))
     if args.org:
         named += organisation_repositories(args, env, credentials, args.org)
     targets = repositories.unique(named)

@@ -7,9 +7,9 @@ that covers a repository (``GET /repos/{owner}/{repo}/installation``, or ``GET
 /orgs/{org}/installation``) and then for that installation's access token (``POST
 /app/installations/{id}/access_tokens``). The access token is a plain token that expires one
 hour later (``expires_at`` in the answer); :class:`InstallationToken` mints a new one
-``REFRESH_MARGIN`` before that, on the request that needs it, so a long backfill never sends an
-expired token. REST and GraphQL both go through PyGithub's requester, so both ask the same
-:class:`InstallationToken` for the token on every request.
+``refresh_margin`` before that (5 minutes, more when a request may wait longer), on the request
+that needs it, so a long backfill never sends an expired token. REST and GraphQL both go through
+PyGithub's requester, so both ask the same :class:`InstallationToken` for the token on every request.
 
 The key and the tokens are never printed: they live in fields without a repr, PyGithub masks
 the Authorization header in its own logs, and every error here is our own sentence.
@@ -33,11 +33,27 @@ from github import Auth, GithubException, GithubIntegration
 from fetcher import github_policy
 from fetcher.config import Environment
 from fetcher.errors import MergelensError, UsageError
+from fetcher.github import ClientSettings
 from fetcher.retry import GitHubRetry
 
 # Installation tokens live one hour; a new one is minted when less than this is left, so a
 # request that starts with a token never ends with an expired one (and clocks may differ).
 REFRESH_MARGIN = timedelta(minutes=5)
+# The margin grows with the waits a request may make (refresh_margin), but never past this: with
+# less than 10 minutes of a token's hour to use, every request would mint a new one.
+MAX_REFRESH_MARGIN = timedelta(minutes=50)
+CLOCK_SKEW = timedelta(minutes=1)
+
+
+def refresh_margin(client: ClientSettings) -> timedelta:
+    """How much of a token's life must be left when a request takes it. PyGithub builds the
+    Authorization header once per request and urllib3 resends the same headers on every retry,
+    after waiting out a rate limit (up to --max-rate-limit-wait) or a secondary limit: the token
+    must outlive the slowest request with all its retries and waits, not only its first send."""
+    wait = max(client.max_rate_limit_wait, client.secondary_rate_wait)
+    slowest = client.retries * (wait + client.timeout) + client.timeout
+    return min(max(REFRESH_MARGIN, timedelta(seconds=slowest) + CLOCK_SKEW), MAX_REFRESH_MARGIN)
+
 
 T = TypeVar("T")
 
@@ -136,7 +152,10 @@ class AppCredentials:
     """A GitHub App: each repository gets the token of the installation that covers it; the
     installations' tokens are shared by the repositories they cover (one token per installation)."""
 
-    def __init__(self, settings: AppSettings, api_url: str, timeout: float = 15.0) -> None:
+    def __init__(
+        self, settings: AppSettings, api_url: str, timeout: float = 15.0, margin: timedelta = REFRESH_MARGIN
+    ) -> None:
+        self._margin = margin
         self._app = GithubIntegration(
             auth=Auth.AppAuth(settings.app_id, settings.private_key),
             base_url=api_url.rstrip("/"),
@@ -162,7 +181,7 @@ class AppCredentials:
         installation_id = self._call(find, not_installed)
         auth = self._installations.get(installation_id)
         if auth is None:
-            auth = InstallationToken(lambda: self._mint(installation_id))
+            auth = InstallationToken(lambda: self._mint(installation_id), self._margin)
             auth.token  # noqa: B018 -- mint now: a bad key fails here, as one line, not inside a fetch
             self._installations[installation_id] = auth
         return auth
@@ -192,11 +211,12 @@ class AppCredentials:
 Credentials = TokenCredentials | AppCredentials
 
 
-def credentials_for(env: Environment, timeout: float = 15.0) -> Credentials:
-    """The App when MERGELENS_APP_ID (or its key) is set, else the token."""
+def credentials_for(env: Environment, client: ClientSettings) -> Credentials:
+    """The App when MERGELENS_APP_ID (or its key) is set, else the token; ``client``: the requests'
+    timeout and waits, which decide how early an installation token is renewed."""
     settings = app_settings(env)
     if settings is not None:
-        return AppCredentials(settings, env.api_url, timeout)
+        return AppCredentials(settings, env.api_url, client.timeout, refresh_margin(client))
     if not env.token:
         raise MergelensError("no GitHub token: set GITHUB_TOKEN (or GH_TOKEN)")
     return TokenCredentials(env.token)

@@ -8,7 +8,10 @@ opens the app with those URL parameters in a new session, ``{"rerun": true}`` ru
 again (after ``"write": [SQL, …]`` is committed to the lake as one transaction of a writer, when
 given). Each visit's result: the page's exceptions, errors, warnings, metrics, tables, and every
 string on it (``text``). ``{"mode": "sql", "db": SPEC, "sql": [SQL, …]}``: run statements on
-the lake as they are (planting what mergelens would never write). The lake's data path and S3
+the lake as they are (planting what mergelens would never write). ``{"mode": "snapshots", "db": SPEC,
+"write": [SQL, …]}``: the dashboard's LakeDatabase with a session reading at one snapshot while
+writers commit ``write`` twice and other sessions move on to the newer snapshots: what that first
+session's held cursor and its next query then count. The lake's data path and S3
 settings come from the environment (MERGELENS_LAKE_DATA_PATH, AWS_*), as the dashboard's do.
 """
 
@@ -102,9 +105,29 @@ def run_sql(config: dict[str, Any]) -> dict[str, Any]:
     return {"ran": len(config["sql"])}
 
 
+def snapshots(config: dict[str, Any]) -> dict[str, Any]:
+    from dashboard.lake import open_lake_database
+
+    db = open_lake_database(config["db"])
+    count = "SELECT count(*) FROM pull_requests"
+    first = db.key()  # a session starts rendering at this snapshot
+    held = db.cursor(first)  # ... with a query of it under way
+    later = []
+    for _ in range(2):  # writers commit; other sessions open the newer snapshots
+        write(config["db"], config["write"])
+        later.append(db.key())
+    return {
+        "snapshots": [first.snapshot, *(key.snapshot for key in later)],
+        "held": held.execute(count).fetchall()[0][0],
+        "again": db.cursor(first).execute(count).fetchall()[0][0],  # the session's next query
+        "latest": db.cursor(later[-1]).execute(count).fetchall()[0][0],
+    }
+
+
 def main() -> None:
     config = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    result: Any = visit(config) if config["mode"] == "visit" else run_sql(config)
+    modes = {"visit": visit, "sql": run_sql, "snapshots": snapshots}
+    result: Any = modes[config["mode"]](config)
     print(json.dumps(result))
 
 

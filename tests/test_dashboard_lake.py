@@ -131,6 +131,26 @@ def test_a_merge_committed_meanwhile_shows_after_a_rerun(lake_python: Path, tmp_
     assert not any(page["exceptions"] or page["errors"] for page in pages)
 
 
+@pytest.mark.slow
+def test_a_session_on_an_older_snapshot_keeps_reading_while_others_move_on(lake_python: Path, tmp_path: Path) -> None:
+    """Sessions render at the snapshot they started on; while writers commit and other sessions open
+    newer snapshots, the older one's running query and its next ones still answer, at their own
+    snapshot (the reader once closed the connection it had just reopened, and closed connections
+    whose cursors another session was using)."""
+    env = environment(tmp_path, tmp_path)
+    spec = f"ducklake:sqlite:{tmp_path}/meta.sqlite"
+    copy_into_lake(build_hand_db(tmp_path / "hand.duckdb"), spec, env, lake_python)
+    new_pr = (  # each write adds one PR, numbered past every other
+        "INSERT INTO pull_requests SELECT * REPLACE ((SELECT max(number) FROM pull_requests) + 1 AS number) "
+        "FROM pull_requests LIMIT 1"
+    )
+    result, _ = worker(lake_python, env, tmp_path, {"mode": "snapshots", "db": spec, "write": [new_pr]})
+    first, second, third = result["snapshots"]
+    assert first < second < third
+    assert result["held"] == result["again"]  # the older snapshot, still readable
+    assert result["latest"] == result["again"] + 2
+
+
 @pytest.fixture(scope="module")
 def hand_lake(lake_python: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """The hand-checked DB copied into a lake with a DuckDB-file catalog: the catalog file."""

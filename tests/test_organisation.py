@@ -138,6 +138,36 @@ def test_installation_token_is_refreshed_before_it_expires(serve_app, cli, db_pa
     secrets_absent([run.stdout, run.stderr], app_key, app)
 
 
+@pytest.mark.parametrize(("wait", "renewed"), [("60", False), ("1200", True)])
+def test_a_longer_rate_limit_wait_renews_tokens_earlier(serve_app, cli, db_path, app_key, wait, renewed):
+    """A retry resends the token its request started with, after waiting out a rate limit: with
+    --max-rate-limit-wait 1200 a request may take 3 × (1200 + 15) + 15 s ≈ 61 min, more than a
+    token's life, so a token must be renewed from 50 minutes before its end (the cap), not 5. With
+    tokens of 30 minutes: the default keeps the first token for the whole run; under the long wait
+    every request renews it (its 30 minutes are under the 50 minutes that must be left)."""
+    server, app = serve_app(repository(*merged(1)))
+    app.token_lifetime_s = 30 * 60
+    run = cli(
+        server, "reconcile", "--repo", "acme/widgets", "--db", str(db_path), "--since", "2026-01-01",
+        "--max-rate-limit-wait", wait, "--json", **app_env(app_key),
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    assert (len(app.grants) > 1) == renewed, len(app.grants)
+    assert app.expired_uses == 0
+
+
+def test_the_refresh_margin_covers_a_request_with_all_its_retries():
+    from datetime import timedelta
+
+    from fetcher.credentials import MAX_REFRESH_MARGIN, REFRESH_MARGIN, refresh_margin
+
+    default = ClientSettings("https://api.github.com", "")
+    assert refresh_margin(default) == REFRESH_MARGIN  # 3 × (60 + 15) + 15 + 60 s = 5 min
+    longer = ClientSettings("https://api.github.com", "", max_rate_limit_wait=300)
+    assert refresh_margin(longer) == timedelta(seconds=3 * (300 + 15) + 15 + 60)
+    assert refresh_margin(ClientSettings("https://api.github.com", "", max_rate_limit_wait=3600)) == MAX_REFRESH_MARGIN
+
+
 def test_an_expired_installation_token_is_refused(serve_app, cli, db_path, app_key):
     server, app = serve_app(repository(*merged(1)))
     app.token_lifetime_s = -1  # GitHub never does this; it shows the fake refuses what expired
@@ -262,6 +292,21 @@ def test_backfill_and_open_prs_over_a_repos_file(serve, cli, db_path, tmp_path):
     assert snapshot.exit_code == 0, snapshot.stderr
     assert snapshot.result["repositories"] == {"complete": ["acme/widgets", "acme/gears"]}
     assert query(db_path, "SELECT count(DISTINCT repo) FROM open_pr_snapshot_runs") == [(2,)]
+
+
+def test_max_minutes_bounds_the_whole_run_so_later_repositories_stop_at_once(serve, cli, db_path):
+    """--max-minutes is the whole run's: once the first repository has used it up, the next gets
+    0 seconds, which is a deadline already passed (it once read as "no limit" and ran unbounded)."""
+    server = serve(repository(*merged(30)), repository(*merged(3), name="gears"))
+    server.latency_s = 0.3  # every request sleeps: at least 2 of them pass the 0.6 s below
+    run = cli(
+        server, "backfill", "--repos", "acme/widgets,acme/gears", "--db", str(db_path),
+        "--batch-size", "5", "--max-minutes", "0.01", "--json",
+    )  # fmt: skip
+    assert run.exit_code == 0, run.stderr  # a clean stop, to resume: not a failure
+    assert run.result["repositories"] == {"incomplete": ["acme/widgets", "acme/gears"]}
+    assert "acme/gears: 0 PRs synced (none)" in run.stderr and run.stderr.count("stopped: time limit reached") == 2
+    assert query(db_path, "SELECT count(*) FROM pull_requests WHERE repo = 'acme/gears'") == [(0,)]
 
 
 def test_org_lists_every_repository_but_the_archived(serve, cli, db_path):

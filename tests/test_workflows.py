@@ -30,8 +30,11 @@ if [ -n "$SINCE" ]; then
   python -m fetcher backfill --since "$SINCE" --resume --max-minutes 10
 elif [ "$GITHUB_EVENT_NAME" = "schedule" ] ||
    { [ "$GITHUB_EVENT_NAME" = "workflow_dispatch" ] && [ -z "$PR_NUMBER" ]; }; then
-  python -m fetcher backfill --resume --lookback 7 --max-minutes 10
-  python -m fetcher open-prs
+  # the open PRs even when the backfill ended partial or failed; the step fails with its first failure
+  rc=0
+  python -m fetcher backfill --resume --lookback 7 --max-minutes 10 || rc=$?
+  python -m fetcher open-prs || rc=$((rc ? rc : $?))
+  exit "$rc"
 else
   python -m fetcher sync --reconcile since-last-run
 fi
@@ -483,3 +486,42 @@ def test_caller_passes_named_secrets_and_the_pinned_commit():
     assert triggers(load(CALLER)) == {"pull_request_target": {"types": ["closed"]}}
     assert job["secrets"] != "inherit" and set(job["secrets"]) <= set(triggers(load(ORG))["workflow_call"]["secrets"])
     assert job["uses"].endswith("@" + job["with"]["mergelens-ref"])
+
+
+def scheduled_step_scripts() -> dict[str, tuple[str, dict[str, str]]]:
+    """The script of each step that runs the scheduled backfill and open-prs, with the event env
+    of a scheduled run: the single repository's workflow, the action, the organisation's."""
+    action = next(s for s in load(ACTION)["runs"]["steps"] if s.get("id") == "mergelens")
+    [single] = [s for job in load(MERGELENS)["jobs"].values() for s in job["steps"] if s.get("id") == "mergelens"]
+    org = next(s for s in load(ORG)["jobs"]["organisation"]["steps"] if s.get("id") == "mergelens")
+    scheduled = {"GITHUB_EVENT_NAME": "schedule", "SINCE": "", "PR_NUMBER": "", "REPOS": "", "ORG": "acme"}
+    return {name: (step["run"], scheduled) for name, step in (("action", action), ("single", single), ("org", org))}
+
+
+@pytest.mark.parametrize("name", ["single", "action", "org"])
+@pytest.mark.parametrize(("backfill", "open_prs", "expected"), [(3, 0, 3), (1, 0, 1), (0, 1, 1), (3, 1, 3), (0, 0, 0)])
+def test_the_open_prs_are_snapshotted_even_when_the_backfill_fails(name, backfill, open_prs, expected, tmp_path):
+    """The scheduled script under the shell GitHub runs it with (bash -e -o pipefail): open-prs runs
+    after a partial or failed backfill (exit 3 or 1: one repository of an organisation the App cannot
+    read), and the step fails with the first failure. A stand-in `python` records what it is asked to
+    run (the fetcher itself is tested elsewhere; here the shell's logic is what is under test)."""
+    script, env = scheduled_step_scripts()[name]
+    calls = tmp_path / "calls"
+    stand_in = tmp_path / "bin" / "python"
+    stand_in.parent.mkdir()
+    stand_in.write_text(
+        f'#!/bin/sh\necho "$*" >> "{calls}"\n'
+        f'case "$*" in *" backfill "*) exit {backfill};; *" open-prs"*) exit {open_prs};; esac\nexit 99\n'
+    )
+    stand_in.chmod(0o755)
+    step = tmp_path / "step.sh"
+    step.write_text(script)
+    ran = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(step)],
+        env={"PATH": f"{stand_in.parent}:/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+    )
+    commands = [line.split()[2] for line in calls.read_text().splitlines()]
+    assert commands == ["backfill", "open-prs"], ran.stderr
+    assert ran.returncode == expected, ran.stderr

@@ -57,7 +57,8 @@ class Backfill:
         self, source: GitHubSource, con: duckdb.DuckDBPyConnection, db: str, repo: str, options: BackfillOptions
     ) -> None:
         self.source, self.con, self.db, self.repo, self.options = source, con, db, repo, options
-        deadline = time.monotonic() + options.max_seconds if options.max_seconds else None
+        # 0 is a deadline already passed (a run over many repositories that used its time up), not none
+        deadline = time.monotonic() + options.max_seconds if options.max_seconds is not None else None
         self.meter = Meter(options.floor, options.budget, deadline)
         self.client = GraphQLClient(source, self.meter)
         self.pulls = MergedPullRequests(self.client, repo)
