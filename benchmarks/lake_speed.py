@@ -105,16 +105,9 @@ def first_render_ms(db: str, repeat: int, before: Callable[[], None] | None = No
         render()  # the imports, as a running server has them
     except RenderFailed as failed:
         return str(failed)
+    from benchmarks.sync_speed import median_ms
+
     return median_ms(render, repeat)
-
-
-def median_ms(action: Callable[[], object], repeat: int) -> float:
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples) * 1000
 
 
 def lake_files(db: str) -> dict[str, int]:

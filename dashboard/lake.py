@@ -71,34 +71,16 @@ def lake_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
     definition: its type and nullability), and any function that is not DuckDB's own. Only
     DuckDB's catalog functions, qualified ``system.main.``: a macro of the lake cannot shadow them."""
 
-    def rows(sql: str) -> list[tuple[str, ...]]:
-        return [tuple(row[1:]) for row in con.execute(sql).fetchall() if row[0] == ALIAS]
-
-    def qualified(schema: str, name: str) -> str:
-        return name if schema == "main" else f"{schema}.{name}"
-
     catalog: Catalog = {}
     for table, columns in lake_tables(con, ALIAS).items():
         catalog |= _table_entries(table, columns)
-    for schema, table in rows("SELECT database_name, schema_name, table_name FROM system.main.duckdb_tables()"):
-        if schema != "main":
-            catalog[CatalogEntry("table", qualified(schema, table))] = ""
-    listings = {
-        "view": "SELECT database_name, schema_name, view_name FROM system.main.duckdb_views() WHERE NOT internal",
-        "sequence": "SELECT database_name, schema_name, sequence_name FROM system.main.duckdb_sequences()",
-        "type": "SELECT database_name, schema_name, type_name FROM system.main.duckdb_types() WHERE NOT internal",
-        "schema": "SELECT database_name, 'main', schema_name FROM system.main.duckdb_schemas() WHERE NOT internal",
-    }
-    for kind, sql in listings.items():
-        for schema, name in rows(sql):
-            if (kind, name) != ("schema", "main"):
-                catalog[CatalogEntry(kind, qualified(schema, name))] = ""
-    # The connection is in memory with nothing of its own: a function that is not DuckDB's is the lake's.
-    for schema, name in con.execute(
-        "SELECT schema_name, function_name FROM system.main.duckdb_functions() WHERE NOT internal"
+    for database, schema, table in con.execute(
+        "SELECT database_name, schema_name, table_name FROM system.main.duckdb_tables()"
     ).fetchall():
-        catalog[CatalogEntry("macro", qualified(schema, name))] = ""
-    return catalog
+        if database == ALIAS and schema != "main":
+            catalog[CatalogEntry("table", store.qualified(schema, table))] = ""
+    # The connection is in memory with nothing of its own: a function that is not DuckDB's is the lake's.
+    return catalog | store.other_objects(con, ALIAS)
 
 
 def _table_entries(table: str, columns: list[tuple[object, ...]]) -> Catalog:

@@ -10,7 +10,8 @@ that loses the snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -75,26 +76,17 @@ def _counts(groups: dict[str, list[dict[str, Any]]]) -> str:
     return ", ".join(f"{len(prs)} {HEADINGS[move].lower()}" for move, prs in groups.items() if prs)
 
 
-def markdown(repo: str, moves: Sequence[dict[str, Any]], as_of: datetime, server_url: str) -> str:
-    """The digest as GitHub Markdown: every text from GitHub escaped, links built from the
-    server URL and the PR number only."""
-    groups = _by_move(moves)
-    lines = [f"### What is waiting in {markdown_text(repo)}", ""]
-    if not moves:
-        return "\n".join([*lines, "No open pull requests.", ""])
-    lines.append(f"{len(moves)} open PRs as of {as_of:%Y-%m-%d %H:%M} UTC: {_counts(groups)}.")
-    for move in ORDER:
-        prs = groups[move]
-        if not prs:
-            continue
-        lines += ["", f"**{HEADINGS[move]}** ({WHOSE[move]})", ""]
-        for pr in prs[:PER_MOVE]:
-            url = f"{server_url}/{repo}/pull/{pr['number']}"
-            author = f" by {markdown_text(pr['author_login'])}" if pr["author_login"] else ""
-            lines.append(f"- [#{pr['number']}]({url}) {markdown_text(pr['title'] or '')}{author}: {_waited(pr, as_of)}")
-        if len(prs) > PER_MOVE:
-            lines.append(f"- and {len(prs) - PER_MOVE} more")
-    return "\n".join(lines) + "\n"
+@dataclass(frozen=True)
+class Dialect:
+    """How one place writes the digest: how it escapes text from GitHub, its title, a group's
+    heading, a PR's link, its bullet, and whether headings stand between blank lines (Markdown)."""
+
+    text: Callable[[object], str]
+    title: str  # {repo}
+    heading: str  # {heading} {whose}
+    link: str  # {url} {number}
+    bullet: str
+    spaced: bool
 
 
 def slack_text(text: object) -> str:
@@ -103,25 +95,45 @@ def slack_text(text: object) -> str:
     return one_line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def slack(repo: str, moves: Sequence[dict[str, Any]], as_of: datetime, server_url: str) -> str:
-    """The digest as Slack mrkdwn (an incoming webhook's ``text``)."""
+MARKDOWN = Dialect(
+    markdown_text, "### What is waiting in {repo}", "**{heading}** ({whose})", "[#{number}]({url})", "-", True
+)
+SLACK = Dialect(slack_text, "*What is waiting in {repo}*", "*{heading}* ({whose})", "<{url}|#{number}>", "•", False)
+
+
+def render(dialect: Dialect, repo: str, moves: Sequence[dict[str, Any]], as_of: datetime, server_url: str) -> str:
+    """The digest in ``dialect``: every text from GitHub escaped, links built from the server URL
+    and the PR number only."""
+    gap = [""] if dialect.spaced else []
+    lines = [dialect.title.format(repo=dialect.text(repo)), *gap]
     groups = _by_move(moves)
-    lines = [f"*What is waiting in {slack_text(repo)}*"]
     if not moves:
-        return "\n".join([*lines, "No open pull requests."])
-    lines.append(f"{len(moves)} open PRs as of {as_of:%Y-%m-%d %H:%M} UTC: {_counts(groups)}.")
+        lines.append("No open pull requests.")
+    else:
+        lines.append(f"{len(moves)} open PRs as of {as_of:%Y-%m-%d %H:%M} UTC: {_counts(groups)}.")
     for move in ORDER:
         prs = groups[move]
         if not prs:
             continue
-        lines.append(f"*{HEADINGS[move]}* ({WHOSE[move]})")
+        lines += [*gap, dialect.heading.format(heading=HEADINGS[move], whose=WHOSE[move]), *gap]
         for pr in prs[:PER_MOVE]:
-            url = f"{server_url}/{repo}/pull/{pr['number']}"
-            author = f" by {slack_text(pr['author_login'])}" if pr["author_login"] else ""
-            lines.append(f"• <{url}|#{pr['number']}> {slack_text(pr['title'] or '')}{author}: {_waited(pr, as_of)}")
+            link = dialect.link.format(url=f"{server_url}/{repo}/pull/{pr['number']}", number=pr["number"])
+            author = f" by {dialect.text(pr['author_login'])}" if pr["author_login"] else ""
+            title = dialect.text(pr["title"] or "")
+            lines.append(f"{dialect.bullet} {link} {title}{author}: {_waited(pr, as_of)}")
         if len(prs) > PER_MOVE:
-            lines.append(f"• and {len(prs) - PER_MOVE} more")
-    return "\n".join(lines)
+            lines.append(f"{dialect.bullet} and {len(prs) - PER_MOVE} more")
+    return "\n".join(lines) + ("\n" if dialect.spaced else "")
+
+
+def markdown(repo: str, moves: Sequence[dict[str, Any]], as_of: datetime, server_url: str) -> str:
+    """The digest as GitHub Markdown (the step summary, an issue comment)."""
+    return render(MARKDOWN, repo, moves, as_of, server_url)
+
+
+def slack(repo: str, moves: Sequence[dict[str, Any]], as_of: datetime, server_url: str) -> str:
+    """The digest as Slack mrkdwn (an incoming webhook's ``text``)."""
+    return render(SLACK, repo, moves, as_of, server_url)
 
 
 def post_webhook(url: str, text: str) -> str | None:

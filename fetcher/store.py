@@ -404,9 +404,6 @@ def read_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
     def rows(sql: str) -> list[tuple[Any, ...]]:
         return [row[1:] for row in con.execute(sql).fetchall() if row[0] == database]
 
-    def qualified(schema: str, name: str) -> str:
-        return name if schema == "main" else f"{schema}.{name}"
-
     catalog: Catalog = {}
     tables = rows("SELECT database_name, schema_name, table_name, sql, comment, tags FROM system.main.duckdb_tables()")
     for schema, table, sql, comment, tags in tables:
@@ -418,6 +415,18 @@ def read_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
     ):
         if (schema, table) in names:  # a view's columns: the view itself is reported
             catalog[CatalogEntry("column", f"{qualified(schema, table)}.{column}")] = repr(definition)
+    return catalog | other_objects(con, database)
+
+
+def qualified(schema: str, name: str) -> str:
+    """An object's name in a Catalog: bare in the main schema, else ``schema.name``."""
+    return name if schema == "main" else f"{schema}.{name}"
+
+
+def other_objects(con: duckdb.DuckDBPyConnection, database: str) -> Catalog:
+    """What ``database`` defines beside tables (views, sequences, indexes, types, schemas but main),
+    and any function that is not DuckDB's own, in whatever database: a macro, mostly. The same
+    listing for a file (read_catalog) and a DuckLake (dashboard.lake)."""
     listings = {
         "view": "SELECT database_name, schema_name, view_name, internal FROM system.main.duckdb_views()",
         "sequence": "SELECT database_name, schema_name, sequence_name, false FROM system.main.duckdb_sequences()",
@@ -425,11 +434,11 @@ def read_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
         "type": "SELECT database_name, schema_name, type_name, internal FROM system.main.duckdb_types()",
         "schema": "SELECT database_name, 'main', schema_name, internal FROM system.main.duckdb_schemas()",
     }
+    catalog: Catalog = {}
     for kind, sql in listings.items():
-        for schema, name, internal in rows(sql):
-            if not internal:
+        for found_in, schema, name, internal in con.execute(sql).fetchall():
+            if found_in == database and not internal and (kind, name) != ("schema", "main"):
                 catalog[CatalogEntry(kind, qualified(schema, name))] = ""
-    # Any function that is not DuckDB's own, in whatever database: a macro in the file, mostly.
     for schema, name in con.execute(
         "SELECT schema_name, function_name FROM system.main.duckdb_functions() WHERE NOT internal"
     ).fetchall():
