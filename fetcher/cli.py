@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from duckdb import DuckDBPyConnection
 
@@ -30,6 +30,8 @@ from fetcher.repositories import check_repo
 from fetcher.result import RunResult
 from fetcher.sync import FetchedPullRequest, SyncResult, fetch_pull_request, store_pull_request
 from fetcher.whose_move import STALE_WORKING_DAYS
+
+T = TypeVar("T")
 
 
 class Parser(argparse.ArgumentParser):
@@ -221,25 +223,30 @@ def add_bots_argument(parser: argparse.ArgumentParser) -> None:
 
 def bot_logins(args: argparse.Namespace, env: Environment) -> tuple[str, ...] | None:
     """The extra bots this run sets (--bots, else MERGELENS_BOTS), or None: keep the stored list."""
-    text = args.bots if args.bots is not None else env.bots
-    if text is None:
-        return None
-    try:
-        return metrics.parse_bot_logins(text)
-    except ValueError as exc:
-        raise UsageError(f"--bots / MERGELENS_BOTS: {exc}") from None
+    return _setting(args.bots, env.bots, metrics.parse_bot_logins, "--bots / MERGELENS_BOTS")
 
 
 def calendar_setting(args: argparse.Namespace, env: Environment) -> work_calendar.WorkCalendar | None:
     """The working-hours calendar this run sets (--work-calendar, else MERGELENS_WORK_CALENDAR), or
     None: keep the stored one."""
-    text = args.work_calendar if args.work_calendar is not None else env.work_calendar
+    return _setting(
+        args.work_calendar,
+        env.work_calendar,
+        work_calendar.parse_work_calendar,
+        "--work-calendar / MERGELENS_WORK_CALENDAR",
+    )
+
+
+def _setting(given: str | None, configured: str | None, parse: Callable[[str], T], names: str) -> T | None:
+    """A setting stored in the DB: the option, else the environment, parsed (a usage error names
+    both); None when neither is set."""
+    text = given if given is not None else configured
     if text is None:
         return None
     try:
-        return work_calendar.parse_work_calendar(text)
+        return parse(text)
     except ValueError as exc:
-        raise UsageError(f"--work-calendar / MERGELENS_WORK_CALENDAR: {exc}") from None
+        raise UsageError(f"{names}: {exc}") from None
 
 
 def use_settings(
