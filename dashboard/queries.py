@@ -547,9 +547,9 @@ def repository_comparison(con: Connection, filters: Filters) -> pd.DataFrame:
         FROM prs LEFT JOIN ci ON ci.total = prs.total AND ci.repo IS NOT DISTINCT FROM prs.repo
         ORDER BY prs.total, prs.repo""",
     )
-    queue = open_queue(con, filters)
     if latest_snapshot(con, filters.repos) is None:
         return frame
+    queue = open_queue(con, filters)
     waiting = queue.groupby("repo").size() if not queue.empty else pd.Series(dtype="int64")
     unmerged = sorted(set(waiting.index) - set(frame.loc[~frame["total"], "repo"]))
     if unmerged:
