@@ -17,6 +17,7 @@ import pytest
 
 from fetcher.cli import main
 from fetcher.config import Environment
+from tests.factories import repository
 from tests.fake_github import FakeGitHub, Repository
 from tests.lake_writer import PR_TABLES
 from tests.services import postgres_bin, postgres_cluster
@@ -100,6 +101,23 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Any:
         return CliRun(code, out, err)
 
     return run
+
+
+@pytest.fixture
+def synced(serve: Any, cli: Any, db_path: Path) -> Any:
+    """synced(*pulls, calendar=None) serves the pulls from a fake GitHub, syncs each into db_path
+    (with ``--work-calendar`` when given) and returns db_path."""
+
+    def sync(*pulls: Any, calendar: str | None = None) -> Path:
+        server = serve(repository(*pulls))
+        extra = ("--work-calendar", calendar) if calendar is not None else ()
+        for pr in pulls:
+            args = ("sync", "--repo", "acme/widgets", "--pr", str(pr.number), "--db", str(db_path), *extra)
+            run = cli(server, *args)
+            assert run.exit_code == 0, run.stderr
+        return db_path
+
+    return sync
 
 
 def table_rows(db: Path, table: str, exclude: tuple[str, ...] = ()) -> list[tuple[Any, ...]]:

@@ -6,6 +6,7 @@ benchmarks/lake_speed.py wrap them."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -18,6 +19,9 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class ServiceUnavailable(RuntimeError):
@@ -116,3 +120,27 @@ def create_database(dsn: str) -> str:
         timeout=60,
     )
     return f"{dsn} dbname={name}"
+
+
+def start_worker(
+    python: Path | str, module: str, env: dict[str, str], tmp_path: Path, config: dict[str, Any]
+) -> subprocess.Popen[str]:
+    """``python -m module config.json`` from the repository root: a worker (tests/lake_writer.py,
+    tests/lake_ops_worker.py) on another interpreter, its config written to a file in tmp_path."""
+    path = tmp_path / f"{module.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:8]}.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return subprocess.Popen(
+        [str(python), "-m", module, str(path)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def worker_output(process: subprocess.Popen[str], timeout: float = 300) -> Any:
+    """What a worker printed (JSON), once it exited 0."""
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err[-3000:]
+    return json.loads(out)

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import uuid
-from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
@@ -22,11 +19,10 @@ from fetcher.storage import StorageError, is_local, open_location
 from fetcher.storage.lake import Catalog, LakeLocation, lake_ddl, redacted
 from tests.fake_github.generator import generate_repository
 from tests.lake_writer import dump_rows
-from tests.services import create_database
+from tests.services import ROOT, create_database, start_worker, worker_output
 from tests.test_requirements import pins, top_level
 from tests.test_storage import moto_endpoint, s3_settings  # noqa: F401 - moto_endpoint: a fixture
 
-ROOT = Path(__file__).resolve().parent.parent
 WRITERS = 6
 
 
@@ -138,25 +134,6 @@ def _client_settings(settings: dict[str, str]) -> dict[str, str]:
     }
 
 
-def run_lake(python: Path, config: dict[str, Any], env: dict[str, str], tmp_path: Path) -> subprocess.Popen[str]:
-    path = tmp_path / f"lake-{uuid.uuid4().hex[:8]}.json"
-    path.write_text(json.dumps(config), encoding="utf-8")
-    return subprocess.Popen(
-        [str(python), "-m", "tests.lake_writer", str(path)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def finished(process: subprocess.Popen[str], timeout: float = 300) -> Any:
-    out, err = process.communicate(timeout=timeout)
-    assert process.returncode == 0, err[-3000:]
-    return json.loads(out)
-
-
 # --- many writers -------------------------------------------------------------------------------
 
 
@@ -182,8 +159,11 @@ def test_six_writers_lose_nothing_and_store_nothing_twice(
         ["reconcile", "--repo", full, "--lookback", "3650"],
     ]
     writers = [
-        run_lake(
+        start_worker(
             lake_python,
+            "tests.lake_writer",
+            env,
+            tmp_path,
             {
                 "mode": "write",
                 "writer": writer,
@@ -194,8 +174,6 @@ def test_six_writers_lose_nothing_and_store_nothing_twice(
                 "argv": argv + ([["metrics", "--recompute"]] if writer == 0 else []),
                 "barrier": str(tmp_path / "barrier"),
             },
-            env,
-            tmp_path,
         )
         for writer in range(WRITERS)
     ]
@@ -209,7 +187,7 @@ def test_six_writers_lose_nothing_and_store_nothing_twice(
     results = [run for out, _ in outcomes for run in json.loads(out)]
     assert [run["exit"] for run in results] == [0] * len(results), [r["stderr"] for r in results if r["exit"]]
     assert {run["result"]["status"] for run in results if run["argv"][0] != "metrics"} == {"complete"}
-    lake = finished(run_lake(lake_python, {"mode": "dump", "db": spec}, env, tmp_path))
+    lake = worker_output(start_worker(lake_python, "tests.lake_writer", env, tmp_path, {"mode": "dump", "db": spec}))
 
     # The reference: each merged PR synced once into a plain DuckDB file, here on DuckDB 2.0.
     for number in merged:

@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,8 @@ from fetcher import store
 from fetcher.copy import COPIED
 from tests.dashboard_support import build_demo_db
 from tests.lake_writer import dump_rows
-from tests.services import create_database
-from tests.test_lake import ROOT, lake_env, moto_endpoint  # noqa: F401 - fixtures
+from tests.services import ROOT, create_database, start_worker, worker_output
+from tests.test_lake import lake_env, moto_endpoint  # noqa: F401 - fixtures
 
 
 def fetcher(python: Path | str, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
@@ -32,22 +31,7 @@ def fetcher(python: Path | str, env: dict[str, str], *argv: str) -> subprocess.C
 
 
 def worker(python: Path, env: dict[str, str], tmp_path: Path, config: dict[str, Any]) -> subprocess.Popen[str]:
-    path = tmp_path / f"ops-{uuid.uuid4().hex[:8]}.json"
-    path.write_text(json.dumps(config), encoding="utf-8")
-    return subprocess.Popen(
-        [str(python), "-m", "tests.lake_ops_worker", str(path)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def result(process: subprocess.Popen[str]) -> Any:
-    out, err = process.communicate(timeout=300)
-    assert process.returncode == 0, err[-3000:]
-    return json.loads(out)
+    return start_worker(python, "tests.lake_ops_worker", env, tmp_path, config)
 
 
 def every_row(path: Path) -> dict[str, list[tuple[Any, ...]]]:
@@ -79,7 +63,7 @@ def test_a_file_db_copied_into_a_lake_and_back_is_the_same_row_for_row(
     assert {table: len(rows) for table, rows in original.items()} == counts
     assert every_row(back) == original
     # and the lake itself holds them (read there, by the DuckLake line)
-    lake = result(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
+    lake = worker_output(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
     with store.connect(demo, read_only=True) as con:
         assert lake["rows"] == json.loads(json.dumps(dump_rows(con)))
     assert lake["health"]["last_compaction_at"] is None
@@ -109,12 +93,12 @@ def test_a_lake_an_older_mergelens_wrote_is_migrated_and_its_metrics_recomputed(
     spec = "ducklake:postgres:" + create_database(postgres)
     env = lake_env | {"MERGELENS_LAKE_PYTHON": str(lake_python)}
     assert fetcher(sys.executable, env, "copy", "--from", str(demo), "--to", spec).returncode == 0
-    old = result(worker(lake_python, env, tmp_path, {"mode": "downgrade", "db": spec}))
+    old = worker_output(worker(lake_python, env, tmp_path, {"mode": "downgrade", "db": spec}))
     assert old["versions"] == [1, 2, 3, 4, 5]
 
     # any write: here one that commits nothing of its own
-    assert result(worker(lake_python, env, tmp_path, {"mode": "commit", "db": spec, "count": 0, "tag": "m"}))
-    lake = result(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
+    assert worker_output(worker(lake_python, env, tmp_path, {"mode": "commit", "db": spec, "count": 0, "tag": "m"}))
+    lake = worker_output(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
     with store.connect(demo, read_only=True) as con:
         expected = json.loads(json.dumps(dump_rows(con), default=str))
         answered = con.execute("SELECT count(response_work_hours) FROM pr_review_requests").fetchall()[0][0]
@@ -154,8 +138,8 @@ def test_compact_merges_small_files_keeps_every_row_and_loses_no_concurrent_writ
     env = lake_env | {"MERGELENS_LAKE_PYTHON": str(lake_python), "MERGELENS_LAKE_DATA_PATH": f"{tmp_path}/data/"}
     demo = build_demo_db(tmp_path / "demo.duckdb", n_prs=20)
     assert fetcher(sys.executable, env, "copy", "--from", str(demo), "--to", spec).returncode == 0
-    assert result(worker(lake_python, env, tmp_path, {"mode": "commit", "db": spec, "count": 40, "tag": "a"}))
-    before = result(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
+    assert worker_output(worker(lake_python, env, tmp_path, {"mode": "commit", "db": spec, "count": 40, "tag": "a"}))
+    before = worker_output(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
 
     started = tmp_path / "writer-started"
     writer = worker(
@@ -167,12 +151,12 @@ def test_compact_merges_small_files_keeps_every_row_and_loses_no_concurrent_writ
         time.sleep(0.01)
     compacted = fetcher(lake_python, env, "compact", "--db", spec, "--json")
     assert compacted.returncode == 0, compacted.stderr[:1500]
-    written = result(writer)
+    written = worker_output(writer)
     report = json.loads(compacted.stdout)
     print("compact:", report, "writer:", written)
     assert report["data_files_after"] < report["data_files_before"]
 
-    after = result(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
+    after = worker_output(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
     assert after["rows"] == before["rows"]  # the PR tables, row for row
     runs = after["run_ids"]
     assert sorted(runs) == sorted([*before["run_ids"], *(f"w-{i}" for i in range(30))])  # each once
@@ -195,15 +179,15 @@ def test_compaction_figures_for_200_single_pr_commits(
     env = lake_env | {"MERGELENS_LAKE_PYTHON": str(lake_python), "MERGELENS_LAKE_DATA_PATH": f"{data}/"}
     demo = build_demo_db(tmp_path / "demo.duckdb")
     assert fetcher(sys.executable, env, "copy", "--from", str(demo), "--to", spec).returncode == 0
-    assert result(worker(lake_python, env, tmp_path, {"mode": "commit", "db": spec, "count": 200, "tag": "m"}))
-    before = result(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
+    assert worker_output(worker(lake_python, env, tmp_path, {"mode": "commit", "db": spec, "count": 200, "tag": "m"}))
+    before = worker_output(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
     on_disk = sum(1 for path in data.rglob("*") if path.is_file())
     clock = time.perf_counter()
     compacted = fetcher(lake_python, env, "compact", "--db", spec, "--keep-hours", "0", "--json")
     seconds = time.perf_counter() - clock
     assert compacted.returncode == 0, compacted.stderr[:1500]
     report = json.loads(compacted.stdout)
-    after = result(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
+    after = worker_output(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
     assert after["rows"] == before["rows"]
     print(
         f"\n200 single-PR commits: live data files {report['data_files_before']} -> {report['data_files_after']}, "

@@ -82,18 +82,6 @@ def metrics_of(db, number: int) -> dict:
     return dict(zip(names, rows[0], strict=True))
 
 
-@pytest.fixture
-def synced(serve, cli, db_path):
-    def sync(*pulls):
-        server = serve(repository(*pulls))
-        for pr in pulls:
-            run = cli(server, "sync", "--repo", "acme/widgets", "--pr", str(pr.number), "--db", str(db_path))
-            assert run.exit_code == 0, run.stderr
-        return db_path
-
-    return sync
-
-
 def test_iteration_metrics_by_hand(synced):
     db = synced(iteration_pr())
     m = metrics_of(db, 1)

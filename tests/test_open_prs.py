@@ -88,13 +88,19 @@ def test_the_snapshot_row_holds_what_the_classes_read(cli, queue, db_path):
     assert re_requested == (["rajpatel"], True, True)
 
 
-def test_stale_counts_working_days_only(cli, serve, db_path):
-    # last activity on Friday 2026-11-13: Monday 16th is 1 working day later, Friday 20th 5
+def quiet_since_friday():
+    """The open queue with its PR waiting for a first review last active Friday 2026-11-13 10:00 UTC."""
     repo = repository()
     add_open_queue(repo, datetime(2026, 11, 16, 12, tzinfo=UTC))
     friday = datetime(2026, 11, 13, 10, tzinfo=UTC)
     pr = repo.pulls[9001 + list(EXPECTED).index("first_review")]
     pr.created_at = pr.updated_at = pr.commits[0].committed_at = pr.commits[0].authored_at = friday
+    return repo, pr
+
+
+def test_stale_counts_working_days_only(cli, serve, db_path):
+    # last activity on Friday 2026-11-13: Monday 16th is 1 working day later, Friday 20th 5
+    repo, pr = quiet_since_friday()
     server = serve(repo)
     snapshot(cli, server, db_path)
     assert moves(db_path, datetime(2026, 11, 16, 9, tzinfo=UTC))[pr.number] == "waiting_for_first_review"
@@ -106,11 +112,7 @@ def test_stale_counts_working_days_only(cli, serve, db_path):
 def test_stale_follows_the_stored_calendar(cli, serve, db_path):
     # last activity Friday 2026-11-13 10:00 UTC, seen Thursday 19th 23:00: Mon-Fri 4 working days
     # (not stale); Sun-Thu 5 (Sun..Thu: stale); Sun-Thu with Sunday 15th a holiday 4 again
-    repo = repository()
-    add_open_queue(repo, datetime(2026, 11, 16, 12, tzinfo=UTC))
-    friday = datetime(2026, 11, 13, 10, tzinfo=UTC)
-    pr = repo.pulls[9001 + list(EXPECTED).index("first_review")]
-    pr.created_at = pr.updated_at = pr.commits[0].committed_at = pr.commits[0].authored_at = friday
+    repo, pr = quiet_since_friday()
     snapshot(cli, serve(repo), db_path)
     thursday = datetime(2026, 11, 19, 23, tzinfo=UTC)
     for calendar, move in [

@@ -26,6 +26,7 @@ from fetcher.config import Environment
 from tests.conftest import FAST, REALDATA, TOKEN, environment, query, shared_data
 from tests.fake_github import FakeGitHub, RecordedPull, RecordedRepository
 from tests.realdata import ANTS, PYGITHUB, load_ants, load_pygithub, merged_pulls
+from tests.test_schema_v3 import V3_COLUMNS
 
 Json = dict[str, Any]
 Key = tuple[Any, ...]
@@ -188,22 +189,29 @@ def review_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
     }
 
 
+def comment_author_columns(pull: RecordedPull, c: Json) -> Json:
+    """The columns a review comment and an issue comment fill alike."""
+    return {
+        "pr_number": pull.number,
+        "author_login": login(c["user"]),
+        "author_type": user_type(c["user"]),
+        "author_deleted": deleted(c, "user"),
+        "body": c["body"],
+        "created_at": instant(c["created_at"]),
+        "updated_at": instant(c["updated_at"]),
+        "author_association": c.get("author_association"),
+    }
+
+
 def comment_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
     rows: dict[Key, Json] = {}
     for c in pull.review_comments:
         rows[repo, "review", c["id"]] = {
-            "pr_number": pull.number,
-            "author_login": login(c["user"]),
-            "author_type": user_type(c["user"]),
-            "author_deleted": deleted(c, "user"),
-            "body": c["body"],
-            "created_at": instant(c["created_at"]),
-            "updated_at": instant(c["updated_at"]),
+            **comment_author_columns(pull, c),
             "path": c["path"],
             "line": c["line"],  # null on an outdated comment
             "in_reply_to_id": c.get("in_reply_to_id"),  # absent on the first comment of a thread
             "review_id": c["pull_request_review_id"],  # null before reviews existed (2012)
-            "author_association": c.get("author_association"),
             # null or absent on comments older than multi-line comments (2019)
             "original_line": c.get("original_line"),
             "start_line": c.get("start_line"),
@@ -215,18 +223,8 @@ def comment_columns(repo: str, pull: RecordedPull) -> dict[Key, Json]:
         }
     for c in pull.issue_comments:
         rows[repo, "issue", c["id"]] = {
-            "pr_number": pull.number,
-            "author_login": login(c["user"]),
-            "author_type": user_type(c["user"]),
-            "author_deleted": deleted(c, "user"),
-            "body": c["body"],
-            "created_at": instant(c["created_at"]),
-            "updated_at": instant(c["updated_at"]),
-            "path": None,
-            "line": None,
-            "in_reply_to_id": None,
-            "review_id": None,
-            "author_association": c.get("author_association"),
+            **comment_author_columns(pull, c),
+            **dict.fromkeys(("path", "line", "in_reply_to_id", "review_id")),
             **dict.fromkeys(REVIEW_ONLY),
         }
     return rows
@@ -334,19 +332,7 @@ TABLES: dict[str, Table] = {
             "sync_status",
             "failed_sections",
             "truncated_sections",
-            "github_id",
-            "node_id",
-            "merge_commit_sha",
-            "author_association",
-            "requested_reviewers",
-            "requested_teams",
-            "assignees",
-            "milestone",
-            "head_repo_full_name",
-            "is_cross_repository",
-            "auto_merge_enabled",
-            "auto_merge_method",
-            "auto_merge_enabled_by_login",
+            *V3_COLUMNS["pull_requests"],
         ),
         pull_request_columns,
     ),
@@ -363,16 +349,13 @@ TABLES: dict[str, Table] = {
             "authored_at",
             "committed_at",
             "message",
-            "committer_name",
-            "committer_email",
-            "verified",
-            "verification_reason",
+            *V3_COLUMNS["pr_commits"],
         ),
         commit_columns,
     ),
     "pr_files": Table(
         ("repo", "pr_number", "filename"),
-        ("status", "additions", "deletions", "changes", "previous_filename", "sha", "patch"),
+        ("status", "additions", "deletions", "changes", "previous_filename", *V3_COLUMNS["pr_files"]),
         file_columns,
     ),
     "pr_reviews": Table(
@@ -422,15 +405,7 @@ TABLES: dict[str, Table] = {
             "requested_reviewer_deleted",
             "requested_reviewer_type",
             "requested_team_slug",
-            "github_id",
-            "label_name",
-            "rename_from",
-            "rename_to",
-            "review_state",
-            "assignee_login",
-            "source_number",
-            "source_repo",
-            "state_reason",
+            *V3_COLUMNS["pr_events"],
         ),
         event_columns,
     ),
@@ -446,10 +421,7 @@ TABLES: dict[str, Table] = {
             "completed_at",
             "app_slug",
             "html_url",
-            "check_suite_id",
-            "details_url",
-            "output_title",
-            "output_summary",
+            *V3_COLUMNS["pr_check_runs"],
         ),
         check_run_columns,
     ),

@@ -11,7 +11,7 @@ import pytest
 
 from fetcher import metrics, store
 from tests.conftest import query
-from tests.factories import ALICE, BOB, CAROL, COPILOT, DAVE, GHOST, at, event, issue_comment, pull, repository, review
+from tests.factories import ALICE, BOB, CAROL, COPILOT, DAVE, GHOST, at, event, issue_comment, pull, review
 
 COLUMNS = "requested_at, reviewer_login, reviewer_deleted, team_slug, ended_at, outcome, answered_by_login"
 
@@ -45,20 +45,6 @@ def requests_pr():
         event("review_requested", "2026-03-05 10:00", requested_reviewer=CAROL),  # after the merge: left out
     ]
     return pr
-
-
-@pytest.fixture
-def synced(serve, cli, db_path):
-    def sync(*pulls, calendar: str | None = None):
-        server = serve(repository(*pulls))
-        extra = ("--work-calendar", calendar) if calendar is not None else ()
-        for pr in pulls:
-            args = ("sync", "--repo", "acme/widgets", "--pr", str(pr.number), "--db", str(db_path), *extra)
-            run = cli(server, *args)
-            assert run.exit_code == 0, run.stderr
-        return db_path
-
-    return sync
 
 
 def test_each_outcome_by_hand(synced):

@@ -39,20 +39,6 @@ def stages(m: dict, clock: str = "") -> tuple:
     return tuple(m[name.replace("_hours", f"{clock}_hours")] for name in STAGES)
 
 
-@pytest.fixture
-def synced(serve, cli, db_path):
-    def sync(*pulls, calendar: str | None = None):
-        server = serve(repository(*pulls))
-        extra = ("--work-calendar", calendar) if calendar is not None else ()
-        for pr in pulls:
-            args = ("sync", "--repo", "acme/widgets", "--pr", str(pr.number), "--db", str(db_path), *extra)
-            run = cli(server, *args)
-            assert run.exit_code == 0, run.stderr
-        return db_path
-
-    return sync
-
-
 def full_path():
     """Draft 09:00-11:00, dave answers 12:00, bob requests changes 13:00 (fixed 15:00) and approves
     Tuesday 10:00, merged Tuesday 15:00. The first commit was written on Sunday 20:00."""
