@@ -362,7 +362,12 @@ def utc_date(text: str) -> datetime:
 def end_of_day(text: str) -> datetime:
     """--until DATE includes that day: a plain date means its end."""
     value = utc_date(text)
-    return value + timedelta(days=1) if len(text.strip()) == 10 else value
+    if len(text.strip()) != 10:
+        return value
+    try:
+        return value + timedelta(days=1)
+    except OverflowError:  # 9999-12-31: its end is the last time a datetime holds
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def require_repo(args: argparse.Namespace, env: Environment) -> str:
@@ -564,6 +569,8 @@ def reconcile_one(
 
 
 def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        raise UsageError("--since is after --until: no PR was merged in that window")
     options = backfill.BackfillOptions(
         since=args.since,
         until=args.until,

@@ -99,13 +99,28 @@ class Environment:
         )
 
     def check(self) -> None:
-        """Raise UsageError for a setting no run can use, before any request: a GitHub URL that
-        is not http(s) with a host (PyGithub would fail on it with a traceback, or ask elsewhere)."""
+        """Raise UsageError for a setting no run can use, before any request and before the DB is
+        touched (each would otherwise end in a traceback, some after the DB was stored): a GitHub
+        URL that is not http(s) with a host, a SENTRY_DSN sentry-sdk refuses, a step summary or
+        output file that cannot be written."""
         for name, url in (("GITHUB_API_URL", self.api_url), ("GITHUB_SERVER_URL", self.server_url)):
             if "@" in url:  # a user name or password in it: never printed
                 raise UsageError(f"{name} holds a user name or password: give the bare URL (the token: GITHUB_TOKEN)")
             if not is_http_url(url):
                 raise UsageError(f"{name} is not an http(s) URL with a host: {url[:100]!r}")
+        if self.sentry_dsn is not None:
+            from sentry_sdk.utils import BadDsn, Dsn  # only when set: most runs have none
+
+            try:
+                Dsn(self.sentry_dsn)
+            except (BadDsn, ValueError):
+                raise UsageError("SENTRY_DSN is not a Sentry DSN (https://KEY@HOST/PROJECT; not printed)") from None
+        for name, path in (("GITHUB_STEP_SUMMARY", self.step_summary), ("GITHUB_OUTPUT", self.output)):
+            try:
+                if path is not None:
+                    open(path, "a", encoding="utf-8").close()  # what the runner creates; a run appends to it
+            except OSError as exc:
+                raise UsageError(f"{name} cannot be written: {path}: {exc.strerror}") from None
 
 
 def is_http_url(url: str) -> bool:

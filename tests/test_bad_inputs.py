@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from datetime import UTC, datetime
 
 import pytest
 
@@ -96,6 +97,7 @@ def test_every_numeric_option_has_a_range():
         (["sync", "--reconcile", "since-last-run"], "reconcile", "since-last-run"),
         (["sync", "--pr", "2147483647"], "pr", 2147483647),
         (["compact", "--db", "ducklake:x", "--keep-hours", "87840"], "keep_hours", 87840.0),
+        (["backfill", "--until", "9999-12-31"], "until", datetime.max.replace(tzinfo=UTC)),  # was an OverflowError
     ],
 )
 def test_the_ends_of_a_range_are_accepted(argv, attribute, expected):
@@ -109,6 +111,13 @@ def test_help_states_each_range(cli):
     assert run.exit_code == 0
     for stated in ("(0 to 3650)", "(1 to 100; default 25)", "(0 to 1000000; default 200)", "(0 to 60; default 1)"):
         assert stated in text
+
+
+def test_a_window_that_ends_before_it_starts_is_one_usage_line(serve, cli, db_path):
+    server = serve(repository(complete_pr()))
+    run = cli(server, "backfill", *REPO, "--db", str(db_path), "--since", "2026-02-01", "--until", "2026-01-31")
+    assert usage_line(run) == "mergelens: error: --since is after --until: no PR was merged in that window"
+    assert server.requests == [] and not db_path.exists()
 
 
 def test_the_docs_state_each_range():
@@ -142,6 +151,27 @@ def test_a_github_url_that_is_none_is_one_usage_line_before_any_request(serve, c
     server = serve(repository(complete_pr()))
     run = cli(server, "sync", *REPO, "--pr", "12", "--db", str(db_path), **{setting: value})
     assert usage_line(run).startswith(f"mergelens: error: {expected}")
+    assert server.requests == [] and not db_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "expected"),
+    [
+        ("sentry_dsn", "garbage-planted-dsn", "SENTRY_DSN is not a Sentry DSN (https://KEY@HOST/PROJECT; not printed)"),
+        (
+            "step_summary",
+            "/nonexistent/dir/summary.md",
+            "GITHUB_STEP_SUMMARY cannot be written: /nonexistent/dir/summary.md",
+        ),
+        ("output", ".", "GITHUB_OUTPUT cannot be written: .: Is a directory"),
+    ],
+)
+def test_a_setting_the_end_of_a_run_needs_is_checked_before_it_starts(serve, cli, db_path, setting, value, expected):
+    """Each of these used to end a run in a traceback after its DB was stored."""
+    server = serve(repository(complete_pr()))
+    run = cli(server, "sync", *REPO, "--pr", "12", "--db", str(db_path), **{setting: value})
+    assert usage_line(run).startswith(f"mergelens: error: {expected}")
+    assert "garbage-planted-dsn" not in run.stdout + run.stderr
     assert server.requests == [] and not db_path.exists()
 
 
