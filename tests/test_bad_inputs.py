@@ -73,17 +73,16 @@ def test_a_number_outside_its_range_is_one_usage_line(serve, cli, tmp_path, argv
     assert server.requests == [] and not db.exists()
 
 
+def options() -> list[tuple[str, argparse.Action]]:
+    """(command, option) for every option of every command."""
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return [(name, action) for name, sub in commands.choices.items() for action in sub._actions]
+
+
 def test_every_numeric_option_has_a_range():
     """No option parses a bare float or int: each one's type is a Number (or a parser built on
     one), so none takes nan, inf or a value past its documented range."""
-    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    bare = [
-        f"{name} {'/'.join(action.option_strings)}"
-        for name, sub in commands.choices.items()
-        for action in sub._actions
-        if action.type in (float, int)
-    ]
-    assert bare == []
+    assert [f"{name} {action.dest}" for name, action in options() if action.type in (float, int)] == []
 
 
 @pytest.mark.parametrize(
@@ -123,8 +122,7 @@ def test_a_window_that_ends_before_it_starts_is_one_usage_line(serve, cli, db_pa
 def test_the_docs_state_each_range():
     """README.md and docs/ give every numeric option's range as --help does (``0–3650``)."""
     docs = " ".join(path.read_text() for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")])
-    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    ranges = {str(a.type) for sub in commands.choices.values() for a in sub._actions if isinstance(a.type, Number)}
+    ranges = {str(action.type) for _, action in options() if isinstance(action.type, Number)}
     assert ranges and [r for r in sorted(ranges) if r.replace(" to ", "–") not in docs] == []
 
 
