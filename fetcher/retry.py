@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from urllib3 import Retry
+from urllib3.exceptions import InvalidHeader
 from urllib3.response import BaseHTTPResponse
 
 from fetcher import github_policy
@@ -165,7 +166,10 @@ class GitHubRetry(Retry):
         return min(self.backoff_max, backoff)
 
     def sleep(self, response: BaseHTTPResponse | None = None) -> None:
-        told = self.get_retry_after(response) if response is not None else None
+        try:
+            told = self.get_retry_after(response) if response is not None else None
+        except InvalidHeader:  # a Retry-After that is neither seconds nor a date ("nan", "-5"): none
+            told = None
         # A 403/429's Retry-After past max_rate_limit_wait was refused (github_policy.retry_wait);
         # a 503's is not looked at there: it waits at most as long.
         wait = min(told, self.max_rate_limit_wait) if told is not None else self.get_backoff_time()

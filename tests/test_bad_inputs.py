@@ -240,6 +240,46 @@ def test_a_503_asking_for_a_day_waits_no_longer_than_a_rate_limit_may(serve, db_
     assert source.usage.waited_s == pytest.approx(0.05)
 
 
+PRIMARY_LIMIT_MESSAGE = {"message": "API rate limit exceeded for installation ID 1."}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault(status=429, headers={"retry-after": "nan"}, body={"message": ""}),
+        Fault(status=429, headers={"retry-after": "-5"}, body={"message": ""}),
+        Fault(status=429, headers={"retry-after": "1e400"}, body={"message": ""}),  # inf
+        Fault(status=503, headers={"retry-after": "nan"}),
+    ],
+    ids=["429-nan", "429-negative", "429-inf", "503-nan"],
+)
+def test_a_retry_after_that_is_no_number_of_seconds_is_as_good_as_none(serve, fault):
+    """GitHub sends whole seconds; a proxy's "nan" used to fail the section with urllib3's
+    InvalidHeader. Now the usual wait applies: secondary_rate_wait (429), the backoff (503)."""
+    server = serve(repository(complete_pr()))
+    server.add_fault(r"/pulls/12/files$", fault)
+    settings = ClientSettings(server.api_url, TOKEN, request_interval=0, secondary_rate_wait=0.1, backoff_factor=0.01)
+    source = GitHubSource(settings)
+    bundle = source.fetch_pull_request("acme/widgets", 12)
+    assert not bundle.errors and len(bundle.sections["files"]) == 2
+    assert source.usage.retries == 1 and math.isfinite(source.usage.waited_s)
+    if fault.status == 429:
+        assert source.usage.waited_s == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("reset", ["nan", "inf", "1e30", "-1"])
+def test_a_rate_limit_reset_that_is_no_time_fails_the_section_as_github_said(serve, reset):
+    server = serve(repository(complete_pr()))
+    headers = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+    server.add_fault(r"/pulls/12/files$", Fault(status=403, headers=headers, body=PRIMARY_LIMIT_MESSAGE))
+    source = GitHubSource(ClientSettings(server.api_url, TOKEN, request_interval=0))
+    bundle = source.fetch_pull_request("acme/widgets", 12)
+    assert [(error.section, error.message) for error in bundle.errors] == [
+        ("files", "HTTP 403: API rate limit exceeded for installation ID 1.")
+    ]  # was "ValueError: cannot convert float NaN to integer", "OverflowError: ..."
+    assert source.usage.waited_s == 0
+
+
 # --- nothing printed is a workflow command ------------------------------------------------------
 
 FORGED = "::warning::forged"
