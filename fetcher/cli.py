@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn, TypeVar
 
@@ -25,7 +27,7 @@ from fetcher.github import ClientSettings, GitHubSource
 from fetcher.open_prs import OpenPrsReport, take_snapshot
 from fetcher.pipeline import WorkingCopy, update_db
 from fetcher.reconcile import ReconcileReport, catch_up, reconcile
-from fetcher.records import MAX_PR_NUMBER, is_pr_number
+from fetcher.records import MAX_PR_NUMBER
 from fetcher.repositories import check_repo
 from fetcher.result import RunResult
 from fetcher.sync import FetchedPullRequest, SyncResult, fetch_pull_request, store_pull_request
@@ -36,11 +38,46 @@ T = TypeVar("T")
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        # One clear line instead of argparse's usage block.
-        self.exit(
-            EXIT_USAGE,
-            f"mergelens: error: {message} (see python -m fetcher {self.prog.split()[-1]} --help)\n",
-        )
+        # One clear line instead of argparse's usage block; argparse quotes some arguments raw
+        # ("unrecognized arguments: ..."), so the line is made inert like every line we print.
+        self.exit(EXIT_USAGE, f"mergelens: error: {report.inert(message)} (see {self.prog} --help)\n")
+
+
+@dataclass(frozen=True)
+class Number:
+    """An argparse ``type``: a finite number from ``low`` to ``high`` (an int when ``whole``), else
+    a usage error. ``str()`` is the range, as --help and the README give it."""
+
+    low: float
+    high: float
+    whole: bool = False
+
+    def __call__(self, text: str) -> float:
+        try:
+            # int(): more than 4,300 digits is a ValueError too; float(): "nan", "inf", "1e999" parse
+            value = int(text) if self.whole else float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and self.low <= value <= self.high):
+            kind = "a whole number" if self.whole else "a number"
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not {kind} from {self}")
+        return value
+
+    def __str__(self) -> str:
+        return f"{self.low:g} to {self.high:g}" if not self.whole else f"{self.low:.0f} to {self.high:.0f}"
+
+
+# The range of each numeric option (--help and the README say them).
+PR_COUNT = Number(1, MAX_PR_NUMBER, whole=True)  # --max-prs, --reconcile-max, --pr
+DAYS = Number(0, 3650)  # --lookback, --reconcile-lookback: up to ten years back
+PAUSE_S = Number(0, 60)  # --request-interval, --retry-backoff
+RATE_LIMIT_WAIT_S = Number(0, 3600)  # --max-rate-limit-wait: a primary rate limit resets within the hour
+MINUTES = Number(0, 7 * 24 * 60)  # --max-minutes: a week
+KEEP_HOURS = Number(0, 10 * 366 * 24)  # --keep-hours: ten years
+POINTS = Number(1, 1_000_000, whole=True)  # --budget
+FLOOR_POINTS = Number(0, 1_000_000, whole=True)  # --floor
+BATCH_SIZE = Number(1, 100, whole=True)  # --batch-size: GitHub allows 100 nodes a connection
+STALE_DAYS = Number(1, 3650, whole=True)  # --stale-days (working days)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,17 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_bots_argument(client)
     client.add_argument(
         "--max-rate-limit-wait",
-        type=float,
+        type=RATE_LIMIT_WAIT_S,
         default=60.0,
         metavar="SECONDS",
-        help="longest wait for an exhausted rate limit to reset, else the section fails (default 60)",
+        help=f"longest wait for an exhausted rate limit to reset, else the section fails ({RATE_LIMIT_WAIT_S}; "
+        "default 60)",
     )
     client.add_argument(
         "--request-interval",
-        type=float,
+        type=PAUSE_S,
         default=0.25,
         metavar="SECONDS",
-        help="pause between GitHub requests; GitHub asks for serial requests (default 0.25)",
+        help=f"pause between GitHub requests; GitHub asks for serial requests ({PAUSE_S}; default 0.25)",
     )
     client.add_argument(
         "--patches",
@@ -77,10 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     client.add_argument(
         "--retry-backoff",
-        type=float,
+        type=PAUSE_S,
         default=1.0,
         metavar="SECONDS",
-        help="first backoff before retrying a 5xx or dropped connection; doubles each retry (default 1)",
+        help=f"first backoff before retrying a 5xx or dropped connection; doubles each retry ({PAUSE_S}; default 1)",
     )
 
     many = Parser(add_help=False)  # organisation mode: reconcile, backfill and open-prs over many repositories
@@ -104,19 +142,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=reconcile_mode,
         default=0,
         metavar="N|since-last-run",
-        help="then sync the merged PRs that are missing or stale: up to N of those closed in the last "
-        "--reconcile-lookback days, or since-last-run: every one updated since the last merge run that "
+        help=f"then sync the merged PRs that are missing or stale: up to N ({RECONCILE_COUNT}) of those closed "
+        "in the last --reconcile-lookback days, or since-last-run: every one updated since the last merge run that "
         "caught up completely (a DB without one: the last --reconcile-lookback days) (default 0: none)",
     )
     sync.add_argument(
-        "--reconcile-lookback", type=float, default=3.0, metavar="DAYS", help="window of --reconcile (default 3)"
+        "--reconcile-lookback",
+        type=DAYS,
+        default=3.0,
+        metavar="DAYS",
+        help=f"window of --reconcile ({DAYS}; default 3)",
     )
     sync.add_argument(
         "--reconcile-max",
-        type=positive_int,
+        type=PR_COUNT,
         default=100,
         metavar="N",
-        help="since-last-run syncs at most N PRs, says so, and leaves the rest to the next run (default 100)",
+        help=f"since-last-run syncs at most N PRs, says so, and leaves the rest to the next run ({PR_COUNT}; "
+        "default 100)",
     )
 
     reconcile = commands.add_parser(
@@ -125,11 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="sync merged PRs that are missing, partial or updated since their sync",
     )
     reconcile.add_argument(
-        "--lookback", type=float, default=7.0, metavar="DAYS", help="closed PRs updated in the last DAYS (default 7)"
+        "--lookback",
+        type=DAYS,
+        default=7.0,
+        metavar="DAYS",
+        help=f"closed PRs updated in the last DAYS ({DAYS}; default 7)",
     )
     reconcile.add_argument("--since", type=utc_date, help="instead of --lookback: PRs updated since DATE (YYYY-MM-DD)")
     reconcile.add_argument(
-        "--max-prs", type=positive_int, default=200, metavar="N", help="sync at most N PRs (default 200)"
+        "--max-prs", type=PR_COUNT, default=200, metavar="N", help=f"sync at most N PRs ({PR_COUNT}; default 200)"
     )
 
     history = commands.add_parser(
@@ -141,28 +188,35 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--until", type=end_of_day, help="PRs merged on or before DATE (YYYY-MM-DD; default: now)")
     history.add_argument(
         "--lookback",
-        type=float,
+        type=DAYS,
         metavar="DAYS",
-        help="PRs updated in the last DAYS that are missing, partial or updated since their sync (reconcile)",
+        help=f"PRs updated in the last DAYS ({DAYS}) that are missing, partial or updated since their sync (reconcile)",
     )
-    history.add_argument("--max-prs", type=positive_int, metavar="N", help="sync at most N PRs in this run")
+    history.add_argument("--max-prs", type=PR_COUNT, metavar="N", help=f"sync at most N PRs in this run ({PR_COUNT})")
     history.add_argument(
-        "--budget", type=positive_int, metavar="POINTS", help="spend at most POINTS GraphQL points in this run"
+        "--budget", type=POINTS, metavar="POINTS", help=f"spend at most POINTS GraphQL points in this run ({POINTS})"
     )
     history.add_argument(
         "--floor",
-        type=non_negative_int,
+        type=FLOOR_POINTS,
         default=200,
         metavar="POINTS",
-        help="stop before the token's GraphQL points left fall under POINTS, kept for merge runs (default 200)",
+        help="stop before the token's GraphQL points left fall under POINTS, kept for merge runs "
+        f"({FLOOR_POINTS}; default 200)",
     )
     history.add_argument(
         "--resume", action="store_true", help="continue the backfill that stopped (its pending PRs and listing)"
     )
     history.add_argument(
-        "--batch-size", type=positive_int, default=25, metavar="N", help="PRs per GraphQL query, at most (default 25)"
+        "--batch-size",
+        type=BATCH_SIZE,
+        default=25,
+        metavar="N",
+        help=f"PRs per GraphQL query, at most ({BATCH_SIZE}; default 25)",
     )
-    history.add_argument("--max-minutes", type=float, metavar="M", help="stop cleanly after M minutes (resume later)")
+    history.add_argument(
+        "--max-minutes", type=MINUTES, metavar="M", help=f"stop cleanly after M minutes ({MINUTES}; resume later)"
+    )
 
     queue = commands.add_parser(
         "open-prs",
@@ -172,10 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     queue.add_argument(
         "--stale-days",
-        type=positive_int,
+        type=STALE_DAYS,
         default=STALE_WORKING_DAYS,
         metavar="N",
-        help=f"a PR without activity for N working days (Mon-Fri) is stale (default {STALE_WORKING_DAYS})",
+        help=f"a PR without activity for N working days (Mon-Fri) is stale ({STALE_DAYS}; "
+        f"default {STALE_WORKING_DAYS})",
     )
 
     recompute = commands.add_parser("metrics", help="recompute pr_metrics from the stored rows")
@@ -196,10 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     tidy.add_argument("--db", type=db_spec, required=True, help="ducklake:CATALOG")
     tidy.add_argument(
         "--keep-hours",
-        type=float,
+        type=KEEP_HOURS,
         default=1.0,
         metavar="H",
-        help="keep the snapshots and files of the last H hours, for writers still reading them (default 1)",
+        help=f"keep the snapshots and files of the last H hours, for writers still reading them ({KEEP_HOURS}; "
+        "default 1)",
     )
     tidy.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
     return parser
@@ -259,21 +315,11 @@ def use_settings(
         report.log.info("work calendar now %s: recomputed every PR's metrics", calendar.spec)
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a PR number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a PR number")
-    return value
-
-
 def pr_number(text: str) -> int:
-    value = positive_int(text)
-    if not is_pr_number(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a PR number (1 to {MAX_PR_NUMBER})")
-    return value
+    try:
+        return int(PR_COUNT(text))
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a PR number ({PR_COUNT})") from None
 
 
 def org_name(text: str) -> str:
@@ -290,20 +336,19 @@ def db_spec(text: str) -> str:
     return text
 
 
-def non_negative_int(text: str) -> int:
-    return 0 if text.strip() == "0" else positive_int(text)
-
-
 SINCE_LAST_RUN = "since-last-run"
+RECONCILE_COUNT = Number(0, MAX_PR_NUMBER, whole=True)  # --reconcile N
 
 
 def reconcile_mode(text: str) -> int | str:
     if text.strip() == SINCE_LAST_RUN:
         return SINCE_LAST_RUN
     try:
-        return non_negative_int(text)
+        return int(RECONCILE_COUNT(text))
     except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor {SINCE_LAST_RUN}") from None
+        raise argparse.ArgumentTypeError(
+            f"{text[:40]!r} is neither a number nor {SINCE_LAST_RUN} (N: {RECONCILE_COUNT})"
+        ) from None
 
 
 def utc_date(text: str) -> datetime:
@@ -317,7 +362,12 @@ def utc_date(text: str) -> datetime:
 def end_of_day(text: str) -> datetime:
     """--until DATE includes that day: a plain date means its end."""
     value = utc_date(text)
-    return value + timedelta(days=1) if len(text.strip()) == 10 else value
+    if len(text.strip()) != 10:
+        return value
+    try:
+        return value + timedelta(days=1)
+    except OverflowError:  # 9999-12-31: its end is the last time a datetime holds
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def require_repo(args: argparse.Namespace, env: Environment) -> str:
@@ -519,8 +569,8 @@ def reconcile_one(
 
 
 def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
-    if args.batch_size > 100:
-        raise UsageError("--batch-size is at most 100")
+    if args.since is not None and args.until is not None and args.since >= args.until:
+        raise UsageError("--since is after --until: no PR was merged in that window")
     options = backfill.BackfillOptions(
         since=args.since,
         until=args.until,
@@ -622,9 +672,10 @@ def digest_issue(env: Environment) -> int | None:
     """MERGELENS_DIGEST_ISSUE: the issue the digest is posted on (None: not configured)."""
     if env.digest_issue is None:
         return None
-    if not (env.digest_issue.isascii() and env.digest_issue.isdigit() and is_pr_number(int(env.digest_issue))):
-        raise UsageError("MERGELENS_DIGEST_ISSUE is not an issue number")
-    return int(env.digest_issue)
+    try:
+        return pr_number(env.digest_issue)
+    except argparse.ArgumentTypeError:
+        raise UsageError(f"MERGELENS_DIGEST_ISSUE is not an issue number ({PR_COUNT})") from None
 
 
 def needing_attention(results: list[SyncResult]) -> list[SyncResult]:
@@ -665,8 +716,6 @@ def run_compact(args: argparse.Namespace, env: Environment) -> int:
     from fetcher.compact import compact
     from fetcher.storage import LakeLocation, open_location
 
-    if args.keep_hours < 0:
-        raise UsageError("--keep-hours is at least 0")
     location = open_location(args.db, env)
     if not isinstance(location, LakeLocation):
         raise UsageError(f"--db {args.db}: compact works on a DuckLake (ducklake:CATALOG); a DuckDB file needs none")
@@ -691,12 +740,13 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     report.configure_logging()
     args = build_parser().parse_args(argv)
     env = env or Environment.from_environ()
-    if args.command in MAINTENANCE:
-        try:
+    try:
+        env.check()  # a GitHub URL no request can use: before any request
+        if args.command in MAINTENANCE:
             return MAINTENANCE[args.command](args, env)
-        except MergelensError as exc:
-            report.log.error("mergelens: error: %s", exc)
-            return exc.exit_code
+    except MergelensError as exc:
+        report.log.error("mergelens: error: %s", exc)
+        return exc.exit_code
     try:
         code, run = COMMANDS[args.command](args, env)
     except MergelensError as exc:

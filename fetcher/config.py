@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from fetcher.errors import UsageError
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_DB = "mergelens.duckdb"
@@ -73,7 +76,7 @@ class Environment:
             in_actions=env.get("GITHUB_ACTIONS") == "true",
             server_url=(env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
             sentry_dsn=env.get("SENTRY_DSN") or None,
-            repository_id=_positive_int(env.get("GITHUB_REPOSITORY_ID")),
+            repository_id=positive_id(env.get("GITHUB_REPOSITORY_ID")),
             artifact_branches=tuple(
                 dict.fromkeys(b.strip() for b in env.get("MERGELENS_ARTIFACT_BRANCHES", "").split(",") if b.strip())
             ),
@@ -95,8 +98,45 @@ class Environment:
             app_private_key_file=env.get("MERGELENS_APP_PRIVATE_KEY_FILE", "").strip() or None,
         )
 
+    def check(self) -> None:
+        """Raise UsageError for a setting no run can use, before any request and before the DB is
+        touched (each would otherwise end in a traceback, some after the DB was stored): a GitHub
+        URL that is not http(s) with a host, a SENTRY_DSN sentry-sdk refuses, a step summary or
+        output file that cannot be written."""
+        for name, url in (("GITHUB_API_URL", self.api_url), ("GITHUB_SERVER_URL", self.server_url)):
+            if "@" in url:  # a user name or password in it: never printed
+                raise UsageError(f"{name} holds a user name or password: give the bare URL (the token: GITHUB_TOKEN)")
+            if not is_http_url(url):
+                raise UsageError(f"{name} is not an http(s) URL with a host: {url[:100]!r}")
+        if self.sentry_dsn is not None:
+            from sentry_sdk.utils import BadDsn, Dsn  # only when set: most runs have none
 
-def _positive_int(text: str | None) -> int | None:
-    """An id from the environment; anything else is as good as unset."""
+            try:
+                Dsn(self.sentry_dsn)
+            except (BadDsn, ValueError):
+                raise UsageError("SENTRY_DSN is not a Sentry DSN (https://KEY@HOST/PROJECT; not printed)") from None
+        for name, path in (("GITHUB_STEP_SUMMARY", self.step_summary), ("GITHUB_OUTPUT", self.output)):
+            try:
+                if path is not None:
+                    open(path, "a", encoding="utf-8").close()  # what the runner creates; a run appends to it
+            except OSError as exc:
+                raise UsageError(f"{name} cannot be written: {path}: {exc.strerror}") from None
+
+
+def is_http_url(url: str) -> bool:
+    """http:// or https://, a host, a valid port, nothing a URL cannot hold (spaces, controls)."""
+    if not url.isprintable() or any(c.isspace() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number or out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def positive_id(text: str | None) -> int | None:
+    """A GitHub id (a positive int64) from the environment; None for anything else. Checked before
+    int(), which refuses strings of over 4,300 digits with a ValueError."""
     value = (text or "").strip()
-    return int(value) if value.isascii() and value.isdigit() and int(value) > 0 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 19 and 0 < int(value) < 2**63 else None

@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fetcher import storage, store
+from fetcher import report, storage, store
 from fetcher.config import Environment
 from fetcher.errors import MergelensError, UsageError
 from fetcher.storage.lake import PREFIX as LAKE_PREFIX
@@ -221,7 +221,7 @@ def main(argv: list[str]) -> int:
     try:
         counts = export_db(spec, env, folder) if what == "export" else import_db(spec, env, folder, "--replace" in argv)
     except MergelensError as exc:
-        print(f"mergelens: error: {exc}", file=sys.stderr)
+        print(f"mergelens: error: {report.inert(exc)}", file=sys.stderr)
         return exc.exit_code
     print(json.dumps(counts))
     return 0

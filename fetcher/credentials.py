@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from github import Auth, GithubException, GithubIntegration
 
 from fetcher import github_policy
-from fetcher.config import Environment
+from fetcher.config import Environment, positive_id
 from fetcher.errors import MergelensError, UsageError
 from fetcher.github import ClientSettings
 from fetcher.retry import GitHubRetry
@@ -74,7 +74,7 @@ def app_settings(env: Environment) -> AppSettings | None:
         return None
     if env.app_id is None:
         raise UsageError("a GitHub App private key is set but MERGELENS_APP_ID is not")
-    if not (env.app_id.isascii() and env.app_id.isdigit() and int(env.app_id) > 0):
+    if positive_id(env.app_id) is None:
         raise UsageError("MERGELENS_APP_ID is not a GitHub App id (a positive number)")
     if key_text is not None and key_file is not None:
         raise UsageError("set MERGELENS_APP_PRIVATE_KEY or MERGELENS_APP_PRIVATE_KEY_FILE, not both")

@@ -25,7 +25,7 @@ from fetcher import github_policy, records
 from fetcher.errors import MergelensError
 from fetcher.github_policy import Failure, Kind
 from fetcher.records import PullRequestBundle
-from fetcher.retry import ApiUsage, GitHubRetry
+from fetcher.retry import ApiUsage, GitHubRetry, bounded_wait
 from fetcher.sections import SECTION_NAMES
 
 log = logging.getLogger("mergelens")
@@ -188,7 +188,7 @@ class GitHubSource:
     def wait_before_retry(self, attempt: int) -> None:
         """Back off before retrying what the HTTP layer does not retry itself (a GraphQL POST):
         ``backoff_factor`` x 2^attempt seconds."""
-        time.sleep(self.settings.backoff_factor * 2**attempt)
+        time.sleep(bounded_wait(self.settings.backoff_factor * 2**attempt))
 
     def _pull_request_failure(self, full_name: str, number: int, failure: Failure) -> str:
         if failure.kind is Kind.UNAUTHORIZED:

@@ -25,6 +25,7 @@ fetcher.retry applies to a 403/429 before PyGithub sees it.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -122,8 +123,7 @@ def from_response(status: int, headers: Any, message: str) -> Failure:
     retry_after = _retry_after(lower.get("retry-after"))
     if status in RATE_LIMIT_STATUSES:
         if lower.get("x-ratelimit-remaining") == "0" or _is_primary_limit_message(message):
-            reset = _seconds(lower.get("x-ratelimit-reset"))
-            reset_at = datetime.fromtimestamp(int(reset), UTC) if reset is not None else None
+            reset_at = _reset_at(lower.get("x-ratelimit-reset"))
             return Failure(Kind.PRIMARY_RATE_LIMIT, status, text, rid, reset_at, retry_after)
         if retry_after is not None or _is_secondary_limit_message(message) or status == 429:
             # GitHub: a 429 is always a rate limit; without Retry-After or remaining=0, a secondary one.
@@ -178,9 +178,7 @@ def classify_graphql(exc: BaseException) -> Failure:
     if exc.status == 401:
         return Failure(Kind.UNAUTHORIZED, 401, f"HTTP 401: {message}", rid)
     if "RATE_LIMITED" in types or (exc.status in RATE_LIMIT_STATUSES and headers.get("x-ratelimit-remaining") == "0"):
-        reset = _seconds(headers.get("x-ratelimit-reset"))
-        reset_at = datetime.fromtimestamp(int(reset), UTC) if reset is not None else None
-        return Failure(Kind.PRIMARY_RATE_LIMIT, exc.status, message, rid, reset_at)
+        return Failure(Kind.PRIMARY_RATE_LIMIT, exc.status, message, rid, _reset_at(headers.get("x-ratelimit-reset")))
     if exc.status in RATE_LIMIT_STATUSES and (headers.get("retry-after") or _is_secondary_limit_message(raw)):
         retry_after = _retry_after(headers.get("retry-after"))
         return Failure(Kind.SECONDARY_RATE_LIMIT, exc.status, message, rid, None, retry_after)
@@ -232,9 +230,21 @@ def _retry_after(value: object) -> float | None:
 
 
 def _seconds(value: object) -> float | None:
+    """A header's number of seconds. GitHub sends whole non-negative numbers; anything else (a
+    proxy's "nan", "inf", "-5") is as good as no header, so no wait is ever NaN or endless."""
     try:
-        return float(str(value)) if value not in (None, "") else None
+        seconds = float(str(value)) if value not in (None, "") else None
     except ValueError:
+        return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _reset_at(value: object) -> datetime | None:
+    """x-ratelimit-reset (epoch seconds) as a time; None when absent or past what a datetime holds."""
+    seconds = _seconds(value)
+    try:
+        return datetime.fromtimestamp(int(seconds), UTC) if seconds is not None else None
+    except (OverflowError, OSError, ValueError):
         return None
 
 

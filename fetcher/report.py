@@ -1,8 +1,10 @@
 """What a run tells its user: one line per outcome on stderr, the JSON result on stdout, and in
 GitHub Actions the step summary, annotations and step outputs.
 
-PR titles and error texts are untrusted: in the step summary (rendered as Markdown with inline
-HTML) they are escaped; in annotations and outputs they are kept to one line.
+PR titles and error texts are untrusted, and so is whatever an operator gives (a DB spec, an S3
+key, a path): in the step summary (rendered as Markdown with inline HTML) they are escaped; in
+annotations and outputs they are kept to one line; every line on stderr is made inert (``inert``),
+so none can be a workflow command.
 """
 
 from __future__ import annotations
@@ -24,12 +26,35 @@ log = logging.getLogger("mergelens")
 
 ICONS = {"complete": "✅", "partial": "⚠️", "failed": "❌", "skipped": "⏭️", "incomplete": "⏸️"}
 MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~<])")
+# What ends a line somewhere (a log viewer, str.splitlines) or changes how it shows: C0 and C1
+# control characters, DEL, Unicode's line and paragraph separators.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The Actions runner reads every line a step prints. A line starting with "::" once leading
+# whitespace is trimmed is a workflow command (::warning::, ::add-mask::, ::stop-commands::);
+# the older "##[command]" form counts anywhere in a line (actions/runner ActionCommand.TryParseV2
+# and TryParse; ActionCommandManager tries both).
+LEGACY_COMMAND = "##["
+
+
+def inert(text: object) -> str:
+    """``text`` as one printed line that no runner reads as a workflow command: control characters
+    (newlines too) escaped as Python writes them (``\\n``, ``\\x1b``), ``##[`` written ``##\\[``,
+    and a line that would start with ``::`` given a leading backslash. Unchanged when made inert twice."""
+    line = CONTROL.sub(lambda found: repr(found.group())[1:-1], str(text)).replace(LEGACY_COMMAND, "##\\[")
+    return "\\" + line if line.lstrip().startswith("::") else line
+
+
+class InertFormatter(logging.Formatter):
+    """Each log record as one inert line, whatever a value in it holds."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return inert(super().format(record))
 
 
 def configure_logging(stream: TextIO | None = None) -> None:
-    """Progress and errors go to stderr, one plain line each."""
+    """Progress and errors go to stderr, one plain line each, none a workflow command."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(InertFormatter("%(message)s"))
     log.handlers[:] = [handler]
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -48,7 +73,10 @@ def summary_line(result: SyncResult) -> str:
 
 
 def print_json(document: Mapping[str, Any], stream: TextIO | None = None) -> None:
-    (stream or sys.stdout).write(json.dumps(document, default=str) + "\n")
+    """One line: JSON escapes control characters; a "##[" can only be inside a string, where
+    ``\\u005b`` is the same "[" to a JSON reader and no command to the runner."""
+    text = json.dumps(document, default=str).replace(LEGACY_COMMAND, "##\\u005b")
+    (stream or sys.stdout).write(text + "\n")
 
 
 # --- GitHub Actions ----------------------------------------------------------------------------
@@ -61,10 +89,13 @@ def markdown_text(text: object) -> str:
 
 
 def annotation(level: str, title: str, message: str) -> str:
-    """A workflow command (``::warning title=…::message``), escaped as the runner expects."""
+    """A workflow command (``::warning title=…::message``), escaped as the runner expects; ``##[``
+    broken up as on every line (``inert``), though the runner reads a line starting with ``::`` as
+    this command first."""
 
     def data(value: str) -> str:
-        return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        escaped = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return escaped.replace(LEGACY_COMMAND, "##\\[")
 
     def prop(value: str) -> str:
         return data(value).replace(":", "%3A").replace(",", "%2C")

@@ -21,18 +21,32 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from urllib3 import Retry
+from urllib3.exceptions import InvalidHeader
 from urllib3.response import BaseHTTPResponse
 
 from fetcher import github_policy
 from fetcher.github_policy import RATE_LIMIT_STATUSES, RETRIED_STATUSES
 
 log = logging.getLogger("mergelens")
+
+# No single wait is longer: a primary rate limit resets within the hour.
+LONGEST_WAIT_S = 3600.0
+
+
+def bounded_wait(seconds: float) -> float:
+    """What time.sleep is given: ``seconds`` from 0 to LONGEST_WAIT_S. NaN and negative waits (a
+    bug: the CLI refuses such settings) are 0, so a retry loop ends after its retries instead of
+    hanging; anything longer, +inf included, is LONGEST_WAIT_S."""
+    if 0 <= seconds <= LONGEST_WAIT_S:
+        return seconds
+    return LONGEST_WAIT_S if seconds > LONGEST_WAIT_S else 0.0
 
 
 @dataclass
@@ -60,6 +74,15 @@ class GitHubRetry(Retry):
         forced_wait: float | None = None,
         **kwargs: Any,
     ) -> None:
+        for name, value in (
+            ("max_rate_limit_wait", max_rate_limit_wait),
+            ("secondary_rate_wait", secondary_rate_wait),
+            ("backoff_factor", backoff_factor),
+            ("backoff_jitter", backoff_jitter),
+            ("backoff_max", backoff_max),
+        ):
+            if not (math.isfinite(value) and value >= 0):  # the CLI checks its options: this is a bug
+                raise ValueError(f"GitHubRetry: {name} must be a finite number of seconds, not {value!r}")
         self.usage = usage if usage is not None else ApiUsage()
         self.max_rate_limit_wait = max_rate_limit_wait
         self.secondary_rate_wait = secondary_rate_wait
@@ -143,8 +166,14 @@ class GitHubRetry(Retry):
         return min(self.backoff_max, backoff)
 
     def sleep(self, response: BaseHTTPResponse | None = None) -> None:
-        wait = self.get_retry_after(response) if response is not None else None
-        wait = wait if wait is not None else self.get_backoff_time()
+        try:
+            told = self.get_retry_after(response) if response is not None else None
+        except InvalidHeader:  # a Retry-After that is neither seconds nor a date ("nan", "-5"): none
+            told = None
+        # A 403/429's Retry-After past max_rate_limit_wait was refused (github_policy.retry_wait);
+        # a 503's is not looked at there: it waits at most as long.
+        wait = min(told, self.max_rate_limit_wait) if told is not None else self.get_backoff_time()
+        wait = bounded_wait(wait)
         self.usage.waited_s += wait
         if wait > 0:
             time.sleep(wait)
