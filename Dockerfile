@@ -17,8 +17,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The runtime set only (no test tools), every package pinned with its sha256, wheels only (no
-# sdist's build code runs): the merge workflow's install command, plus --no-cache-dir.
+# The runtime set (the dashboard's; no test tools), every package pinned with its sha256, wheels
+# only (no sdist's build code runs): the merge workflow's install command, on requirements.txt
+# instead of the fetcher's own requirements-fetcher.txt, plus --no-cache-dir.
 COPY requirements.txt ./
 RUN python -m pip install --require-hashes --only-binary :all: --no-cache-dir -r requirements.txt
 

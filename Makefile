@@ -1,7 +1,8 @@
 # The two commands of the README's quick start. Each installs what it needs into .venv:
 # demo and dashboard the runtime set (requirements.txt), test, lint and bench the test and lint
 # tools on top (requirements-dev.txt). Both are pinned with hashes (regenerate them with the
-# pip-compile command at the top of requirements.in and requirements-dev.in).
+# pip-compile command at the top of requirements.in and requirements-dev.in). A merge run installs
+# less: the fetcher's own part of the runtime set (requirements-fetcher.txt, no dashboard).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -73,8 +74,10 @@ lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .
 
 # lake_speed: the DuckLake against the file (its lake side on $(LAKE_VENV); its own PostgreSQL and S3 server).
+# merge_run: a merge run's critical path (it installs both locks into fresh venvs under the system temp directory).
 bench: $(VENV)/.installed-dev lake postgresql
 	$(PY) -m benchmarks.sync_speed
+	$(PY) -m benchmarks.merge_run
 	$(PY) -m benchmarks.dashboard_speed
 	MERGELENS_LAKE_PYTHON=$(LAKE_VENV)/bin/python $(PY) -m benchmarks.lake_speed
 

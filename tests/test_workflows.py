@@ -49,6 +49,10 @@ IGNORED = [
 ]
 PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+\s*$")
 HEAD_REFS = ("pull_request.head", "github.head_ref", "refs/pull/")
+# The action's install: the fetcher's lock, as the merge workflow installs it (tests/test_requirements.py).
+ACTION_INSTALL = (
+    'python -P -m pip install --require-hashes --only-binary :all: -r "$GITHUB_ACTION_PATH/requirements-fetcher.txt"'
+)
 
 
 def load(path: Path) -> dict:
@@ -155,7 +159,7 @@ def test_zizmor_audits_the_composite_action(tmp_path):
     # Control: an input interpolated into a run: block of the action is caught, so the clean
     # result above means the action really was audited.
     bad = ACTION.read_text(encoding="utf-8").replace(
-        'python -P -m pip install --require-hashes --only-binary :all: -r "$GITHUB_ACTION_PATH/requirements.txt"',
+        ACTION_INSTALL,
         "python -P -m pip install ${{ inputs.db }}",
     )
     assert bad != ACTION.read_text(encoding="utf-8")
@@ -247,11 +251,12 @@ def test_steps_in_order(job):
     uses = [s.get("uses", "").split("@")[0] or "run" for s in job["steps"]]
     assert uses == ["actions/checkout", "actions/setup-python", "run", "run", "actions/upload-artifact"]
     setup = job["steps"][1]["with"]
-    assert setup == {"python-version": "3.11", "cache": "pip"}
-    # The runtime set only, hash-pinned (tests/test_requirements.py holds the files to that).
+    # pip's cache is keyed on the file the install reads
+    assert setup == {"python-version": "3.11", "cache": "pip", "cache-dependency-path": "requirements-fetcher.txt"}
+    # The job's own set only, no dashboard, hash-pinned (tests/test_requirements.py holds the files to that).
     assert (
         job["steps"][2]["run"].strip()
-        == "python -m pip install --require-hashes --only-binary :all: -r requirements.txt"
+        == "python -m pip install --require-hashes --only-binary :all: -r requirements-fetcher.txt"
     )
 
 
@@ -338,9 +343,7 @@ def test_composite_action():
         if "run" in step:
             assert step["shell"] == "bash"
     [install] = [s for s in steps if "pip install" in s.get("run", "")]
-    assert install["run"].strip() == (
-        'python -P -m pip install --require-hashes --only-binary :all: -r "$GITHUB_ACTION_PATH/requirements.txt"'
-    )
+    assert install["run"].strip() == ACTION_INSTALL
     [sync] = [s for s in steps if s.get("id") == "mergelens"]
     assert sync["run"] == SYNC_SCRIPT.replace("--reconcile since-last-run", '--reconcile "$RECONCILE"')
     assert sync["env"] == {
@@ -356,6 +359,8 @@ def test_composite_action():
     }
     [cache] = [s for s in steps if s.get("uses", "").startswith("actions/cache@")]
     assert "${{ steps.pip-cache.outputs.hash }}" in cache["with"]["key"]
+    [locate] = [s for s in steps if s.get("id") == "pip-cache"]
+    assert 'sha256sum "$GITHUB_ACTION_PATH/requirements-fetcher.txt"' in locate["run"]  # the file the install reads
     [upload] = [s for s in steps if s.get("uses", "").startswith("actions/upload-artifact@")]
     assert upload["if"] == ACTION_UPLOAD_IF
     assert upload["with"]["name"] == "${{ steps.mergelens.outputs.artifact_name }}"
@@ -454,6 +459,20 @@ def test_lake_writers_are_not_serialised_per_repository():
     assert (
         jobs["merge"]["if"] == "github.event_name == 'pull_request_target' && github.event.pull_request.merged == true"
     )
+
+
+def test_every_job_that_runs_the_fetcher_installs_its_own_set_not_the_dashboard():
+    """A merge run waits for its install: the merge workflow, the action and every central job
+    install the fetcher's lock (requirements-fetcher.txt, or its lake line's), never the runtime
+    set with the dashboard (requirements.txt, requirements-lake.txt)."""
+
+    def installed(steps: list[dict]) -> list[str]:
+        return [s["run"].split(" -r ")[1].strip().strip('"') for s in steps if "pip install" in s.get("run", "")]
+
+    assert installed(load(MERGELENS)["jobs"]["sync"]["steps"]) == ["requirements-fetcher.txt"]
+    assert installed(load(ACTION)["runs"]["steps"]) == ["$GITHUB_ACTION_PATH/requirements-fetcher.txt"]
+    for name, job in load(ORG)["jobs"].items():
+        assert installed(job["steps"]) == ["requirements-lake-fetcher.txt"], name
 
 
 def test_organisation_uses_are_pinned():
