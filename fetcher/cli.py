@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from duckdb import DuckDBPyConnection
@@ -28,6 +29,8 @@ from fetcher.reconcile import ReconcileReport, catch_up, reconcile
 from fetcher.records import MAX_PR_NUMBER, is_pr_number
 from fetcher.repositories import check_repo
 from fetcher.result import RunResult
+from fetcher.storage import ArtifactLocation
+from fetcher.storage.prune import DEFAULT_KEEP, DEFAULT_MAX_DELETES, prune_artifacts
 from fetcher.sync import FetchedPullRequest, SyncResult, fetch_pull_request, store_pull_request
 from fetcher.whose_move import STALE_WORKING_DAYS
 
@@ -202,6 +205,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the snapshots and files of the last H hours, for writers still reading them (default 1)",
     )
     tidy.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
+    prune = commands.add_parser(
+        "prune-artifacts",
+        help="keep the newest trusted artifacts of the DB's name, delete the older trusted ones (actions: write)",
+    )
+    prune.add_argument("--db", type=db_spec, help="artifact:NAME (default: $MERGELENS_DB)")
+    prune.add_argument(
+        "--keep",
+        type=at_least_one,
+        metavar="N",
+        help=f"keep the newest N trusted copies (default: $MERGELENS_ARTIFACT_KEEP, else {DEFAULT_KEEP})",
+    )
+    prune.add_argument(
+        "--max-deletes",
+        type=at_least_one,
+        default=DEFAULT_MAX_DELETES,
+        metavar="N",
+        help=f"delete at most N in this run, the rest in the next (default {DEFAULT_MAX_DELETES})",
+    )
+    prune.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
+    prune.add_argument(
+        "--request-interval", type=float, default=0.25, metavar="SECONDS", help="pause between requests (default 0.25)"
+    )
     return parser
 
 
@@ -266,6 +291,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a PR number") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a PR number")
+    return value
+
+
+def at_least_one(text: str) -> int:
+    """A count of at least 1 (--keep, --max-deletes)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is less than 1")
     return value
 
 
@@ -677,7 +713,40 @@ def run_compact(args: argparse.Namespace, env: Environment) -> int:
     return EXIT_COMPLETE
 
 
-MAINTENANCE = {"copy": run_copy, "compact": run_compact}
+def run_prune_artifacts(args: argparse.Namespace, env: Environment) -> int:
+    spec = args.db or env.db
+    if not spec.startswith("artifact:"):
+        raise UsageError(f"--db {spec}: prune-artifacts works on an artifact:NAME database")
+    keep = args.keep if args.keep is not None else artifact_keep(env)
+    settings = ClientSettings(api_url=env.api_url, token=env.token or "", request_interval=args.request_interval)
+    location = ArtifactLocation(spec.removeprefix("artifact:"), env, Path.cwd(), settings=settings)
+    done = prune_artifacts(location, keep, args.max_deletes)
+    for line in done.lines():
+        report.log.info("%s", line)
+    if (failure := done.failure()) is not None:
+        report.log.error("%s%s", "mergelens: error: " if done.status == "failed" else "warning: ", failure)
+    report.log.info("%s", done.summary())
+    if args.json:
+        report.print_json(done.as_dict())
+    if env.in_actions and done.status != "complete":
+        level = "error" if done.status == "failed" else "warning"
+        print(report.annotation(level, "mergelens: prune-artifacts", done.summary()))
+    if env.step_summary:
+        report.write_prune_summary(env.step_summary, done)
+    return {"complete": EXIT_COMPLETE, "partial": EXIT_PARTIAL}.get(done.status, EXIT_FAILED)
+
+
+def artifact_keep(env: Environment) -> int:
+    """MERGELENS_ARTIFACT_KEEP, else the default; a usage error when it is not a count of at least 1."""
+    if env.artifact_keep is None:
+        return DEFAULT_KEEP
+    try:
+        return at_least_one(env.artifact_keep)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"MERGELENS_ARTIFACT_KEEP: {exc}") from None
+
+
+MAINTENANCE = {"copy": run_copy, "compact": run_compact, "prune-artifacts": run_prune_artifacts}
 COMMANDS = {
     "sync": run_sync,
     "reconcile": run_reconcile,
