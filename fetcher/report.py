@@ -217,6 +217,12 @@ def step_summary(run: RunResult, server_url: str = "https://github.com") -> str:
         size = storage.size_bytes
         size_text = f", {size / 1e6:.1f} MB" if size is not None else ""
         lines.append(f"{markdown_text(storage.location)}{size_text}")
+        if storage.artifact_copies is not None:
+            copies, zipped = storage.artifact_copies
+            lines.append(
+                f"\nGitHub held {copies} copies of this artifact ({zipped / 1e6:.1f} MB zipped) before this run's "
+                "upload; prune-artifacts keeps the newest trusted ones."
+            )
         for note in storage.notes:
             lines.append(f"\n> [!WARNING]\n> {markdown_text(note)}")
     return "\n".join(lines) + "\n"

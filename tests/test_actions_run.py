@@ -32,7 +32,7 @@ import yaml
 from tests.conftest import TOKEN, recorded_sample
 from tests.factories import BOB, commit, issue_comment, pull, repository
 from tests.fake_github import FakeGitHub, Fault
-from tests.fake_github.model import Artifact, Repository
+from tests.fake_github.model import Repository
 from tests.fake_github.open_queue import add_open_queue
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -207,7 +207,7 @@ class Runner:
 
     def stored_db(self, tmp_name: str = "stored.duckdb") -> Path:
         """The DB in the newest artifact, as the next run would download it."""
-        newest = max(self.repo.artifacts, key=lambda artifact: artifact.created_at)
+        newest = max(self.repo.artifacts, key=lambda artifact: (artifact.created_at, artifact.id))  # as GitHub lists
         target = self.tmp_path / tmp_name
         with zipfile.ZipFile(io.BytesIO(newest.content)) as archive:
             (member,) = archive.namelist()
@@ -465,14 +465,16 @@ def test_an_artifact_uploaded_by_a_fork_run_is_skipped_and_named(runner, tmp_pat
         con.execute("UPDATE pull_requests SET title = 'forged'")
     # the fork's CI: a `pull_request` run of this repository's workflow with the fork's code
     fork_ci = {**uploading_run("pull_request", merged_event(2, fork=True), "main"), "head_branch": "main"}
-    actions.repo.artifacts.append(Artifact.from_file(666, "mergelens-db", forged, datetime.now(UTC), **fork_ci))
+    planted = actions.repo.upload_artifact("mergelens-db", forged, datetime.now(UTC), **fork_ci).id
     outcome = actions.run("pull_request_target", merged_event(2, fork=True))
     assert outcome.exit_codes["mergelens"] == 0, outcome.logs
-    assert "::warning title=mergelens%3A database::skipped untrusted artifact mergelens-db (id 666," in outcome.logs
+    assert (
+        f"::warning title=mergelens%3A database::skipped untrusted artifact mergelens-db (id {planted}," in outcome.logs
+    )
     summary = outcome.summary.replace("\\", "")
     assert "run of event pull_request for branch main of contributor/widgets: that event runs the code of a" in summary
     assert "fresh" not in summary  # the first merge run's artifact was used
-    assert actions.repo.artifacts[-1].id != 666 and any(a.id == 666 for a in actions.repo.artifacts)  # left alone
+    assert actions.repo.artifacts[-1].id != planted and any(a.id == planted for a in actions.repo.artifacts)
     with duckdb.connect(str(actions.stored_db()), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM pull_requests WHERE title = 'forged'").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM pull_requests").fetchone()[0] == 2

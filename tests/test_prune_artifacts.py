@@ -299,7 +299,14 @@ def test_a_run_records_the_copies_it_listed(serve, cli, tmp_path):
     repo.upload_artifact("other-db", db, START, **MERGE_RUN)
     server = serve(repo)
     env = settings(server, repo, tmp_path)
-    assert cli(server, "sync", "--repo", repo.full_name, "--pr", "7", "--db", f"artifact:{NAME}", **env).exit_code == 0
+    summary = tmp_path / "summary.md"
+    sync = cli(
+        server, "sync", "--repo", repo.full_name, "--pr", "7", "--db", f"artifact:{NAME}", "--json",
+        step_summary=str(summary), **env,
+    )  # fmt: skip
+    assert sync.exit_code == 0, sync.stderr
+    assert sync.result["storage"]["artifact_copies"] == [3, 3 * len(used.content)]  # not the expired one
+    assert f"GitHub held 3 copies of this artifact ({3 * len(used.content) / 1e6:.1f} MB zipped)" in summary.read_text()
     stored = tmp_path / "runner" / "mergelens" / f"{NAME}.duckdb"
     with duckdb.connect(str(stored), read_only=True) as con:
         rows = con.execute(
@@ -331,8 +338,8 @@ def newest_trusted_db(repo: Repository, dest: Path) -> Path:
 
 
 def test_a_month_of_merges_holds_keep_copies_and_loses_no_pr(serve, cli, tmp_path, monkeypatch):
-    """Each merge runs the real sync into artifact:NAME, uploads the file as upload-artifact would
-    (7-day retention), then prunes. Weekly a fork's CI plants a forged copy and another workflow
+    """Each merge (one or two a day) runs the real sync into artifact:NAME, uploads the file as
+    upload-artifact would (7-day retention), then prunes. Weekly a fork's CI plants a forged copy and another workflow
     uploads an artifact of another name: neither is ever deleted. The newest trusted copy always
     holds every PR merged so far, and the copies held stay at --keep."""
     # The artifact store's own requests unpaced, like every other request in these tests (--request-interval 0).

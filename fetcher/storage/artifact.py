@@ -175,7 +175,15 @@ class ArtifactLocation:
             attempts=1,
             notes=notes,
             artifact_name=self.name,
+            artifact_copies=self._held(),
         )
+
+    def _held(self) -> tuple[int, int] | None:
+        """The unexpired copies this run listed and their zipped bytes (None: it listed none)."""
+        if self._listed is None:
+            return None
+        held = [artifact for artifact in self._listed.listed if not artifact.get("expired")]
+        return len(held), sum(artifact_size(artifact) or 0 for artifact in held)
 
     def _stored_by_this_run(self) -> bool:
         if not self.run_id or not self.output_path.is_file():
