@@ -373,9 +373,9 @@ def test_a_month_of_merges_holds_keep_copies_and_loses_no_pr(serve, cli, tmp_pat
             ours = [a for a in repo.artifacts if a.name == NAME and a.event == "pull_request_target"]
             assert len(ours) == min(KEEP, len(merged))  # never the only copy, never more than --keep
             assert planted <= {a.id for a in repo.artifacts}  # untrusted and other names: never deleted
-        with duckdb.connect(str(newest_trusted_db(repo, tmp_path / "newest.duckdb")), read_only=True) as con:
-            stored = [n for (n,) in con.execute("SELECT number FROM pull_requests ORDER BY number").fetchall()]
-        assert stored == merged, f"day {day}: the newest copy lost PRs"
+            with duckdb.connect(str(newest_trusted_db(repo, tmp_path / "newest.duckdb")), read_only=True) as con:
+                stored = [n for (n,) in con.execute("SELECT number FROM pull_requests ORDER BY number").fetchall()]
+            assert stored == merged, f"day {day}, merge {merge}: the newest copy lost PRs"
     assert len(merged) == sum(merges_on(day) for day in range(DAYS)) == 45
     forged = [a for a in repo.artifacts if a.id in planted and a.name == NAME]
     assert forged and all(a.id in planted for a in repo.artifacts if a.event == "pull_request")
