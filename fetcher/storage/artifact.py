@@ -156,8 +156,7 @@ class ArtifactLocation:
                 else ("untrusted" if id(artifact) in untrusted else "older"),
                 "listed_at": listed_at,
             }
-            for artifact in found.listed
-            if not artifact.get("expired") and isinstance(artifact.get("id"), int)
+            for artifact in self._copies_listed()
         ]
         store.replace_artifact_copies(con, store.unique_by_key(rows, ("name", "artifact_id")))
 
@@ -178,11 +177,16 @@ class ArtifactLocation:
             artifact_copies=self._held(),
         )
 
+    def _copies_listed(self) -> list[dict[str, Any]]:
+        """The unexpired artifacts of this name ``update`` listed: the copies GitHub holds."""
+        listed = self._listed.listed if self._listed is not None else []
+        return [artifact for artifact in listed if not artifact.get("expired") and isinstance(artifact.get("id"), int)]
+
     def _held(self) -> tuple[int, int] | None:
-        """The unexpired copies this run listed and their zipped bytes (None: it listed none)."""
+        """How many copies this run listed and their zipped bytes (None: it listed none)."""
         if self._listed is None:
             return None
-        held = [artifact for artifact in self._listed.listed if not artifact.get("expired")]
+        held = self._copies_listed()
         return len(held), sum(artifact_size(artifact) or 0 for artifact in held)
 
     def _stored_by_this_run(self) -> bool:
