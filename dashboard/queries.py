@@ -1012,6 +1012,31 @@ def lake_health(con: Connection) -> dict[str, Any] | None:
     }
 
 
+def database_size(con: Connection) -> int | None:
+    """The DB file's size in bytes (DuckDB's blocks in use and free); None on a DuckLake, whose
+    Parquet files ``lake_health`` counts instead."""
+    kind = con.execute(
+        "SELECT type FROM system.main.duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    if kind is None or kind[0] != "duckdb":  # a lake: pragma_database_size is a DuckDB file's
+        return None
+    row = con.execute(
+        "SELECT total_blocks * block_size FROM pragma_database_size() WHERE database_name = current_database()"
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def artifact_copies(con: Connection) -> pd.DataFrame:
+    """The copies GitHub held of an ``artifact:NAME`` DB when the run that wrote this DB listed
+    them (before its own upload; ``prune-artifacts`` then keeps the newest few): empty for a DB
+    kept anywhere else. ``status``: used (this DB's previous version), untrusted, older."""
+    return _df(
+        con,
+        """SELECT name, artifact_id, status, created_at, expires_at, size_bytes, listed_at
+           FROM artifact_copies ORDER BY created_at DESC NULLS LAST, artifact_id DESC""",
+    )
+
+
 def partial_prs(con: Connection, repos: tuple[str, ...] = ()) -> pd.DataFrame:
     """PRs whose last sync was partial or cut by GitHub's caps, and which sections."""
     return _df(

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from duckdb import DuckDBPyConnection
@@ -30,6 +31,8 @@ from fetcher.reconcile import ReconcileReport, catch_up, reconcile
 from fetcher.records import MAX_PR_NUMBER
 from fetcher.repositories import check_repo
 from fetcher.result import RunResult
+from fetcher.storage import ArtifactLocation
+from fetcher.storage.prune import DEFAULT_KEEP, DEFAULT_MAX_DELETES, prune_artifacts
 from fetcher.sync import FetchedPullRequest, SyncResult, fetch_pull_request, store_pull_request
 from fetcher.whose_move import STALE_WORKING_DAYS
 
@@ -78,6 +81,7 @@ POINTS = Number(1, 1_000_000, whole=True)  # --budget
 FLOOR_POINTS = Number(0, 1_000_000, whole=True)  # --floor
 BATCH_SIZE = Number(1, 100, whole=True)  # --batch-size: GitHub allows 100 nodes a connection
 STALE_DAYS = Number(1, 3650, whole=True)  # --stale-days (working days)
+COPIES = Number(1, 1000, whole=True)  # prune-artifacts --keep, --max-deletes, MERGELENS_ARTIFACT_KEEP
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -258,6 +262,32 @@ def build_parser() -> argparse.ArgumentParser:
         "default 1)",
     )
     tidy.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
+    prune = commands.add_parser(
+        "prune-artifacts",
+        help="keep the newest trusted artifacts of the DB's name, delete the older trusted ones (actions: write)",
+    )
+    prune.add_argument("--db", type=db_spec, help="artifact:NAME (default: $MERGELENS_DB)")
+    prune.add_argument(
+        "--keep",
+        type=COPIES,
+        metavar="N",
+        help=f"keep the newest N trusted copies ({COPIES}; default: $MERGELENS_ARTIFACT_KEEP, else {DEFAULT_KEEP})",
+    )
+    prune.add_argument(
+        "--max-deletes",
+        type=COPIES,
+        default=DEFAULT_MAX_DELETES,
+        metavar="N",
+        help=f"delete at most N in this run, the rest in the next ({COPIES}; default {DEFAULT_MAX_DELETES})",
+    )
+    prune.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
+    prune.add_argument(
+        "--request-interval",
+        type=PAUSE_S,
+        default=0.25,
+        metavar="SECONDS",
+        help=f"pause between requests ({PAUSE_S}; default 0.25)",
+    )
     return parser
 
 
@@ -726,7 +756,40 @@ def run_compact(args: argparse.Namespace, env: Environment) -> int:
     return EXIT_COMPLETE
 
 
-MAINTENANCE = {"copy": run_copy, "compact": run_compact}
+def run_prune_artifacts(args: argparse.Namespace, env: Environment) -> int:
+    spec = args.db or env.db
+    if not spec.startswith("artifact:"):
+        raise UsageError(f"--db {spec}: prune-artifacts works on an artifact:NAME database")
+    keep = args.keep if args.keep is not None else artifact_keep(env)
+    settings = ClientSettings(api_url=env.api_url, token=env.token or "", request_interval=args.request_interval)
+    location = ArtifactLocation(spec.removeprefix("artifact:"), env, Path.cwd(), settings=settings)
+    done = prune_artifacts(location, keep, args.max_deletes)
+    for line in done.lines():
+        report.log.info("%s", line)
+    if (failure := done.failure()) is not None:
+        report.log.error("%s%s", "mergelens: error: " if done.status == "failed" else "warning: ", failure)
+    report.log.info("%s", done.summary())
+    if args.json:
+        report.print_json(done.as_dict())
+    if env.in_actions and done.status != "complete":
+        level = "error" if done.status == "failed" else "warning"
+        print(report.annotation(level, "mergelens: prune-artifacts", done.summary()))
+    if env.step_summary:
+        report.write_prune_summary(env.step_summary, done)
+    return {"complete": EXIT_COMPLETE, "partial": EXIT_PARTIAL}.get(done.status, EXIT_FAILED)
+
+
+def artifact_keep(env: Environment) -> int:
+    """MERGELENS_ARTIFACT_KEEP, else the default; a usage error when it is not a count of at least 1."""
+    if env.artifact_keep is None:
+        return DEFAULT_KEEP
+    try:
+        return int(COPIES(env.artifact_keep))
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"MERGELENS_ARTIFACT_KEEP: {exc}") from None
+
+
+MAINTENANCE = {"copy": run_copy, "compact": run_compact, "prune-artifacts": run_prune_artifacts}
 COMMANDS = {
     "sync": run_sync,
     "reconcile": run_reconcile,

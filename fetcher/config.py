@@ -42,6 +42,7 @@ class Environment:
     # Which artifacts the artifact store trusts (fetcher/storage/trust.py):
     repository_id: int | None = None  # GITHUB_REPOSITORY_ID: only this repository's own runs
     artifact_branches: tuple[str, ...] = ()  # MERGELENS_ARTIFACT_BRANCHES (comma-separated); () = default branch
+    artifact_keep: str | None = None  # MERGELENS_ARTIFACT_KEEP: prune-artifacts' --keep (validated by the CLI)
     store_patches: bool = False  # MERGELENS_STORE_PATCHES=1: as --patches (pr_files.patch)
     bots: str | None = None  # MERGELENS_BOTS: extra bot logins, comma-separated (unset or empty: keep the DB's)
     # open-prs' daily digest (fetcher/digest.py): a Slack-compatible incoming webhook (a secret:
@@ -80,6 +81,7 @@ class Environment:
             artifact_branches=tuple(
                 dict.fromkeys(b.strip() for b in env.get("MERGELENS_ARTIFACT_BRANCHES", "").split(",") if b.strip())
             ),
+            artifact_keep=env.get("MERGELENS_ARTIFACT_KEEP", "").strip() or None,
             store_patches=env.get("MERGELENS_STORE_PATCHES", "").strip() == "1",
             bots=env.get("MERGELENS_BOTS", "").strip() or None,
             digest_webhook=env.get("MERGELENS_DIGEST_WEBHOOK", "").strip() or None,

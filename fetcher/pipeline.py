@@ -60,6 +60,9 @@ def update_db(
 
         def on_copy(path: Path) -> T:
             with open_store(path) as con:
-                return apply(con, WorkingCopy(path, location.description))
+                value = apply(con, WorkingCopy(path, location.description))
+                if isinstance(location, storage.ArtifactLocation):  # the copies GitHub holds, for Data health
+                    location.record_copies(con)
+                return value
 
         return location.update(on_copy)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from fetcher.result import RunResult
+from fetcher.storage.prune import PruneReport
 from fetcher.sync import SyncResult
 
 log = logging.getLogger("mergelens")
@@ -247,6 +248,12 @@ def step_summary(run: RunResult, server_url: str = "https://github.com") -> str:
         size = storage.size_bytes
         size_text = f", {size / 1e6:.1f} MB" if size is not None else ""
         lines.append(f"{markdown_text(storage.location)}{size_text}")
+        if storage.artifact_copies is not None:
+            copies, zipped = storage.artifact_copies
+            lines.append(
+                f"\nGitHub held {copies} copies of this artifact ({zipped / 1e6:.1f} MB zipped) before this run's "
+                "upload; prune-artifacts keeps the newest trusted ones."
+            )
         for note in storage.notes:
             lines.append(f"\n> [!WARNING]\n> {markdown_text(note)}")
     return "\n".join(lines) + "\n"
@@ -276,6 +283,39 @@ def capped_message(reconcile: Mapping[str, Any]) -> str:
         f"reconcile stopped at its cap of {reconcile['found']} PRs: more merged PRs need a sync, "
         "and the next run continues with them"
     )
+
+
+def prune_summary(done: PruneReport) -> str:
+    """prune-artifacts' report for $GITHUB_STEP_SUMMARY: the copies of the DB held, and each outcome."""
+    name = markdown_text(done.name)
+    lines = [
+        "## mergelens: database copies",
+        "",
+        f"{ICONS.get(done.status, '')} **{done.status}**: {len(done.held)} copies of `{name}` held, "
+        f"{done.held_bytes() / 1e6:.1f} MB (kept the newest {done.keep} trusted); "
+        f"{len(done.deleted)} deleted, {done.api_requests} API requests.",
+        "",
+        "| artifact | created | size | outcome |",
+        "|---:|---|---:|---|",
+    ]
+    outcomes = [(copy, "kept") for copy in done.kept] + [(copy, "deleted") for copy in done.deleted]
+    outcomes += [(copy, f"untrusted, not deleted: {reason}") for copy, reason in done.untrusted]
+    outcomes += [(copy, "not deleted this run") for copy in done.left]
+    if done.failed is not None:
+        outcomes.append((done.failed, f"delete failed: {done.failed['error']}"))
+    for copy, outcome in outcomes:
+        size = f"{copy['size_bytes'] / 1e6:.1f} MB" if copy.get("size_bytes") is not None else "–"
+        lines.append(
+            f"| {markdown_text(copy['id'])} | {markdown_text(copy['created_at'])} | {size} | {markdown_text(outcome)} |"
+        )
+    if done.expired:
+        lines += ["", f"{len(done.expired)} expired copies listed: GitHub removed their content already."]
+    return "\n".join(lines) + "\n"
+
+
+def write_prune_summary(path: str, done: PruneReport) -> None:
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(prune_summary(done))
 
 
 def write_step_summary(path: str, run: RunResult, server_url: str = "https://github.com") -> None:

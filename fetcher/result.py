@@ -138,5 +138,6 @@ class RunResult:
             "attempts": update.attempts,
             "notes": update.notes,
             "artifact_name": update.artifact_name,
+            "artifact_copies": list(update.artifact_copies) if update.artifact_copies is not None else None,
             "verified": True,
         }

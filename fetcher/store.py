@@ -29,7 +29,7 @@ from fetcher import metrics, sections
 from fetcher.records import GHOST_LOGIN, PullRequestBundle, Row
 from fetcher.sections import Section
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 def _add_columns(table: str, columns: str) -> str:
@@ -241,6 +241,17 @@ MIGRATIONS: dict[int, dict[str, str]] = {
     # recomputes its metrics, METRICS_CHANGED, which fills it).
     6: {
         "pr_review_requests": "ALTER TABLE pr_review_requests ADD COLUMN response_work_hours DOUBLE",
+    },
+    # Issue 18: the copies of an artifact:NAME database GitHub holds (and meters), as the run that
+    # wrote this DB listed them before its own upload; replaced by each such run (docs/data-contract.md).
+    7: {
+        "artifact_copies": """CREATE TABLE artifact_copies (
+            name VARCHAR NOT NULL, artifact_id BIGINT NOT NULL,
+            created_at TIMESTAMPTZ, expires_at TIMESTAMPTZ,
+            size_bytes BIGINT,                     -- the stored zip, what GitHub meters
+            status VARCHAR NOT NULL,               -- used (this DB's previous version) | untrusted | older
+            listed_at TIMESTAMPTZ NOT NULL,        -- when the run that wrote this DB listed them
+            PRIMARY KEY (name, artifact_id))""",
     },
 }
 
@@ -702,6 +713,17 @@ def record_runs(con: duckdb.DuckDBPyConnection, runs: list[SyncRun]) -> None:
         )
     else:  # many: executemany costs ~1 ms a row, an Arrow batch a fraction of that
         _insert_rows(con, "sync_runs", [_run_row(run) for run in runs])
+
+
+def replace_artifact_copies(con: duckdb.DuckDBPyConnection, rows: list[Row]) -> None:
+    """The artifact copies a run listed (``artifact_copies``), in place of those the last one listed."""
+
+    def write() -> None:
+        con.execute("DELETE FROM artifact_copies")
+        if rows:
+            insert_rows(con, "artifact_copies", rows)
+
+    in_transaction(con, write)
 
 
 def unique_by_key(rows: Iterable[Row], key: tuple[str, ...]) -> list[Row]:

@@ -32,7 +32,7 @@ import yaml
 from tests.conftest import TOKEN, recorded_sample
 from tests.factories import BOB, commit, issue_comment, pull, repository
 from tests.fake_github import FakeGitHub, Fault
-from tests.fake_github.model import Artifact, Repository
+from tests.fake_github.model import Repository
 from tests.fake_github.open_queue import add_open_queue
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -44,15 +44,20 @@ pytestmark = pytest.mark.slow  # whole workflow runs, one subprocess per step: `
 UNPACED = re.compile(r"^(\s*python -m fetcher .*)$", re.MULTILINE)
 
 
-def load_job() -> dict[str, Any]:
-    workflow = yaml.safe_load(WORKFLOW.read_text())
-    (job,) = workflow["jobs"].values()
-    return job
+def load_job(name: str = "sync") -> dict[str, Any]:
+    return yaml.safe_load(WORKFLOW.read_text())["jobs"][name]
 
 
 def load_action_steps() -> dict[str, Any]:
-    """The composite action's steps, as a job without job-level env."""
-    return {"steps": yaml.safe_load(ACTION.read_text())["runs"]["steps"]}
+    """The composite action's steps, as a job without job-level env; its inputs' plain defaults
+    (not expressions) are what ``inputs.NAME`` says unless the test's context says otherwise."""
+    action = yaml.safe_load(ACTION.read_text())
+    defaults = {
+        f"inputs.{name}": str(spec["default"])
+        for name, spec in action["inputs"].items()
+        if "default" in spec and "${{" not in str(spec["default"])
+    }
+    return {"steps": action["runs"]["steps"], "defaults": defaults}
 
 
 def evaluate(text: str, context: dict[str, str]) -> str:
@@ -78,6 +83,9 @@ def condition_holds(condition: str, outputs: dict[str, dict[str, str]], values: 
             continue
         if m := re.fullmatch(r"steps\.(\w+)\.outputs\.(\w+) == '([^']*)'", term):
             if outputs.get(m[1], {}).get(m[2]) != m[3]:
+                return False
+        elif m := re.fullmatch(r"((?:env|inputs)\.[\w-]+) (==|!=) '([^']*)'", term):
+            if (values.get(m[1], "") == m[3]) != (m[2] == "=="):
                 return False
         elif m := re.fullmatch(r"startsWith\(((?:env|inputs)\.[\w-]+), '([^']*)'\)", term):
             if not values.get(m[1], "").startswith(m[2]):
@@ -134,6 +142,7 @@ class Runner:
             "github.action_path": str(REPO_ROOT),
             **{f"inputs.{name}": str(value) for name, value in inputs.items()},
             **{f"vars.{name}": value for name, value in self.variables.items()},
+            **self.job.get("defaults", {}),
             **self.context,
         }
         base_env = {
@@ -163,6 +172,8 @@ class Runner:
                     continue
                 if failed and "always()" not in str(step.get("if", "")):
                     continue
+                if "if" in step and not condition_holds(step["if"], outcome.outputs, context):
+                    continue
                 output.write_text("")
                 env = {**base_env, **job_env, "GITHUB_OUTPUT": str(output)}
                 env.update({name: evaluate(value, context) for name, value in step.get("env", {}).items()})
@@ -185,10 +196,10 @@ class Runner:
             ):
                 path = Path(evaluate(step["with"]["path"], flat_outputs(outcome.outputs)))
                 name = evaluate(step["with"]["name"], flat_outputs(outcome.outputs))
-                artifact_id = 500 + len(self.repo.artifacts)
                 run = uploading_run(event_name, payload, self.repo.default_branch)
-                self.repo.artifacts.append(
-                    Artifact.from_file(artifact_id, name, path, datetime.now(UTC), workflow_run_id=run_id, **run)
+                retention = int(step["with"]["retention-days"])
+                self.repo.upload_artifact(
+                    name, path, datetime.now(UTC), workflow_run_id=run_id, retention_days=retention, **run
                 )
                 outcome.uploaded = path
         outcome.summary = summary.read_text() if summary.exists() else ""
@@ -196,7 +207,7 @@ class Runner:
 
     def stored_db(self, tmp_name: str = "stored.duckdb") -> Path:
         """The DB in the newest artifact, as the next run would download it."""
-        newest = max(self.repo.artifacts, key=lambda artifact: artifact.created_at)
+        newest = max(self.repo.artifacts, key=lambda artifact: (artifact.created_at, artifact.id))  # as GitHub lists
         target = self.tmp_path / tmp_name
         with zipfile.ZipFile(io.BytesIO(newest.content)) as archive:
             (member,) = archive.namelist()
@@ -352,6 +363,40 @@ def test_burst_of_fifty_merges_with_cancelled_pending_runs_loses_nothing(runner,
     ) == list(range(1, 51))
 
 
+def test_each_merge_run_prunes_the_older_copies_in_its_own_job(runner):
+    """The workflow's prune job after each merge run's sync job (given the sync job's output, as
+    `needs.sync.outputs` does): the copies held stop growing at 3, and the newest holds every PR."""
+    actions = runner(*recent_merged_pulls(5), paced=False)
+    (actions.tmp_path / "prune").mkdir()
+    prune = Runner(actions.server, actions.repo, actions.tmp_path / "prune", paced=False, job=load_job("prune"))
+    for number in range(1, 6):
+        sync = actions.run("pull_request_target", merged_event(number))
+        assert sync.exit_codes["mergelens"] == 0, sync.logs
+        prune.context = {"needs.sync.outputs.artifact_name": sync.outputs["mergelens"]["artifact_name"]}
+        done = prune.run("pull_request_target", merged_event(number))
+        assert list(done.exit_codes.values()) == [0], done.logs
+        assert len(actions.repo.artifacts) == min(number, 3)
+    assert "## mergelens: database copies" in done.summary and "| deleted |" in done.summary
+    assert pull_request_numbers(actions.stored_db()) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("prune-artifacts", 0), ("prune", 2)])
+def test_the_action_prunes_in_its_own_mode(runner, tmp_path, mode, expected):
+    actions = runner(*recent_merged_pulls(1), paced=False)
+    db = tmp_path / "seed.duckdb"
+    duckdb.connect(str(db)).close()
+    for hours in range(5):
+        actions.repo.upload_artifact("mergelens-db", db, datetime.now(UTC) - timedelta(hours=hours))
+    context = {"inputs.mode": mode, "inputs.github-token": TOKEN, "inputs.keep": "2"}
+    action = Runner(actions.server, actions.repo, tmp_path, paced=False, job=load_action_steps(), context=context)
+    outcome = action.run("pull_request_target", merged_event(1))
+    assert "mergelens" not in outcome.exit_codes and outcome.uploaded is None  # no sync, no upload
+    assert max(outcome.exit_codes.values()) == expected, outcome.logs
+    assert len(actions.repo.artifacts) == (2 if expected == 0 else 5)
+    if expected:
+        assert "mergelens: error: the action's mode is sync or prune-artifacts, not: prune" in outcome.logs
+
+
 def test_scheduled_run_reconciles_and_reuploads_the_db(runner):
     pulls = recent_merged_pulls(2)
     actions = runner(*pulls)
@@ -420,14 +465,16 @@ def test_an_artifact_uploaded_by_a_fork_run_is_skipped_and_named(runner, tmp_pat
         con.execute("UPDATE pull_requests SET title = 'forged'")
     # the fork's CI: a `pull_request` run of this repository's workflow with the fork's code
     fork_ci = {**uploading_run("pull_request", merged_event(2, fork=True), "main"), "head_branch": "main"}
-    actions.repo.artifacts.append(Artifact.from_file(666, "mergelens-db", forged, datetime.now(UTC), **fork_ci))
+    planted = actions.repo.upload_artifact("mergelens-db", forged, datetime.now(UTC), **fork_ci).id
     outcome = actions.run("pull_request_target", merged_event(2, fork=True))
     assert outcome.exit_codes["mergelens"] == 0, outcome.logs
-    assert "::warning title=mergelens%3A database::skipped untrusted artifact mergelens-db (id 666," in outcome.logs
+    assert (
+        f"::warning title=mergelens%3A database::skipped untrusted artifact mergelens-db (id {planted}," in outcome.logs
+    )
     summary = outcome.summary.replace("\\", "")
     assert "run of event pull_request for branch main of contributor/widgets: that event runs the code of a" in summary
     assert "fresh" not in summary  # the first merge run's artifact was used
-    assert actions.repo.artifacts[-1].id != 666 and any(a.id == 666 for a in actions.repo.artifacts)  # left alone
+    assert actions.repo.artifacts[-1].id != planted and any(a.id == planted for a in actions.repo.artifacts)
     with duckdb.connect(str(actions.stored_db()), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM pull_requests WHERE title = 'forged'").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM pull_requests").fetchone()[0] == 2

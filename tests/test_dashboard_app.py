@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -335,6 +335,31 @@ def test_the_csv_is_the_filtered_table(hand_path: Path, monkeypatch: pytest.Monk
     csv = table_csv(file_key(hand_path), Filters(start=date(2026, 3, 1), end=date(2026, 3, 14))).decode()
     lines = csv.strip().splitlines()
     assert len(lines) == 6 and lines[0].startswith("repo,number,html_url,title")
+
+
+def test_health_shows_the_database_size_and_the_artifact_copies_held(
+    hand_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain = Path(shutil.copy(hand_path, tmp_path / "plain.duckdb"))
+    at = app(plain, monkeypatch, page="health")
+    assert_clean(at)
+    assert metrics(at)["Database size"] == f"{plain.stat().st_size / 1e6:,.1f} MB"
+    assert "Artifact copies held" not in metrics(at)  # a local file: no artifact
+    path = Path(shutil.copy(hand_path, tmp_path / "copies.duckdb"))  # (the app keeps the first one open)
+    listed = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    rows = [
+        {"name": "mergelens-db", "artifact_id": 40 + i, "created_at": listed, "expires_at": None,
+         "size_bytes": 3_700_000, "status": status, "listed_at": listed}
+        for i, status in enumerate(("older", "used", "untrusted"))
+    ]  # fmt: skip
+    with store.connect(path) as con:
+        store.replace_artifact_copies(con, rows)
+    at = app(path, monkeypatch, page="health")
+    assert_clean(at)
+    assert metrics(at)["Artifact copies held"] == "3"
+    assert "11.1 MB zipped" in next(m.help for m in at.metric if m.label == "Artifact copies held")
+    [table] = [frame.value for frame in at.dataframe if "artifact_id" in frame.value.columns]
+    assert table["status"].tolist() == ["untrusted", "used", "older"]
 
 
 def test_a_sync_that_replaces_the_file_shows_on_reload(

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -474,6 +474,32 @@ def test_health(hand_path: Path, tmp_path: Path) -> None:
         assert len(queries.recent_sync_runs(con, limit=3)) == 3
     finally:
         con.close()
+
+
+def test_database_size_and_the_artifact_copies_held(hand_path: Path, tmp_path: Path) -> None:
+    copy = Path(shutil.copy(hand_path, tmp_path / "copies.duckdb"))
+    listed = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    rows = [
+        {"name": "mergelens-db", "artifact_id": 7, "created_at": listed - timedelta(hours=h), "expires_at": None,
+         "size_bytes": 2_000_000, "status": status, "listed_at": listed}
+        for h, status in ((1, "used"), (3, "older"), (0, "untrusted"))
+    ]  # fmt: skip
+    rows = [{**row, "artifact_id": 7 + i} for i, row in enumerate(rows)]
+    with store.connect(copy) as con:
+        store.replace_artifact_copies(con, rows)
+    con = dashboard_db.connect(copy)
+    try:
+        size = queries.database_size(con)
+        assert size is not None and 0 < copy.stat().st_size - size <= 16384  # the file: its blocks and a header
+        copies = queries.artifact_copies(con)
+        assert copies["artifact_id"].tolist() == [9, 7, 8]  # newest first
+        assert copies["status"].tolist() == ["untrusted", "used", "older"]
+        assert copies["size_bytes"].sum() == 6_000_000
+    finally:
+        con.close()
+    with store.connect(copy) as con:  # the next run's listing replaces it
+        store.replace_artifact_copies(con, rows[:1])
+        assert con.execute("SELECT artifact_id FROM artifact_copies").fetchall() == [(7,)]
 
 
 def test_empty_db_queries_return_empty_frames(tmp_path: Path) -> None:

@@ -160,7 +160,7 @@ def test_the_json_documents_keep_their_keys_in_order(serve, cli, db_path):
     assert sync.result["api_requests"] == 8 + 1  # the run's: the PR's 8, then reconcile's one page of closed PRs
     assert list(sync.result["storage"]) == [
         *["location", "local_path", "size_bytes", "counts", "created", "attempts", "notes", "artifact_name"],
-        "verified",
+        *["artifact_copies", "verified"],
     ]
     reconcile = cli(server, "reconcile", "--repo", "acme/widgets", "--db", str(db_path), "--json")
     assert list(reconcile.result) == [

@@ -338,6 +338,7 @@ def test_only_our_own_catalog_is_expected():
         "open_pr_snapshots",
         "open_pr_closures",
         "work_calendar",
+        "artifact_copies",
     }
     assert {entry.kind for entry in latest} == {"table", "column"}
     assert not {entry.name for entry in store.expected_catalog(1) if entry.kind == "table"} & {"backfill_pending"}

@@ -178,8 +178,13 @@ def workflow() -> dict:
 
 @pytest.fixture(scope="module")
 def job(workflow) -> dict:
-    assert list(workflow["jobs"]) == ["sync"]
+    assert list(workflow["jobs"]) == ["sync", "prune"]
     return workflow["jobs"]["sync"]
+
+
+@pytest.fixture(scope="module")
+def prune_job(workflow) -> dict:
+    return workflow["jobs"]["prune"]
 
 
 def test_triggers(workflow):
@@ -209,8 +214,43 @@ def test_permissions_are_exactly_the_five_read_scopes(workflow, job):
     # Each scope says why it is there.
     text = MERGELENS.read_text(encoding="utf-8")
     for scope in READ_SCOPES:
-        [line] = [ln for ln in text.splitlines() if ln.strip().startswith(f"{scope}: read")]
-        assert re.search(r"read\s+#\s*\S", line), line
+        lines = [ln for ln in text.splitlines() if ln.strip().startswith((f"{scope}: read", f"{scope}: write"))]
+        assert lines
+        for line in lines:
+            assert re.search(r"(read|write)\s+#\s*\S", line), line
+
+
+def test_only_the_prune_job_may_delete_artifacts(workflow, prune_job):
+    """Least privilege: `actions: write` (delete artifacts) in the prune job alone, beside the read
+    it needs to check out its code; no other job of any workflow here holds a write scope."""
+    assert prune_job["permissions"] == {"contents": "read", "actions": "write"}
+    for path in (MERGELENS, CI, WORKFLOWS / "mergelens-org.yml", ROOT / "examples" / "mergelens-caller.yml"):
+        doc = load(path)
+        for name, each in doc["jobs"].items():
+            granted = {**(doc.get("permissions") or {}), **(each.get("permissions") or {})}
+            writes = {scope for scope, level in granted.items() if level == "write"}
+            assert writes == ({"actions"} if (path, name) == (MERGELENS, "prune") else set()), (path.name, name)
+
+
+def test_the_prune_job_runs_after_every_verified_artifact_db(job, prune_job):
+    assert prune_job["needs"] == "sync"
+    # after a partial sync or a failed upload too; never when the sync verified no artifact DB
+    assert prune_job["if"] == "always() && needs.sync.outputs.artifact_name != ''"
+    assert job["outputs"] == {"artifact_name": "${{ steps.mergelens.outputs.artifact_name }}"}
+    # its own group: queued in the sync job's group it would cancel a pending merge run
+    group = "mergelens-${{ github.repository }}-prune"
+    assert prune_job["concurrency"] == {"group": group, "cancel-in-progress": False}
+    assert isinstance(prune_job["timeout-minutes"], int) and prune_job["timeout-minutes"] <= 15
+    uses = [s.get("uses", "").split("@")[0] or "run" for s in prune_job["steps"]]
+    assert uses == ["actions/checkout", "actions/setup-python", "run", "run"]
+    assert prune_job["steps"][:3] == job["steps"][:3]  # the same pinned checkout, Python and install
+    prune = prune_job["steps"][-1]
+    assert prune["run"].strip() == "python -m fetcher prune-artifacts"
+    assert prune["env"] == {
+        "GITHUB_TOKEN": "${{ github.token }}",
+        "MERGELENS_DB": "artifact:${{ needs.sync.outputs.artifact_name }}",
+        "MERGELENS_ARTIFACT_KEEP": "${{ vars.MERGELENS_ARTIFACT_KEEP }}",
+    }
 
 
 def test_one_writer_per_database(workflow, job):
@@ -266,7 +306,8 @@ def test_upload_step(job):
     assert upload["with"] == {
         "name": "${{ steps.mergelens.outputs.artifact_name }}",  # the NAME of artifact:NAME, whatever db says
         "path": "${{ steps.mergelens.outputs.db_path }}",
-        "retention-days": 90,
+        "retention-days": 7,  # every merge and the daily schedule upload a fresh copy; prune keeps a few
+        "compression-level": 1,  # a DuckDB file barely shrinks past it; 4x faster at 100,000 PRs
         "if-no-files-found": "error",
     }
 
@@ -333,10 +374,12 @@ def test_composite_action():
     assert inputs["python-version"]["default"] == "3.11"
     assert inputs["reconcile"]["default"] == "since-last-run"
     assert inputs["bots"]["default"] == ""  # empty: keep the extra bots stored in the DB
+    assert inputs["mode"]["default"] == "sync" and inputs["keep"]["default"] == ""
     assert {k: v["value"] for k, v in action["outputs"].items()} == {
         "status": "${{ steps.mergelens.outputs.status }}",
         "pr_number": "${{ steps.mergelens.outputs.pr_number }}",
         "db-path": "${{ steps.mergelens.outputs.db_path }}",
+        "artifact-name": "${{ steps.mergelens.outputs.artifact_name }}",
     }
     steps = action["runs"]["steps"]
     for step in steps:
@@ -365,6 +408,22 @@ def test_composite_action():
     assert upload["if"] == ACTION_UPLOAD_IF
     assert upload["with"]["name"] == "${{ steps.mergelens.outputs.artifact_name }}"
     assert upload["with"]["if-no-files-found"] == "error"
+    assert upload["with"]["retention-days"] == 7
+    # mode: sync (the sync step, then the upload) or prune-artifacts (its own step); anything else stops
+    assert sync["if"] == "inputs.mode == 'sync'"
+    [check] = [s for s in steps if s.get("name") == "Check the mode"]
+    assert check["if"] == "inputs.mode != 'sync' && inputs.mode != 'prune-artifacts'"
+    assert check["env"] == {"MODE": "${{ inputs.mode }}"} and "exit 2" in check["run"]
+    [prune] = [s for s in steps if "python -m fetcher prune-artifacts" in s.get("run", "")]
+    assert prune["if"] == "inputs.mode == 'prune-artifacts'"
+    assert prune["run"].strip() == "python -m fetcher prune-artifacts"
+    assert prune["env"] == {
+        "GITHUB_TOKEN": "${{ inputs.github-token }}",
+        "MERGELENS_DB": "${{ inputs.db }}",
+        "MERGELENS_ARTIFACT_KEEP": "${{ inputs.keep }}",
+        "PYTHONPATH": "${{ github.action_path }}",
+        "PYTHONSAFEPATH": "1",
+    }
     # The action runs its own code: nothing is checked out.
     assert not [s for s in steps if s.get("uses", "").startswith("actions/checkout@")]
 
@@ -375,7 +434,7 @@ def test_every_python_of_the_action_leaves_the_workspace_off_sys_path():
     (tests/test_actions_run.py plants such modules and runs the steps)."""
     runs = [s for s in load(ACTION)["runs"]["steps"] if "run" in s]
     invocations = [(step, line) for step in runs for line in re.findall(r"\bpython\b[^\n]*", step["run"])]
-    assert len(invocations) == 6
+    assert len(invocations) == 7
     for step, line in invocations:
         assert line.startswith("python -P -m ") or step.get("env", {}).get("PYTHONSAFEPATH") == "1", line
 

@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
+import duckdb
 import requests
 from github import GithubException
 from github.Repository import Repository
 from requests.adapters import HTTPAdapter
 
-from fetcher import github_policy
+from fetcher import github_policy, store
 from fetcher.config import Environment
 from fetcher.event import event_repository
 from fetcher.github import PER_PAGE, ClientSettings, GitHubSource, payloads
@@ -55,6 +56,7 @@ class _Found:
     artifact: dict[str, Any] | None = None  # the newest unexpired trusted artifact
     newest_expired: dict[str, Any] | None = None  # the newest expired one (never used: its run is not read)
     skipped: list[tuple[dict[str, Any], str]] = field(default_factory=list)  # untrusted, newer; why
+    listed: list[dict[str, Any]] = field(default_factory=list)  # every artifact of the name on the pages read
 
 
 class ArtifactLocation:
@@ -92,6 +94,7 @@ class ArtifactLocation:
         self.timeout_s = timeout_s  # of the archive download
         self.description = f"artifact {name}"
         self._read_trust: Trust | None = None  # fetch_copy's, kept between checks
+        self._listed: _Found | None = None  # what update listed, for record_copies
         # A step after another of the same job (the schedule runs backfill, then open-prs) must
         # build on the file the earlier one left for upload, not on the older artifact: the file
         # is marked with the workflow run that stored it, and reused only by that run.
@@ -120,6 +123,7 @@ class ArtifactLocation:
                     why = self._why_fresh(found)
                     notes.append(f"{why}: started a fresh database; reconcile/backfill will refill it")
                     description = f"artifact {self.name} (new)"
+                self._listed = found  # record_copies writes it into the DB apply writes
                 value, counts, created = apply_and_verify(work, apply, description)
                 replace_durably(work, self.output_path)
                 self._mark_run()
@@ -127,6 +131,34 @@ class ArtifactLocation:
                 remove(work)
                 raise
         return self._result(value, description, counts, created, notes)
+
+    def record_copies(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Into the working copy ``update`` hands its ``apply`` (``con``, open on it): what GitHub
+        holds of this name, as listed before this run's upload (its copy is not there yet;
+        ``prune-artifacts`` after the upload deletes the older trusted ones): the unexpired
+        copies, the one used, the untrusted ones skipped, the older ones not examined. In
+        ``artifact_copies`` for the dashboard's Data health page, which reads only the DB.
+        Nothing when this run listed nothing (a later step of the run builds on its own file)."""
+        found = self._listed
+        if found is None:
+            return
+        listed_at = datetime.now(UTC)
+        untrusted = {id(artifact) for artifact, _ in found.skipped}
+        rows = [
+            {
+                "name": self.name,
+                "artifact_id": artifact["id"],
+                "created_at": _timestamp(artifact.get("created_at")),
+                "expires_at": _timestamp(artifact.get("expires_at")),
+                "size_bytes": artifact_size(artifact),
+                "status": "used"
+                if artifact is found.artifact
+                else ("untrusted" if id(artifact) in untrusted else "older"),
+                "listed_at": listed_at,
+            }
+            for artifact in self._copies_listed()
+        ]
+        store.replace_artifact_copies(con, store.unique_by_key(rows, ("name", "artifact_id")))
 
     def _result(
         self, value: T, description: str, counts: dict[str, int], created: bool, notes: list[str]
@@ -142,7 +174,20 @@ class ArtifactLocation:
             attempts=1,
             notes=notes,
             artifact_name=self.name,
+            artifact_copies=self._held(),
         )
+
+    def _copies_listed(self) -> list[dict[str, Any]]:
+        """The unexpired artifacts of this name ``update`` listed: the copies GitHub holds."""
+        listed = self._listed.listed if self._listed is not None else []
+        return [artifact for artifact in listed if not artifact.get("expired") and isinstance(artifact.get("id"), int)]
+
+    def _held(self) -> tuple[int, int] | None:
+        """How many copies this run listed and their zipped bytes (None: it listed none)."""
+        if self._listed is None:
+            return None
+        held = self._copies_listed()
+        return len(held), sum(artifact_size(artifact) or 0 for artifact in held)
 
     def _stored_by_this_run(self) -> bool:
         if not self.run_id or not self.output_path.is_file():
@@ -285,6 +330,7 @@ class ArtifactLocation:
         reported. Each unexpired one examined costs a request for its run (normally one: the newest)."""
         found = _Found()
         for artifacts in self._pages(repo):
+            found.listed += artifacts
             for artifact in sorted(artifacts, key=_newest_key, reverse=True):
                 if artifact.get("expired"):
                     found.newest_expired = found.newest_expired or artifact
@@ -420,6 +466,12 @@ def _timestamp(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else None
+
+
+def artifact_size(artifact: dict[str, Any]) -> int | None:
+    """``size_in_bytes``: the stored zip's size, what GitHub meters (None when it is not a number)."""
+    size = artifact.get("size_in_bytes")
+    return size if isinstance(size, int) else None
 
 
 def _newest_key(artifact: dict[str, Any]) -> tuple[str, int]:

@@ -34,6 +34,8 @@ class UpdateResult(Generic[T]):
     attempts: int  # 1 + conflict retries
     notes: list[str] = field(default_factory=list)  # loud notices for the run summary
     artifact_name: str | None = None  # artifact:NAME: the name the workflow uploads the file under
+    # artifact:NAME: the unexpired copies GitHub held (count, zipped bytes) before this run's upload
+    artifact_copies: tuple[int, int] | None = None
 
 
 class Location(Protocol):

@@ -198,6 +198,7 @@ class Artifact:
     head_repository_name: str | None = None  # its full name; None: ours, or "fork-{id}/{name}" for a fork
     head_sha: str | None = None  # None: derived from the run id
     run_deleted: bool = False  # the run was deleted since the artifact was listed
+    retention_days: int = 90  # upload-artifact's retention-days: expires_at is created_at + this
 
     @classmethod
     def from_file(
@@ -228,6 +229,7 @@ class Repository:
     archived: bool = False
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     artifacts: list[Artifact] = field(default_factory=list)
+    next_artifact_id: int = 10_000  # upload_artifact's next id (never reused, as on GitHub)
     # plain issues (not PRs) by number, with the comments posted to them (POST /issues/{n}/comments)
     issues: dict[int, list[IssueComment]] = field(default_factory=dict)
 
@@ -238,6 +240,15 @@ class Repository:
     def add_pull(self, pr: PullRequest) -> PullRequest:
         self.pulls[pr.number] = pr
         return pr
+
+    def upload_artifact(self, name: str, path: str | Path, created_at: datetime, **run: Any) -> Artifact:
+        """What ``actions/upload-artifact`` does (through its own service, not the REST API): a new
+        artifact with a fresh id holding the file at ``path``. ``run``: as ``Artifact.from_file``
+        (the uploading run's event, head side, ``workflow_run_id``) and ``retention_days``."""
+        self.next_artifact_id += 1
+        artifact = Artifact.from_file(self.next_artifact_id, name, path, created_at, **run)
+        self.artifacts.append(artifact)
+        return artifact
 
 
 # --- recorded data ---------------------------------------------------------------------------

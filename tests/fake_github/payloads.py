@@ -679,13 +679,12 @@ def check_run_payload(repo: Repository, run: CheckRun, api: str) -> Json:
 
 
 # Artifacts are kept for the repository's retention period (90 days by default).
-ARTIFACT_RETENTION = timedelta(days=90)
 
 
 def artifact_payload(repo: Repository, artifact: Artifact, api: str) -> Json:
     """An item of ``artifacts`` in GET /repos/{o}/{r}/actions/artifacts (keys of GitHub's REST docs)."""
     url = f"{api}/repos/{repo.full_name}/actions/artifacts/{artifact.id}"
-    expires_at = artifact.created_at + ARTIFACT_RETENTION
+    expires_at = artifact.created_at + timedelta(days=artifact.retention_days)
     if artifact.expired:
         expires_at = min(expires_at, datetime.now(UTC))
     run_id = artifact_run_id(artifact)

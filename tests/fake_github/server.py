@@ -32,6 +32,10 @@ from .routes import Reply, blob, route
 
 API_VERSION = "2022-11-28"
 POST_COMMENT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$")
+DELETE_ARTIFACT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/actions/artifacts/(?P<id>\d+)$")
+# GitHub's answer when the token lacks a permission (a GITHUB_TOKEN without `actions: write`).
+NOT_ACCESSIBLE = "Resource not accessible by integration"
+ARTIFACT_DOCS = "https://docs.github.com/rest/actions/artifacts#delete-an-artifact"
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ class FakeGitHub:
         self.invalid_graphql: list[graphql.GraphQLRecord] = []
         self.graphql_max_pull_requests: int | None = None
         self.graphql_schema = graphql.SCHEMA_PATH
+        self.actions_write = True  # the token's `actions` permission is write: False answers DELETEs 403
         self._faults = FaultPlan()
         self._lock = threading.Lock()
         self._next_comment_id = 3_900_000_000  # ids of comments posted to the fake
@@ -289,6 +294,8 @@ class FakeGitHub:
             reply = Reply(status, body)
         elif method == "POST" and prefixed and POST_COMMENT.match(path):
             reply = self._post_issue_comment(path, handler.body)
+        elif method == "DELETE" and prefixed and DELETE_ARTIFACT.match(path):
+            reply = self._delete_artifact(path)
         elif method != "GET" or not prefixed:
             reply = Reply(404, error_payload("Not Found", 404))
         else:
@@ -323,6 +330,23 @@ class FakeGitHub:
             target.append(comment)
         url = f"{self.api_url}/repos/{repo.full_name}/issues/comments/{comment.id}"
         return Reply(201, {"id": comment.id, "url": url, "body": text, "created_at": now.isoformat()})
+
+    def _delete_artifact(self, path: str) -> Reply:
+        """DELETE /repos/{o}/{r}/actions/artifacts/{id}: 204 and it is gone from the list; 404 for
+        an id the repository does not have (any more); 403 when the token may not write Actions."""
+        match = DELETE_ARTIFACT.match(path)
+        assert match is not None
+        repo = next((r for r in self._model_repos() if r.full_name.lower() == match["repo"].lower()), None)
+        if repo is None:
+            return Reply(404, error_payload("Not Found", 404))
+        if not self.actions_write:
+            return Reply(403, error_payload(NOT_ACCESSIBLE, 403, ARTIFACT_DOCS))
+        with self._lock:
+            artifact = next((a for a in repo.artifacts if a.id == int(match["id"])), None)
+            if artifact is None:
+                return Reply(404, error_payload("Not Found", 404, ARTIFACT_DOCS))
+            repo.artifacts.remove(artifact)
+        return Reply(204, b"", headers={"content-type": "text/plain"})
 
     def _graphql(self, body: bytes, repos: list[Repository]) -> Reply:
         """Points, not requests: a GraphQL query does not count against the REST limit."""
