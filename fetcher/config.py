@@ -39,6 +39,8 @@ class Environment:
     # Which artifacts the artifact store trusts (fetcher/storage/trust.py):
     repository_id: int | None = None  # GITHUB_REPOSITORY_ID: only this repository's own runs
     artifact_branches: tuple[str, ...] = ()  # MERGELENS_ARTIFACT_BRANCHES (comma-separated); () = default branch
+    # MERGELENS_ARTIFACT_WORKFLOWS (comma-separated workflow paths); () = .github/workflows/mergelens.yml
+    artifact_workflows: tuple[str, ...] = ()
     store_patches: bool = False  # MERGELENS_STORE_PATCHES=1: as --patches (pr_files.patch)
     bots: str | None = None  # MERGELENS_BOTS: extra bot logins, comma-separated (unset or empty: keep the DB's)
     # open-prs' daily digest (fetcher/digest.py): a Slack-compatible incoming webhook (a secret:
@@ -74,9 +76,8 @@ class Environment:
             server_url=(env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
             sentry_dsn=env.get("SENTRY_DSN") or None,
             repository_id=_positive_int(env.get("GITHUB_REPOSITORY_ID")),
-            artifact_branches=tuple(
-                dict.fromkeys(b.strip() for b in env.get("MERGELENS_ARTIFACT_BRANCHES", "").split(",") if b.strip())
-            ),
+            artifact_branches=_names(env.get("MERGELENS_ARTIFACT_BRANCHES")),
+            artifact_workflows=_names(env.get("MERGELENS_ARTIFACT_WORKFLOWS")),
             store_patches=env.get("MERGELENS_STORE_PATCHES", "").strip() == "1",
             bots=env.get("MERGELENS_BOTS", "").strip() or None,
             digest_webhook=env.get("MERGELENS_DIGEST_WEBHOOK", "").strip() or None,
@@ -94,6 +95,11 @@ class Environment:
             app_private_key=env.get("MERGELENS_APP_PRIVATE_KEY", "").strip() or None,
             app_private_key_file=env.get("MERGELENS_APP_PRIVATE_KEY_FILE", "").strip() or None,
         )
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    """A comma-separated list, each name once, blanks dropped."""
+    return tuple(dict.fromkeys(name.strip() for name in (text or "").split(",") if name.strip()))
 
 
 def _positive_int(text: str | None) -> int | None:
