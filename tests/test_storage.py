@@ -1077,6 +1077,29 @@ def test_artifact_api_errors_are_one_line(serve, tmp_path, setup, expected):
     assert called == []
 
 
+@pytest.mark.parametrize("path", [r"/branches/main$", r"/compare/[^/]+$"], ids=["branch", "compare"])
+def test_artifact_branch_check_refused_is_one_line(serve, tmp_path, path):
+    """The branch check reads the branch and compares commits: a token without `contents: read`
+    (a fine-grained one made for the dashboard, say) is told so; the artifact is not used."""
+    repo = repository()
+    repo.artifacts = [
+        Artifact.from_file(41, NAME, make_db(tmp_path / "a.duckdb", 1), NOW - timedelta(days=1)),
+        Artifact.from_file(42, NAME, make_db(tmp_path / "b.duckdb", 1), NOW, event="pull_request"),  # the tip
+    ]
+    repo.artifacts[1].head_branch = "feature"  # a PR's run: not on main
+    repo.artifacts.append(Artifact.from_file(43, "other", make_db(tmp_path / "c.duckdb", 1), NOW))  # main's tip
+    server = serve(repo)
+    server.add_fault(path, Fault(403, body={"message": "Resource not accessible by personal access token"}))
+    called = []
+    with pytest.raises(StorageError) as caught:
+        open_location(f"artifact:{NAME}", artifact_env(server, tmp_path)).update(called.append)
+    message = one_line(caught.value)
+    assert "(HTTP 403: Resource not accessible by personal access token): the token needs the `contents: read`" in (
+        message
+    )
+    assert called == [] and not any("/zip" in r.path for r in server.requests)
+
+
 def test_artifact_listing_waits_out_a_short_rate_limit_and_stops_at_a_long_one(serve, tmp_path):
     """Issue 9: the artifact client follows the one rate-limit policy (fetcher.github_policy): a
     secondary limit with Retry-After is waited for; a primary limit that resets later than the

@@ -236,7 +236,8 @@ class ArtifactLocation:
         elif failure.rate_limited:
             text = f"GitHub's rate limit stopped {of}: {failure.message}"
         elif failure.kind is Kind.FORBIDDEN:
-            text = f"GitHub refused {of} ({failure.message}): the token needs the `actions: read` permission"
+            needs = "`contents: read`" if what.startswith(("reading branch", "comparing")) else "`actions: read`"
+            text = f"GitHub refused {of} ({failure.message}): the token needs the {needs} permission"
         elif failure.status == 404:
             text = (
                 f"repository {self.repository} not found {what} (HTTP 404): check GITHUB_REPOSITORY, "
