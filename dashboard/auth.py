@@ -7,11 +7,15 @@ who has the URL. Two ways to serve it safely:
 * **Login** (Streamlit's OIDC ``st.login``), configured in ``.streamlit/secrets.toml``'s ``[auth]``
   (``redirect_uri``, ``cookie_secret``, ``client_id``, ``client_secret``, ``server_metadata_url``).
   Only a logged-in user whose e-mail is on ``MERGELENS_ALLOWED_USERS`` sees data.
-* **Loopback only** (``--server.address 127.0.0.1``): no login, only this machine can connect.
+* **Loopback only** (``--server.address 127.0.0.1``): no login, only this machine can connect,
+  and only directly: a visit that came through a reverse proxy (nginx, Caddy, cloudflared,
+  ``tailscale serve`` in front of the loopback port) is anyone's who can reach the proxy
+  (``proxy_signs``).
 
-Streamlit listens on every interface by default, so without login and without a loopback address
-the dashboard refuses to serve data unless ``MERGELENS_PUBLIC=1`` says that is intended (an
-internal network behind its own access control); it then warns on stderr and on every page.
+Streamlit listens on every interface by default, so without login, on a loopback address
+reached through a proxy or not on one at all, the dashboard refuses to serve data unless
+``MERGELENS_PUBLIC=1`` says that is intended (an internal network behind its own access
+control); it then warns on stderr and on every page.
 
 Settings are environment variables or root-level keys of ``secrets.toml`` (Streamlit copies those
 into the environment), so the same name works in a container and on Community Cloud.
@@ -24,6 +28,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 ALLOWED_USERS = "MERGELENS_ALLOWED_USERS"
 PUBLIC = "MERGELENS_PUBLIC"
@@ -31,18 +36,31 @@ PUBLIC = "MERGELENS_PUBLIC"
 # provider ([auth.NAME]) is not used by the dashboard.
 AUTH_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 LOOPBACK_NAMES = ("localhost",)
+# Headers a reverse proxy adds to the request it forwards: RFC 7239's Forwarded, the de-facto
+# X-Forwarded-* (Caddy and Go's httputil.ReverseProxy, hence cloudflared and tailscale serve, set
+# X-Forwarded-For themselves; nginx when configured, as every guide to serving Streamlit does),
+# nginx's X-Real-IP, Via (RFC 9110), Cloudflare's CF-Connecting-IP.
+PROXY_HEADERS = (
+    "Forwarded",
+    "X-Forwarded-For",
+    "X-Forwarded-Host",
+    "X-Forwarded-Proto",
+    "X-Real-IP",
+    "Via",
+    "CF-Connecting-IP",
+)
 
 
 class Gate(enum.Enum):
     """What a visit gets."""
 
-    OPEN = "open"  # the data (login not configured, loopback address)
+    OPEN = "open"  # the data (login not configured, loopback address, no proxy in between)
     OPEN_PUBLIC = "open_public"  # the data, with a warning (no login, beyond loopback, MERGELENS_PUBLIC=1)
     SIGNED_IN = "signed_in"  # the data: a logged-in user on the allowlist
     LOGIN = "login"  # login configured, not logged in: a login button only
     REFUSED = "refused"  # logged in, not on the allowlist: a refusal and a logout button
     MISCONFIGURED = "misconfigured"  # [auth] present but incomplete: nothing (fail closed)
-    PUBLIC_REFUSED = "public_refused"  # no login, beyond loopback, no MERGELENS_PUBLIC=1: nothing
+    PUBLIC_REFUSED = "public_refused"  # no login, beyond loopback or proxied, no MERGELENS_PUBLIC=1: nothing
 
 
 @dataclass(frozen=True)
@@ -108,6 +126,25 @@ def is_loopback(address: str | None) -> bool:
         return False  # a host name: it resolves to who knows what
 
 
+def proxy_signs(headers: Mapping[str, str]) -> list[str]:
+    """What in one request's headers (Streamlit's ``st.context.headers``: the browser's session
+    request) says it did not come straight from this machine: a proxy's header (``PROXY_HEADERS``),
+    or a ``Host`` or ``Origin`` naming another host than loopback (the address the visitor typed:
+    a proxy that passes it on, or one that rewrites the Host but not the browser's Origin).
+    Empty for a direct visit to 127.0.0.1, localhost or ::1 (an ``ssh -L`` tunnel's included).
+    The signs are header names only: their values are the visitor's to choose."""
+    lower = {name.lower(): value for name, value in headers.items()}
+    signs = [name for name in PROXY_HEADERS if name.lower() in lower]
+    for name, url in (("Host", f"//{lower.get('host', '')}"), ("Origin", lower.get("origin", ""))):
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:  # a malformed port or address: not a loopback one
+            host = "?"
+        if host and not is_loopback(host):
+            signs.append(name)
+    return signs
+
+
 def truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes")
 
@@ -118,34 +155,41 @@ def decide(
     allowlist: Allowlist,
     address: str | None,
     public: bool,
+    proxied: bool = False,
 ) -> Gate:
     """The gate for one visit: ``auth`` is secrets.toml's ``[auth]`` (None when absent), ``user``
-    ``st.user``'s claims, ``address`` Streamlit's ``server.address``, ``public`` MERGELENS_PUBLIC."""
+    ``st.user``'s claims, ``address`` Streamlit's ``server.address``, ``public`` MERGELENS_PUBLIC,
+    ``proxied`` whether the visit came through a proxy (``proxy_signs``)."""
     if auth:
         if missing_auth_keys(auth):
             return Gate.MISCONFIGURED
         if user.get("is_logged_in") is not True:
             return Gate.LOGIN
         return Gate.SIGNED_IN if allowlist.allows(user) else Gate.REFUSED
-    if is_loopback(address):
+    if is_loopback(address) and not proxied:
         return Gate.OPEN
     return Gate.OPEN_PUBLIC if public else Gate.PUBLIC_REFUSED
 
 
-def public_warning(address: str | None) -> str:
+def _where(address: str | None, signs: list[str]) -> str:
+    if signs:  # on loopback, reached through a proxy
+        return f"{address} and is reached through a proxy ({', '.join(signs)})"
+    return address or "every interface (Streamlit's default)"
+
+
+def public_warning(address: str | None, signs: list[str] | None = None) -> str:
     """The one stderr line for a dashboard that serves data beyond loopback without login."""
-    where = address or "every interface (Streamlit's default)"
     return (
-        f"mergelens: warning: the dashboard listens on {where} without login ({PUBLIC}=1): "
+        f"mergelens: warning: the dashboard listens on {_where(address, signs or [])} without login ({PUBLIC}=1): "
         "anyone who can reach it reads every PR in the database"
     )
 
 
-def public_refusal(address: str | None) -> str:
-    where = address or "every interface (Streamlit's default)"
+def public_refusal(address: str | None, signs: list[str] | None = None) -> str:
+    direct = "; open it at 127.0.0.1 without the proxy" if signs else ", or run with --server.address 127.0.0.1"
     return (
-        f"mergelens: error: the dashboard listens on {where} without login; it shows no data. Configure "
-        f"login ([auth] in .streamlit/secrets.toml), or run with --server.address 127.0.0.1, or set {PUBLIC}=1"
+        f"mergelens: error: the dashboard listens on {_where(address, signs or [])} without login; it shows no "
+        f"data. Configure login ([auth] in .streamlit/secrets.toml){direct}, or set {PUBLIC}=1"
     )
 
 
@@ -181,13 +225,15 @@ def enforce() -> None:
 
     auth = secrets.get("auth")
     address = st.get_option("server.address")
+    signs = proxy_signs(st.context.headers.to_dict()) if is_loopback(address) else []
     user = st.user.to_dict()
     allowlist = Allowlist.parse(setting(ALLOWED_USERS))
-    gate = decide(auth if isinstance(auth, Mapping) else None, user, allowlist, address, truthy(setting(PUBLIC)))
+    public = truthy(setting(PUBLIC))
+    gate = decide(auth if isinstance(auth, Mapping) else None, user, allowlist, address, public, bool(signs))
     if gate is Gate.OPEN:
         return
     if gate is Gate.OPEN_PUBLIC:
-        _warn_once(public_warning(address))
+        _warn_once(public_warning(address, signs))
         st.warning(
             f"**Served without login beyond this machine** ({literal(PUBLIC)}=1): anyone who can reach this "
             "address reads every PR in the database. Configure login (see README, Security model)."
@@ -210,6 +256,15 @@ def enforce() -> None:
         missing = ", ".join(missing_auth_keys(auth if isinstance(auth, Mapping) else None))
         _warn_once(f"mergelens: error: [auth] in .streamlit/secrets.toml lacks {missing}; the dashboard shows no data")
         st.error(f"**Login is not fully configured.** `[auth]` in `.streamlit/secrets.toml` lacks: {literal(missing)}.")
+    elif signs:
+        _warn_once(public_refusal(address, signs))
+        st.error(
+            "**This visit came through a proxy, and the dashboard has no login, so it shows no data.** On "
+            f"{literal(address)} without login it serves only visits from this machine itself, and a proxy in "
+            f"front of it ({literal(', '.join(signs))}) serves whoever reaches the proxy. Configure login "
+            f"(`[auth]` in `.streamlit/secrets.toml`), open it at 127.0.0.1 without the proxy, or set "
+            f"{literal(PUBLIC)}=1 if every visitor who can reach the proxy may read every PR."
+        )
     else:
         _warn_once(public_refusal(address))
         st.error(

@@ -173,13 +173,19 @@ def refresh_seconds(environ: Mapping[str, str]) -> float:
 
 
 def cache_root(environ: Mapping[str, str]) -> Path:
-    """``MERGELENS_CACHE_DIR``, else a directory of this user's in the system temp directory
-    (refused when another user made it first: its files would be theirs to swap)."""
-    if environ.get("MERGELENS_CACHE_DIR"):
-        return Path(environ["MERGELENS_CACHE_DIR"])
-    root = Path(tempfile.gettempdir()) / f"mergelens-cache-{os.getuid()}"
+    """``MERGELENS_CACHE_DIR``, else a directory of this user's in the system temp directory;
+    either must be this user's own (``private_directory``)."""
+    configured = environ.get("MERGELENS_CACHE_DIR")
+    default = Path(tempfile.gettempdir()) / f"mergelens-cache-{os.getuid()}"
+    return private_directory(Path(configured) if configured else default)
+
+
+def private_directory(root: Path) -> Path:
+    """``root``, created (mode 0700) when missing; refused (``Problem``) when it is a symlink, is not
+    this user's, or others may write to it: whoever can swap its files chooses what the dashboard
+    shows (another user of a shared temp directory who made it first, a cache set up group-writable)."""
     try:
-        root.mkdir(mode=0o700, exist_ok=True)
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
         stat = root.lstat()
     except OSError as exc:
         raise Problem("unreadable", "Cannot cache the database", f"{root}: {exc.strerror}.") from None
@@ -187,8 +193,8 @@ def cache_root(environ: Mapping[str, str]) -> Path:
         raise Problem(
             "unreadable",
             "Cannot cache the database",
-            f"{root} belongs to another user or others may write to it: set MERGELENS_CACHE_DIR to a "
-            "directory of yours.",
+            f"{root} is a symlink, belongs to another user or others may write to it: use (or set "
+            "MERGELENS_CACHE_DIR to) a directory of yours that only you can write to.",
         )
     return root
 

@@ -43,6 +43,8 @@ class Environment:
     repository_id: int | None = None  # GITHUB_REPOSITORY_ID: only this repository's own runs
     artifact_branches: tuple[str, ...] = ()  # MERGELENS_ARTIFACT_BRANCHES (comma-separated); () = default branch
     artifact_keep: str | None = None  # MERGELENS_ARTIFACT_KEEP: prune-artifacts' --keep (validated by the CLI)
+    # MERGELENS_ARTIFACT_WORKFLOWS (comma-separated workflow paths); () = .github/workflows/mergelens.yml
+    artifact_workflows: tuple[str, ...] = ()
     store_patches: bool = False  # MERGELENS_STORE_PATCHES=1: as --patches (pr_files.patch)
     bots: str | None = None  # MERGELENS_BOTS: extra bot logins, comma-separated (unset or empty: keep the DB's)
     # open-prs' daily digest (fetcher/digest.py): a Slack-compatible incoming webhook (a secret:
@@ -78,9 +80,8 @@ class Environment:
             server_url=(env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
             sentry_dsn=env.get("SENTRY_DSN") or None,
             repository_id=positive_id(env.get("GITHUB_REPOSITORY_ID")),
-            artifact_branches=tuple(
-                dict.fromkeys(b.strip() for b in env.get("MERGELENS_ARTIFACT_BRANCHES", "").split(",") if b.strip())
-            ),
+            artifact_branches=_names(env.get("MERGELENS_ARTIFACT_BRANCHES")),
+            artifact_workflows=_names(env.get("MERGELENS_ARTIFACT_WORKFLOWS")),
             artifact_keep=env.get("MERGELENS_ARTIFACT_KEEP", "").strip() or None,
             store_patches=env.get("MERGELENS_STORE_PATCHES", "").strip() == "1",
             bots=env.get("MERGELENS_BOTS", "").strip() or None,
@@ -135,6 +136,11 @@ def is_http_url(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    """A comma-separated list, each name once, blanks dropped."""
+    return tuple(dict.fromkeys(name.strip() for name in (text or "").split(",") if name.strip()))
 
 
 def positive_id(text: str | None) -> int | None:

@@ -43,6 +43,12 @@ REFRESH_MARGIN = timedelta(minutes=5)
 # less than 10 minutes of a token's hour to use, every request would mint a new one.
 MAX_REFRESH_MARGIN = timedelta(minutes=50)
 CLOCK_SKEW = timedelta(minutes=1)
+# What an installation token may do. Without "permissions" in the body of POST
+# /app/installations/{id}/access_tokens GitHub grants every permission the App has; mergelens
+# asks for the read scopes a run needs (README, "Organisation setup", the App's permissions)
+# and Issues write only when the digest comments on an issue (MERGELENS_DIGEST_ISSUE). Asking
+# for one the installation lacks is refused (HTTP 422): the run fails with one line.
+READ_PERMISSIONS = {"metadata": "read", "contents": "read", "pull_requests": "read", "issues": "read", "checks": "read"}
 
 
 def refresh_margin(client: ClientSettings) -> timedelta:
@@ -90,6 +96,11 @@ def app_settings(env: Environment) -> AppSettings | None:
     if "\\n" in key_text and "\n" not in key_text.strip():
         key_text = key_text.replace("\\n", "\n")  # a PEM stored on one line with escaped newlines
     return AppSettings(env.app_id, check_private_key(key_text.strip() + "\n"))
+
+
+def token_permissions(env: Environment) -> dict[str, str]:
+    """The permissions an installation token is minted with (``READ_PERMISSIONS``)."""
+    return {**READ_PERMISSIONS, "issues": "write"} if env.digest_issue else dict(READ_PERMISSIONS)
 
 
 def check_private_key(pem: str) -> str:
@@ -153,9 +164,15 @@ class AppCredentials:
     installations' tokens are shared by the repositories they cover (one token per installation)."""
 
     def __init__(
-        self, settings: AppSettings, api_url: str, timeout: float = 15.0, margin: timedelta = REFRESH_MARGIN
+        self,
+        settings: AppSettings,
+        api_url: str,
+        timeout: float = 15.0,
+        margin: timedelta = REFRESH_MARGIN,
+        permissions: dict[str, str] | None = None,
     ) -> None:
         self._margin = margin
+        self._permissions = dict(permissions or READ_PERMISSIONS)
         self._app = GithubIntegration(
             auth=Auth.AppAuth(settings.app_id, settings.private_key),
             base_url=api_url.rstrip("/"),
@@ -188,7 +205,7 @@ class AppCredentials:
 
     def _mint(self, installation_id: int) -> tuple[str, datetime]:
         def mint() -> tuple[str, datetime]:
-            granted = self._app.get_access_token(installation_id)
+            granted = self._app.get_access_token(installation_id, self._permissions)
             return granted.token, granted.expires_at
 
         return self._call(mint, f"the GitHub App's installation {installation_id} is gone")
@@ -205,6 +222,12 @@ class AppCredentials:
                 ) from None
             if failure.status == 404:
                 raise MergelensError(f"{not_found} (HTTP 404)") from None
+            if failure.status == 422:  # a permission asked for that the installation lacks
+                asked = ", ".join(f"{name}: {level}" for name, level in self._permissions.items())
+                raise MergelensError(
+                    f"GitHub refused an installation token with the permissions mergelens asks for ({asked}): "
+                    f"{failure.message}; grant the App those permissions (README, Organisation setup)"
+                ) from None
             raise MergelensError(f"GitHub App authentication failed: {failure.message}") from None
 
 
@@ -216,7 +239,7 @@ def credentials_for(env: Environment, client: ClientSettings) -> Credentials:
     timeout and waits, which decide how early an installation token is renewed."""
     settings = app_settings(env)
     if settings is not None:
-        return AppCredentials(settings, env.api_url, client.timeout, refresh_margin(client))
+        return AppCredentials(settings, env.api_url, client.timeout, refresh_margin(client), token_permissions(env))
     if not env.token:
         raise MergelensError("no GitHub token: set GITHUB_TOKEN (or GH_TOKEN)")
     return TokenCredentials(env.token)

@@ -2,7 +2,9 @@
 
 Rendered as GitHub Markdown (the step summary and an issue comment; PR text escaped with
 ``report.markdown_text``) and as Slack mrkdwn (an incoming webhook; ``&``, ``<`` and ``>``
-escaped, so a title cannot make a link or a mention). Posting is off unless configured:
+escaped, so a title cannot make a link or a ``<!here>``). In both, an ``@`` in PR text is
+followed by an invisible joiner (``inert_mentions``), so ``@alice``, ``@org/team``, ``@here`` or
+``@channel`` in a title notifies nobody. Posting is off unless configured:
 ``MERGELENS_DIGEST_WEBHOOK`` (a secret: the URL is never printed, not even in an error) and
 ``MERGELENS_DIGEST_ISSUE`` (needs ``issues: write``). A failed post is a warning, never an error
 that loses the snapshot.
@@ -89,14 +91,33 @@ class Dialect:
     spaced: bool
 
 
+# U+200D ZERO WIDTH JOINER. GitHub turns "@name" into a mention after rendering the Markdown (a
+# backslash before the "@" does not stop it; only code spans and links do), when a letter or
+# digit follows the "@"; Mattermost and other Slack-compatible webhooks notify on a plain "@here",
+# "@channel" or "@all". An invisible character between the "@" and the name stops both, and the
+# text still reads the same.
+_MENTION_BREAK = "\u200d"
+
+
+def inert_mentions(text: str) -> str:
+    """``text`` with every ``@`` unable to start a mention (see ``_MENTION_BREAK``)."""
+    return text.replace("@", "@" + _MENTION_BREAK)
+
+
+def markdown_digest_text(text: object) -> str:
+    """Untrusted text for the digest's Markdown (an issue comment notifies whoever it mentions)."""
+    return inert_mentions(markdown_text(text))
+
+
 def slack_text(text: object) -> str:
-    """Untrusted text for Slack mrkdwn: the three characters Slack asks to escape, on one line."""
+    """Untrusted text for Slack mrkdwn: the three characters Slack asks to escape (so no
+    ``<!here>`` or ``<@U123>``), mentions made inert, on one line."""
     one_line = " ".join(str(text).split())
-    return one_line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return inert_mentions(one_line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
 MARKDOWN = Dialect(
-    markdown_text, "### What is waiting in {repo}", "**{heading}** ({whose})", "[#{number}]({url})", "-", True
+    markdown_digest_text, "### What is waiting in {repo}", "**{heading}** ({whose})", "[#{number}]({url})", "-", True
 )
 SLACK = Dialect(slack_text, "*What is waiting in {repo}*", "*{heading}* ({whose})", "<{url}|#{number}>", "•", False)
 

@@ -15,7 +15,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
-from dashboard.auth import Allowlist, Gate, decide, is_loopback, missing_auth_keys
+from dashboard.auth import Allowlist, Gate, decide, is_loopback, missing_auth_keys, proxy_signs, public_refusal
 from tests.dashboard_support import build_hand_db, loopback
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -84,11 +84,50 @@ def test_which_addresses_are_loopback(address: str | None, loopback_only: bool) 
     assert is_loopback(address) is loopback_only
 
 
+DIRECT = {"Host": "127.0.0.1:8501", "Origin": "http://127.0.0.1:8501", "User-Agent": "Mozilla/5.0"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "signs"),
+    [
+        (DIRECT, []),
+        ({"host": "localhost:8501", "origin": "http://localhost:8501"}, []),
+        ({"Host": "[::1]:8501", "Origin": "http://[::1]:8501"}, []),
+        ({"Host": "localhost:9000", "Origin": "http://localhost:9000"}, []),  # ssh -L 9000:localhost:8501
+        ({}, []),  # no headers at all (AppTest)
+        ({**DIRECT, "X-Forwarded-For": "203.0.113.7"}, ["X-Forwarded-For"]),  # nginx as the guides set it up
+        ({**DIRECT, "x-real-ip": "203.0.113.7"}, ["X-Real-IP"]),
+        ({**DIRECT, "Forwarded": "for=203.0.113.7"}, ["Forwarded"]),
+        ({**DIRECT, "CF-Connecting-IP": "203.0.113.7"}, ["CF-Connecting-IP"]),  # cloudflared
+        ({**DIRECT, "Via": "1.1 proxy"}, ["Via"]),
+        # Caddy: the Host passed on, X-Forwarded-* added
+        ({"Host": "dash.example.com", "Origin": "https://dash.example.com", "X-Forwarded-For": "203.0.113.7",
+          "X-Forwarded-Host": "dash.example.com", "X-Forwarded-Proto": "https"},
+         ["X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Host", "Origin"]),
+        # a bare nginx proxy_pass: Host rewritten to the upstream, no X-Forwarded-*, the browser's Origin stays
+        ({"Host": "127.0.0.1:8501", "Origin": "https://dash.example.com"}, ["Origin"]),
+        ({"Host": "box.tailnet.ts.net", "Origin": "https://box.tailnet.ts.net"}, ["Host", "Origin"]),
+        ({"Host": "[::1", "Origin": "null"}, ["Host"]),  # a malformed Host is no loopback one; "null" says nothing
+    ],
+)  # fmt: skip
+def test_which_requests_came_through_a_proxy(headers: dict[str, str], signs: list[str]) -> None:
+    assert proxy_signs(headers) == signs
+
+
 def test_the_gate_decisions() -> None:
     anyone, nobody = Allowlist.parse("*"), Allowlist.parse("")
     assert decide(None, {}, nobody, "127.0.0.1", public=False) is Gate.OPEN
     assert decide(None, {}, nobody, None, public=False) is Gate.PUBLIC_REFUSED
     assert decide(None, {}, nobody, "0.0.0.0", public=True) is Gate.OPEN_PUBLIC
+    # on loopback, through a proxy: every visitor of the proxy's, not this machine's
+    assert decide(None, {}, nobody, "127.0.0.1", public=False, proxied=True) is Gate.PUBLIC_REFUSED
+    assert decide(None, {}, nobody, "127.0.0.1", public=True, proxied=True) is Gate.OPEN_PUBLIC
+    assert decide(AUTH, ALICE, anyone, "127.0.0.1", public=False, proxied=True) is Gate.SIGNED_IN  # login: fine
+    assert public_refusal("127.0.0.1", ["X-Forwarded-For"]) == (
+        "mergelens: error: the dashboard listens on 127.0.0.1 and is reached through a proxy (X-Forwarded-For) "
+        "without login; it shows no data. Configure login ([auth] in .streamlit/secrets.toml); open it at "
+        "127.0.0.1 without the proxy, or set MERGELENS_PUBLIC=1"
+    )
     # login configured: the address no longer matters, the user does
     for address in (None, "127.0.0.1"):
         assert decide(AUTH, {}, anyone, address, public=True) is Gate.LOGIN

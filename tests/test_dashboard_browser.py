@@ -284,3 +284,33 @@ def test_the_repositories_page_in_chromium(dashboard_url: str, page: object) -> 
     # the demo holds one repository: said so, and the roll-up row is there
     p.get_by_text("One repository in this view", exact=False).wait_for()  # type: ignore[attr-defined]
     p.get_by_text("not the median of the repositories' medians", exact=False).wait_for()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-Forwarded-For": "203.0.113.7"}, {"Forwarded": "for=203.0.113.7;proto=https"}, {"X-Real-IP": "203.0.113.7"}],
+    ids=["x-forwarded-for", "forwarded", "x-real-ip"],
+)
+def test_a_visit_through_a_proxy_gets_no_data_without_login(
+    dashboard_url: str, page: object, headers: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Served on 127.0.0.1 without login, the dashboard is this machine's only; a reverse proxy in
+    front of the port (nginx, Caddy, cloudflared, tailscale serve) would serve anyone who reaches
+    the proxy. Chromium sends the proxy's header with every request, the session's WebSocket
+    handshake included (what st.context.headers holds), as a proxy would."""
+    p = page  # a playwright.sync_api.Page
+    p.set_extra_http_headers(headers)  # type: ignore[attr-defined]
+    p.goto(dashboard_url, wait_until="networkidle")  # type: ignore[attr-defined]
+    refusal = p.get_by_text("This visit came through a proxy", exact=False)  # type: ignore[attr-defined]
+    refusal.wait_for(timeout=60_000)
+    wait_until_idle(p)
+    error = p.locator('[data-testid="stAlertContentError"]').inner_text()  # type: ignore[attr-defined]
+    assert next(iter(headers)) in error  # names the header that gave the proxy away
+    assert p.locator('[data-testid="stMetric"]').count() == 0  # type: ignore[attr-defined]
+    assert p.locator('[data-testid="stSidebar"]').count() == 0  # type: ignore[attr-defined]
+    _repo, _number, title = script_pr(session_demo_db(tmp_path_factory))
+    assert title not in p.content()  # type: ignore[attr-defined]
+    # the same browser without the header, straight from this machine: the data
+    p.set_extra_http_headers({})  # type: ignore[attr-defined]
+    p.goto(dashboard_url, wait_until="networkidle")  # type: ignore[attr-defined]
+    p.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=60_000)  # type: ignore[attr-defined]

@@ -340,3 +340,21 @@ def test_page_on_a_local_path_reads_it_in_place(tmp_path, monkeypatch):
     os.replace(make_db(tmp_path / "new.duckdb", 1, 2), path)
     at.run()
     assert metrics(at)["PRs stored"] == "2"
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770])
+def test_page_refuses_a_cache_dir_others_may_write(bucket, tmp_path, monkeypatch, mode):
+    """MERGELENS_CACHE_DIR gets the default cache directory's check: whoever may write to it could
+    swap the copy the dashboard shows."""
+    bucket.put_db(make_db(tmp_path / "v1.duckdb", 1, 2))
+    cache = tmp_path / "shared-cache"
+    cache.mkdir()
+    cache.chmod(mode)
+    at = page(monkeypatch, bucket.spec(), cache)
+    assert not at.exception and "PRs stored" not in metrics(at)
+    [error] = [e.value for e in at.error]
+    assert error.startswith("**Cannot cache the database.**") and "others may write to it" in error
+    assert "\n" not in error
+    assert list(cache.iterdir()) == []  # nothing downloaded into it
+    cache.chmod(0o700)
+    assert metrics(at.run())["PRs stored"] == "2"

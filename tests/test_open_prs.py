@@ -5,6 +5,7 @@ queue, whose move each PR is (every class worked out by hand), the cost, and the
 from __future__ import annotations
 
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -311,6 +312,28 @@ def test_digest_posts_to_the_webhook_once_a_day_escaped(cli, queue, db_path, web
     assert len(Receiver.bodies) == 1
     for out in (run.stdout, run.stderr, shown):
         assert "s3cretWebhookPath" not in out and TOKEN not in out
+
+
+MENTIONS = "ping @alice, @acme/core, @here and @channel <!here> <!channel> <@U024BE7LH>"
+
+
+def test_digest_mentions_notify_nobody(cli, queue, db_path, webhook):
+    """A PR title's @alice or @org/team would notify them from the digest's issue comment (GitHub
+    links mentions after rendering the Markdown), and @here/@channel ping a whole channel through a
+    Slack-compatible webhook (Mattermost reads the plain form, Slack the <!here> form)."""
+    repo, numbers, server = queue
+    repo.pulls[numbers["first_review"]].title = MENTIONS
+    repo.issues[7] = []
+    run = snapshot(cli, server, db_path, digest_webhook=webhook, digest_issue="7")
+    assert run.exit_code == 0, run.stderr
+    [posted], [comment] = Receiver.bodies, repo.issues[7]
+    for text in (posted["text"], comment.body):
+        assert re.findall(r"@\w", text) == []  # each "@" is followed by a zero-width joiner
+        assert "@\u200dalice" in text and "@\u200dacme/core" in text and "@\u200dhere" in text
+    assert "<!" not in posted["text"] and "<@" not in posted["text"]
+    assert "&lt;!here&gt; &lt;!channel&gt; &lt;@\u200dU024BE7LH&gt;" in posted["text"]
+    # read without the joiner, the title is what its author wrote
+    assert "ping @alice, @acme/core, @here and @channel" in comment.body.replace("\u200d", "")
 
 
 def test_a_failing_webhook_is_a_warning_that_never_shows_the_url(cli, queue, db_path, webhook, tmp_path):

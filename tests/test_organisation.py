@@ -191,6 +191,35 @@ def test_a_key_github_does_not_know_is_one_line_and_never_printed(serve_app, cli
     secrets_absent([run.stdout, run.stderr], other, app)
 
 
+READ_SCOPES = {"metadata": "read", "contents": "read", "pull_requests": "read", "issues": "read", "checks": "read"}
+
+
+def test_installation_tokens_ask_for_the_read_scopes_only(serve_app, cli, db_path, app_key):
+    """Without "permissions" in the request GitHub mints a token with everything the App may do;
+    mergelens asks for the read scopes, and Issues write only when the digest comments on an issue."""
+    repo = repository(*merged(1))
+    repo.issues[7] = []
+    server, app = serve_app(repo)
+    app.permissions = {**READ_SCOPES, "issues": "write", "actions": "write", "administration": "write"}
+    run = cli(server, "reconcile", "--repo", "acme/widgets", "--db", str(db_path), **app_env(app_key))
+    assert run.exit_code == 0, run.stderr
+    assert [grant.requested for grant in app.grants] == [READ_SCOPES]
+    with_issue = app_env(app_key, digest_issue="7")
+    digest = cli(server, "open-prs", "--repo", "acme/widgets", "--db", str(db_path), **with_issue)
+    assert digest.exit_code == 0, digest.stderr
+    assert app.grants[-1].requested == {**READ_SCOPES, "issues": "write"} and len(repo.issues[7]) == 1
+
+
+def test_an_app_without_a_scope_mergelens_asks_for_is_one_line(serve_app, cli, db_path, app_key):
+    server, app = serve_app(repository(*merged(1)))  # the README's App: read-only, so no issues: write
+    run = cli(server, "open-prs", "--repo", "acme/widgets", "--db", str(db_path), **app_env(app_key, digest_issue="7"))
+    assert run.exit_code == 1 and app.grants == []
+    [line] = run.stderr.strip().splitlines()
+    assert line.startswith("mergelens: error: GitHub refused an installation token with the permissions mergelens")
+    assert "issues: write" in line and "not granted to this installation" in line
+    secrets_absent([run.stdout, run.stderr], app_key, app)
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [

@@ -98,12 +98,15 @@ def test_keeps_the_newest_trusted_and_deletes_only_older_trusted_ones(serve, cli
     assert "runs the code of a pull request" in result["untrusted"][0]["reason"]
     assert result["expired"] == 1 and result["held"] == 5
     assert result["held_bytes"] == sum(len(a.content) for a in repo.artifacts if a.name == NAME and not a.expired)
-    # The cost the docs state: the list page, one run per unexpired artifact examined, one DELETE per deleted.
+    # The cost the docs state: the list page, one run per unexpired artifact examined, the branch once
+    # and a comparison per trusted run's commit that is not its tip, one DELETE per deleted.
     calls = [(r.method, r.path.rsplit("/", 2)[-2]) for r in server.requests]
     assert calls.count(("GET", "actions")) == 1  # .../actions/artifacts
     assert calls.count(("GET", "runs")) == 8  # 6 trusted + 2 untrusted; not the expired one
+    assert calls.count(("GET", "branches")) == 1
+    assert calls.count(("GET", "compare")) == 5  # the newest merge run ran the tip; the 5 older ones are behind it
     assert calls.count(("DELETE", "artifacts")) == 3
-    assert len(server.requests) == result["api_requests"] == 12
+    assert len(server.requests) == result["api_requests"] == 18
     # one line per outcome, then the summary
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 3 + 3 + 2 + 1 + 1

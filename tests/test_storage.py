@@ -45,7 +45,7 @@ from fetcher.sync import sync_pull_request
 from tests.conftest import TOKEN, environment
 from tests.factories import repository
 from tests.fake_github import Artifact, Fault, zip_archive
-from tests.fake_github.payloads import stable_id
+from tests.fake_github.payloads import fake_sha, stable_id
 from tests.services import ServiceUnavailable, free_port, moto_server
 from tests.test_sync import REPO_ROOT, complete_pr
 
@@ -702,11 +702,16 @@ def test_artifact_newest_unexpired_is_downloaded_and_left_for_upload(serve, tmp_
     assert result.counts["pull_requests"] == 3 and result.counts["pr_commits"] == 2
     assert result.notes == []
     assert leftovers(output.parent) == []
-    artifact_requests = [(r.path, r.status) for r in server.requests if "actions" in r.path or "_blobs" in r.path]
+    kinds = ("actions", "_blobs", "/branches/", "/compare/")
+    artifact_requests = [(r.path, r.status) for r in server.requests if any(kind in r.path for kind in kinds)]
     run_42 = repo.artifacts[1]
+    sha_42, tip = fake_sha("run", stable_id("run", 42)), fake_sha("run", stable_id("run", 44))
     assert artifact_requests == [
         (f"/repos/{REPO}/actions/artifacts", 200),
         (f"/repos/{REPO}/actions/runs/{stable_id('run', run_42.id)}", 200),  # one run read: the newest is trusted
+        # its commit is on main: not the tip (the newest run on main, which uploaded 44), an ancestor of it
+        (f"/repos/{REPO}/branches/main", 200),
+        (f"/repos/{REPO}/compare/{tip}...{sha_42}", 200),
         (f"/repos/{REPO}/actions/artifacts/42/zip", 302),
         (f"/_blobs/{REPO}/42.zip", 200),  # followed without the token (the blob host answers 400 to one)
     ]
@@ -794,6 +799,26 @@ FORK_PR_RUN = {
         ),
         ({"run_deleted": True}, "its workflow run {run} cannot be read (HTTP 404: deleted?)"),
         ({"has_workflow_run": False}, "no workflow run is recorded for it"),  # GitHub's schema allows null
+        (  # issue 19: another workflow of this repository on pull_request_target (a triage bot, say)
+            {**FORK_PR_TARGET_RUN, "workflow_path": ".github/workflows/triage.yml"},
+            "uploaded by a run of workflow .github/workflows/triage.yml (event pull_request_target), not of "
+            ".github/workflows/mergelens.yml (MERGELENS_ARTIFACT_WORKFLOWS)",
+        ),
+        (  # issue 19: a PR into another branch runs that branch's copy of mergelens.yml
+            {**SAME_REPO_PR_TARGET_RUN, "base_branch": "experiment"},
+            "uploaded by a run of event pull_request_target whose base commit {sha} is on none of the trusted "
+            "branches (main): a pull request into another branch",
+        ),
+        (  # issue 19: a tag named like the default branch: GitHub records the tag's name as head_branch
+            {"event": "push", "head_branch": "main", "head_ref_type": "tag"},
+            "uploaded by a run of event push for branch main of this repository: its commit {sha} is not on that "
+            "branch (a tag of that name?)",
+        ),
+        (
+            {"event": "workflow_dispatch", "head_branch": "main", "head_ref_type": "tag"},
+            "uploaded by a run of event workflow_dispatch for branch main of this repository: its commit {sha} is "
+            "not on that branch (a tag of that name?)",
+        ),
     ],
     ids=[
         "fork-pull-request-run",
@@ -804,6 +829,10 @@ FORK_PR_RUN = {
         "push-from-another-repository",
         "deleted-run",
         "no-workflow-run",
+        "another-workflow-on-pull-request-target",
+        "pull-request-target-into-another-branch",
+        "push-of-a-tag-named-main",
+        "dispatch-on-a-tag-named-main",
     ],
 )
 def test_artifact_uploaded_by_pull_request_code_or_another_branch_is_never_used(serve, tmp_path, run, reason):
@@ -829,7 +858,7 @@ def test_artifact_uploaded_by_pull_request_code_or_another_branch_is_never_used(
     assert {n for n, _ in pr_rows(result.local_path)} == {1, 2, 3}
     (note,) = result.notes
     assert note.startswith(f"skipped untrusted artifact {NAME} (id 42, created {NOW:%Y-%m-%d}): ")
-    assert reason.format(run=stable_id("run", 42)) in note
+    assert reason.format(run=stable_id("run", 42), sha=fake_sha("run", stable_id("run", 42))[:12]) in note
     assert note.endswith("; it was not used, changed or deleted")
     assert not any(r.path.endswith("/42/zip") or "/42.zip" in r.path for r in server.requests)  # never downloaded
     runs_read = [r.path.rsplit("/", 1)[1] for r in server.requests if "/actions/runs/" in r.path]
@@ -853,10 +882,14 @@ def test_artifact_run_judged_on_what_github_may_leave_out(run, refusal):
     base = {
         "event": "pull_request_target",
         "head_branch": "main",
+        "head_sha": "a" * 40,
+        "path": ".github/workflows/mergelens.yml",
         "repository": {"id": 4242},
         "head_repository": {"id": 4242, "full_name": REPO},
     }
-    found = _Trust(4242, ("main",)).run_refusal({**base, **run})
+    on_main = {("a" * 40, "main")}
+    trust = _Trust(4242, ("main",), (".github/workflows/mergelens.yml",), lambda sha, branch: (sha, branch) in on_main)
+    found = trust.run_refusal({**base, **run})
     assert found == refusal if refusal is None else refusal in str(found)
 
 
@@ -947,11 +980,43 @@ def test_artifact_trust_needs_the_repository_id_and_default_branch(serve, tmp_pa
 
 def test_artifact_trust_settings_are_read_from_the_environment():
     env = Environment.from_environ(
-        {"GITHUB_REPOSITORY_ID": "4242", "MERGELENS_ARTIFACT_BRANCHES": " main, release/1 ,,main"}
+        {
+            "GITHUB_REPOSITORY_ID": "4242",
+            "MERGELENS_ARTIFACT_BRANCHES": " main, release/1 ,,main",
+            "MERGELENS_ARTIFACT_WORKFLOWS": ".github/workflows/db.yml, .github/workflows/mergelens.yml",
+        }
     )
     assert env.repository_id == 4242 and env.artifact_branches == ("main", "release/1")
-    unset = Environment.from_environ({"GITHUB_REPOSITORY_ID": "x42", "MERGELENS_ARTIFACT_BRANCHES": " , "})
-    assert unset.repository_id is None and unset.artifact_branches == ()
+    assert env.artifact_workflows == (".github/workflows/db.yml", ".github/workflows/mergelens.yml")
+    unset = Environment.from_environ(
+        {"GITHUB_REPOSITORY_ID": "x42", "MERGELENS_ARTIFACT_BRANCHES": " , ", "MERGELENS_ARTIFACT_WORKFLOWS": ""}
+    )
+    assert unset.repository_id is None and unset.artifact_branches == () and unset.artifact_workflows == ()
+
+
+@pytest.mark.parametrize(
+    ("workflows", "used"), [((), 41), ((".github/workflows/db.yml",), 42)], ids=["default", "named"]
+)
+def test_artifact_workflows_setting_names_the_trusted_workflow_files(serve, tmp_path, workflows, used):
+    """A repository that runs mergelens from a workflow file of another name says so."""
+    repo = repository()
+    repo.artifacts = [
+        Artifact.from_file(41, NAME, make_db(tmp_path / "old.duckdb", 1), NOW - timedelta(days=1)),
+        Artifact.from_file(
+            42, NAME, make_db(tmp_path / "db.duckdb", 1, 2), NOW, workflow_path=".github/workflows/db.yml"
+        ),
+    ]
+    if workflows:  # the old workflow's artifact is refused then
+        repo.artifacts[0].workflow_path = ".github/workflows/mergelens-old.yml"
+    server = serve(repo)
+    env = artifact_env(server, tmp_path, artifact_workflows=workflows)
+    result = open_location(f"artifact:{NAME}", env).update(lambda w: None)
+    assert result.location.startswith(f"artifact {NAME} (id {used},")
+    if not workflows:
+        assert (
+            "run of workflow .github/workflows/db.yml (event schedule), not of .github/workflows/mergelens.yml"
+            in (result.notes[0])
+        )
 
 
 @pytest.mark.parametrize("only_expired", [False, True], ids=["none", "only-expired"])
@@ -1010,6 +1075,29 @@ def test_artifact_api_errors_are_one_line(serve, tmp_path, setup, expected):
     message = one_line(caught.value)
     assert expected in message and TOKEN not in message and "ghs_wrong" not in message
     assert called == []
+
+
+@pytest.mark.parametrize("path", [r"/branches/main$", r"/compare/[^/]+$"], ids=["branch", "compare"])
+def test_artifact_branch_check_refused_is_one_line(serve, tmp_path, path):
+    """The branch check reads the branch and compares commits: a token without `contents: read`
+    (a fine-grained one made for the dashboard, say) is told so; the artifact is not used."""
+    repo = repository()
+    repo.artifacts = [
+        Artifact.from_file(41, NAME, make_db(tmp_path / "a.duckdb", 1), NOW - timedelta(days=1)),
+        Artifact.from_file(42, NAME, make_db(tmp_path / "b.duckdb", 1), NOW, event="pull_request"),  # the tip
+    ]
+    repo.artifacts[1].head_branch = "feature"  # a PR's run: not on main
+    repo.artifacts.append(Artifact.from_file(43, "other", make_db(tmp_path / "c.duckdb", 1), NOW))  # main's tip
+    server = serve(repo)
+    server.add_fault(path, Fault(403, body={"message": "Resource not accessible by personal access token"}))
+    called = []
+    with pytest.raises(StorageError) as caught:
+        open_location(f"artifact:{NAME}", artifact_env(server, tmp_path)).update(called.append)
+    message = one_line(caught.value)
+    assert "(HTTP 403: Resource not accessible by personal access token): the token needs the `contents: read`" in (
+        message
+    )
+    assert called == [] and not any("/zip" in r.path for r in server.requests)
 
 
 def test_artifact_listing_waits_out_a_short_rate_limit_and_stops_at_a_long_one(serve, tmp_path):

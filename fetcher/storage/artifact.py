@@ -3,7 +3,8 @@
 ``output_dir/NAME.duckdb`` for the workflow's ``actions/upload-artifact`` step. Artifacts cannot
 be written conditionally: the workflow's concurrency group is what serialises writers there.
 
-Listing artifacts, reading the repository and reading a workflow run go through PyGithub, with
+Listing artifacts, reading the repository, a workflow run, a branch and a comparison of two
+commits go through PyGithub, with
 the client, retry and pacing of ``fetcher.github.GitHubSource``; its errors are judged by
 ``fetcher.github_policy``. Only the archive download is sent by hand (see ``_download``).
 """
@@ -36,7 +37,7 @@ from fetcher.github import PER_PAGE, ClientSettings, GitHubSource, payloads
 from fetcher.github_policy import Failure, Kind, RateLimitExhausted
 from fetcher.storage.files import COPY_CHUNK, remove, replace_durably
 from fetcher.storage.location import Fetched, RemoteVersion, StorageError, UpdateResult, first_line
-from fetcher.storage.trust import Trust, shown
+from fetcher.storage.trust import DEFAULT_WORKFLOWS, Trust, shown
 from fetcher.storage.verify import apply_and_verify
 
 T = TypeVar("T")
@@ -87,13 +88,14 @@ class ArtifactLocation:
         self.repository = env.repository
         self.repository_id = env.repository_id
         self.branches = env.artifact_branches
+        self.workflows = env.artifact_workflows or DEFAULT_WORKFLOWS
         self.event_path = env.event_path
         self.settings = settings or ClientSettings(api_url=env.api_url, token=env.token)
         self.output_dir = Path(output_dir)
         self.output_path = self.output_dir / f"{name}.duckdb"
         self.timeout_s = timeout_s  # of the archive download
         self.description = f"artifact {name}"
-        self._read_trust: Trust | None = None  # fetch_copy's, kept between checks
+        self._repository_facts: tuple[int, tuple[str, ...]] | None = None  # id, trusted branches: read once
         self._listed: _Found | None = None  # what update listed, for record_copies
         # A step after another of the same job (the schedule runs backfill, then open-prs) must
         # build on the file the earlier one left for upload, not on the older artifact: the file
@@ -232,9 +234,7 @@ class ArtifactLocation:
         a new upload is a new artifact. An unchanged id costs the listing and the trust checks,
         and no download. Never uploads, changes or deletes an artifact."""
         with self._github() as (repo, session):
-            if self._read_trust is None:  # the repository's id and default branch: read once
-                self._read_trust = self._trust(repo)
-            found = self._find(repo, self._read_trust)
+            found = self._find(repo, self._trust(repo))
             artifact = found.artifact
             if artifact is None:
                 raise StorageError(f"{self._why_fresh(found)}: no database to show yet")
@@ -281,7 +281,8 @@ class ArtifactLocation:
         elif failure.rate_limited:
             text = f"GitHub's rate limit stopped {of}: {failure.message}"
         elif failure.kind is Kind.FORBIDDEN:
-            text = f"GitHub refused {of} ({failure.message}): the token needs the `actions: read` permission"
+            needs = "`contents: read`" if what.startswith(("reading branch", "comparing")) else "`actions: read`"
+            text = f"GitHub refused {of} ({failure.message}): the token needs the {needs} permission"
         elif failure.status == 404:
             text = (
                 f"repository {self.repository} not found {what} (HTTP 404): check GITHUB_REPOSITORY, "
@@ -294,6 +295,13 @@ class ArtifactLocation:
         return StorageError(f"{text} [X-GitHub-Request-Id {failure.request_id}]" if failure.request_id else text)
 
     def _trust(self, repo: Repository) -> Trust:
+        """The trust rule for this repository, asking ``repo`` whether a commit is on a branch."""
+        if self._repository_facts is None:
+            self._repository_facts = self._repository_id_and_branches(repo)
+        repository_id, branches = self._repository_facts
+        return Trust(repository_id, branches, self.workflows, self._commit_on_branch_asking(repo))
+
+    def _repository_id_and_branches(self, repo: Repository) -> tuple[int, tuple[str, ...]]:
         """This repository's id and the trusted branches: GITHUB_REPOSITORY_ID and
         MERGELENS_ARTIFACT_BRANCHES, else the event's ``repository`` (id, default_branch),
         else one GET /repos/{owner}/{repo} (outside Actions, or a schedule event without it)."""
@@ -310,7 +318,31 @@ class ArtifactLocation:
                 raise StorageError(f"{self.description}: GitHub's repository answer is not what it documents")
             repository_id = repository_id or found_id
             branches = branches or (default_branch,)
-        return Trust(repository_id, branches)
+        return repository_id, branches
+
+    def _commit_on_branch_asking(self, repo: Repository) -> Callable[[str, str], bool]:
+        """``Trust.commit_on_branch`` for ``repo``: GET /repos/{o}/{r}/branches/{branch} (by the
+        branches endpoint, so a tag of the same name is never what answers), then, unless the
+        commit is the branch's tip, GET /repos/{o}/{r}/compare/{tip}...{sha}: "behind" means the
+        commit is an ancestor of the tip. Each answer is kept for the rest of this check."""
+        tips: dict[str, str | None] = {}
+        answers: dict[tuple[str, str], bool] = {}
+
+        def commit_on_branch(sha: str, branch: str) -> bool:
+            if (sha, branch) not in answers:
+                if branch not in tips:
+                    with self._asking(f"reading branch {shown(branch)}", "branch"):
+                        tips[branch] = _absent_as_none(lambda: repo.get_branch(branch).commit.sha)
+                tip = tips[branch]
+                if tip is None or tip == sha:
+                    answers[sha, branch] = tip == sha
+                else:
+                    with self._asking(f"comparing commit {shown(sha)[:12]} with branch {shown(branch)}", "comparison"):
+                        status = _absent_as_none(lambda: repo.compare(tip, sha).status)
+                    answers[sha, branch] = status in ("behind", "identical")
+            return answers[sha, branch]
+
+        return commit_on_branch
 
     def _pages(self, repo: Repository) -> Iterator[list[dict[str, Any]]]:
         """GET /repos/{owner}/{repo}/actions/artifacts?name=NAME, a page (up to PER_PAGE) at a
@@ -457,6 +489,16 @@ def _response_failure(response: requests.Response) -> Failure:
         body = None
     message = body.get("message") if isinstance(body, dict) else None
     return github_policy.from_response(response.status_code, response.headers, str(message or response.reason))
+
+
+def _absent_as_none(read: Callable[[], T]) -> T | None:
+    """``read()``, or None when GitHub answers 404 (no such branch; a commit it does not know)."""
+    try:
+        return read()
+    except GithubException as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 def _timestamp(value: Any) -> datetime | None:

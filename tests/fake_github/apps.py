@@ -15,6 +15,7 @@ installations, and the installation access tokens it mints (with a lifetime a te
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import threading
@@ -36,6 +37,10 @@ MAX_JWT_LIFE_S = 600  # GitHub refuses a JWT whose exp is more than 10 minutes a
 REPO_INSTALLATION = re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)/installation$")
 ORG_INSTALLATION = re.compile(r"^/orgs/(?P<org>[^/]+)/installation$")
 ACCESS_TOKENS = re.compile(r"^/app/installations/(?P<id>\d+)/access_tokens$")
+# The App the README's organisation setup creates: read-only, no Actions.
+APP_PERMISSIONS = {"metadata": "read", "contents": "read", "pull_requests": "read", "issues": "read", "checks": "read"}
+PERMISSIONS_NOT_GRANTED = "The permissions requested are not granted to this installation."
+_LEVELS = {"read": 1, "write": 2, "admin": 3}
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class Grant:
     token: str = field(repr=False)
     installation_id: int
     expires_at: float  # epoch seconds
+    requested: dict[str, str] | None = None  # the request body's "permissions" (None: not sent)
+    permissions: dict[str, str] = field(default_factory=dict)  # what the token may do
 
     def expired(self) -> bool:
         return time.time() >= self.expires_at
@@ -54,13 +61,16 @@ class Grant:
 class FakeApp:
     """``installations``: account login -> installation id. ``selected``: installation id ->
     the repository names it was granted (absent: all of the account's). ``token_lifetime_s``: the
-    life of each minted token (GitHub: 3600)."""
+    life of each minted token (GitHub: 3600). ``permissions``: what the App may do on its
+    installations; a token is minted with all of them, or with the ``permissions`` its request
+    asks for (422 when it asks for one the App lacks, as GitHub answers)."""
 
     app_id: int
     public_key_pem: bytes
     installations: dict[str, int]
     selected: dict[int, list[str]] = field(default_factory=dict)
     token_lifetime_s: float = 3600.0
+    permissions: dict[str, str] = field(default_factory=lambda: dict(APP_PERMISSIONS))
     grants: list[Grant] = field(default_factory=list)  # every token minted, in order
     rejected_jwts: int = 0
     expired_uses: int = 0  # requests that came with an expired token (and got a 401)
@@ -68,7 +78,9 @@ class FakeApp:
 
     # --- the App's own endpoints (JWT) ------------------------------------------------------
 
-    def answer(self, method: str, path: str, authorization: str | None, repos: list[Repository]) -> Reply | None:
+    def answer(
+        self, method: str, path: str, authorization: str | None, repos: list[Repository], body: bytes = b""
+    ) -> Reply | None:
         """The reply to a request on one of the App's endpoints; None for any other path."""
         repo_match, org_match = REPO_INSTALLATION.match(path), ORG_INSTALLATION.match(path)
         tokens_match = ACCESS_TOKENS.match(path)
@@ -79,7 +91,11 @@ class FakeApp:
                 self.rejected_jwts += 1
             return Reply(401, error_payload(JWT_REJECTED, 401))
         if tokens_match and method == "POST":
-            return self.mint(int(tokens_match["id"]))
+            try:
+                requested = json.loads(body or b"{}").get("permissions")
+            except (ValueError, AttributeError):
+                return Reply(400, error_payload("Problems parsing JSON", 400))
+            return self.mint(int(tokens_match["id"]), requested)
         if method != "GET":
             return Reply(404, error_payload("Not Found", 404))
         if repo_match:
@@ -108,17 +124,22 @@ class FakeApp:
             return False
         return str(claims["iss"]) == str(self.app_id) and claims["exp"] - claims["iat"] <= MAX_JWT_LIFE_S
 
-    def mint(self, installation_id: int) -> Reply:
+    def mint(self, installation_id: int, requested: dict[str, str] | None = None) -> Reply:
         if installation_id not in self.installations.values():
             return Reply(404, error_payload("Not Found", 404))
-        grant = Grant(f"ghs_{secrets.token_hex(18)}", installation_id, time.time() + self.token_lifetime_s)
+        app_level = {name: _LEVELS.get(level, 0) for name, level in self.permissions.items()}
+        if any(_LEVELS.get(level, 99) > app_level.get(name, 0) for name, level in (requested or {}).items()):
+            return Reply(422, error_payload(PERMISSIONS_NOT_GRANTED, 422))
+        granted = dict(requested) if requested else dict(self.permissions)  # {} or absent: all of them
+        token = f"ghs_{secrets.token_hex(18)}"
+        grant = Grant(token, installation_id, time.time() + self.token_lifetime_s, requested, granted)
         with self._lock:
             self.grants.append(grant)
         expires = datetime.fromtimestamp(grant.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         body = {
             "token": grant.token,
             "expires_at": expires,
-            "permissions": {"pull_requests": "read", "contents": "read", "checks": "read", "metadata": "read"},
+            "permissions": grant.permissions,
             "repository_selection": "selected" if installation_id in self.selected else "all",
         }
         return Reply(201, body)

@@ -183,7 +183,13 @@ class Artifact:
     ``workflow_dispatch`` and ``push`` the branch of this repository that ran; for
     ``pull_request`` and ``pull_request_target`` the PR's head branch and head repository (a
     fork's, for a fork's PR), although a ``pull_request_target`` run executes the base
-    branch's code and its head_sha is the base branch's commit."""
+    branch's code and its head_sha is the base branch's commit. A run for a tag
+    (``head_ref_type="tag"``) records the tag's name as head_branch, as GitHub does.
+
+    The run's commit is on a branch of the repository (``payloads.branch_commits``) when the
+    run is one of that branch: a ``pull_request_target`` run of ``base_branch`` (default: the
+    repository's default branch), or a run of ``schedule``, ``workflow_dispatch``, ``push``,
+    ``workflow_run`` or ``repository_dispatch`` for a branch (not a tag) of this repository."""
 
     id: int
     name: str
@@ -199,6 +205,9 @@ class Artifact:
     head_sha: str | None = None  # None: derived from the run id
     run_deleted: bool = False  # the run was deleted since the artifact was listed
     retention_days: int = 90  # upload-artifact's retention-days: expires_at is created_at + this
+    workflow_path: str = ".github/workflows/mergelens.yml"  # the run's ``path``: its workflow file
+    head_ref_type: str = "branch"  # or "tag": head_branch is then a tag's name
+    base_branch: str | None = None  # a pull_request_target run's base branch (None: the default one)
 
     @classmethod
     def from_file(
@@ -214,7 +223,7 @@ class Artifact:
         """An artifact whose zip holds the file at ``path`` (named ``member``, default its own name),
         like ``actions/upload-artifact`` with ``path: that-file``. ``run``: the uploading run's
         fields (event, head_branch, head_repository_id, head_repository_name, head_sha, workflow_run_id,
-        has_workflow_run, run_deleted)."""
+        has_workflow_run, run_deleted, workflow_path, head_ref_type, base_branch)."""
         path = Path(path)
         return cls(id, name, created_at, zip_archive({member or path.name: path.read_bytes()}), expired, **run)
 

@@ -708,7 +708,7 @@ def artifact_payload(repo: Repository, artifact: Artifact, api: str) -> Json:
             "repository_id": repo.id,
             "head_repository_id": artifact.head_repository_id or repo.id,
             "head_branch": artifact.head_branch,
-            "head_sha": _run_head_sha(artifact),
+            "head_sha": run_head_sha(artifact),
         }
         if artifact.has_workflow_run
         else None,
@@ -719,8 +719,93 @@ def artifact_run_id(artifact: Artifact) -> int:
     return artifact.workflow_run_id or stable_id("run", artifact.id)
 
 
-def _run_head_sha(artifact: Artifact) -> str:
+def run_head_sha(artifact: Artifact) -> str:
     return artifact.head_sha or fake_sha("run", artifact_run_id(artifact))
+
+
+# The events whose runs execute the head branch's code (fetcher/storage/trust.py).
+_BRANCH_EVENTS = ("schedule", "workflow_dispatch", "push", "workflow_run", "repository_dispatch")
+
+
+def run_branch(repo: Repository, artifact: Artifact) -> str | None:
+    """The branch of ``repo`` whose commit the artifact's run executed; None when none of ours
+    (a pull request's code, a fork's branch, a tag)."""
+    if artifact.event == "pull_request_target":
+        return artifact.base_branch or repo.default_branch
+    ours = artifact.head_repository_id in (None, repo.id)
+    if artifact.event in _BRANCH_EVENTS and artifact.head_ref_type == "branch" and ours:
+        return artifact.head_branch
+    return None
+
+
+def branch_commits(repo: Repository, branch: str) -> list[str] | None:
+    """The commits of ``branch``, oldest first, its tip last: a root commit, then those its runs
+    executed (by the artifacts' creation); None when ``repo`` has no such branch (the default
+    branch always exists)."""
+    runs = sorted((a for a in repo.artifacts if a.has_workflow_run), key=lambda a: (a.created_at, a.id))
+    commits = list(dict.fromkeys(run_head_sha(a) for a in runs if run_branch(repo, a) == branch))
+    if not commits and branch != repo.default_branch:
+        return None
+    return [fake_sha("root", repo.full_name, branch), *commits]
+
+
+def branch_payload(repo: Repository, branch: str, sha: str, api: str) -> Json:
+    """GET /repos/{o}/{r}/branches/{branch} (GitHub's "branch with protection", unprotected)."""
+    url = f"{api}/repos/{repo.full_name}/branches/{branch}"
+    return {
+        "name": branch,
+        "commit": _comparison_commit(repo, sha, api),
+        "_links": {"self": url, "html": f"{web_root(api)}/{repo.full_name}/tree/{branch}"},
+        "protected": False,
+        "protection": {"enabled": False, "required_status_checks": {"enforcement_level": "off", "contexts": []}},
+        "protection_url": f"{url}/protection",
+    }
+
+
+def comparison_payload(repo: Repository, base: str, head: str, status: str, ahead: int, behind: int, api: str) -> Json:
+    """GET /repos/{o}/{r}/compare/{base}...{head}: ``status`` is identical, ahead, behind or
+    diverged (the commits and files lists are not modelled: empty)."""
+    url = f"{api}/repos/{repo.full_name}/compare/{base}...{head}"
+    html = f"{web_root(api)}/{repo.full_name}/compare/{base}...{head}"
+    return {
+        "url": url,
+        "html_url": html,
+        "permalink_url": html,
+        "diff_url": f"{html}.diff",
+        "patch_url": f"{html}.patch",
+        "base_commit": _comparison_commit(repo, base, api),
+        "merge_base_commit": _comparison_commit(repo, head if status == "behind" else base, api),
+        "status": status,
+        "ahead_by": ahead,
+        "behind_by": behind,
+        "total_commits": ahead,
+        "commits": [],
+        "files": [],
+    }
+
+
+def _comparison_commit(repo: Repository, sha: str, api: str) -> Json:
+    url = f"{api}/repos/{repo.full_name}/commits/{sha}"
+    person = {"name": repo.owner, "email": f"{repo.owner}@example.com", "date": "2026-01-01T00:00:00Z"}
+    tree = fake_sha("tree", sha)
+    return {
+        "sha": sha,
+        "node_id": node_id("Commit", stable_id("commit", sha)),
+        "commit": {
+            "author": person,
+            "committer": person,
+            "message": "mergelens",
+            "tree": {"sha": tree, "url": f"{api}/repos/{repo.full_name}/git/trees/{tree}"},
+            "url": f"{api}/repos/{repo.full_name}/git/commits/{sha}",
+            "comment_count": 0,
+        },
+        "url": url,
+        "html_url": f"{web_root(api)}/{repo.full_name}/commit/{sha}",
+        "comments_url": f"{url}/comments",
+        "author": None,
+        "committer": None,
+        "parents": [],
+    }
 
 
 def _minimal_repo_payload(repo: Repository, api: str, *, fork: bool = False) -> Json:
@@ -751,7 +836,7 @@ def workflow_run_payload(repo: Repository, artifact: Artifact, api: str) -> Json
     html = f"{web_root(api)}/{repo.full_name}/actions/runs/{run_id}"
     workflow_id = stable_id("workflow", repo.full_name, "mergelens.yml")
     head = _head_repository(repo, artifact)
-    head_sha = _run_head_sha(artifact)
+    head_sha = run_head_sha(artifact)
     started = artifact.created_at - timedelta(minutes=1)
     actor = user_payload(owner_user(repo), api)
     return {
@@ -760,7 +845,7 @@ def workflow_run_payload(repo: Repository, artifact: Artifact, api: str) -> Json
         "node_id": node_id("WorkflowRun", run_id),
         "head_branch": artifact.head_branch,
         "head_sha": head_sha,
-        "path": ".github/workflows/mergelens.yml",
+        "path": artifact.workflow_path,
         "display_title": "mergelens",
         "run_number": run_id % 1000 + 1,
         "event": artifact.event,

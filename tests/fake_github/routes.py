@@ -242,6 +242,46 @@ def workflow_run(req: Request) -> Reply:
     return Reply(200, payloads.workflow_run_payload(req.repo, artifact, req.api))
 
 
+def get_branch(req: Request) -> Reply:
+    """GET /branches/{branch}: a branch and its tip (``payloads.branch_commits``); 404 for a name
+    that is no branch (a tag's included)."""
+    commits = payloads.branch_commits(req.repo, req.match["branch"])
+    if commits is None:
+        return not_found()
+    return Reply(200, payloads.branch_payload(req.repo, req.match["branch"], commits[-1], req.api))
+
+
+def compare(req: Request) -> Reply:
+    """GET /compare/{base}...{head}, each a branch name or a commit of a branch: how ``head``
+    stands to ``base`` (behind: an ancestor of it). 404 for a ref the repository does not have."""
+    histories = [
+        commits
+        for branch in {req.repo.default_branch, *(payloads.run_branch(req.repo, a) for a in req.repo.artifacts)}
+        if branch is not None and (commits := payloads.branch_commits(req.repo, branch)) is not None
+    ]
+
+    # every commit a run executed is in the repository (a tag's, a pull request's), on a branch or not
+    known = {sha for commits in histories for sha in commits} | {payloads.run_head_sha(a) for a in req.repo.artifacts}
+
+    def resolve(ref: str) -> str | None:
+        named = payloads.branch_commits(req.repo, ref)
+        if named is not None:
+            return named[-1]
+        return ref if ref in known else None
+
+    base, head = resolve(req.match["base"]), resolve(req.match["head"])
+    if base is None or head is None:
+        return not_found()
+    status, ahead, behind = "diverged", 1, 1
+    for commits in histories:
+        if base in commits and head in commits:
+            distance = commits.index(head) - commits.index(base)
+            status = "identical" if distance == 0 else "ahead" if distance > 0 else "behind"
+            ahead, behind = max(distance, 0), max(-distance, 0)
+            break
+    return Reply(200, payloads.comparison_payload(req.repo, base, head, status, ahead, behind, req.api))
+
+
 def blob_signature(repo: Repository, artifact: Artifact) -> str:
     return hashlib.sha256(f"{repo.full_name}/{artifact.id}/{len(artifact.content)}".encode()).hexdigest()[:32]
 
@@ -301,6 +341,8 @@ ROUTES: list[tuple[re.Pattern[str], Callable[[Request], Reply]]] = [
     (re.compile(_REPO + r"/actions/artifacts$"), list_artifacts),
     (re.compile(_REPO + r"/actions/artifacts/(?P<id>\d+)/zip$"), artifact_zip),
     (re.compile(_REPO + r"/actions/runs/(?P<id>\d+)$"), workflow_run),
+    (re.compile(_REPO + r"/branches/(?P<branch>.+)$"), get_branch),
+    (re.compile(_REPO + r"/compare/(?P<base>.+?)\.\.\.(?P<head>.+)$"), compare),
 ]
 
 

@@ -273,7 +273,8 @@ class FakeGitHub:
             extra_headers = {k.lower(): v for k, v in fault.headers.items()}
 
         authorization = handler.headers.get("Authorization")
-        app_reply = self.app.answer(method, path, authorization, self._model_repos()) if self.app else None
+        app = self.app
+        app_reply = app.answer(method, path, authorization, self._model_repos(), handler.body) if app else None
         grant = self.app.grant_for(authorization) if self.app and app_reply is None else None
         # an installation token sees only its installation's repositories
         repos = list(self.repos) if grant is None or self.app is None else self.app.visible(grant, self._model_repos())
