@@ -318,3 +318,14 @@ def test_organisation_mode_fails_with_the_stopped_repository(serve: Any, cli: An
     [line] = errors(run)
     assert line.startswith("mergelens: error: merge runs of acme/widgets stopped: 1 merged PR was stored only")
     assert run.result["repos"]["acme/gadgets"]["merge_runs"]["stopped"] is False
+
+
+def test_stopped_merge_runs_go_to_sentry(two_failing_days: Any, cli: Any, db_path: Path, tmp_path: Path, sentry: Any):
+    _repo, server = two_failing_days
+    dsn, events = sentry
+    run, _ = scheduled(cli, server, db_path, tmp_path, sentry_dsn=dsn)
+    assert run.exit_code == 4
+    (event,) = events
+    assert event["tags"] == {"repo": "acme/widgets", "section": "merge runs"}
+    message = event["message"]["formatted"] if isinstance(event["message"], dict) else event["message"]
+    assert message.startswith("mergelens: merge runs failed: merge runs of acme/widgets stopped: 4 merged PRs")
