@@ -417,7 +417,7 @@ def test_the_schedule_fails_loud_after_two_days_of_merge_runs_lost_to_the_storag
     """Merge runs whose upload hits the storage quota run green up to that step and lose their
     database; nothing else says so. The scheduled run finds their PRs, stores them, and fails its
     step with exit 4, the ::error annotation and the summary's section."""
-    actions = runner(merged_hours_ago(1, 72), paced=False)
+    actions = runner(merged_hours_ago(1, 72))
     assert actions.run("pull_request_target", merged_event(1)).exit_codes["mergelens"] == 0
     move_stored_runs(actions, 72)
     actions.quota_hit = True
