@@ -207,6 +207,16 @@ class MergeRunCheck:
         }
 
 
+def _parameters(repos: list[str], missed_after: timedelta, **more: datetime) -> dict[str, Any]:
+    """The named parameters both statements take, and ``more``."""
+    return {
+        "repos": repos,
+        "merge_run_triggers": list(MERGE_RUN_TRIGGERS),
+        "missed_after_hours": missed_after.total_seconds() / 3600,
+        **more,
+    }
+
+
 def missed_by_merge_runs(
     con: duckdb.DuckDBPyConnection,
     repos: list[str],
@@ -215,15 +225,7 @@ def missed_by_merge_runs(
 ) -> list[dict[str, Any]]:
     """The merged PRs of ``repos`` (none: every repository) the merge runs missed, stored first
     since ``stored_since``."""
-    cursor = con.execute(
-        MISSED_BY_MERGE_RUNS_SQL,
-        {
-            "repos": repos,
-            "merge_run_triggers": list(MERGE_RUN_TRIGGERS),
-            "missed_after_hours": missed_after.total_seconds() / 3600,
-            "stored_since": stored_since,
-        },
-    )
+    cursor = con.execute(MISSED_BY_MERGE_RUNS_SQL, _parameters(repos, missed_after, stored_since=stored_since))
     columns = [column[0] for column in cursor.description or []]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
@@ -238,15 +240,7 @@ def check_merge_runs(
     """Each repository of ``repos`` (none: every one) that ever recorded a merge run, checked as of
     ``now``; the missed PRs are those first stored since ``stored_since`` (the scheduled run: its
     own start; the dashboard: the last days)."""
-    rows = con.execute(
-        MERGE_RUNS_SQL,
-        {
-            "repos": repos,
-            "merge_run_triggers": list(MERGE_RUN_TRIGGERS),
-            "missed_after_hours": missed_after.total_seconds() / 3600,
-            "now": now,
-        },
-    ).fetchall()
+    rows = con.execute(MERGE_RUNS_SQL, _parameters(repos, missed_after, now=now)).fetchall()
     checks = {repo: MergeRunCheck(repo, now, missed_after, first, last, merged) for repo, first, last, merged in rows}
     for row in missed_by_merge_runs(con, repos, missed_after, stored_since):
         checks[row["repo"]].missed.append(

@@ -32,15 +32,23 @@ def merged(number: int, hours_ago: float):
     return pr
 
 
-def merge_run(cli: Any, server: FakeGitHub, db: Path, tmp_path: Path, number: int, ran_at: datetime | None = None):
+def merge_run(
+    cli: Any,
+    server: FakeGitHub,
+    db: Path,
+    tmp_path: Path,
+    number: int,
+    ran_at: datetime | None = None,
+    repo: str = "acme/widgets",
+):
     """The workflow's merge run of PR ``number`` (``sync --reconcile since-last-run`` on its
     ``pull_request_target`` event); ``ran_at``: when it ran (its sync_runs rows are moved there)."""
-    event = tmp_path / f"event-{number}.json"
+    event = tmp_path / f"event-{repo.replace('/', '-')}-{number}.json"
     payload = {
         "action": "closed",
         "number": number,
         "pull_request": {"number": number, "merged": True},
-        "repository": {"full_name": "acme/widgets"},
+        "repository": {"full_name": repo},
     }
     event.write_text(json.dumps(payload))
     began = datetime.now(UTC)
@@ -49,7 +57,7 @@ def merge_run(cli: Any, server: FakeGitHub, db: Path, tmp_path: Path, number: in
         *("sync", "--db", str(db), "--reconcile", "since-last-run", "--json"),
         event_name="pull_request_target",
         event_path=str(event),
-        repository="acme/widgets",
+        repository=repo,
     )
     assert run.exit_code == 0, run.stderr
     if ran_at is not None:
@@ -290,25 +298,7 @@ def test_organisation_mode_fails_with_the_stopped_repository(serve: Any, cli: An
     server = serve(widgets, gadgets)
     merge_run(cli, server, db_path, tmp_path, 1, ran_at=NOW - timedelta(hours=72))
     widgets.add_pull(merged(2, 30))
-    gadgets_event = tmp_path / "gadgets.json"
-    gadgets_event.write_text(
-        json.dumps(
-            {
-                "action": "closed",
-                "number": 1,
-                "pull_request": {"number": 1, "merged": True},
-                "repository": {"full_name": "acme/gadgets"},
-            }
-        )
-    )
-    stored = cli(
-        server,
-        *("sync", "--db", str(db_path), "--reconcile", "since-last-run"),
-        event_name="pull_request_target",
-        event_path=str(gadgets_event),
-        repository="acme/gadgets",
-    )
-    assert stored.exit_code == 0, stored.stderr
+    merge_run(cli, server, db_path, tmp_path, 1, repo="acme/gadgets")  # its merge run stored it: fine
     run = cli(
         server,
         *SCHEDULED,
