@@ -22,22 +22,32 @@ from fetcher.reconcile import CATCH_UP
 
 # sync_runs.trigger of the rows a merge run leaves: its own PR (the Actions event that started it)
 # and what it caught up (the PRs, and its own catch-up row).
-MERGE_RUN_TRIGGERS = ("pull_request", "pull_request_target", CATCH_UP)
+MERGE_EVENT_TRIGGERS = ("pull_request", "pull_request_target")
+MERGE_RUN_TRIGGERS = (*MERGE_EVENT_TRIGGERS, CATCH_UP)
 # A merged PR that no merge run stored within this long is missed (MERGELENS_MISSED_AFTER_HOURS).
 # Merge runs store a PR within minutes of its merge; the margin covers a queue of runs and slow days.
 DEFAULT_MISSED_AFTER = timedelta(hours=6)
 LISTED = 5  # PR numbers the one-line notice names
 
-# Merged PRs the merge runs missed: merged while merge runs were in place (at or after the first
-# merge run the repository recorded: before that nothing could miss them), and stored first by
-# another run (the scheduled reconcile or backfill, a sync by hand) more than $missed_after_hours
-# after the merge. "Stored": a sync_runs row of the PR that did not fail.
-MISSED_BY_MERGE_RUNS_SQL = """
-WITH merge_runs_since AS (
-    SELECT repo, min(started_at) AS since
-    FROM sync_runs WHERE list_contains($merge_run_triggers, trigger)
-    GROUP BY repo
-), first_stored AS (
+# The base branches whose merges start merge runs, and since when: a merge run of a PR into that
+# branch was recorded. GitHub runs pull_request_target from the workflow file of the PR's base
+# branch: merges into a branch without it (an old release branch) start none, and the schedule
+# storing their PRs is no sign of anything. Both statements below begin with it.
+MERGE_RUN_BRANCHES = """
+WITH merge_run_branches AS (
+    SELECT s.repo, p.base_ref, min(s.started_at) AS since
+    FROM sync_runs s JOIN pull_requests p ON p.repo = s.repo AND p.number = s.pr_number
+    WHERE list_contains($merge_event_triggers, s.trigger)
+    GROUP BY s.repo, p.base_ref
+)"""
+
+# Merged PRs the merge runs missed: merged into a branch while merge runs were in place for it
+# (before, nothing could miss them), and stored first by another run (the scheduled reconcile or
+# backfill, a sync by hand) more than $missed_after_hours after the merge. "Stored": a sync_runs
+# row of the PR that did not fail.
+MISSED_BY_MERGE_RUNS_SQL = (
+    MERGE_RUN_BRANCHES
+    + """, first_stored AS (
     SELECT repo, pr_number AS number, min(started_at) AS stored_at, arg_min(trigger, started_at) AS stored_by
     FROM sync_runs WHERE pr_number IS NOT NULL AND status <> 'failed'
     GROUP BY repo, pr_number
@@ -46,22 +56,25 @@ SELECT p.repo, p.number, p.title, p.merged_at, f.stored_at AS first_stored_at, f
        p.html_url
 FROM pull_requests p
 JOIN first_stored f USING (repo, number)
-JOIN merge_runs_since m USING (repo)
+JOIN merge_run_branches b ON b.repo = p.repo AND b.base_ref = p.base_ref
 WHERE (len($repos) = 0 OR list_contains($repos, p.repo))
-  AND p.merged_at >= m.since
+  AND p.merged_at >= b.since
   AND NOT list_contains($merge_run_triggers, f.stored_by)
   AND f.stored_at > p.merged_at + to_seconds($missed_after_hours * 3600)
   AND f.stored_at >= $stored_since
 ORDER BY p.merged_at, p.repo, p.number
 """
+)
 
 # Per repository: when merge runs were first recorded, the start of the last merge run that stored
 # anything (partial counts: a failed section is not a stopped pipeline; a start in the future, a
 # wrong clock or an edited file, is ignored as since-last-run ignores it), and how many PRs were
-# merged after that run and at least $missed_after_hours before $now that no merge run stored:
-# merges the merge runs should have followed by now. A quiet repository (no merge since) counts 0.
-MERGE_RUNS_SQL = """
-WITH runs AS (
+# merged after that run (into a branch of merge runs) and at least $missed_after_hours before $now
+# that no merge run stored: merges the merge runs should have followed by now. A quiet repository
+# (no merge since) counts 0.
+MERGE_RUNS_SQL = (
+    MERGE_RUN_BRANCHES
+    + """, runs AS (
     SELECT repo, min(started_at) AS first_merge_run_at,
            max(started_at) FILTER (WHERE status <> 'failed' AND started_at <= $now) AS last_merge_run_at
     FROM sync_runs
@@ -74,6 +87,8 @@ LEFT JOIN pull_requests p
   ON p.repo = r.repo
  AND p.merged_at > coalesce(r.last_merge_run_at, r.first_merge_run_at)
  AND p.merged_at <= $now - to_seconds($missed_after_hours * 3600)
+ AND EXISTS (
+     SELECT 1 FROM merge_run_branches b WHERE b.repo = p.repo AND b.base_ref = p.base_ref AND p.merged_at >= b.since)
  AND NOT EXISTS (
      SELECT 1 FROM sync_runs s
      WHERE s.repo = p.repo AND s.pr_number = p.number AND s.status <> 'failed'
@@ -81,6 +96,7 @@ LEFT JOIN pull_requests p
 GROUP BY ALL
 ORDER BY r.repo
 """
+)
 
 # Where to look, in the one line; CAUSES says it at length (the step summary, the dashboard, the README).
 CHECK = (
@@ -212,6 +228,7 @@ def _parameters(repos: list[str], missed_after: timedelta, **more: datetime) -> 
     return {
         "repos": repos,
         "merge_run_triggers": list(MERGE_RUN_TRIGGERS),
+        "merge_event_triggers": list(MERGE_EVENT_TRIGGERS),
         "missed_after_hours": missed_after.total_seconds() / 3600,
         **more,
     }

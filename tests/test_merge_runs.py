@@ -183,7 +183,8 @@ def test_a_quiet_repository_is_not_a_stopped_pipeline(serve: Any, cli: Any, db_p
 def test_healthy_merge_runs_raise_no_alarm(serve: Any, cli: Any, db_path: Path, tmp_path: Path):
     """Each PR stored by a merge run within minutes; PR 3's run was cancelled (a newer one was
     queued) and PR 4's run caught it up hours later: stored by a merge run, not missed. A comment
-    after the merge makes the schedule sync PR 2 again: it was not missed either."""
+    after the merge makes the schedule sync PR 2 again: it was not missed either. PR 5 merged into
+    an old branch without the workflow file (no merge run starts there): the schedule stores it."""
     pulls = [merged(1, 47), merged(2, 36), merged(3, 20), merged(4, 8)]
     repo = repository()
     server = serve(repo)
@@ -191,12 +192,15 @@ def test_healthy_merge_runs_raise_no_alarm(serve: Any, cli: Any, db_path: Path, 
         repo.add_pull(pr)
         if pr.number != 3:
             merge_run(cli, server, db_path, tmp_path, pr.number, ran_at=pr.merged_at + timedelta(minutes=2))
+    old_branch = merged(5, 30)
+    old_branch.base_ref = "v1"
+    repo.add_pull(old_branch)
     pulls[1].issue_comments.append(issue_comment(None, "2026-11-02 10:00", body="late comment"))
     pulls[1].updated_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
 
     run, summary = scheduled(cli, server, db_path, tmp_path)
     assert run.exit_code == 0, run.stderr
-    assert result_of(run)["reconcile"]["prs"] == {"2": "updated after last fetch"}
+    assert result_of(run)["reconcile"]["prs"] == {"2": "updated after last fetch", "5": "missing"}
     assert not errors(run) and "Merge runs stopped" not in summary
     assert result_of(run)["merge_runs"]["stopped"] is False
     # the caught-up PR is recorded as stored by a merge run
