@@ -73,7 +73,7 @@ def show_merge_runs(q: Query, filters: Filters) -> None:
     if stopped:
         causes = "\n".join(f"- **{name}**: {how}." for name, how in merge_runs.CAUSES)  # our own text
         st.markdown(f"Check the merge runs (the workflow's runs for merged PRs):\n\n{causes}")
-    elif checks:
+    if checks:
         last = max((c.last_merge_run_at for c in checks if c.last_merge_run_at is not None), default=None)
         st.caption(f"Merge runs: the last one that stored a PR began {fmt(last)}.")
     missed = pd.DataFrame(
