@@ -684,7 +684,7 @@ def test_the_health_page_shows_stopped_merge_runs_in_red(
     assert not at.exception, [e.value for e in at.exception]
     [error] = at.error
     assert error.value.startswith(
-        "**merge runs of ` acme/widgets ` stopped: 2 merged PRs were first stored by another run, up to 47 h "
+        "**Merge runs of ` acme/widgets ` stopped: 2 merged PRs were first stored by another run, up to 47 h "
         "after their merge (#2, #3); no merge run has stored a PR since "
     )
     assert "Artifact storage quota" in " ".join(m.value for m in at.markdown)

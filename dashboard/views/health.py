@@ -69,7 +69,8 @@ def show_merge_runs(q: Query, filters: Filters) -> None:
     stopped = [check for check in checks if check.stopped]
     for check in stopped:
         # our words, numbers and times; the repository's name (from the DB) as a code span
-        st.error(f"**{check.problem(missed_by='first stored by another run', repo=literal(check.repo))}.**")
+        problem = check.problem(missed_by="first stored by another run", repo=literal(check.repo))
+        st.error(f"**{problem[0].upper()}{problem[1:]}.**")
     if stopped:
         causes = "\n".join(f"- **{name}**: {how}." for name, how in merge_runs.CAUSES)  # our own text
         st.markdown(f"Check the merge runs (the workflow's runs for merged PRs):\n\n{causes}")
