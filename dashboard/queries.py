@@ -25,6 +25,7 @@ import pandas as pd
 
 from dashboard.agreements import Agreements, merged_measures, open_measures, working_days
 from fetcher.digest import ORDER as DIGEST_ORDER
+from fetcher.merge_runs import MergeRunCheck, check_merge_runs
 from fetcher.metrics import (
     FIRST_TIME_CONTRIBUTOR_SQL,
     METRIC_BY_NAME,
@@ -993,6 +994,16 @@ def health_summary(con: Connection, repos: tuple[str, ...] = ()) -> dict[str, An
         "last_sync_at": runs[2],
         "failed_runs": runs[3],
     }
+
+
+def merge_runs_health(
+    con: Connection, repos: tuple[str, ...], as_of: datetime, missed_after: timedelta, days: int
+) -> list[MergeRunCheck]:
+    """Each repository's merge runs as of ``as_of``, as the scheduled run's ``--check-merge-runs``
+    decides (``fetcher.merge_runs``), with the merged PRs they missed that were first stored in the
+    last ``days``. ``as_of`` is an argument, not the DB's clock: a stopped pipeline leaves the file
+    unchanged, and the cache must not keep an answer from before it stopped."""
+    return check_merge_runs(con, list(repos), as_of, missed_after, as_of - timedelta(days=days))
 
 
 def lake_health(con: Connection) -> dict[str, Any] | None:

@@ -10,7 +10,8 @@ FLUSH_TIMEOUT_S = 5.0
 
 
 def permanent_failures(run: RunResult) -> list[dict[str, Any]]:
-    """What went wrong for good in a run: failed sections (after retries) and failed runs."""
+    """What went wrong for good in a run: failed sections (after retries), stopped merge runs
+    (--check-merge-runs) and failed runs."""
     failures = [failure for each in run.repos or [] for failure in permanent_failures(each)]
     for result in run.results:
         for error in result.errors:
@@ -22,6 +23,10 @@ def permanent_failures(run: RunResult) -> list[dict[str, Any]]:
                     "message": error.get("message"),
                 }
             )
+    if run.merge_runs is not None and run.merge_runs.stopped:
+        failures.append(
+            {"repo": run.repo, "pr_number": None, "section": "merge runs", "message": run.merge_runs.notice()}
+        )
     if run.status == "failed":
         failures.append({"repo": run.repo, "pr_number": run.pr_number, "section": "run", "message": run.error})
     return failures

@@ -19,15 +19,23 @@ from typing import NoReturn, TypeVar
 
 from duckdb import DuckDBPyConnection
 
-from fetcher import alerts, backfill, digest, metrics, report, repositories, store, work_calendar
+from fetcher import alerts, backfill, digest, merge_runs, metrics, report, repositories, store, work_calendar
 from fetcher.config import Environment
 from fetcher.credentials import AppCredentials, Credentials, credentials_for
-from fetcher.errors import EXIT_COMPLETE, EXIT_FAILED, EXIT_PARTIAL, EXIT_USAGE, MergelensError, UsageError
+from fetcher.errors import (
+    EXIT_COMPLETE,
+    EXIT_FAILED,
+    EXIT_PARTIAL,
+    EXIT_STOPPED,
+    EXIT_USAGE,
+    MergelensError,
+    UsageError,
+)
 from fetcher.event import Skip, SyncRequest, read_event
 from fetcher.github import ClientSettings, GitHubSource
 from fetcher.open_prs import OpenPrsReport, take_snapshot
 from fetcher.pipeline import WorkingCopy, update_db
-from fetcher.reconcile import ReconcileReport, catch_up, reconcile
+from fetcher.reconcile import CATCH_UP, ReconcileReport, catch_up, reconcile
 from fetcher.records import MAX_PR_NUMBER
 from fetcher.repositories import check_repo
 from fetcher.result import RunResult
@@ -137,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="every repository of ORG that is not archived and that the token (or the GitHub App) can read",
     )
 
+    checked = Parser(add_help=False)  # the scheduled run's reconcile: reconcile and backfill
+    checked.add_argument(
+        "--check-merge-runs",
+        action="store_true",
+        help="after storing, fail (exit 4) with one line when merge runs have stopped storing merged PRs: "
+        "PRs they missed by more than MERGELENS_MISSED_AFTER_HOURS (default 6), or merges no merge run followed",
+    )
+
     sync = commands.add_parser(
         "sync", parents=[client], help="fetch one merged PR completely and store it with its metrics"
     )
@@ -168,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     reconcile = commands.add_parser(
         "reconcile",
-        parents=[client, many],
+        parents=[client, many, checked],
         help="sync merged PRs that are missing, partial or updated since their sync",
     )
     reconcile.add_argument(
@@ -185,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     history = commands.add_parser(
         "backfill",
-        parents=[client, many],
+        parents=[client, many, checked],
         help="sync every merged PR of a window in bulk through GraphQL, within the token's points budget",
     )
     history.add_argument("--since", type=utc_date, help="PRs merged on or after DATE (YYYY-MM-DD; default: all)")
@@ -486,6 +502,8 @@ def for_each_repository(
         if all(c == EXIT_COMPLETE for c, _ in runs)
         else EXIT_FAILED
         if failed == len(runs)
+        else EXIT_STOPPED
+        if any(c == EXIT_STOPPED for c, _ in runs)
         else EXIT_PARTIAL
     )
     status = {EXIT_COMPLETE: "complete", EXIT_FAILED: "failed"}.get(code, "partial")
@@ -533,7 +551,7 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
             recon = catch_up(source, db, con, result, started_at, lookback, args.reconcile_max)
         elif args.reconcile:
             skip = frozenset({request.number})
-            recon = reconcile(source, db, con, request.repo, lookback, args.reconcile, skip=skip)
+            recon = reconcile(source, db, con, request.repo, lookback, args.reconcile, CATCH_UP, skip=skip)
         return result, recon
 
     with source:
@@ -558,11 +576,55 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
     return (EXIT_PARTIAL if partial else EXIT_COMPLETE), run
 
 
+def missed_after_setting(args: argparse.Namespace, env: Environment) -> timedelta | None:
+    """--check-merge-runs: how late a merged PR is missed (MERGELENS_MISSED_AFTER_HOURS); None: no check."""
+    if not args.check_merge_runs:
+        return None
+    try:
+        return merge_runs.missed_after(env.missed_after_hours)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_merge_runs(
+    con: DuckDBPyConnection, repo: str, started_at: datetime, missed_after: timedelta | None
+) -> merge_runs.MergeRunCheck | None:
+    """After a reconcile stored what it found: are the merge runs still storing merged PRs? The
+    PRs they missed are those first stored by this run (since ``started_at``)."""
+    if missed_after is None:
+        return None
+    found = merge_runs.check_merge_runs(con, [repo], datetime.now(UTC), missed_after, started_at)
+    return found[0] if found else None  # no merge run ever stored anything here: nothing to check
+
+
+def announce_stopped(env: Environment, check: merge_runs.MergeRunCheck | None, code: int) -> int:
+    """Merge runs stopped: the one line, the digest's webhook when MERGELENS_DIGEST_WEBHOOK_ALERTS=1
+    (after the DB was stored: nothing is lost), and exit 4; else ``code``. The annotation and the
+    step summary come from the run's result."""
+    if check is None or not check.stopped:
+        return code
+    report.log.error("mergelens: error: %s", check.notice())
+    if env.digest_webhook_alerts:
+        warning = (
+            digest.post_webhook(env.digest_webhook, digest.slack_text(check.notice()), "the notice")
+            if env.digest_webhook
+            else "MERGELENS_DIGEST_WEBHOOK_ALERTS=1 but MERGELENS_DIGEST_WEBHOOK is not set: the notice was not posted"
+        )
+        if warning:
+            check.warnings.append(warning)
+            report.log.warning("warning: %s", warning)
+    return EXIT_STOPPED if code in (EXIT_COMPLETE, EXIT_PARTIAL) else code
+
+
 def run_reconcile(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
     since = args.since or datetime.now(UTC) - timedelta(days=args.lookback)
     bots, calendar = bot_logins(args, env), calendar_setting(args, env)
+    missed_after = missed_after_setting(args, env)
     return for_each_repository(
-        args, env, "reconcile", lambda repo, source: reconcile_one(args, env, repo, source, since, bots, calendar)
+        args,
+        env,
+        "reconcile",
+        lambda repo, source: reconcile_one(args, env, repo, source, since, bots, calendar, missed_after),
     )
 
 
@@ -574,16 +636,20 @@ def reconcile_one(
     since: datetime,
     bots: tuple[str, ...] | None,
     calendar: work_calendar.WorkCalendar | None,
+    missed_after: timedelta | None,
 ) -> tuple[int, RunResult]:
     clock = time.perf_counter()
+    started_at = datetime.now(UTC)
 
-    def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> ReconcileReport:
+    def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> tuple[ReconcileReport, merge_runs.MergeRunCheck | None]:
         use_settings(con, bots, calendar)
-        return reconcile(source, str(copy.path), con, repo, since, args.max_prs)
+        recon = reconcile(source, str(copy.path), con, repo, since, args.max_prs)
+        return recon, check_merge_runs(con, repo, started_at, missed_after)
 
     update = update_db(args.db or env.db, env, apply)
-    recon = update.value
+    recon, check = update.value
     report.log.info("%s", recon.summary(repo))
+    code = announce_stopped(env, check, EXIT_COMPLETE if recon.complete else EXIT_PARTIAL)
     run = RunResult(
         "reconcile",
         "complete" if recon.complete else "partial",
@@ -591,11 +657,12 @@ def reconcile_one(
         since=since,
         reconcile=recon.as_dict(),
         reconciled=needing_attention(recon.outcome.results),
+        merge_runs=check,
         storage=update,
         api_requests=source.usage.requests,
         duration_s=time.perf_counter() - clock,
     )
-    return (EXIT_COMPLETE if recon.complete else EXIT_PARTIAL), run
+    return code, run
 
 
 def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
@@ -613,12 +680,14 @@ def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunRe
         max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
     )
     bots, calendar = bot_logins(args, env), calendar_setting(args, env)
+    missed_after = missed_after_setting(args, env)
     # --max-minutes limits the whole run: over many repositories, each gets what is left of it
     deadline = time.monotonic() + options.max_seconds if options.max_seconds is not None else None
 
     def one(repo: str, source: GitHubSource) -> tuple[int, RunResult]:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return backfill_one(args, env, repo, source, dataclasses.replace(options, max_seconds=left), bots, calendar)
+        limited = dataclasses.replace(options, max_seconds=left)
+        return backfill_one(args, env, repo, source, limited, bots, calendar, missed_after)
 
     return for_each_repository(args, env, "backfill", one)
 
@@ -631,14 +700,21 @@ def backfill_one(
     options: backfill.BackfillOptions,
     bots: tuple[str, ...] | None,
     calendar: work_calendar.WorkCalendar | None,
+    missed_after: timedelta | None,
 ) -> tuple[int, RunResult]:
-    def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> backfill.BackfillReport:
+    started_at = datetime.now(UTC)
+
+    def apply(
+        con: DuckDBPyConnection, copy: WorkingCopy
+    ) -> tuple[backfill.BackfillReport, merge_runs.MergeRunCheck | None]:
         use_settings(con, bots, calendar)
-        return backfill.backfill(source, con, str(copy.path), repo, options)
+        done = backfill.backfill(source, con, str(copy.path), repo, options)
+        return done, check_merge_runs(con, repo, started_at, missed_after)
 
     update = update_db(args.db or env.db, env, apply)
-    done = update.value
+    done, check = update.value
     report.log.info("%s", done.summary())
+    code = announce_stopped(env, check, EXIT_PARTIAL if done.status == "partial" else EXIT_COMPLETE)
     run = RunResult(
         "backfill",
         done.status,
@@ -650,13 +726,14 @@ def backfill_one(
         },
         backfill=done.as_dict(),
         reconciled=needing_attention(done.results),
+        merge_runs=check,
         storage=update,
         api_requests=source.usage.requests,
         duration_s=done.duration_s,
         # the scheduled run (--lookback): reported as the reconcile it is
         reconcile=done.as_reconcile() if options.updated_since is not None else None,
     )
-    return (EXIT_PARTIAL if run.status == "partial" else EXIT_COMPLETE), run
+    return code, run
 
 
 def run_open_prs(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:

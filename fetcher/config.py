@@ -51,6 +51,10 @@ class Environment:
     # never printed, not in a repr either) and an issue to comment on
     digest_webhook: str | None = field(default=None, repr=False)
     digest_issue: str | None = None
+    # --check-merge-runs (fetcher/merge_runs.py): a merged PR no merge run stored within this many
+    # hours is missed (unset: 6); and =1: post the notice to the digest's webhook too
+    missed_after_hours: str | None = None  # MERGELENS_MISSED_AFTER_HOURS
+    digest_webhook_alerts: bool = False  # MERGELENS_DIGEST_WEBHOOK_ALERTS=1
     # A DuckLake (--db ducklake:...): where its Parquet files go, and the S3 settings DuckDB uses
     # for an s3:// data path (boto3 reads the same AWS_* variables itself for s3:// DB files).
     lake_data_path: str | None = None  # MERGELENS_LAKE_DATA_PATH: a directory or s3://BUCKET/PREFIX/
@@ -87,6 +91,8 @@ class Environment:
             bots=env.get("MERGELENS_BOTS", "").strip() or None,
             digest_webhook=env.get("MERGELENS_DIGEST_WEBHOOK", "").strip() or None,
             digest_issue=env.get("MERGELENS_DIGEST_ISSUE", "").strip() or None,
+            missed_after_hours=env.get("MERGELENS_MISSED_AFTER_HOURS", "").strip() or None,
+            digest_webhook_alerts=env.get("MERGELENS_DIGEST_WEBHOOK_ALERTS", "").strip() == "1",
             lake_data_path=env.get("MERGELENS_LAKE_DATA_PATH") or None,
             s3=S3Settings(
                 endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None,

@@ -157,19 +157,19 @@ def slack(repo: str, moves: Sequence[dict[str, Any]], as_of: datetime, server_ur
     return render(SLACK, repo, moves, as_of, server_url)
 
 
-def post_webhook(url: str, text: str) -> str | None:
+def post_webhook(url: str, text: str, what: str = "the digest") -> str | None:
     """POST ``{"text": text}`` to a Slack-compatible incoming webhook; None when it was
-    accepted, else why not, in words that never hold the URL (it carries the secret)."""
+    accepted, else why ``what`` was not posted, in words that never hold the URL (it carries the secret)."""
     parts = urlsplit(url)
     loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
     if parts.scheme != "https" and not (parts.scheme == "http" and loopback):
-        return "MERGELENS_DIGEST_WEBHOOK is not an https:// URL: the digest was not posted"
+        return f"MERGELENS_DIGEST_WEBHOOK is not an https:// URL: {what} was not posted"
     try:
         response = requests.post(url, json={"text": text}, timeout=TIMEOUT_S, allow_redirects=False)
     except requests.RequestException as exc:  # its text holds the URL: only its kind is told
-        return f"the digest webhook could not be reached ({type(exc).__name__}): the digest was not posted"
+        return f"the digest webhook could not be reached ({type(exc).__name__}): {what} was not posted"
     if not 200 <= response.status_code < 300:
-        return f"the digest webhook answered HTTP {response.status_code}: the digest was not posted"
+        return f"the digest webhook answered HTTP {response.status_code}: {what} was not posted"
     return None
 
 

@@ -6,6 +6,7 @@ EXIT_COMPLETE = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_PARTIAL = 3
+EXIT_STOPPED = 4  # --check-merge-runs: merge runs stopped storing merged PRs (what was reconciled is stored)
 
 
 class MergelensError(Exception):

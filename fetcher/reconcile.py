@@ -25,7 +25,8 @@ from fetcher.staleness import staleness, stored_state
 from fetcher.sync import BatchOutcome, SyncResult, sync_many
 
 # sync_runs.trigger of the row a catching-up merge run leaves (pr_number NULL): its start, and
-# status complete only when its PR and everything it reconciled were stored complete.
+# status complete only when its PR and everything it reconciled were stored complete. The PRs a
+# merge run reconciles carry it too (with their pr_number): stored by a merge run (fetcher.merge_runs).
 CATCH_UP = "catch-up"
 # The next catch-up starts this long before the last one did. GitHub's updated_at has
 # one-second resolution, the runner's clock and GitHub's are not the same clock, and a PR
@@ -147,7 +148,7 @@ def catch_up(
     repo = synced.repo
     last = last_catch_up(con, repo, started_at)
     since = last - CATCH_UP_MARGIN if last is not None else lookback
-    report = reconcile(source, db, con, repo, since, max_prs, skip=frozenset({synced.pr_number}))
+    report = reconcile(source, db, con, repo, since, max_prs, CATCH_UP, skip=frozenset({synced.pr_number}))
     report.window = "since last run" if last is not None else "lookback"
     complete = synced.status == "complete" and report.complete and not report.capped
     run = store.SyncRun(uuid.uuid4().hex, repo, None, CATCH_UP, started_at, datetime.now(UTC))

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from fetcher.merge_runs import CAUSES, MergeRunCheck
 from fetcher.result import RunResult
 from fetcher.storage.prune import PruneReport
 from fetcher.sync import SyncResult
@@ -132,6 +133,11 @@ def annotations_for(run: RunResult) -> list[str]:
         lines.append(annotation("warning", "mergelens: digest", warning))
     for note in run.storage.notes if run.storage else []:
         lines.append(annotation("warning", "mergelens: database", note))
+    check = run.merge_runs
+    if check is not None and check.stopped:
+        lines.append(annotation("error", "mergelens: merge runs stopped", check.notice()))
+    for warning in check.warnings if check is not None else []:
+        lines.append(annotation("warning", "mergelens: merge runs", warning))
     if run.status == "failed":
         lines.append(annotation("error", "mergelens failed", str(run.error or "unknown error")))
     return lines
@@ -240,6 +246,8 @@ def step_summary(run: RunResult, server_url: str = "https://github.com") -> str:
             f"{queue['points']} GraphQL points.",
         ]
         lines += [f"\n> [!WARNING]\n> {markdown_text(w)}" for w in queue["warnings"]]
+    if run.merge_runs is not None and run.merge_runs.stopped:
+        lines += merge_runs_summary(run.merge_runs)
     if run.digest:
         lines += ["", run.digest.rstrip("\n")]  # built by fetcher.digest, its PR text escaped there
     storage = run.storage
@@ -276,6 +284,24 @@ def repositories_summary(run: RunResult, server_url: str) -> str:
             own = step_summary(each, server_url).replace("\n### ", "\n#### ")  # under the repository's heading
             lines += ["", own.replace("## mergelens", f"### {markdown_text(each.repo)}", 1)]
     return "\n".join(lines) + "\n"
+
+
+def merge_runs_summary(check: MergeRunCheck) -> list[str]:
+    """The step summary's section on stopped merge runs: what is wrong, the PRs, what to check."""
+    lines = ["", "### ❌ Merge runs stopped", "", f"> [!CAUTION]\n> {markdown_text(check.problem())}.", ""]
+    if check.missed:
+        lines += ["| PR | merged | first stored | by |", "|---|---|---|---|"]
+        for pr in check.missed:
+            lines.append(
+                f"| #{pr.number} | {pr.merged_at:%Y-%m-%d %H:%M} UTC | {pr.first_stored_at:%Y-%m-%d %H:%M} UTC "
+                f"| {markdown_text(pr.first_stored_by)} |"
+            )
+        lines.append("")
+    lines.append("Everything this run reconciled is stored. Check the merge runs (the runs of merged PRs):")
+    lines += [f"- **{name}**: {how}." for name, how in CAUSES]  # our own text
+    for warning in check.warnings:
+        lines.append(f"\n> [!WARNING]\n> {markdown_text(warning)}")
+    return lines
 
 
 def capped_message(reconcile: Mapping[str, Any]) -> str:

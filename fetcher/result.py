@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fetcher.merge_runs import MergeRunCheck
 from fetcher.storage import UpdateResult
 from fetcher.sync import SyncResult
 
@@ -27,6 +28,7 @@ class RunResult:
     reconcile: dict[str, Any] | None = None  # the reconcile part (ReconcileReport.as_dict, or backfill's)
     backfill: dict[str, Any] | None = None  # BackfillReport.as_dict
     reconciled: list[SyncResult] | None = None  # PRs a reconcile synced that need attention; None: none run
+    merge_runs: MergeRunCheck | None = None  # --check-merge-runs: are merge runs storing merged PRs?
     recomputed: int | None = None  # metrics --recompute: PRs recomputed
     open_prs: dict[str, Any] | None = None  # open-prs: OpenPrsReport.as_dict
     digest: str | None = None  # open-prs: the digest's Markdown, for the step summary
@@ -98,6 +100,7 @@ class RunResult:
                 "repo": self.repo,
                 "since": self.since.isoformat() if self.since else None,
                 **self._reconcile_parts(),
+                **self._merge_runs(),
                 "storage": self._storage(),
                 "api_requests": self.api_requests,
                 "duration_s": self.duration,
@@ -114,7 +117,11 @@ class RunResult:
         }
         if self.reconcile is not None:  # the scheduled run (--lookback): reported as the reconcile it is
             document["reconcile"] = self.reconcile
+        document.update(self._merge_runs())
         return document
+
+    def _merge_runs(self) -> dict[str, Any]:
+        return {} if self.merge_runs is None else {"merge_runs": self.merge_runs.as_dict()}
 
     def _reconcile_parts(self) -> dict[str, Any]:
         if self.reconcile is None:

@@ -170,6 +170,36 @@ def sentry():
     server.server_close()
 
 
+class Receiver(BaseHTTPRequestHandler):
+    """A loopback Slack incoming webhook: keeps each body, answers ``status``."""
+
+    bodies: ClassVar[list[dict[str, Any]]] = []
+    status: ClassVar[int] = 200
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).bodies.append(json.loads(body))
+        self.send_response(type(self).status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    """The URL of a loopback Slack incoming webhook (Receiver); its path stands for the secret."""
+    Receiver.bodies, Receiver.status = [], 200
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/s3cretWebhookPath"
+    server.shutdown()
+    server.server_close()
+
+
 def shared_data(path: Path) -> Path:
     """A file or folder under ../shared (beside the checkout, as in CI). Outside CI a checkout
     without it skips the tests that need it; in CI its absence fails."""

@@ -128,6 +128,8 @@ class Runner:
         self.paced = paced
         self.workspace = workspace
         self.context = context or {}
+        # GitHub's artifact storage quota is used up: upload-artifact fails, the file is not kept
+        self.quota_hit = False
 
     def run(self, event_name: str, payload: dict[str, Any], with_install: bool = False) -> RunOutcome:
         run_id = next(self.run_ids)
@@ -194,6 +196,11 @@ class Runner:
             elif "upload-artifact" in step.get("uses", "") and condition_holds(
                 step["if"], outcome.outputs, {**{f"env.{k}": v for k, v in job_env.items()}, **context}
             ):
+                if self.quota_hit:  # what actions/upload-artifact prints then, and fails the step
+                    outcome.logs += "Error: Failed to CreateArtifact: Artifact storage quota has been hit.\n"
+                    outcome.exit_codes[step_id] = 1
+                    failed = True
+                    continue
                 path = Path(evaluate(step["with"]["path"], flat_outputs(outcome.outputs)))
                 name = evaluate(step["with"]["name"], flat_outputs(outcome.outputs))
                 run = uploading_run(event_name, payload, self.repo.default_branch)
@@ -427,6 +434,61 @@ def test_scheduled_run_snapshots_open_prs_in_the_db_backfill_left(runner):
     assert [n for (n,) in snapshot] == sorted(numbers.values())
 
 
+def merged_hours_ago(number: int, hours: float):
+    pr = pull(number, created="2026-11-20 09:00", merged="2026-11-20 10:00")
+    pr.merged_at = pr.closed_at = pr.updated_at = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=hours)
+    pr.commits = [commit("2026-11-20 08:00", seed=("quota", number))]
+    return pr
+
+
+def move_stored_runs(actions: Runner, hours: float) -> None:
+    """The newest artifact's runs happened ``hours`` earlier (a test cannot wait for days)."""
+    newest = max(actions.repo.artifacts, key=lambda artifact: artifact.created_at)
+    db = actions.stored_db("moved.duckdb")
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "UPDATE sync_runs SET started_at = started_at - to_hours(?), finished_at = finished_at - to_hours(?)",
+            [hours, hours],
+        )
+    with zipfile.ZipFile(io.BytesIO(newest.content)) as archive:
+        (member,) = archive.namelist()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.write(db, member)
+    newest.content = buffer.getvalue()
+
+
+def test_the_schedule_fails_loud_after_two_days_of_merge_runs_lost_to_the_storage_quota(runner):
+    """Merge runs whose upload hits the storage quota run green up to that step and lose their
+    database; nothing else says so. The scheduled run finds their PRs, stores them, and fails its
+    step with exit 4, the ::error annotation and the summary's section."""
+    actions = runner(merged_hours_ago(1, 72))
+    assert actions.run("pull_request_target", merged_event(1)).exit_codes["mergelens"] == 0
+    move_stored_runs(actions, 72)
+    actions.quota_hit = True
+    for number, hours in ((2, 47), (3, 30), (4, 8)):
+        actions.repo.add_pull(merged_hours_ago(number, hours))
+        lost = actions.run("pull_request_target", merged_event(number))
+        assert lost.exit_codes["mergelens"] == 0, lost.logs  # the sync itself succeeded
+        assert "Artifact storage quota has been hit" in lost.logs and lost.uploaded is None
+    actions.quota_hit = False  # the month turned: the schedule's own upload goes through
+
+    outcome = actions.run("schedule", {"schedule": "37 4 * * *"})
+    assert outcome.exit_codes["mergelens"] == 4, outcome.logs
+    [line] = [line for line in outcome.logs.splitlines() if line.startswith("mergelens: error:")]
+    assert line.startswith(
+        "mergelens: error: merge runs of acme/widgets stopped: 3 merged PRs were stored only by this run, "
+        "up to 47 h after their merge (#2, #3, #4); no merge run has stored a PR since "
+    )
+    assert '"Artifact storage quota has been hit" in their logs' in line
+    assert f"::error title=mergelens%3A merge runs stopped::{line.removeprefix('mergelens: error: ')}" in outcome.logs
+    assert "### ❌ Merge runs stopped" in outcome.summary
+    assert "What is waiting in acme/widgets" in outcome.summary  # open-prs ran all the same
+    # the step failed, the database it verified was uploaded: the reconciled PRs are kept
+    assert outcome.uploaded is not None
+    assert pull_request_numbers(actions.stored_db()) == [1, 2, 3, 4]
+
+
 def test_a_partial_sync_still_uploads_its_db(runner):
     actions = runner(*recent_merged_pulls(1))
     actions.server.add_fault(r"/pulls/1/files$", *[Fault.server_error(502)] * 4)
@@ -452,7 +514,10 @@ def test_a_db_setting_other_than_the_default_keeps_its_history(runner):
     with duckdb.connect(str(actions.stored_db()), read_only=True) as con:
         # 2 PRs + the rerun, beside each merge run's own catch-up row
         assert con.execute("SELECT count(*) FROM sync_runs WHERE pr_number IS NOT NULL").fetchone()[0] == 3
-        assert con.execute("SELECT count(*) FROM sync_runs WHERE trigger = 'catch-up'").fetchone()[0] == 2
+        assert (
+            con.execute("SELECT count(*) FROM sync_runs WHERE trigger = 'catch-up' AND pr_number IS NULL").fetchone()[0]
+            == 2
+        )
 
 
 def test_an_artifact_uploaded_by_a_fork_run_is_skipped_and_named(runner, tmp_path):

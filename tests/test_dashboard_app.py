@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ from tests.dashboard_support import (
     loopback,
     session_demo_db,
 )
+from tests.factories import repository
+from tests.test_merge_runs import NOW, merge_run, merged, scheduled
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 CURRENT = {"from": "2026-03-01", "to": "2026-03-14"}
@@ -686,3 +688,39 @@ def test_repositories_figures_are_direct_sql_over_the_same_prs(
     assert_clean(at)
     picked = ("acme/comet", "umbrella/probe")
     assert_figures(repositories_table(at), direct_figures(org_path, clock, picked))  # no snapshot of theirs
+
+
+# --------------------------------------------------------------------------- stopped merge runs
+
+
+def test_the_health_page_shows_stopped_merge_runs_in_red(
+    serve: Any, cli: Any, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DB the scheduled run left after two days of merge runs that stored nothing
+    (tests/test_merge_runs.py): the page says so in red, with the PRs and what to check."""
+    repo = repository(merged(1, 72))
+    server = serve(repo)
+    merge_run(cli, server, db_path, tmp_path, 1, ran_at=NOW - timedelta(hours=72))
+    for number, hours_ago in ((2, 47), (3, 20)):
+        repo.add_pull(merged(number, hours_ago))
+    assert scheduled(cli, server, db_path, tmp_path)[0].exit_code == 4
+
+    at = app(db_path, monkeypatch, page="health")
+    assert not at.exception, [e.value for e in at.exception]
+    [error] = at.error
+    assert error.value.startswith(
+        "**Merge runs of ` acme/widgets ` stopped: 2 merged PRs were first stored by another run, up to 47 h "
+        "after their merge (#2, #3); no merge run has stored a PR since "
+    )
+    assert "Artifact storage quota" in " ".join(m.value for m in at.markdown)
+    missed = next(df.value for df in at.dataframe if "first_stored_by" in df.value.columns)
+    assert missed[["number", "first_stored_by"]].values.tolist() == [[2, "backfill"], [3, "backfill"]]
+
+    # a merge run stores the next merge: no red, when the last merge run began, the missed PRs as history
+    repo.add_pull(merged(4, 0))
+    merge_run(cli, server, db_path, tmp_path, 4)
+    at = app(db_path, monkeypatch, page="health")
+    assert not at.error and not at.exception, [e.value for e in at.error]
+    assert any("Merge runs: the last one that stored a PR began" in c.value for c in at.caption)
+    missed = next(df.value for df in at.dataframe if "first_stored_by" in df.value.columns)
+    assert missed["number"].tolist() == [2, 3]

@@ -4,19 +4,16 @@ queue, whose move each PR is (every class worked out by hand), the cost, and the
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 import duckdb
 import pytest
 
 from fetcher import store, work_calendar
 from fetcher.whose_move import whose_move, working_days_sql
-from tests.conftest import TOKEN
+from tests.conftest import TOKEN, Receiver
 from tests.factories import repository
 from tests.fake_github import Fault, TimelineEvent, User
 from tests.fake_github.open_queue import EXPECTED, add_open_queue
@@ -261,35 +258,6 @@ def test_five_hundred_open_prs_cost_under_25_points(cli, serve, db_path):
 
 
 # --- the digest ----------------------------------------------------------------------------------
-
-
-class Receiver(BaseHTTPRequestHandler):
-    """A loopback Slack incoming webhook: keeps each body, answers ``status``."""
-
-    bodies: ClassVar[list[dict[str, Any]]] = []
-    status: ClassVar[int] = 200
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        type(self).bodies.append(json.loads(body))
-        self.send_response(type(self).status)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def webhook():
-    Receiver.bodies, Receiver.status = [], 200
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/s3cretWebhookPath"
-    server.shutdown()
-    server.server_close()
 
 
 def test_digest_posts_to_the_webhook_once_a_day_escaped(cli, queue, db_path, webhook, tmp_path):

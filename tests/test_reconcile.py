@@ -129,7 +129,10 @@ def catch_up(cli, server, db, number, *extra, **env):
 
 
 def catch_up_starts(db):
-    return query(db, "SELECT started_at, status FROM sync_runs WHERE trigger = 'catch-up' ORDER BY started_at")
+    return query(
+        db,
+        "SELECT started_at, status FROM sync_runs WHERE trigger = 'catch-up' AND pr_number IS NULL ORDER BY started_at",
+    )
 
 
 def test_since_last_run_starts_where_the_last_complete_merge_run_started(serve, cli, db_path):

@@ -32,7 +32,7 @@ elif [ "$GITHUB_EVENT_NAME" = "schedule" ] ||
    { [ "$GITHUB_EVENT_NAME" = "workflow_dispatch" ] && [ -z "$PR_NUMBER" ]; }; then
   # the open PRs even when the backfill ended partial or failed; the step fails with its first failure
   rc=0
-  python -m fetcher backfill --resume --lookback 7 --max-minutes 10 || rc=$?
+  python -m fetcher backfill --resume --lookback 7 --max-minutes 10 --check-merge-runs || rc=$?
   python -m fetcher open-prs || rc=$((rc ? rc : $?))
   exit "$rc"
 else

@@ -1,16 +1,25 @@
-"""The Data health page: the last sync, the DB's size and its artifact copies, partial or truncated PRs,
-recent sync runs."""
+"""The Data health page: the merge runs (red when they stopped), the last sync, the DB's size and
+its artifact copies, partial or truncated PRs, recent sync runs."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
 import streamlit as st
 
 from dashboard.queries import Filters
+from dashboard.safe import literal
 from dashboard.ui import PR_LINK, PR_NUMBER, Query, fmt, linked
+from fetcher import merge_runs
+from fetcher.config import Environment
+
+MISSED_DAYS = 7  # the missed PRs shown: those first stored in the last week (the schedule looks back 7 days)
 
 
 def render(q: Query, filters: Filters) -> None:
     st.header("Data health")
+    show_merge_runs(q, filters)
     summary = q("health_summary", filters.repos)
     cols = st.columns(4)
     cols[0].metric("Last successful sync", fmt(summary["last_successful_sync_at"]))
@@ -60,3 +69,34 @@ def render(q: Query, filters: Filters) -> None:
         st.caption("No sync has run yet.")
     else:
         st.dataframe(runs, hide_index=True)
+
+
+def show_merge_runs(q: Query, filters: Filters) -> None:
+    """In red when merge runs stopped storing merged PRs: what the scheduled run's
+    ``--check-merge-runs`` says (fetcher.merge_runs), the PRs they missed, and what to check."""
+    try:
+        missed_after = merge_runs.missed_after(Environment.from_environ().missed_after_hours)
+    except ValueError as exc:
+        missed_after = merge_runs.DEFAULT_MISSED_AFTER
+        st.warning(f"{literal(exc)}: {missed_after.total_seconds() / 3600:g} h is used")
+    # the next whole minute: cached for a minute at most, and never before a run that just began
+    as_of = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    checks = q("merge_runs_health", filters.repos, as_of, missed_after, MISSED_DAYS)
+    stopped = [check for check in checks if check.stopped]
+    for check in stopped:
+        # our words, numbers and times; the repository's name (from the DB) as a code span
+        problem = check.problem(missed_by="first stored by another run", repo=literal(check.repo))
+        st.error(f"**{problem[0].upper()}{problem[1:]}.**")
+    if stopped:
+        causes = "\n".join(f"- **{name}**: {how}." for name, how in merge_runs.CAUSES)  # our own text
+        st.markdown(f"Check the merge runs (the workflow's runs for merged PRs):\n\n{causes}")
+    if checks:
+        last = max((c.last_merge_run_at for c in checks if c.last_merge_run_at is not None), default=None)
+        st.caption(f"Merge runs: the last one that stored a PR began {fmt(last)}.")
+    missed = pd.DataFrame(
+        [{"repo": check.repo, **vars(pr)} for check in checks for pr in check.missed],
+        columns=["repo", "number", "title", "merged_at", "first_stored_at", "first_stored_by", "html_url"],
+    )
+    if not missed.empty:
+        st.caption(f"Merged PRs the merge runs missed, first stored by another run in the last {MISSED_DAYS} days:")
+        st.dataframe(linked(missed), hide_index=True, column_config={"number": PR_NUMBER, "html_url": PR_LINK})
