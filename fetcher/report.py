@@ -85,9 +85,11 @@ def print_json(document: Mapping[str, Any], stream: TextIO | None = None) -> Non
 
 
 def markdown_text(text: object) -> str:
-    """Untrusted text as inert Markdown: HTML escaped, Markdown syntax escaped, one line."""
+    """Untrusted text as inert Markdown: HTML escaped, Markdown syntax escaped, one line. Quotes
+    stay as they are (no tag can open once ``<`` is escaped): their entity ``&#x27;`` would have its
+    ``#`` escaped in turn and show as broken text."""
     one_line = " ".join(str(text).split())
-    return MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(one_line, quote=True))
+    return MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(one_line, quote=False))
 
 
 def annotation(level: str, title: str, message: str) -> str:
