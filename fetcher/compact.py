@@ -13,7 +13,9 @@ commit is a snapshot kept forever. Compaction, DuckLake's own steps (checked on 
 4. ``ducklake_expire_snapshots(older_than => now - keep)``: the snapshots older than ``keep``
    are dropped, and the files only they read are scheduled for deletion;
    ``ducklake_cleanup_old_files(older_than => now - keep)``: the files scheduled more than
-   ``keep`` ago are deleted (those of this run's expiry by a later run, unless ``keep`` is 0).
+   ``keep`` ago are deleted (those of this run's expiry by a later run, unless ``keep`` is 0);
+   only files under the data path: a path the catalog schedules elsewhere stops the compaction
+   before anything is deleted (``refuse_deletions_outside``).
    A reader reads the snapshot it started on; with ``keep`` longer than any reader takes, no
    file goes away under it (default: one hour).
 
@@ -22,7 +24,8 @@ does not conflict with a writer deleting the rows it rewrites, and they come bac
 twice; found by tests/test_lake_ops.py). So every lake transaction holds the lake's compaction
 lock shared (``fetcher/storage/lake.py``: a PostgreSQL advisory lock, or a byte-range lock beside
 a SQLite or DuckDB catalog), and compaction holds it alone: writers wait for it (seconds), none
-fails. No row changes: the lake is verified after it as after any command. When it ran is
+fails. The lake's catalog is checked before any of its statements run (``LakeLocation.open``), and
+no row changes: the lake is verified after it as after any command. When it ran is
 recorded in the lake's ``mergelens_compactions`` (a lake-only table: the file DB has no such
 housekeeping), with the file counts before and after.
 """

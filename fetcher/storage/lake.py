@@ -8,12 +8,17 @@ DuckLake line only (requirements-lake.txt, ``.venv-lake``): the extensions are l
 PyPI wheels by path, never downloaded (docs/ducklake.md).
 
 No file is copied: ``apply`` gets a connection whose default database is the lake (``USE lake``),
-so every command's SQL writes the lake's tables. A DuckLake has no PRIMARY KEY, and writers find
-out about each other only at COMMIT, so each transaction (``store.in_transaction``) is run here:
-a conflict is rolled back and the transaction replayed after a backoff with jitter; writers of
-the same PR take turns under a lock per (repo, number), because two transactions that each
-create the same new PR both commit (their DELETE matched nothing, which DuckLake does not count
-as a conflict: ducklake issue #1393) and the PR would be stored twice.
+so every command's SQL writes the lake's tables. Anyone who can write the catalog can plant what
+a DuckDB file can (a view over ``read_text``, a macro): every connection reads no file outside the
+data path (``_confine``), and every command checks the catalog (``check_catalog``) before any
+statement reads the lake, the migration included, and before its requests to GitHub.
+
+A DuckLake has no PRIMARY KEY, and writers find out about each other only at COMMIT, so each
+transaction (``store.in_transaction``) is run here: a conflict is rolled back and the transaction
+replayed after a backoff with jitter; writers of the same PR take turns under a lock per (repo,
+number), because two transactions that each create the same new PR both commit (their DELETE
+matched nothing, which DuckLake does not count as a conflict: ducklake issue #1393) and the PR
+would be stored twice.
 """
 
 from __future__ import annotations
