@@ -100,8 +100,8 @@ def refuse_deletions_outside(location: LakeLocation, con: duckdb.DuckDBPyConnect
     outside = [str(path) for (path, *_) in scheduled if not inside(str(path), folder)]
     if outside:
         raise StorageError(
-            f"{location.description}: not deleting old files: the catalog schedules {len(outside)} outside the data "
-            f"path {folder or '(none)'} for deletion, e.g. {shown_name(outside[0])}; nothing was deleted "
+            f"{location.description}: not deleting old files: the catalog schedules {len(outside)} file(s) outside "
+            f"the data path {folder or '(none)'} for deletion, e.g. {shown_name(outside[0])}; nothing was deleted "
             "(remove them from the catalog's ducklake_files_scheduled_for_deletion)"
         )
 
