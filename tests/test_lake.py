@@ -343,3 +343,18 @@ def test_inside_resolves_dots_before_comparing():
     assert inside("s3://b/lake/main/t/a.parquet", "s3://b/lake/")
     assert not inside("s3://b/lake/../other/a.parquet", "s3://b/lake/")
     assert not inside("/b/lake/a.parquet", "s3://b/lake/")
+
+
+def test_a_column_default_planted_in_the_lake_is_refused(small_lake, lake_python, tmp_path):
+    """A default would fill a column our INSERT leaves out: the lake's columns are compared with
+    their defaults too (ours have none)."""
+    spec, env, server = small_lake
+    lake_ops(
+        lake_python,
+        env,
+        tmp_path,
+        {"mode": "plant", "db": spec, "sql": ["ALTER TABLE pr_files ALTER COLUMN status SET DEFAULT 'planted'"]},
+    )
+    results = run_commands(lake_python, env, tmp_path, spec, COMMANDS[:1])
+    refused_each(results, "its column pr_files.status is not defined as mergelens defines it")
+    assert server.requests == []

@@ -525,14 +525,15 @@ Columns = dict[str, list[tuple[Any, ...]]]
 
 
 def lake_tables(con: duckdb.DuckDBPyConnection, database: str) -> Columns:
-    """The tables of ``database``'s main schema: name, type and nullability of each column, in order."""
+    """The tables of ``database``'s main schema: name, type, nullability and default of each
+    column, in order (no default: None; a lake says 'NULL' for some columns, a DuckDB file None)."""
     columns: Columns = {}
-    for table, *column in con.execute(
-        "SELECT table_name, column_name, data_type, is_nullable FROM system.main.duckdb_columns() "
+    for table, name, data_type, nullable, default in con.execute(
+        "SELECT table_name, column_name, data_type, is_nullable, column_default FROM system.main.duckdb_columns() "
         "WHERE database_name = ? AND schema_name = 'main' ORDER BY table_name, column_index",
         [database],
     ).fetchall():
-        columns.setdefault(table, []).append(tuple(column))
+        columns.setdefault(table, []).append((name, data_type, nullable, None if default == "NULL" else default))
     return columns
 
 
