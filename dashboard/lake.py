@@ -8,18 +8,19 @@ for its current snapshot (one catalog query): a merge committed meanwhile is a n
 attached and checked before it is shown.
 
 A lake the job did not write is untrusted input, as a file is: before any row is read, its
-catalog must be exactly mergelens's (``expected_tables``: the migrations' tables and columns,
-plus the lake-only ``mergelens_compactions``), with no view or macro (whose SQL would run inside
-our queries), no other schema, sequence or type; ``fetcher.store.catalog_difference`` words the
-first difference. The location is shown as its redacted description (``password=***``), and
-DuckDB's errors only cleaned (``LakeLocation.explain``). Runs on the DuckLake interpreter
-(``.venv-lake``, DuckDB 1.5 with the extension wheels); under the main one a ``Problem`` says so.
+catalog must be exactly mergelens's (``fetcher.storage.lake.check_catalog``, the writers' check:
+the migrations' tables and columns, plus the lake-only ``mergelens_compactions``), with no view
+or macro (whose SQL would run inside our queries), no other schema, sequence or type;
+``fetcher.store.catalog_difference`` words the first difference. The connection reads no file
+outside the lake's data path (``LakeLocation.connect``). The location is shown as its redacted
+description (``password=***``), and DuckDB's errors only cleaned (``LakeLocation.explain``). Runs
+on the DuckLake interpreter (``.venv-lake``, DuckDB 1.5 with the extension wheels); under the
+main one a ``Problem`` says so.
 No Streamlit here.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import os
 import threading
@@ -30,11 +31,9 @@ import duckdb
 
 from dashboard.db import Problem
 from fetcher import store
-from fetcher.compact import COMPACTIONS_DDL
 from fetcher.config import Environment
 from fetcher.storage import StorageError
-from fetcher.storage.lake import ALIAS, PREFIX, Columns, LakeLocation, expected_tables, lake_tables, sql_literal
-from fetcher.store import Catalog, CatalogEntry
+from fetcher.storage.lake import ALIAS, PREFIX, LakeLocation, check_catalog, sql_literal
 
 OPEN_SNAPSHOTS = 2  # connections kept: the current snapshot and the one before (a session may still read it)
 LAKE_PYTHON = (
@@ -55,75 +54,24 @@ class LakeKey:
     snapshot: int
 
 
-@functools.cache
-def compactions_columns() -> Columns:
-    """``mergelens_compactions`` as ``fetcher compact`` creates it (a lake-only table)."""
-    con = duckdb.connect(":memory:")
-    try:
-        con.execute(COMPACTIONS_DDL)
-        return lake_tables(con, "memory")
-    finally:
-        con.close()
-
-
-def lake_catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
-    """Every object the attached lake defines, as ``fetcher.store.Catalog`` entries (a column's
-    definition: its type and nullability), and any function that is not DuckDB's own. Only
-    DuckDB's catalog functions, qualified ``system.main.``: a macro of the lake cannot shadow them."""
-
-    catalog: Catalog = {}
-    for table, columns in lake_tables(con, ALIAS).items():
-        catalog |= _table_entries(table, columns)
-    for database, schema, table in con.execute(
-        "SELECT database_name, schema_name, table_name FROM system.main.duckdb_tables()"
-    ).fetchall():
-        if database == ALIAS and schema != "main":
-            catalog[CatalogEntry("table", store.qualified(schema, table))] = ""
-    # The connection is in memory with nothing of its own: a function that is not DuckDB's is the lake's.
-    return catalog | store.other_objects(con, ALIAS)
-
-
-def _table_entries(table: str, columns: list[tuple[object, ...]]) -> Catalog:
-    entries: Catalog = {CatalogEntry("table", table): ""}
-    for name, *definition in columns:
-        entries[CatalogEntry("column", f"{table}.{name}")] = repr(definition)
-    return entries
-
-
-def expected_lake_catalog(found: Catalog) -> Catalog:
-    """What a lake mergelens wrote holds: the migrations' tables, and ``mergelens_compactions``
-    once a compaction has run."""
-    expected: Catalog = {}
-    tables = dict(expected_tables())
-    if CatalogEntry("table", "mergelens_compactions") in found:
-        tables |= compactions_columns()
-    for table, columns in tables.items():
-        expected |= _table_entries(table, columns)
-    return expected
-
-
 def check_lake(con: duckdb.DuckDBPyConnection, shown: str) -> None:
-    """The lake holds mergelens's schema at this version, and nothing else (else ``Problem``).
-    Nothing of the lake runs before its catalog passes: its version is read after."""
-    found = lake_catalog(con)
-    problem = store.catalog_difference(found, expected_lake_catalog(found))
-    if any(entry.kind not in ("table", "column") for entry in found):  # a view, a macro, …: never run
-        raise _not_mergelens(shown, problem or "it holds objects mergelens did not create")
-    if not found:
-        raise Problem(
-            "empty", "The DuckLake is empty", f"{shown} has no tables yet: a sync writes mergelens's tables into it."
-        )
-    schema_table = {entry: text for entry, text in found.items() if entry.name.split(".")[0] == "mergelens_schema"}
-    if schema_table != _table_entries("mergelens_schema", expected_tables()["mergelens_schema"]):
-        raise _not_mergelens(shown, problem or "its table mergelens_schema is not the one mergelens creates")
-    versions = [value for (value,) in con.execute("SELECT version FROM mergelens_schema").fetchall()]
-    version = max((value for value in versions if value is not None), default=0)
-    if version > store.SCHEMA_VERSION:
+    """The lake holds mergelens's schema at this version, and nothing else (else ``Problem``):
+    the writers' own check (``fetcher.storage.lake.check_catalog``), which runs nothing of the
+    lake before its catalog passes. A reader never migrates: an older lake waits for a writer."""
+    try:
+        version = check_catalog(con)
+    except store.SchemaError as exc:
         raise Problem(
             "newer_schema",
             "The DuckLake is newer than this dashboard",
-            f"{shown} has schema version {version}; this mergelens reads version {store.SCHEMA_VERSION}. "
+            f"{shown} has schema version {exc.version}; this mergelens reads version {store.SCHEMA_VERSION}. "
             "Update mergelens and reload.",
+        ) from None
+    except store.DatabaseRefused as exc:
+        raise _not_mergelens(shown, str(exc)) from None
+    if version == 0:  # nothing at all: check_catalog refuses any table of a lake without mergelens_schema
+        raise Problem(
+            "empty", "The DuckLake is empty", f"{shown} has no tables yet: a sync writes mergelens's tables into it."
         )
     if version < store.SCHEMA_VERSION:
         raise Problem(
@@ -132,8 +80,6 @@ def check_lake(con: duckdb.DuckDBPyConnection, shown: str) -> None:
             f"{shown} has schema version {version}; this dashboard reads version {store.SCHEMA_VERSION}. "
             "The dashboard reads a lake and never migrates it: the next sync into it brings it forward.",
         )
-    if problem:
-        raise _not_mergelens(shown, problem)
 
 
 def _not_mergelens(shown: str, problem: str) -> Problem:

@@ -804,7 +804,7 @@ def run_metrics(args: argparse.Namespace, env: Environment) -> tuple[int, RunRes
         return counted[-1]
 
     # Through the storage layer like every write: a copy, checked, then stored (local, S3, artifact).
-    update = update_db(args.db or env.db, env, apply, check_first=False)
+    update = update_db(args.db or env.db, env, apply)
     report.log.info("recomputed metrics of %d PRs in %s", update.value, update.location)
     return EXIT_COMPLETE, RunResult("metrics", "complete", recomputed=update.value, storage=update)
 

@@ -13,7 +13,9 @@ commit is a snapshot kept forever. Compaction, DuckLake's own steps (checked on 
 4. ``ducklake_expire_snapshots(older_than => now - keep)``: the snapshots older than ``keep``
    are dropped, and the files only they read are scheduled for deletion;
    ``ducklake_cleanup_old_files(older_than => now - keep)``: the files scheduled more than
-   ``keep`` ago are deleted (those of this run's expiry by a later run, unless ``keep`` is 0).
+   ``keep`` ago are deleted (those of this run's expiry by a later run, unless ``keep`` is 0);
+   only files under the data path: a path the catalog schedules elsewhere stops the compaction
+   before anything is deleted (``refuse_deletions_outside``).
    A reader reads the snapshot it started on; with ``keep`` longer than any reader takes, no
    file goes away under it (default: one hour).
 
@@ -22,7 +24,8 @@ does not conflict with a writer deleting the rows it rewrites, and they come bac
 twice; found by tests/test_lake_ops.py). So every lake transaction holds the lake's compaction
 lock shared (``fetcher/storage/lake.py``: a PostgreSQL advisory lock, or a byte-range lock beside
 a SQLite or DuckDB catalog), and compaction holds it alone: writers wait for it (seconds), none
-fails. No row changes: the lake is verified after it as after any command. When it ran is
+fails. The lake's catalog is checked before any of its statements run (``LakeLocation.open``), and
+no row changes: the lake is verified after it as after any command. When it ran is
 recorded in the lake's ``mergelens_compactions`` (a lake-only table: the file DB has no such
 housekeeping), with the file counts before and after.
 """
@@ -37,15 +40,9 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from fetcher import store
-from fetcher.storage.lake import ALIAS, LakeLocation, schema_version, sql_literal
+from fetcher.storage.lake import ALIAS, COMPACTIONS_DDL, LakeLocation, inside, sql_literal
 from fetcher.storage.location import StorageError
-
-# A lake-only table (not in store.MIGRATIONS: a file DB is rewritten whole on every write and
-# needs no compaction), created by the first compaction.
-COMPACTIONS_DDL = """CREATE TABLE IF NOT EXISTS mergelens_compactions (
-    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
-    data_files_before INTEGER, data_files_after INTEGER,   -- live data + delete files
-    snapshots_expired INTEGER, files_deleted INTEGER)"""
+from fetcher.store import shown_name
 
 DEFAULT_KEEP = timedelta(hours=1)
 
@@ -91,6 +88,24 @@ def _in_transaction(con: duckdb.DuckDBPyConnection, statement: str, params: list
     return rows
 
 
+def refuse_deletions_outside(location: LakeLocation, con: duckdb.DuckDBPyConnection, horizon: datetime) -> None:
+    """Only the lake's own files may go: DuckLake deletes whatever path its catalog schedules
+    (``ducklake_files_scheduled_for_deletion``), and anyone who can write the catalog can schedule
+    any file. What the cleanup would delete is listed first (its dry run, at the same horizon);
+    a path outside the data path stops the compaction before anything is deleted."""
+    folder = location.data_folder(con)
+    scheduled = con.execute(
+        f"CALL ducklake_cleanup_old_files({sql_literal(ALIAS)}, older_than => ?, dry_run => true)", [horizon]
+    ).fetchall()
+    outside = [str(path) for (path, *_) in scheduled if not inside(str(path), folder)]
+    if outside:
+        raise StorageError(
+            f"{location.description}: not deleting old files: the catalog schedules {len(outside)} file(s) outside "
+            f"the data path {folder or '(none)'} for deletion, e.g. {shown_name(outside[0])}; nothing was deleted "
+            "(remove them from the catalog's ducklake_files_scheduled_for_deletion)"
+        )
+
+
 def compact(location: LakeLocation, keep: timedelta = DEFAULT_KEEP) -> CompactReport:
     """Compact the lake (the module's steps) with every writer waiting, and record it."""
     clock = time.perf_counter()
@@ -98,9 +113,9 @@ def compact(location: LakeLocation, keep: timedelta = DEFAULT_KEEP) -> CompactRe
     lake = sql_literal(ALIAS)
     location.require_extensions()
     with location.key_locks() as locks:  # the locks the lake's writers take
-        con = location.open()
+        con, version = location.open()  # its catalog checked before anything of it runs
         try:
-            if schema_version(con) != store.SCHEMA_VERSION:
+            if version != store.SCHEMA_VERSION:
                 raise StorageError(f"{location.description}: no mergelens tables at version {store.SCHEMA_VERSION}")
             prs = con.execute("SELECT count(*) FROM pull_requests").fetchone()
             with locks.alone():  # running transactions end first; new ones wait until this is done
@@ -115,7 +130,9 @@ def compact(location: LakeLocation, keep: timedelta = DEFAULT_KEEP) -> CompactRe
                 # snapshots for deletion at that moment, and with keep 0 they go at once.
                 expire, cleanup = "ducklake_expire_snapshots", "ducklake_cleanup_old_files"
                 expired = _in_transaction(con, f"CALL {expire}({lake}, older_than => ?)", [datetime.now(UTC) - keep])
-                deleted = _in_transaction(con, f"CALL {cleanup}({lake}, older_than => ?)", [datetime.now(UTC) - keep])
+                horizon = datetime.now(UTC) - keep
+                refuse_deletions_outside(location, con, horizon)
+                deleted = _in_transaction(con, f"CALL {cleanup}({lake}, older_than => ?)", [horizon])
                 after = data_files(con)
                 con.execute("BEGIN")
                 con.execute(COMPACTIONS_DDL)

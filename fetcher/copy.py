@@ -146,9 +146,14 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
 def export_db(spec: str, env: Environment, folder: Path) -> dict[str, int]:
     """Export the DB ``spec`` names (in this interpreter), reading it only."""
     if is_lake(spec):
-        con = storage.LakeLocation(spec, env.lake_data_path, env.s3).open()
+        location = storage.LakeLocation(spec, env.lake_data_path, env.s3)
+        con, version = location.open()  # its catalog checked before a row is read
         try:
+            if not version:
+                raise MergelensError(f"--from {location.description}: there is no database there (no mergelens tables)")
             return export_tables(con, folder)
+        except duckdb.Error as exc:
+            raise location.failure(exc) from None
         finally:
             con.close()
 

@@ -9,7 +9,11 @@ new small files) and adds one ``sync_runs`` row ``TAG-i``; ``started`` is create
 ``{"mode": "downgrade", "db": …}``: the lake made as schema version 5 left it (v6's column of
 ``pr_review_requests`` dropped, its version row deleted): a lake an older mergelens wrote.
 ``{"mode": "look", "db": …}``: the dashboard's ``lake_health``, the PR tables' rows
-(``dump_rows``) and the run ids of ``sync_runs``."""
+(``dump_rows``) and the run ids of ``sync_runs``.
+``{"mode": "plant", "db": …, "sql": [SQL, …]}``: statements run on the lake as anyone who can
+write its catalog runs them: plain DuckDB, the lake attached, every file readable.
+``{"mode": "confined", "db": …, "read": PATH}``: what ``read_text(PATH)`` does on a connection
+of mergelens's (``LakeLocation.open``): ``{"read": text}`` or ``{"error": its kind}``."""
 
 from __future__ import annotations
 
@@ -95,7 +99,41 @@ def look(config: dict[str, Any]) -> dict[str, Any]:
         con.close()
 
 
+def plant(config: dict[str, Any]) -> dict[str, Any]:
+    from fetcher.config import Environment
+    from fetcher.storage.lake import ALIAS, LakeLocation, extension_file, sql_literal
+
+    env = Environment.from_environ()
+    location = LakeLocation(config["db"], env.lake_data_path, env.s3)
+    con = duckdb.connect(":memory:")
+    try:
+        for name in location.require_extensions():
+            con.execute(f"LOAD {sql_literal(str(extension_file(name)))}")
+        data = f" (DATA_PATH {sql_literal(env.lake_data_path)})" if env.lake_data_path else ""
+        con.execute(f"ATTACH {sql_literal(config['db'])} AS {ALIAS}{data}")
+        con.execute(f"USE {ALIAS}")
+        for sql in config["sql"]:
+            con.execute(sql)
+    finally:
+        con.close()
+    return {"ran": len(config["sql"])}
+
+
+def confined(config: dict[str, Any]) -> dict[str, Any]:
+    from fetcher.config import Environment
+    from fetcher.storage.lake import LakeLocation, sql_literal
+
+    env = Environment.from_environ()
+    con, _ = LakeLocation(config["db"], env.lake_data_path, env.s3).open()
+    try:
+        return {"read": con.execute(f"SELECT content FROM read_text({sql_literal(config['read'])})").fetchall()}
+    except duckdb.Error as exc:
+        return {"error": type(exc).__name__, "rows": con.execute("SELECT count(*) FROM pull_requests").fetchall()}
+    finally:
+        con.close()
+
+
 if __name__ == "__main__":
     settings = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    modes = {"commit": commit, "downgrade": downgrade, "look": look}
+    modes = {"commit": commit, "downgrade": downgrade, "look": look, "plant": plant, "confined": confined}
     print(json.dumps(modes[settings["mode"]](settings), default=str))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
@@ -17,6 +18,7 @@ from fetcher import store
 from fetcher.config import Environment, S3Settings
 from fetcher.storage import StorageError, is_local, open_location
 from fetcher.storage.lake import Catalog, LakeLocation, lake_ddl, redacted
+from tests.conftest import TOKEN
 from tests.fake_github.generator import generate_repository
 from tests.lake_writer import dump_rows
 from tests.services import ROOT, create_database, start_worker, worker_output
@@ -197,3 +199,162 @@ def test_six_writers_lose_nothing_and_store_nothing_twice(
     assert len(reference["pull_requests"]) == len(merged)
     for table, rows in reference.items():
         assert lake[table] == rows, table
+
+
+# --- the destination first, the catalog before anything of it runs ------------------------------
+# A lake on one machine (SQLite catalog, data in a directory): no service needed.
+
+SECRET_TEXT = "-----BEGIN PRIVATE KEY----- not-for-the-lake"
+COMMANDS = [
+    ["sync", "--repo", "acme/widgets", "--pr", "12"],
+    ["reconcile", "--repo", "acme/widgets", "--lookback", "30"],
+    ["backfill", "--repo", "acme/widgets"],
+    ["open-prs", "--repo", "acme/widgets"],
+    ["metrics", "--recompute"],
+]
+
+
+def local_lake_env(tmp_path, server) -> dict[str, str]:
+    """A lake writer's environment: the fake GitHub, the lake's data in tmp_path/data."""
+    keep = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ}
+    return keep | {
+        "PYTHONPATH": str(ROOT),
+        "GITHUB_API_URL": server.api_url,
+        "GITHUB_TOKEN": TOKEN,
+        "MERGELENS_LAKE_DATA_PATH": f"{tmp_path}/data/",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+    }
+
+
+def run_commands(lake_python, env, tmp_path, spec: str, commands: list[list[str]]) -> list[dict]:
+    """Each command line run in turn by one lake writer (tests/lake_writer.py)."""
+    config = {"mode": "write", "writer": 0, "writers": 1, "db": spec, "repo": "acme/widgets", "race": []}
+    config |= {"argv": commands, "barrier": str(tmp_path / "barrier")}
+    return worker_output(start_worker(lake_python, "tests.lake_writer", env, tmp_path, config))
+
+
+def lake_ops(lake_python, env, tmp_path, config: dict) -> dict:
+    return worker_output(start_worker(lake_python, "tests.lake_ops_worker", env, tmp_path, config))
+
+
+def refused_each(results: list[dict], *expected: str) -> None:
+    """Every command failed with one line, exit 1, naming ``expected``, and no traceback."""
+    for run in results:
+        assert run["exit"] == 1, run
+        lines = run["stderr"].strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("mergelens: error: "), run["stderr"]
+        for text in expected:
+            assert text in lines[0], lines[0]
+
+
+@pytest.fixture
+def small_lake(serve, lake_python, tmp_path):
+    """A lake holding PR 12 (written by a lake writer), the fake GitHub serving it, its request
+    log cleared: (spec, env, server)."""
+    from tests.factories import repository
+    from tests.test_sync import complete_pr
+
+    server = serve(repository(complete_pr()))
+    spec = f"ducklake:sqlite:{tmp_path}/meta.sqlite"
+    env = local_lake_env(tmp_path, server)
+    (seeded,) = run_commands(lake_python, env, tmp_path, spec, [COMMANDS[0]])
+    assert seeded["exit"] == 0, seeded["stderr"]
+    server.clear_log()
+    return spec, env, server
+
+
+def test_an_unreachable_lake_catalog_costs_no_request(serve, lake_python, tmp_path):
+    from tests.factories import repository
+    from tests.services import free_port
+    from tests.test_sync import complete_pr
+
+    server = serve(repository(complete_pr()))
+    spec = f"ducklake:postgres:host=127.0.0.1 port={free_port()} dbname=lake user=ml password=hunter2"
+    results = run_commands(lake_python, local_lake_env(tmp_path, server), tmp_path, spec, COMMANDS)
+    refused_each(results, "password=***", "cannot connect")
+    assert server.requests == []
+    assert "hunter2" not in json.dumps([(run["stderr"], run["result"]) for run in results])  # argv holds it
+
+
+def test_a_lake_whose_schema_table_lost_a_row_is_one_line_and_costs_no_request(small_lake, lake_python, tmp_path):
+    """mergelens_schema says version 5, the tables are version 6's: the migration would run v6's
+    DDL again (a CatalogException traceback, after the fetch). The catalog and the version it
+    records must agree before anything runs."""
+    spec, env, server = small_lake
+    lake_ops(
+        lake_python,
+        env,
+        tmp_path,
+        {"mode": "plant", "db": spec, "sql": [f"DELETE FROM mergelens_schema WHERE version = {store.SCHEMA_VERSION}"]},
+    )
+    results = run_commands(lake_python, env, tmp_path, spec, COMMANDS)
+    refused_each(results, "the DuckLake is not mergelens's", f"records version {store.SCHEMA_VERSION - 1}")
+    assert server.requests == []
+
+
+def plant_leaky_view(lake_python, env, tmp_path, spec: str) -> Path:
+    """The finding: pr_review_requests made a view whose reviewer_login is a file's text (a
+    private key the runner can read), by anyone who can write the catalog. The file's path."""
+    secret = tmp_path / "id_ed25519"
+    secret.write_text(SECRET_TEXT)
+    lake_ops(
+        lake_python,
+        env,
+        tmp_path,
+        {
+            "mode": "plant",
+            "db": spec,
+            "sql": [
+                "CREATE TABLE kept AS SELECT * FROM pr_review_requests",
+                "DROP TABLE pr_review_requests",
+                "CREATE VIEW pr_review_requests AS SELECT kept.* REPLACE (key.content AS reviewer_login) "
+                f"FROM kept, read_text('{secret}') AS key",
+            ],
+        },
+    )
+    return secret
+
+
+def test_a_view_planted_in_the_lake_never_runs_in_a_writer(small_lake, lake_python, tmp_path):
+    spec, env, server = small_lake
+    plant_leaky_view(lake_python, env, tmp_path, spec)
+    results = run_commands(lake_python, env, tmp_path, spec, COMMANDS)
+    refused_each(results, "the DuckLake is not mergelens's: it holds a view pr_review_requests")
+    assert server.requests == []
+    assert SECRET_TEXT not in json.dumps([(run["stderr"], run["result"]) for run in results])
+
+
+def test_a_lake_connection_reads_no_file_outside_the_data_path(small_lake, lake_python, tmp_path):
+    spec, env, _ = small_lake
+    secret = tmp_path / "id_ed25519"
+    secret.write_text(SECRET_TEXT)
+    looked = lake_ops(lake_python, env, tmp_path, {"mode": "confined", "db": spec, "read": str(secret)})
+    assert looked == {"error": "PermissionException", "rows": [[1]]}  # the lake itself reads on
+
+
+def test_inside_resolves_dots_before_comparing():
+    from fetcher.storage.lake import inside
+
+    assert inside("/lake/data/main/t/a.parquet", "/lake/data/")
+    assert not inside("/lake/data/../secret", "/lake/data/")
+    assert not inside("/lake/data2/a.parquet", "/lake/data/")
+    assert not inside("/etc/passwd", "/lake/data/")
+    assert inside("s3://b/lake/main/t/a.parquet", "s3://b/lake/")
+    assert not inside("s3://b/lake/../other/a.parquet", "s3://b/lake/")
+    assert not inside("/b/lake/a.parquet", "s3://b/lake/")
+
+
+def test_a_column_default_planted_in_the_lake_is_refused(small_lake, lake_python, tmp_path):
+    """A default would fill a column our INSERT leaves out: the lake's columns are compared with
+    their defaults too (ours have none)."""
+    spec, env, server = small_lake
+    lake_ops(
+        lake_python,
+        env,
+        tmp_path,
+        {"mode": "plant", "db": spec, "sql": ["ALTER TABLE pr_files ALTER COLUMN status SET DEFAULT 'planted'"]},
+    )
+    results = run_commands(lake_python, env, tmp_path, spec, COMMANDS[:1])
+    refused_each(results, "its column pr_files.status is not defined as mergelens defines it")
+    assert server.requests == []

@@ -7,6 +7,7 @@ the DuckLake one."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from fetcher.copy import COPIED
 from tests.dashboard_support import build_demo_db
 from tests.lake_writer import dump_rows
 from tests.services import ROOT, create_database, start_worker, worker_output
-from tests.test_lake import lake_env, moto_endpoint  # noqa: F401 - fixtures
+from tests.test_lake import SECRET_TEXT, lake_env, moto_endpoint, plant_leaky_view, small_lake  # noqa: F401 - fixtures
 
 
 def fetcher(python: Path | str, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
@@ -196,3 +197,50 @@ def test_compaction_figures_for_200_single_pr_commits(
         f"left scheduled {after['scheduled']}, orphans {after['orphans']}; "
         f"compact {report['duration_s']} s inside, {seconds:.1f} s with the process start"
     )
+
+
+# --- what anyone who can write the catalog could make a command do ------------------------------
+
+
+def test_copy_out_of_a_lake_with_a_planted_view_is_refused_before_a_row_is_read(
+    small_lake,  # noqa: F811 - the fixture imported above
+    lake_python,
+    tmp_path,
+):
+    """The finding: ``copy --from ducklake:`` read the view and wrote the key's text into the
+    file's pr_review_requests.reviewer_login. Now the catalog is checked first."""
+    spec, env, _ = small_lake
+    plant_leaky_view(lake_python, env, tmp_path, spec)
+    out = tmp_path / "out.duckdb"
+    env = env | {"MERGELENS_LAKE_PYTHON": str(lake_python)}
+    done = fetcher(sys.executable, env, "copy", "--from", spec, "--to", str(out))
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("mergelens: error: ") and "it holds a view pr_review_requests" in line
+    assert SECRET_TEXT not in done.stdout + done.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "dot-dot"])
+def test_compact_deletes_no_file_outside_the_data_path(
+    small_lake,  # noqa: F811 - the fixture imported above
+    lake_python,
+    tmp_path,
+    relative,
+):
+    """A path put into the catalog's ducklake_files_scheduled_for_deletion was deleted by the
+    next compaction, wherever it was. Now compact lists what it would delete first."""
+    spec, env, _ = small_lake
+    victim = tmp_path / "keep-me.txt"
+    victim.write_text("not the lake's")
+    path, is_relative = ("../keep-me.txt", 1) if relative else (str(victim), 0)
+    with sqlite3.connect(tmp_path / "meta.sqlite") as catalog:  # what anyone who can write it can do
+        catalog.execute(
+            "INSERT INTO ducklake_files_scheduled_for_deletion VALUES (9001, ?, ?, '2000-01-01 00:00:00+00')",
+            [path, is_relative],
+        )
+    done = fetcher(lake_python, env, "compact", "--db", spec, "--keep-hours", "0")
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("mergelens: error: ") and "outside the data path" in line and "nothing was deleted" in line
+    assert victim.read_text() == "not the lake's"

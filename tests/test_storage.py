@@ -197,7 +197,7 @@ def test_local_existing_file_that_is_not_duckdb_is_refused_before_apply(tmp_path
     path = tmp_path / "mergelens.duckdb"
     path.write_text("my notes\n" * 100)
     called = []
-    with pytest.raises(StorageError, match="stored database cannot be used: it does not open as a DuckDB") as caught:
+    with pytest.raises(StorageError, match=f"cannot open database {path}: it does not open as a DuckDB") as caught:
         LocalLocation(path).update(called.append)
     one_line(caught.value)
     assert called == [] and path.read_text() == "my notes\n" * 100

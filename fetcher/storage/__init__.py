@@ -1,9 +1,10 @@
 """Where the DB lives: a local path, ``s3://bucket/key.duckdb``, ``artifact:NAME`` (a file each),
 or ``ducklake:CATALOG`` (an organisation's shared DuckLake, written in place: ``lake``).
 
-Every location offers one operation, ``update(apply)``: get a local working copy of the DB
-(a path that does not exist yet when there is no DB: ``fetcher.store.connect`` creates it),
-let ``apply`` write to it, verify the result, and only then store it. Nothing is stored when
+Every location offers one operation, ``update(apply, before)``: get a local working copy of the
+DB (a path that does not exist yet when there is no DB: ``fetcher.store.connect`` creates it),
+check it, run ``before`` once (a command's requests to GitHub: a destination that fails costs
+none), let ``apply`` write to it, verify the result, and only then store it. Nothing is stored when
 ``apply`` raises or the verification refuses the file; the previous DB stays as it was.
 ``apply`` must close its connections before it returns (DuckDB allows one read-write process
 per file and refuses a second open with another configuration in the same process).

@@ -105,7 +105,7 @@ class ArtifactLocation:
 
     # update ---------------------------------------------------------------------------
 
-    def update(self, apply: Callable[[Path], T]) -> UpdateResult[T]:
+    def update(self, apply: Callable[[Path], T], before: Callable[[], None] | None = None) -> UpdateResult[T]:
         try:
             self.output_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -113,7 +113,7 @@ class ArtifactLocation:
         work = self.output_dir / f".{self.name}.{uuid.uuid4().hex[:12]}.tmp"
         notes: list[str] = []
         if self._stored_by_this_run():
-            return self._update_job_copy(apply, work)
+            return self._update_job_copy(apply, work, before)
         with self._github() as (repo, session):
             try:
                 found = self._find(repo, self._trust(repo))
@@ -126,7 +126,7 @@ class ArtifactLocation:
                     notes.append(f"{why}: started a fresh database; reconcile/backfill will refill it")
                     description = f"artifact {self.name} (new)"
                 self._listed = found  # record_copies writes it into the DB apply writes
-                value, counts, created = apply_and_verify(work, apply, description)
+                value, counts, created = apply_and_verify(work, apply, description, before)
                 replace_durably(work, self.output_path)
                 self._mark_run()
             except BaseException:
@@ -205,12 +205,14 @@ class ArtifactLocation:
         else:
             remove(self.run_mark)
 
-    def _update_job_copy(self, apply: Callable[[Path], T], work: Path) -> UpdateResult[T]:
+    def _update_job_copy(
+        self, apply: Callable[[Path], T], work: Path, before: Callable[[], None] | None
+    ) -> UpdateResult[T]:
         """Build on the DB an earlier step of this workflow run stored (no artifact is read)."""
         description = f"artifact {self.name} (as an earlier step of this run left it)"
         try:
             shutil.copyfile(self.output_path, work)
-            value, counts, created = apply_and_verify(work, apply, description)
+            value, counts, created = apply_and_verify(work, apply, description, before)
             replace_durably(work, self.output_path)
         except BaseException:
             remove(work)

@@ -8,12 +8,17 @@ DuckLake line only (requirements-lake.txt, ``.venv-lake``): the extensions are l
 PyPI wheels by path, never downloaded (docs/ducklake.md).
 
 No file is copied: ``apply`` gets a connection whose default database is the lake (``USE lake``),
-so every command's SQL writes the lake's tables. A DuckLake has no PRIMARY KEY, and writers find
-out about each other only at COMMIT, so each transaction (``store.in_transaction``) is run here:
-a conflict is rolled back and the transaction replayed after a backoff with jitter; writers of
-the same PR take turns under a lock per (repo, number), because two transactions that each
-create the same new PR both commit (their DELETE matched nothing, which DuckLake does not count
-as a conflict: ducklake issue #1393) and the PR would be stored twice.
+so every command's SQL writes the lake's tables. Anyone who can write the catalog can plant what
+a DuckDB file can (a view over ``read_text``, a macro): every connection reads no file outside the
+data path (``_confine``), and every command checks the catalog (``check_catalog``) before any
+statement reads the lake, the migration included, and before its requests to GitHub.
+
+A DuckLake has no PRIMARY KEY, and writers find out about each other only at COMMIT, so each
+transaction (``store.in_transaction``) is run here: a conflict is rolled back and the transaction
+replayed after a backoff with jitter; writers of the same PR take turns under a lock per (repo,
+number), because two transactions that each create the same new PR both commit (their DELETE
+matched nothing, which DuckLake does not count as a conflict: ducklake issue #1393) and the PR
+would be stored twice.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import functools
 import hashlib
 import importlib.util
 import os
+import posixpath
 import random
 import re
 import time
@@ -38,7 +44,7 @@ import duckdb
 from fetcher import metrics, store
 from fetcher.config import S3Settings
 from fetcher.storage.location import StorageConflict, StorageError, UpdateResult
-from fetcher.store import shown_name
+from fetcher.store import CatalogEntry
 
 T = TypeVar("T")
 
@@ -52,6 +58,13 @@ SETUP_KEY = ("", 0)  # the lock of a new lake's setup (no repository is named ""
 # 1.5.5's file rewrites do not conflict with a writer's delete of the rows being rewritten, which
 # come back (a PR stored twice; tests/test_lake_ops.py found it).
 COMPACTION_LOCK = "mergelens:compaction"
+
+# A lake-only table (not in store.MIGRATIONS: a file DB is rewritten whole on every write and
+# needs no compaction), created by the first compaction (fetcher/compact.py).
+COMPACTIONS_DDL = """CREATE TABLE IF NOT EXISTS mergelens_compactions (
+    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+    data_files_before INTEGER, data_files_after INTEGER,   -- live data + delete files
+    snapshots_expired INTEGER, files_deleted INTEGER)"""
 
 # A password in a libpq DSN (password=… or password='…') or in a URI (scheme://user:password@).
 _DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
@@ -120,6 +133,18 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def inside(path: str, folder: str) -> bool:
+    """``path`` (a local path or an ``s3://`` URL, as DuckLake names a file) lies under ``folder``
+    once every ``.`` and ``..`` in both is resolved."""
+    if folder.startswith("s3://"):
+        if not path.startswith("s3://"):
+            return False
+        resolved, root = (posixpath.normpath("/" + text.removeprefix("s3://")) for text in (path, folder))
+    else:
+        resolved, root = os.path.abspath(os.path.expanduser(path)), os.path.abspath(os.path.expanduser(folder))
+    return resolved.startswith(root.rstrip("/") + "/")
+
+
 def is_conflict(exc: BaseException) -> bool:
     """A conflict between writers, as DuckLake reports it at COMMIT: replay the transaction."""
     text = str(exc)
@@ -145,33 +170,42 @@ class LakeLocation:
 
     # --- the update ------------------------------------------------------------------------
 
-    def update_tables(self, apply: Callable[[duckdb.DuckDBPyConnection], T]) -> UpdateResult[T]:
-        """Run ``apply`` on a connection to the lake (its tables are the default ones), each of
-        its transactions as ``_transaction`` runs them; then verify the lake."""
+    def update_tables(
+        self, apply: Callable[[duckdb.DuckDBPyConnection], T], before: Callable[[], None] | None = None
+    ) -> UpdateResult[T]:
+        """Open the lake (its catalog checked, then migrated), run ``before`` (a command's requests
+        to GitHub: only once the lake is known to be usable), then ``apply`` on a connection to
+        the lake (its tables are the default ones), each of its transactions as ``_transaction``
+        runs them; then verify the lake."""
         self.require_extensions()
         with self.key_locks() as locks:
             # Setting a new lake up (DuckLake's own catalog tables, then ours) races like a new
             # PR does: two writers both try to create them, and one fails. One at a time.
             with locks.held([SETUP_KEY]):
-                con = self.open()
+                con, found = self.open()
                 try:
-                    version = self._migrate(con)
+                    version = self._migrate(con, found)
+                except duckdb.Error as exc:
+                    con.close()
+                    raise self.failure(exc) from None
                 except BaseException:
                     con.close()
                     raise
             try:
+                if before is not None:
+                    before()
                 if 0 < version < store.METRICS_CHANGED:
                     # The stored metrics follow the old definitions, as store.connect finds on a file.
                     # Only the writer that migrated sees the old version; outside the setup lock,
                     # because releasing a PostgreSQL advisory lock releases every lock of the session.
                     self._transaction(locks, con, functools.partial(metrics.recompute, con), [])
-                before = self._count(con, "pull_requests")
+                prs_before = self._count(con, "pull_requests")
                 token = store.TRANSACTION.set(functools.partial(self._transaction, locks))
                 try:
                     value = apply(con)
                 finally:
                     store.TRANSACTION.reset(token)
-                counts = self.verify(con, before)
+                counts = self.verify(con, prs_before)
                 size = data_size(con)
             except duckdb.Error as exc:
                 raise self.failure(exc) from None
@@ -187,7 +221,7 @@ class LakeLocation:
             attempts=1 + self.conflicts,
         )
 
-    def update(self, apply: Callable[[Path], T]) -> UpdateResult[T]:
+    def update(self, apply: Callable[[Path], T], before: Callable[[], None] | None = None) -> UpdateResult[T]:
         raise StorageError(f"{self.description}: a DuckLake has no file to copy (fetcher.pipeline writes it in place)")
 
     # --- connecting ------------------------------------------------------------------------
@@ -208,8 +242,10 @@ class LakeLocation:
 
     def connect(self, read_only: bool = False, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
         """A connection with the extensions loaded from their wheels, the S3 secret set, the lake
-        attached as ``lake`` and made the default database. A reader (the dashboard) attaches it
-        ``read_only``, and at ``snapshot`` (that version of the lake, whatever commits meanwhile)."""
+        attached as ``lake`` and made the default database, and its files confined to the data
+        path (``_confine``). A reader (the dashboard) attaches it ``read_only``, and at
+        ``snapshot`` (that version of the lake, whatever commits meanwhile). Nothing of the lake
+        is read yet: ``open`` checks its catalog."""
         needed = self.require_extensions()
         data = self.data_path or ""
         con = duckdb.connect(
@@ -226,19 +262,61 @@ class LakeLocation:
             options += ["READ_ONLY"] if read_only else []
             options += [f"SNAPSHOT_VERSION {int(snapshot)}"] if snapshot is not None else []
             attach_options = f" ({', '.join(options)})" if options else ""
+            if data and not read_only and not data.startswith("s3://"):
+                Path(data).expanduser().mkdir(parents=True, exist_ok=True)  # DuckLake cannot, once confined
             con.execute(f"ATTACH {sql_literal(PREFIX + self.catalog.attach)} AS {ALIAS}{attach_options}")
             con.execute(f"USE {ALIAS}")
+            self._confine(con)
         except BaseException:
             con.close()
             raise
         return con
 
-    def open(self) -> duckdb.DuckDBPyConnection:
-        """``connect``, DuckDB's error as one line (StorageError) without a secret."""
+    def _confine(self, con: duckdb.DuckDBPyConnection) -> None:
+        """No file but the lake's own from here on: DuckDB's ``allowed_directories`` is the data
+        path (``data_folder``), and ``enable_external_access`` is off, which also freezes both
+        settings. A view or a data file the catalog points elsewhere (read_text of a key, a
+        Parquet file anywhere) fails instead of being read; the catalog itself (PostgreSQL,
+        SQLite, a DuckDB file) is attached already. DuckDB 1.5.5 does not resolve ``..`` in an
+        ``s3://`` path: there the confinement is to the data path's bucket in practice."""
+        folder = self.data_folder(con)
+        if folder:
+            con.execute(f"SET allowed_directories = [{sql_literal(folder)}]")
+        con.execute("SET enable_external_access = false")
+
+    def data_folder(self, con: duckdb.DuckDBPyConnection) -> str:
+        """The lake's data path, ending in ``/``: MERGELENS_LAKE_DATA_PATH (DuckLake refuses to
+        attach a lake that records another), else the one the catalog records."""
+        data = self.data_path
+        if not data:
+            row = con.execute(f"SELECT data_path FROM system.main.ducklake_settings({sql_literal(ALIAS)})").fetchone()
+            data = str(row[0] or "") if row else ""
+        return data if not data or data.endswith("/") else data + "/"
+
+    def open(self) -> tuple[duckdb.DuckDBPyConnection, int]:
+        """``connect``, then ``check_catalog``: the connection and the lake's schema version, or
+        one line (StorageError) without a secret. Nothing of the lake has run before its catalog
+        passed."""
         try:
-            return self.connect()
+            con = self.connect()
         except duckdb.Error as exc:
             raise StorageError(f"{self.description}: cannot open the DuckLake: {self.explain(exc)}") from None
+        try:
+            return con, self.checked_version(con)
+        except BaseException:
+            con.close()
+            raise
+
+    def checked_version(self, con: duckdb.DuckDBPyConnection) -> int:
+        """``check_catalog`` in one line: StorageError when the lake is not mergelens's."""
+        try:
+            return check_catalog(con)
+        except store.SchemaError as exc:
+            raise StorageError(f"{self.description}: {exc}") from None
+        except store.DatabaseRefused as exc:
+            raise StorageError(f"{self.description}: the DuckLake is not mergelens's: {exc}") from None
+        except duckdb.Error as exc:
+            raise self.failure(exc) from None
 
     def failure(self, exc: duckdb.Error) -> StorageError:
         """DuckDB's error while working on the lake, as the one line to raise."""
@@ -262,13 +340,13 @@ class LakeLocation:
 
     # --- schema and verification -----------------------------------------------------------
 
-    def _migrate(self, con: duckdb.DuckDBPyConnection) -> int:
-        """Bring the lake's schema to ours (store.MIGRATIONS through lake_ddl); the version found.
-        Writers starting on a new lake together: the one that loses the COMMIT finds it done."""
+    def _migrate(self, con: duckdb.DuckDBPyConnection, found: int) -> int:
+        """Bring the lake's schema from ``found`` (its checked version) to ours (store.MIGRATIONS
+        through lake_ddl); the version found. Writers starting on a new lake together: the one
+        that loses the COMMIT checks the catalog again and finds it done."""
         for attempt in range(1, self.max_attempts + 1):
-            found = schema_version(con)
-            if found > store.SCHEMA_VERSION:
-                raise StorageError(f"{self.description}: {store.SchemaError(found)}")
+            if attempt > 1:
+                found = self.checked_version(con)
             if found == store.SCHEMA_VERSION:
                 return found
             try:
@@ -281,25 +359,14 @@ class LakeLocation:
         raise AssertionError("unreachable")
 
     def verify(self, con: duckdb.DuckDBPyConnection, pull_requests_before: int) -> dict[str, int]:
-        """The lake's tables are ours with our columns, and it holds no view (whose SQL would run in
-        our queries); no PR row was lost and none is stored twice. The row count of every table."""
-        found = lake_tables(con, ALIAS)
-        expected = expected_tables()
-        problem = next((f"it lacks mergelens's table {table}" for table in expected if table not in found), None)
-        problem = problem or next(
-            (
-                f"its table {table} is not defined as mergelens defines it"
-                for table in expected
-                if found[table] != expected[table]
-            ),
-            None,
-        )
-        views = con.execute(
-            "SELECT view_name FROM system.main.duckdb_views() WHERE database_name = ? AND NOT internal", [ALIAS]
-        ).fetchall()
-        problem = problem or (f"it holds a view {shown_name(views[0][0])}" if views else None)
-        if problem:
-            raise StorageError(f"{self.description}: the DuckLake is not mergelens's: {problem}")
+        """The lake's catalog is still exactly mergelens's at our version (``check_catalog``: our
+        tables with our columns, no view, macro or anything else whose SQL would run in our
+        queries); no PR row was lost and none is stored twice. The row count of every table."""
+        version = self.checked_version(con)
+        if version != store.SCHEMA_VERSION:
+            raise StorageError(
+                f"{self.description}: the DuckLake is at schema version {version}, not {store.SCHEMA_VERSION}"
+            )
         # One query for every table's count: one round trip to the catalog, not one per table.
         union = " UNION ALL ".join(f"SELECT '{table}', count(*) FROM \"{table}\"" for table in store.TABLES)
         counts = {table: 0 for table in store.TABLES} | {table: int(n) for table, n in con.execute(union).fetchall()}
@@ -380,15 +447,70 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
 
 
-def schema_version(con: duckdb.DuckDBPyConnection) -> int:
-    """The version the lake records (0: no mergelens tables yet)."""
-    tables = con.execute(
-        "SELECT table_name FROM system.main.duckdb_tables() WHERE database_name = ? AND schema_name = 'main'", [ALIAS]
-    ).fetchall()
-    if ("mergelens_schema",) not in tables:
-        return 0
-    row = con.execute("SELECT max(version) FROM mergelens_schema").fetchone()
-    return int(row[0] or 0) if row else 0
+def check_catalog(con: duckdb.DuckDBPyConnection) -> int:
+    """The lake's schema version (0: no mergelens tables yet), once its catalog is exactly what
+    the migrations to that version create (``expected_lake_catalog``): nothing else, no view or
+    macro whose SQL would run inside our queries, no other schema, sequence or type. Until then
+    only DuckDB's catalog functions are read (``lake_catalog``); ``mergelens_schema``'s rows once
+    that table is known to be ours. The file DB's rule (``store.verify_catalog``), for a lake:
+    ``store.SchemaError`` for a newer version, else ``store.DatabaseRefused`` wording the first
+    difference. Every command checks it before its first statement on the lake, and the
+    dashboard before it reads a row."""
+    found = lake_catalog(con)
+    if any(entry.kind not in ("table", "column") for entry in found):  # a view, a macro, …: never run
+        problem = store.catalog_difference(found, expected_lake_catalog(store.SCHEMA_VERSION, found))
+        raise store.DatabaseRefused("foreign", problem or "it holds objects mergelens did not create")
+    version = 0
+    if CatalogEntry("table", "mergelens_schema") in found:
+        schema_table = {entry: text for entry, text in found.items() if entry.name.split(".")[0] == "mergelens_schema"}
+        if schema_table != _table_entries("mergelens_schema", expected_tables(1)["mergelens_schema"]):
+            raise store.DatabaseRefused("foreign", "its table mergelens_schema is not the one mergelens creates")
+        recorded = [value for (value,) in con.execute("SELECT version FROM mergelens_schema").fetchall()]
+        version = max((value for value in recorded if value is not None), default=0)
+        if version > store.SCHEMA_VERSION:
+            raise store.SchemaError(version)
+        if version < 1:
+            raise store.DatabaseRefused("foreign", "its table mergelens_schema records no schema version")
+    problem = store.catalog_difference(found, expected_lake_catalog(version, found))
+    if problem:
+        recorded_as = f" (mergelens_schema records version {version})" if version else ""
+        raise store.DatabaseRefused("foreign", problem + recorded_as)
+    return version
+
+
+def lake_catalog(con: duckdb.DuckDBPyConnection) -> store.Catalog:
+    """Every object the attached lake defines, as ``fetcher.store.Catalog`` entries (a column's
+    definition: its type and nullability), and any function that is not DuckDB's own. Only
+    DuckDB's catalog functions, qualified ``system.main.``: a macro of the lake cannot shadow them."""
+    catalog: store.Catalog = {}
+    for table, columns in lake_tables(con, ALIAS).items():
+        catalog |= _table_entries(table, columns)
+    for database, schema, table in con.execute(
+        "SELECT database_name, schema_name, table_name FROM system.main.duckdb_tables()"
+    ).fetchall():
+        if database == ALIAS and schema != "main":
+            catalog[CatalogEntry("table", store.qualified(schema, table))] = ""
+    # The connection is in memory with nothing of its own: a function that is not DuckDB's is the lake's.
+    return catalog | store.other_objects(con, ALIAS)
+
+
+def _table_entries(table: str, columns: list[tuple[object, ...]]) -> store.Catalog:
+    entries: store.Catalog = {CatalogEntry("table", table): ""}
+    for name, *definition in columns:
+        entries[CatalogEntry("column", f"{table}.{name}")] = repr(definition)
+    return entries
+
+
+def expected_lake_catalog(version: int, found: store.Catalog) -> store.Catalog:
+    """What a lake mergelens wrote holds at ``version``: the migrations' tables, and
+    ``mergelens_compactions`` once a compaction has run."""
+    expected: store.Catalog = {}
+    tables = dict(expected_tables(version))
+    if CatalogEntry("table", "mergelens_compactions") in found:
+        tables |= compactions_columns()
+    for table, columns in tables.items():
+        expected |= _table_entries(table, columns)
+    return expected
 
 
 def data_size(con: duckdb.DuckDBPyConnection) -> int:
@@ -403,23 +525,35 @@ Columns = dict[str, list[tuple[Any, ...]]]
 
 
 def lake_tables(con: duckdb.DuckDBPyConnection, database: str) -> Columns:
-    """The tables of ``database``'s main schema: name, type and nullability of each column, in order."""
+    """The tables of ``database``'s main schema: name, type, nullability and default of each
+    column, in order (no default: None; a lake says 'NULL' for some columns, a DuckDB file None)."""
     columns: Columns = {}
-    for table, *column in con.execute(
-        "SELECT table_name, column_name, data_type, is_nullable FROM system.main.duckdb_columns() "
+    for table, name, data_type, nullable, default in con.execute(
+        "SELECT table_name, column_name, data_type, is_nullable, column_default FROM system.main.duckdb_columns() "
         "WHERE database_name = ? AND schema_name = 'main' ORDER BY table_name, column_index",
         [database],
     ).fetchall():
-        columns.setdefault(table, []).append(tuple(column))
+        columns.setdefault(table, []).append((name, data_type, nullable, None if default == "NULL" else default))
     return columns
 
 
 @functools.cache
-def expected_tables() -> Columns:
-    """What the migrations create in a lake: built in memory with lake_ddl, read as a lake is."""
+def expected_tables(version: int = store.SCHEMA_VERSION) -> Columns:
+    """What the migrations up to ``version`` create in a lake: built in memory with lake_ddl,
+    read as a lake is."""
+    return _built(lambda con: store.ensure_schema(con, version, ddl=lake_ddl))
+
+
+@functools.cache
+def compactions_columns() -> Columns:
+    """``mergelens_compactions`` as ``fetcher compact`` creates it (a lake-only table)."""
+    return _built(lambda con: con.execute(COMPACTIONS_DDL))
+
+
+def _built(build: Callable[[duckdb.DuckDBPyConnection], object]) -> Columns:
     con = duckdb.connect(":memory:")
     try:
-        store.ensure_schema(con, store.SCHEMA_VERSION, ddl=lake_ddl)
+        build(con)
         return lake_tables(con, "memory")
     finally:
         con.close()

@@ -38,21 +38,21 @@ class LocalLocation:
         self.lock_timeout_s = lock_timeout_s
         self.description = str(self.path)
 
-    def update(self, apply: Callable[[Path], T]) -> UpdateResult[T]:
+    def update(self, apply: Callable[[Path], T], before: Callable[[], None] | None = None) -> UpdateResult[T]:
         if not self.path.parent.is_dir():
             raise StorageError(f"{self.description}: directory {self.path.parent} does not exist")
         if self.path.exists() and not self.path.is_file():
             raise StorageError(f"{self.description}: not a file")
         with self._locked():
             self._remove_stale_copies()
-            if self.wal_path.exists():
-                self._checkpoint_leftover_wal()
+            if self.path.exists():
+                self._open_original()
             work = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:12]}.tmp")
             try:
                 if self.path.exists():
                     shutil.copyfile(self.path, work)
                     shutil.copymode(self.path, work)
-                value, counts, created = apply_and_verify(work, apply, self.description)
+                value, counts, created = apply_and_verify(work, apply, self.description, before)
                 if self.wal_path.exists():
                     # Someone opened PATH read-write with DuckDB directly (not through this lock)
                     # since we copied it: its WAL would be replayed onto our new file.
@@ -109,16 +109,21 @@ class LocalLocation:
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
 
-    def _checkpoint_leftover_wal(self) -> None:
-        """PATH.wal beside PATH: a direct DuckDB writer crashed (or is running) with committed
+    def _open_original(self) -> None:
+        """Open PATH itself before copying it. DuckDB refuses a file another process holds open
+        read-write outside this lock: one line, before the command's requests.
+
+        PATH.wal beside PATH: a direct DuckDB writer crashed (or is running) with committed
         data not yet checkpointed into PATH. Copying PATH alone would lose it, so open the
         original read-write, which replays the WAL, and CHECKPOINT it into the file first.
         That is what DuckDB itself does on the next open; a live writer holds DuckDB's own
         lock and makes this fail instead."""
+        leftover_wal = self.wal_path.exists()
         try:
-            con, _ = store.open_database(self.path)
+            con, _ = store.open_database(self.path, read_only=not leftover_wal)
             try:
-                con.execute("CHECKPOINT")
+                if leftover_wal:
+                    con.execute("CHECKPOINT")
             finally:
                 con.close()
         except store.DatabaseRefused as exc:
@@ -126,8 +131,10 @@ class LocalLocation:
         except duckdb.Error as exc:
             raise StorageError(
                 f"cannot fold the WAL into database {self.description} (DuckDB: {type(exc).__name__})"
+                if leftover_wal
+                else f"cannot open database {self.description} (DuckDB: {type(exc).__name__})"
             ) from None
-        if self.wal_path.exists():
+        if leftover_wal and self.wal_path.exists():
             # DuckDB folds its own WAL in and deletes it; one it ignored (not a WAL of this file:
             # copied, restored from a backup, junk) would make every run refuse to store.
             raise StorageError(f"cannot use database {self.description}: {store.stray_wal_reason(self.path)}")

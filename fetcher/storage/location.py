@@ -41,7 +41,11 @@ class UpdateResult(Generic[T]):
 class Location(Protocol):
     description: str
 
-    def update(self, apply: Callable[[Path], T]) -> UpdateResult[T]: ...
+    def update(self, apply: Callable[[Path], T], before: Callable[[], None] | None = None) -> UpdateResult[T]:
+        """``before`` runs once, after the DB as stored has been fetched and checked and before
+        the first ``apply``: a command's requests to GitHub, so a destination that fails costs
+        none, and an ``apply`` run again (an S3 conflict) repeats none."""
+        ...
 
 
 @dataclass(frozen=True)

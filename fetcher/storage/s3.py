@@ -78,7 +78,7 @@ class S3Location:
                 raise StorageError(f"{self.description}: cannot set up the S3 client: {self._clean(exc)}") from None
         return self._client
 
-    def update(self, apply: Callable[[Path], T]) -> UpdateResult[T]:
+    def update(self, apply: Callable[[Path], T], before: Callable[[], None] | None = None) -> UpdateResult[T]:
         # A private directory: the key's basename cannot clash with a file of the user's.
         workdir = Path(tempfile.mkdtemp(prefix="mergelens-s3-", dir=self.workdir))
         basename = Path(self.key).name or "mergelens.duckdb"
@@ -89,7 +89,9 @@ class S3Location:
                 work = workdir / f".{basename}.{attempts}.download"
                 try:
                     etag = self._download(work)
-                    value, counts, created = apply_and_verify(work, apply, self.description)
+                    # ``before`` on the first attempt only: a re-apply costs no request to GitHub
+                    once = before if attempts == 1 else None
+                    value, counts, created = apply_and_verify(work, apply, self.description, once)
                     self._upload(work, etag)
                     break
                 except _Conflict:

@@ -2,9 +2,12 @@
 
 Open read-write and ``CHECKPOINT`` (folds the WAL into the file, so the single file we store
 is complete), reopen read-only, check the schema version and count the rows of every
-mergelens table. ``pull_requests`` may never shrink. Every open, of the stored DB as found
-too, goes through ``store.open_database``: the file is data, not code (its catalog must be
-exactly mergelens's), and DuckDB's error texts, which can quote the file, are never passed on.
+mergelens table. ``pull_requests`` may never shrink. The DB as found is checked first, every
+value of it read (DuckDB checks each block as it reads it: a damaged or truncated file fails
+there, before ``before`` spends the command's requests to GitHub, not halfway through a write).
+Every open, of the stored DB as found too, goes through ``store.open_database``: the file is
+data, not code (its catalog must be exactly mergelens's), and DuckDB's error texts, which can
+quote the file, are never passed on.
 """
 
 from __future__ import annotations
@@ -54,8 +57,11 @@ def _check(path: Path, previous_counts: dict[str, int] | None) -> dict[str, int]
     return counts
 
 
-def _table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Rows in each mergelens table the file has (an older schema may lack some)."""
+def _table_counts(con: duckdb.DuckDBPyConnection, whole: bool = False) -> dict[str, int]:
+    """Rows in each mergelens table the file has (an older schema may lack some). ``whole``: every
+    value of every column read on the way (a hash of each: a quarter of a second for 220 MB), so
+    a block that is missing or damaged fails here."""
+    read = ", max(hash(COLUMNS(*)))" if whole else ""
     present = {
         name
         for (name,) in con.execute(
@@ -63,7 +69,7 @@ def _table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         ).fetchall()
     }
     return {
-        table: int(con.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0])  # type: ignore[index]
+        table: int(con.execute(f'SELECT count(*){read} FROM "{table}"').fetchone()[0])  # type: ignore[index]
         for table in MERGELENS_TABLES
         if table in present
     }
@@ -80,23 +86,34 @@ def verify_database(path: Path, previous_counts: dict[str, int] | None = None) -
 
 
 def _count_existing(path: Path, description: str) -> dict[str, int]:
-    """Row counts of the DB as found, before apply (tables of an older schema may be absent)."""
+    """Row counts of the DB as found, before apply (tables of an older schema may be absent),
+    every block of it read."""
     try:
         con, _ = store.open_database(path, read_only=True)
         try:
-            return _table_counts(con)
+            return _table_counts(con, whole=True)
         finally:
             con.close()
     except (store.DatabaseRefused, duckdb.Error) as exc:
-        reason = exc if isinstance(exc, store.DatabaseRefused) else f"DuckDB: {type(exc).__name__}"
+        reason = (
+            exc
+            if isinstance(exc, store.DatabaseRefused)
+            else f"it does not read back whole: damaged or truncated (DuckDB: {type(exc).__name__})"
+        )
         raise StorageError(f"{description}: the stored database cannot be used: {reason}; nothing changed") from None
 
 
-def apply_and_verify(work: Path, apply: Callable[[Path], T], description: str) -> tuple[T, dict[str, int], bool]:
-    """Run ``apply`` on the working copy ``work`` (absent: a fresh DB) and verify the result
-    against the DB as found: (what apply returned, row counts, whether the DB was created)."""
+def apply_and_verify(
+    work: Path, apply: Callable[[Path], T], description: str, before: Callable[[], None] | None = None
+) -> tuple[T, dict[str, int], bool]:
+    """Check the working copy ``work`` as found (absent: a fresh DB), run ``before`` (the
+    command's requests to GitHub: only once the destination is known to be usable), then
+    ``apply`` on it, and verify the result against the DB as found: (what apply returned, row
+    counts, whether the DB was created)."""
     created = not work.exists()
     previous = None if created else _count_existing(work, description)
+    if before is not None:
+        before()
     value = apply(work)
     try:
         counts = _check(work, previous)
