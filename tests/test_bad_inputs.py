@@ -119,6 +119,15 @@ def test_a_window_that_ends_before_it_starts_is_one_usage_line(serve, cli, db_pa
     assert server.requests == [] and not db_path.exists()
 
 
+@pytest.mark.parametrize("spec", ["/", "/.."])
+def test_a_db_that_is_the_root_directory_is_one_line_before_any_request(serve, cli, spec):
+    server = serve(repository(complete_pr()))
+    run = cli(server, "sync", *REPO, "--pr", "1", "--db", spec)
+    assert run.exit_code == 1 and "Traceback" not in run.stderr
+    assert run.stderr.splitlines() == [f"mergelens: error: {spec}: a directory, not a DuckDB file"]
+    assert server.requests == []
+
+
 def test_the_docs_state_each_range():
     """README.md and docs/ give every numeric option's range as --help does (``0–3650``)."""
     docs = " ".join(path.read_text() for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")])

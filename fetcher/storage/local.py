@@ -33,6 +33,8 @@ class LocalLocation:
     def __init__(self, path: Path, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> None:
         # Resolve symlinks: os.replace on a symlink would replace the link, not the DB.
         self.path = Path(path).expanduser().resolve()
+        if not self.path.name:  # "/" (or what resolves to it): a directory, with no name to put a lock beside
+            raise StorageError(f"{path}: a directory, not a DuckDB file")
         self.lock_path = self.path.with_name(self.path.name + ".lock")
         self.wal_path = self.path.with_name(self.path.name + ".wal")
         self.lock_timeout_s = lock_timeout_s
