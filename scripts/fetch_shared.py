@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import base64
 import csv
+import functools
 import gzip
 import hashlib
 import io
@@ -95,8 +96,9 @@ class FetchError(Exception):
 
 def raw_reader(base_url: str) -> Read:
     """Reads BASE/OWNER/REPO/COMMIT/PATH as text, the way the READMEs' ``git show`` did (UTF-8,
-    universal newlines), so the rebuilt files match byte for byte."""
+    universal newlines), so the rebuilt files match byte for byte. Each file is downloaded once."""
 
+    @functools.cache
     def read(source: tuple[str, str], path: str) -> str:
         url = f"{base_url.rstrip('/')}/{source[0]}/{source[1]}/{path}"
         try:
