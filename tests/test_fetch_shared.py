@@ -174,6 +174,10 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_the_default_destination_is_where_the_tests_look():
+    assert fs.DEFAULT_DEST == SHARED
+
+
 def test_a_good_fetch_lays_out_what_the_tests_read(upstream: tuple[Path, str], tmp_path: Path) -> None:
     dest = tmp_path / "shared"
     result = run("--dest", str(dest), "--base-url", upstream[1])
