@@ -454,6 +454,8 @@ def test_ci_workflow():
         "cache-dependency-path": "requirements.txt\nrequirements-dev.txt\n",
     }
     assert job["steps"][-1]["run"].strip() == "bash .ci/run"
+    # the tests' recorded data (../shared) is fetched first: the runner has none
+    assert job["steps"][-2]["run"].strip() == "python scripts/fetch_shared.py"
 
 
 # --- organisation mode: the central workflow and the per-repository caller ------------------------
@@ -603,3 +605,13 @@ def test_the_open_prs_are_snapshotted_even_when_the_backfill_fails(name, backfil
     commands = [line.split()[2] for line in calls.read_text().splitlines()]
     assert commands == ["backfill", "open-prs"], ran.stderr
     assert ran.returncode == expected, ran.stderr
+
+
+def test_the_organisation_jobs_cache_pip_on_the_lake_lock():
+    steps = [step for job in load(ORG)["jobs"].values() for step in job.get("steps", [])]
+    setups = [s["with"] for s in steps if s.get("uses", "").startswith("actions/setup-python@")]
+    assert len(setups) == 3
+    for setup in setups:
+        assert setup["cache"] == "pip"
+        # pip's cache is keyed on the file the jobs' install reads
+        assert setup["cache-dependency-path"] == "requirements-lake-fetcher.txt"
