@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from fetcher.cli import build_parser
-from tests.test_workflows import PINNED_USES, run_tool
+from tests.test_workflows import PINNED_USES, run_tool, zizmor
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -337,13 +337,14 @@ def test_the_readme_workflow_gives_the_action_only_its_inputs_and_the_readme_lis
     assert {name for name in inputs if f"`{name}`" not in listed} == set()
 
 
-def test_the_readme_workflow_passes_actionlint(tmp_path):
+def test_the_readme_workflow_passes_actionlint_and_zizmor(tmp_path):
     snippet, _ = readme_workflow()
     workflows = tmp_path / ".github" / "workflows"
     workflows.mkdir(parents=True)
     (workflows / "mergelens.yml").write_text(_pinned_placeholder(snippet), encoding="utf-8")
     result = run_tool(["actionlint", "-no-color", "-oneline", str(workflows / "mergelens.yml")])
     assert (result.returncode, result.stdout.strip()) == (0, "")
+    assert zizmor(str(workflows / "mergelens.yml"))[1] == []  # the default persona
 
 
 def test_every_setting_the_code_reads_is_in_the_settings_table():
