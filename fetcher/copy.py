@@ -206,7 +206,8 @@ def _half(
         return here(spec, env, folder) if what == "export" else here(spec, env, folder, replace)
     python = other_python(spec)
     if not python.exists():
-        line = "the DuckLake environment (make lake)" if is_lake(spec) else "the main environment (make demo)"
+        main = "the main environment (make .venv/.installed)"
+        line = "the DuckLake environment (make lake)" if is_lake(spec) else main
         raise MergelensError(f"{spec if not is_lake(spec) else 'the lake'}: needs {line}: no Python at {python}")
     argv = [str(python), "-m", "fetcher.copy", what, spec, str(folder), *(["--replace"] if replace else [])]
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)

@@ -1,0 +1,399 @@
+"""The docs stay true: every shell command in README.md and docs/*.md is checked against the real
+parts (the CLI's argparse parser, the Makefile, the files it names), every YAML snippet against the
+real workflow files, and every setting the docs name against the code that reads it.
+
+A shell block that is only an illustration (output, another tool's command) says so with
+``<!-- illustrative -->`` on the line before its fence (README, "Tests").
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fetcher.cli import build_parser
+from tests.test_workflows import PINNED_USES, run_tool, zizmor
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+WORKFLOWS = {path.name: path for path in sorted((ROOT / ".github" / "workflows").glob("*.yml"))}
+ILLUSTRATIVE = "<!-- illustrative -->"
+SHELL = {"sh", "bash", "console"}
+FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
+# A placeholder of a synopsis or an example, and a value the parser accepts in its place.
+PLACEHOLDERS = {
+    "YYYY-MM-DD": "2024-01-01",
+    "DATE": "2024-01-01",
+    "DAYS": "7",
+    "POINTS": "100",
+    "N": "3",
+    "M": "10",
+    "S": "1",
+}
+# Settings the docs tell users to set that no mergelens code reads: other programs read them.
+READ_ELSEWHERE = {"PGPASSWORD"}  # libpq (the lake's PostgreSQL catalog)
+
+
+def blocks() -> list[tuple[str, int, str, str, bool]]:
+    """Every fenced block: (file, line, language, text, marked illustrative)."""
+    found = []
+    for path in DOCS:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        i = 0
+        while i < len(lines):
+            fence = FENCE.match(lines[i])
+            if fence:
+                end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
+                text = "\n".join(line.removeprefix(fence.group(1)) for line in lines[i + 1 : end])
+                marked = i > 0 and lines[i - 1].strip() == ILLUSTRATIVE
+                found.append((path.name, i + 1, fence.group(2), text, marked))
+                i = end
+            i += 1
+    return found
+
+
+def shell_blocks() -> list[tuple[str, int, str]]:
+    return [(name, line, text) for name, line, lang, text, marked in blocks() if lang in SHELL and not marked]
+
+
+def commands(text: str) -> list[str]:
+    """The commands of a block: continuation lines joined, comments dropped, `&&` chains split."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    joined = re.sub(r"\n\s+\[", " [", joined)  # a synopsis' next line of options
+    out = []
+    for line in joined.splitlines():
+        line = re.sub(r"(?:^|\s+)#.*", "", line)  # a comment (none of the docs' quoted values holds " #")
+        if line.strip():
+            out += [part.strip() for part in re.split(r"\s&&\s", line)]
+    return out
+
+
+def substituted(text: str) -> str:
+    text = re.sub(r"(--[\w-]+) …(?!\S)", r"\1 x", text)  # an option's value
+    text = re.sub(r"(?<!\S)…(?!\S)", "", text)  # `…` alone: more arguments
+    text = text.replace("…", "x")
+    for name, value in PLACEHOLDERS.items():
+        text = re.sub(rf"\b{name}\b", value, text)
+    return text
+
+
+def synopsis_variants(argv: str) -> list[list[str]]:
+    """A synopsis (``cmd --a X [--b Y | --c Z] [--d]``) as the command lines it allows: the
+    required part alone, then with each alternative of each optional group."""
+    groups = re.findall(r"\[([^\]]*)\]", argv)
+    base = re.sub(r"\s*\[[^\]]*\]", "", argv)
+    variants = [shlex.split(substituted(base))]
+    for group in groups:
+        for alternative in group.split(" | "):
+            words = shlex.split(substituted(alternative))
+            if words and words[0].startswith("-"):  # `--db PATH | s3://…`: a bare value is the option's
+                variants.append(shlex.split(substituted(base)) + words)
+    return variants
+
+
+def parse_fetcher(args: list[str]) -> str | None:
+    """None when the real parser accepts these arguments, else its error line."""
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            build_parser().parse_args(args)
+    except SystemExit as exc:
+        return f"exit {exc.code}: {err.getvalue().strip()}"
+    return None
+
+
+def make_targets() -> set[str]:
+    """The Makefile's targets, its variables expanded the way make prints its database."""
+    done = subprocess.run(["make", "-pRrq", "-C", str(ROOT), "-f", "Makefile", ":"], capture_output=True, text=True)
+    return {line.split(":")[0] for line in done.stdout.splitlines() if re.match(r"^[\w./-]+:(?!=)", line)}
+
+
+def settings_table() -> set[str]:
+    """The names in the first column of the README's settings table."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Settings", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", section, re.M))
+
+
+def code_settings() -> set[str]:
+    return _code_names()[0]
+
+
+def _code_names() -> tuple[set[str], set[str]]:
+    """Every environment variable fetcher/ and dashboard/ read: a ``.get("NAME")`` or
+    ``["NAME"]`` on an environment mapping, and every ``"MERGELENS_*"`` string."""
+    names: set[str] = set()
+    identifiers: set[str] = set()  # a Python name spelled like a setting (MERGELENS_TABLES) is none
+    for path in [*ROOT.glob("fetcher/**/*.py"), *ROOT.glob("dashboard/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                identifiers.add(node.id)
+            if isinstance(node, ast.Constant) and re.fullmatch(r"MERGELENS_[A-Z0-9_]+", str(node.value)):
+                names.add(str(node.value))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+                receiver = ast.unparse(node.func.value)
+                key = node.args[0] if node.args else None
+                if receiver in ("env", "environ", "os.environ") and isinstance(key, ast.Constant):
+                    names.add(str(key.value))
+    return names - identifiers, identifiers
+
+
+def workflow_names() -> set[str]:
+    """The secrets and variables the workflow files read (``secrets.X``, ``vars.X``)."""
+    names: set[str] = set()
+    for path in [*WORKFLOWS.values(), ROOT / "action.yml", *ROOT.glob("examples/*.yml")]:
+        names |= set(re.findall(r"\b(?:secrets|vars)\.([A-Z][A-Z0-9_]+)", path.read_text(encoding="utf-8")))
+    return names
+
+
+def check_command(command: str, built: set[str]) -> list[str]:
+    """What is wrong with one command of a shell block (empty: nothing)."""
+    try:
+        words = shlex.split(command.replace("…", "x"))
+    except ValueError as exc:
+        return [f"{command}: {exc}"]
+    problems = []
+    if words[:1] == ["export"]:
+        words = words[1:]
+        if all("=" in word for word in words):
+            return [f"{command}: sets {word.split('=')[0]}, not a setting" for word in words if not _setting(word)]
+    while words and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", words[0]):
+        if not _setting(words[0]):
+            problems.append(f"{command}: sets {words[0].split('=')[0]}, not a setting (a DSN with spaces needs quotes)")
+        words = words[1:]
+    if not words:
+        return problems
+    head = words[0]
+    if head == "make":
+        targets = [word for word in words[1:] if "=" not in word and not word.startswith("-")]
+        problems += [f"{command}: make has no target {target}" for target in targets if target not in MAKE_TARGETS]
+    elif re.fullmatch(r"(?:\.venv[\w-]*/bin/)?python", head) and words[1:3] == ["-m", "fetcher"]:
+        line = command[command.index("-m fetcher") + len("-m fetcher") :]
+        for args in synopsis_variants(line):
+            if (error := parse_fetcher(args)) is not None:
+                problems.append(f"{command}: {shlex.join(args)}: {error}")
+    elif head == "python" and words[1:2] == ["-c"]:
+        pass  # run by test_python_snippets_run
+    elif head == "streamlit" and words[1:2] == ["run"]:
+        if not (ROOT / words[2]).is_file():
+            problems.append(f"{command}: no file {words[2]}")
+    elif head == "docker" and words[1:2] == ["build"]:
+        built.add(words[words.index("-t") + 1])
+        if not (ROOT / words[-1] / "Dockerfile").is_file():
+            problems.append(f"{command}: no Dockerfile in {words[-1]}")
+    elif head == "docker" and words[1:2] == ["run"]:
+        if words[-1] not in built:
+            problems.append(f"{command}: runs {words[-1]}, an image no `docker build -t` of its block makes")
+    else:
+        problems.append(f"{command}: not checked: run it in a test or mark the block {ILLUSTRATIVE}")
+    return problems
+
+
+def _setting(assignment: str) -> bool:
+    return assignment.split("=", 1)[0] in DOCUMENTED
+
+
+MAKE_TARGETS = make_targets()
+DOCUMENTED = settings_table()
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "text"),
+    [
+        pytest.param(*block, id=f"{block[0]}:{block[1]}")
+        for block in shell_blocks()
+        if not block[2].startswith("python -c")  # run by test_python_snippets_run
+    ],
+)
+def test_every_shell_block_is_checked_or_marked_illustrative(name, line, text):
+    built: set[str] = set()
+    problems = [problem for command in commands(text) for problem in check_command(command, built)]
+    assert problems == [], f"{name}:{line}"
+
+
+def test_the_checks_catch_what_breaks_a_copy_paste():
+    # Controls: each kind of drift the docs had is caught.
+    assert check_command("python -m fetcher copy --db ducklake:postgres:dbname=lake host=db --json", set())
+    assert check_command("MERGELENS_DB=ducklake:postgres:dbname=lake host=db make dashboard", set())
+    assert check_command("make no-such-target", set())
+    assert check_command("python -m fetcher sync --no-such-option", set())
+    assert check_command("docker run -p 8501:8501 elsewhere", set())
+    assert check_command("curl https://example.com", set())
+    assert not check_command("MERGELENS_DB='ducklake:postgres:dbname=lake host=db' make dashboard", set())
+    assert not check_command("make lake .venv/.installed", set())
+
+
+def test_python_snippets_run(tmp_path):
+    """A ``python -c`` block runs as written (its /tmp/ paths moved into a temp directory)."""
+    ran = 0
+    for name, line, text in shell_blocks():
+        if text.startswith("python -c"):
+            code = shlex.split(text.replace("/tmp/", f"{tmp_path}/"))[2]
+            done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, f"{name}:{line}: {done.stderr}"
+            assert done.stdout.strip(), f"{name}:{line} printed nothing"
+            ran += 1
+    assert ran >= 1
+
+
+COMMAND = re.compile(r"^(?:[A-Za-z_]+=\S+ )*(?:(?:\.venv[\w-]*/bin/)?python -m fetcher |make )")
+
+
+def test_inline_commands_parse():
+    """`python -m fetcher …` and `make …` in running text are checked like the blocks'."""
+    problems = []
+    for path in DOCS:
+        for span in re.findall(r"`([^`\n]+)`", path.read_text(encoding="utf-8")):
+            if COMMAND.match(span):
+                problems += [f"{path.name}: {bad}" for cmd in commands(span) for bad in check_command(cmd, set())]
+    assert problems == []
+
+
+def test_no_unquoted_dsn_in_a_command():
+    # `--db ducklake:postgres:dbname=lake host=…` splits at the space: `host=…` is another argument.
+    unquoted = re.compile(r"(?:--db[ =]|--to |--from |MERGELENS_DB=)ducklake:postgres:[^'\"`\s]*\s+\w+=")
+    hits = [f"{path.name}: {m.group(0)}" for path in DOCS for m in unquoted.finditer(path.read_text(encoding="utf-8"))]
+    assert hits == []
+
+
+def yaml_snippets() -> list[tuple[str, int, str]]:
+    return [(name, line, text) for name, line, lang, text, _ in blocks() if lang in ("yaml", "yml")]
+
+
+def test_no_unpinned_action_in_the_docs():
+    uses = [
+        (path.name, line.strip())
+        for path in DOCS
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.match(r"^\s*#?\s*(?:-\s+)?uses:", line)
+    ]
+    assert uses, "the docs show no uses: at all"
+    unpinned = [(name, line) for name, line in uses if not PINNED_USES.match(_pinned_placeholder(line.lstrip("# ")))]
+    assert unpinned == []
+
+
+def _pinned_placeholder(text: str) -> str:
+    """The README's action pin placeholder as a pin: ``OWNER/mergelens@<full commit sha>``."""
+    return text.replace("<full commit sha>", "0" * 40).replace("# vX.Y.Z", "# v1.0.0")
+
+
+def _subset(snippet: object, real: object, where: str) -> list[str]:
+    """Where ``snippet`` is not a part of ``real`` (mappings: its keys with the same values; lists:
+    each item in the real list)."""
+    if isinstance(snippet, dict) and isinstance(real, dict):
+        return [
+            problem
+            for key, value in snippet.items()
+            for problem in (
+                _subset(value, real[key], f"{where}.{key}") if key in real else [f"{where}.{key}: not in the real file"]
+            )
+        ]
+    if isinstance(snippet, list) and isinstance(real, list):
+        return [f"{where}: {item!r} not in the real file" for item in snippet if item not in real]
+    return [] if snippet == real else [f"{where}: {snippet!r} != {real!r}"]
+
+
+def test_the_compaction_snippet_is_the_org_workflows_job():
+    (snippet,) = [text for name, _, text in yaml_snippets() if name == "ducklake.md"]
+    real = yaml.safe_load(WORKFLOWS["mergelens-org.yml"].read_text(encoding="utf-8"))
+    shown = yaml.safe_load(snippet)
+    assert "compact" in shown["jobs"]
+    assert _subset(shown, real, "mergelens-org.yml") == []
+
+
+def readme_workflow() -> tuple[str, dict]:
+    (snippet,) = [text for name, _, text in yaml_snippets() if name == "README.md"]
+    return snippet, yaml.safe_load(snippet)
+
+
+def test_the_readme_workflow_has_the_real_workflows_triggers_permissions_and_concurrency():
+    _, shown = readme_workflow()
+    real = yaml.safe_load(WORKFLOWS["mergelens.yml"].read_text(encoding="utf-8"))
+    assert _subset(shown[True], real[True], "on") == []  # on: (YAML 1.1 reads the key as True)
+    assert shown["permissions"] == real["permissions"]
+    assert set(shown["jobs"]) == set(real["jobs"])
+    for job, spec in shown["jobs"].items():
+        for key in ("if", "runs-on", "timeout-minutes", "permissions", "concurrency", "needs"):
+            # the action's output is artifact-name, the workflow's own step's artifact_name
+            pair = (spec.get(key), real["jobs"][job].get(key))
+            values = (str(value).replace("artifact-name", "artifact_name") for value in pair)
+            assert len(set(values)) == 1, f"{job}.{key}"
+
+
+def test_the_readme_workflow_gives_the_action_only_its_inputs_and_the_readme_lists_them_all():
+    _, shown = readme_workflow()
+    action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    inputs = set(action["inputs"])
+    given = {key for job in shown["jobs"].values() for step in job["steps"] for key in step.get("with", {})}
+    assert given <= inputs
+    # The settings the workflow reads from repository variables reach the action as inputs.
+    assert {"db", "bots", "work-calendar"} <= given
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = text.split("The action's inputs:", 1)[1].split("Its outputs:", 1)[0]
+    assert {name for name in inputs if f"`{name}`" not in listed} == set()
+
+
+def test_the_readme_workflow_passes_actionlint_and_zizmor(tmp_path):
+    snippet, _ = readme_workflow()
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (workflows / "mergelens.yml").write_text(_pinned_placeholder(snippet), encoding="utf-8")
+    result = run_tool(["actionlint", "-no-color", "-oneline", str(workflows / "mergelens.yml")])
+    assert (result.returncode, result.stdout.strip()) == (0, "")
+    assert zizmor(str(workflows / "mergelens.yml"))[1] == []  # the default persona
+
+
+def test_every_setting_the_code_reads_is_in_the_settings_table():
+    assert code_settings() - DOCUMENTED == set()
+
+
+def test_every_setting_the_docs_name_exists():
+    setting = re.compile(r"\bMERGELENS_[A-Z0-9_]*[A-Z0-9]\b")
+    named = {name for path in DOCS for name in setting.findall(path.read_text(encoding="utf-8"))}
+    settings, identifiers = _code_names()
+    assert named - settings - identifiers - workflow_names() == set()
+    assert DOCUMENTED - code_settings() - READ_ELSEWHERE == set()
+
+
+def test_the_organisation_setup_names_what_the_organisation_workflow_reads():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    step = text.split("4. **The central repository**", 1)[1].split("\n5. ", 1)[0]
+    org = WORKFLOWS["mergelens-org.yml"].read_text(encoding="utf-8")
+    read = set(re.findall(r"\b(?:secrets|vars)\.([A-Z][A-Z0-9_]+)", org))
+    named = set(re.findall(r"`((?:MERGELENS|SENTRY)_[A-Z0-9_]+)`", step))
+    assert named - read == {"MERGELENS_DIGEST_ISSUE"}  # named as not passed
+    assert read - named == set()
+
+
+ENV_KEY = re.compile(r"^\s+((?:MERGELENS|AWS|SENTRY|GITHUB)_[A-Z0-9_]+):", re.M)
+
+
+def test_every_setting_a_workflow_passes_is_in_the_settings_table():
+    passed = set()
+    for path in [*WORKFLOWS.values(), ROOT / "action.yml"]:
+        passed |= set(ENV_KEY.findall(path.read_text(encoding="utf-8")))
+    # the organisation workflow's secrets (workflow_call), passed on under the settings' names
+    org = yaml.safe_load(WORKFLOWS["mergelens-org.yml"].read_text(encoding="utf-8"))
+    passed -= set(org[True]["workflow_call"]["secrets"]) - {"SENTRY_DSN"}
+    assert passed - DOCUMENTED == set()
+
+
+def test_commands_sit_in_fenced_blocks():
+    """An indented code block escapes the checks above: a command goes in a ```sh fence."""
+    hits = []
+    for path in DOCS:
+        lines, fenced = path.read_text(encoding="utf-8").splitlines(), False
+        for i, line in enumerate(lines):
+            fenced ^= line.strip().startswith("```")
+            if not fenced and line.startswith("    ") and not lines[i - 1].strip() and COMMAND.match(line.strip()):
+                hits.append(f"{path.name}:{i + 1}")
+    assert hits == []
