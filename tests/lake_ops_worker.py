@@ -7,7 +7,8 @@ N single-PR commits, each a transaction of the lake (``store.in_transaction``: r
 conflict) that deletes one PR's rows and inserts them again unchanged (what a re-sync writes:
 new small files) and adds one ``sync_runs`` row ``TAG-i``; ``started`` is created after the first.
 ``{"mode": "downgrade", "db": …}``: the lake made as schema version 5 left it (v6's column of
-``pr_review_requests`` dropped, its version row deleted): a lake an older mergelens wrote.
+``pr_review_requests`` and v7's ``artifact_copies`` dropped, their version rows deleted): a lake
+an older mergelens wrote.
 ``{"mode": "look", "db": …}``: the dashboard's ``lake_health``, the PR tables' rows
 (``dump_rows``) and the run ids of ``sync_runs``.
 ``{"mode": "plant", "db": …, "sql": [SQL, …]}``: statements run on the lake as anyone who can
@@ -70,8 +71,9 @@ def downgrade(config: dict[str, Any]) -> dict[str, Any]:
     env = Environment.from_environ()
     con = LakeLocation(config["db"], env.lake_data_path, env.s3).connect()
     try:
-        con.execute("ALTER TABLE pr_review_requests DROP COLUMN response_work_hours")
-        con.execute("DELETE FROM mergelens_schema WHERE version = 6")
+        con.execute("DROP TABLE artifact_copies")  # v7's table
+        con.execute("ALTER TABLE pr_review_requests DROP COLUMN response_work_hours")  # v6's column
+        con.execute("DELETE FROM mergelens_schema WHERE version >= 6")
         return {"versions": sorted(v for (v,) in con.execute("SELECT version FROM mergelens_schema").fetchall())}
     finally:
         con.close()

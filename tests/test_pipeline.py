@@ -34,8 +34,8 @@ def damaged(tmp_path_factory: pytest.TempPathFactory) -> bytes:
 
 def pr_requests(server: FakeGitHub) -> list[str]:
     """What the run asked GitHub for, finding the artifact aside (its listing, its run, the
-    repository for the trust rule, the archive)."""
-    artifact = (f"/repos/{REPO}/actions/", "/_blobs/")
+    repository, the branch and comparison for the trust rule, the archive)."""
+    artifact = (f"/repos/{REPO}/actions/", "/_blobs/", f"/repos/{REPO}/branches/", f"/repos/{REPO}/compare/")
     return [r.path for r in server.requests if not r.path.startswith(artifact) and r.path != f"/repos/{REPO}"]
 
 
