@@ -124,11 +124,17 @@ def docker_run() -> str:
     return command
 
 
-def test_the_secrets_are_mounted_where_the_image_reads_them_and_the_proxy_reaches_the_port() -> None:
-    # Streamlit reads .streamlit/secrets.toml in its working directory: the image's WORKDIR.
+def mounted_at() -> Path:
+    """Where the README's ``docker run`` mounts secrets.toml, relative to the image's WORKDIR."""
     [workdir] = [i.args for i in dockerfile() if i.name == "WORKDIR"]
     mount = re.search(r'-v "\$PWD/secrets.toml:(\S+?):ro"', docker_run())
-    assert mount and mount[1] == f"{workdir}/.streamlit/secrets.toml"
+    assert mount, docker_run()
+    return Path(mount[1]).relative_to(workdir)
+
+
+def test_the_secrets_are_mounted_where_the_image_reads_them_and_the_proxy_reaches_the_port() -> None:
+    # Streamlit reads .streamlit/secrets.toml in its working directory: the image's WORKDIR.
+    assert mounted_at() == Path(".streamlit/secrets.toml")
     published = re.search(r"-p 127\.0\.0\.1:(\d+):(\d+) ", docker_run())  # loopback: the proxy is the way in
     [exposed] = [i.args for i in dockerfile() if i.name == "EXPOSE"]
     assert published and published[2] == exposed == IMAGE_PORT
@@ -172,8 +178,8 @@ def team_dashboard(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     # data shown comes from the secrets file's MERGELENS_DB (Streamlit sets it over the image's).
     image = copy_image(tmp_path / "image", image_env()["MERGELENS_DB"])
     image.env.update(GITHUB_API_URL=github.api_url, MERGELENS_CACHE_DIR=str(tmp_path / "cache"))
-    mounted = image.workdir / ".streamlit" / "secrets.toml"
-    mounted.parent.mkdir()
+    mounted = image.workdir / mounted_at()  # where the README mounts it
+    mounted.parent.mkdir(parents=True, exist_ok=True)
     mounted.write_text(
         with_values(
             written,
@@ -197,7 +203,9 @@ def team_dashboard(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.mark.slow
 def test_the_team_walks_the_readme_to_the_data(team_dashboard: Deployment, tmp_path: Path) -> None:
     with chromium_page(tmp_path / "chromium-profile") as page:
-        # what a TLS proxy in front adds to every request it forwards: with [auth], the login decides
+        # what a TLS proxy in front adds to every request it forwards, the session's WebSocket
+        # handshake included (without login that alone refuses the data: test_dashboard_browser.py);
+        # with [auth], the login decides
         page.set_extra_http_headers({"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"})
         log_in_as(page, team_dashboard, MALLORY)  # not on the README's allowlist
         page.get_by_text(f"{MALLORY['email']} may not see this dashboard").wait_for(timeout=60_000)
