@@ -8,12 +8,14 @@ mounts it. Only what cannot exist here is swapped: the provider's client for a l
 provider's (tests/oidc_provider.py), the token for the fake GitHub's (serving the workflow's
 artifact), and the https redirect URI for plain http on 127.0.0.1 (no certificate here; Streamlit
 accepts http on loopback). Chromium then logs in as a user the README's allowlist admits and sees
-the data."""
+the data. The README's lake settings are served the same way by the lake line's image, on a
+PostgreSQL catalog that demands the password they give as ``PGPASSWORD``."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import subprocess
 import textwrap
 import tomllib
 from collections.abc import Iterator
@@ -32,8 +34,10 @@ from tests.dashboard_support import free_port, session_demo_db
 from tests.factories import repository
 from tests.fake_github import Artifact, FakeGitHub
 from tests.oidc_provider import OidcProvider, serve
+from tests.services import create_database, postgres_bin, postgres_cluster
 from tests.test_container import IMAGE_PORT, copy_image, dockerfile, image_env, serve_image, wait_healthy
 from tests.test_dashboard_browser import chromium_page, require_chromium
+from tests.test_dashboard_lake import copy_into_lake, environment
 from tests.test_dashboard_login_browser import (
     ALICE,
     MALLORY,
@@ -217,3 +221,49 @@ def test_the_team_walks_the_readme_to_the_data(team_dashboard: Deployment, tmp_p
         sidebar = page.locator('[data-testid="stSidebar"]')
         sidebar.get_by_text("Signed in as alice@example.com").wait_for()
         sidebar.get_by_text("Data stored").first.wait_for()  # read from the workflow's artifact
+
+
+@pytest.mark.slow
+def test_the_lake_image_reads_a_catalog_whose_password_is_in_the_secrets(
+    lake_python: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The README's lake settings on the lake's image: a PostgreSQL catalog that demands a password,
+    given only as ``PGPASSWORD`` in the mounted secrets.toml (the DSN has none), serves the data."""
+    require_chromium()
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (`make postgresql`)")
+    password = secrets.token_urlsafe(12)
+    [written] = [block for block in fenced("toml") if "ducklake:" in block]
+    env = environment(tmp_path, tmp_path)
+    with postgres_cluster(password) as cluster:
+        spec = f"ducklake:postgres:{create_database(cluster, password)}"
+        refused = subprocess.run(
+            [str(postgres_bin() / "psql"), spec.removeprefix("ducklake:postgres:"), "-c", "SELECT 1"],
+            env={**env, "PGPASSWORD": "wrong"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode != 0 and "password authentication failed" in refused.stderr
+        copy_into_lake(session_demo_db(tmp_path_factory), spec, env | {"PGPASSWORD": password}, lake_python)
+        image = copy_image(
+            tmp_path / "lake", image_env()["MERGELENS_DB"], lake_python.parent, REQUIREMENTS="requirements-lake.txt"
+        )
+        mounted = image.workdir / mounted_at()
+        mounted.parent.mkdir(parents=True)
+        mounted.write_text(
+            with_values(
+                written,
+                MERGELENS_DB=spec,
+                PGPASSWORD=password,
+                MERGELENS_LAKE_DATA_PATH=env["MERGELENS_LAKE_DATA_PATH"],
+            ),
+            encoding="utf-8",
+        )
+        with (
+            serve_image(image, tmp_path / "streamlit.log") as (server, port),
+            chromium_page(tmp_path / "chromium-profile") as page,
+        ):
+            wait_healthy(image, server, port)
+            page.goto(f"http://127.0.0.1:{port}", wait_until="networkidle")  # loopback, no proxy: no login
+            dashboard_shows(page)
