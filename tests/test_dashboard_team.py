@@ -29,7 +29,7 @@ import duckdb
 import pytest
 
 from dashboard.auth import Allowlist, missing_auth_keys
-from tests.conftest import ROOT, TOKEN
+from tests.conftest import ROOT, TOKEN, unavailable
 from tests.dashboard_support import free_port, session_demo_db
 from tests.factories import repository
 from tests.fake_github import Artifact, FakeGitHub
@@ -231,7 +231,7 @@ def test_the_lake_image_reads_a_catalog_whose_password_is_in_the_secrets(
     given only as ``PGPASSWORD`` in the mounted secrets.toml (the DSN has none), serves the data."""
     require_chromium()
     if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed (`make postgresql`)")
+        unavailable("PostgreSQL is not installed (`make postgresql`: Debian's postgresql)")
     password = secrets.token_urlsafe(12)
     [written] = [block for block in fenced("toml") if "ducklake:" in block]
     env = environment(tmp_path, tmp_path)
