@@ -1,6 +1,8 @@
 # The mergelens dashboard, served for a team (README: "Serve it for your team"):
 #   docker build -t mergelens-dashboard .
-#   docker run -p 8501:8501 -v "$PWD/mergelens.duckdb:/data/mergelens.duckdb:ro" mergelens-dashboard
+#   docker run -p 127.0.0.1:8501:8501 -v "$PWD/secrets.toml:/app/.streamlit/secrets.toml:ro" mergelens-dashboard
+# On the DuckLake line (DuckDB 1.5.5 and its DuckLake extension, docs/ducklake.md), for a ducklake: DB:
+#   docker build --build-arg REQUIREMENTS=requirements-lake.txt -t mergelens-dashboard-lake .
 # tests/test_container.py lints this file (hadolint), holds its install command to the merge
 # workflow's, and runs its CMD and HEALTHCHECK against a real DB.
 #
@@ -19,8 +21,10 @@ WORKDIR /app
 
 # The runtime set (the dashboard's; no test tools), every package pinned with its sha256, wheels
 # only (no sdist's build code runs): the merge workflow's install command, on requirements.txt
-# instead of the fetcher's own requirements-fetcher.txt, plus --no-cache-dir.
-COPY requirements.txt ./
+# instead of the fetcher's own requirements-fetcher.txt, plus --no-cache-dir. REQUIREMENTS picks the
+# line: requirements.txt (DuckDB 2.0, files, S3, artifacts) or requirements-lake.txt (the lake's).
+ARG REQUIREMENTS=requirements.txt
+COPY ${REQUIREMENTS} requirements.txt
 RUN python -m pip install --require-hashes --only-binary :all: --no-cache-dir -r requirements.txt
 
 # The dashboard and the fetcher package it imports; nothing else of the repository.

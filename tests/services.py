@@ -80,8 +80,9 @@ def postgres_bin() -> Path | None:
 
 
 @contextlib.contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 (trust auth, no fsync): its base DSN."""
+def postgres_cluster(password: str | None = None) -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (trust auth, no fsync): its base DSN. With a
+    ``password``, a TCP connection must give it (scram-sha-256; the DSN does not hold it)."""
     bindir = postgres_bin()
     if bindir is None:
         raise ServiceUnavailable("PostgreSQL is not installed (`make postgresql`: Debian's postgresql)")
@@ -97,7 +98,13 @@ def postgres_cluster() -> Iterator[str]:
         subprocess.run([*as_owner, *argv], check=True, capture_output=True, timeout=120)
 
     try:
-        run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        auth = ["--auth=trust"]
+        if password:
+            (root / "pwfile").write_text(password)
+            if as_owner:
+                shutil.chown(root / "pwfile", "postgres")
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={root / 'pwfile'}"]
+        run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", *auth, "-E", "UTF8", "--no-sync")
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off -c max_connections=200"
         # -w: returns once the server accepts connections
         run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "-o", options, "start")
@@ -108,8 +115,8 @@ def postgres_cluster() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def create_database(dsn: str) -> str:
-    """A new empty database on the cluster of ``dsn``: its DSN."""
+def create_database(dsn: str, password: str | None = None) -> str:
+    """A new empty database on the cluster of ``dsn`` (``password``: the cluster's): its DSN."""
     name = f"lake_{uuid.uuid4().hex[:10]}"
     psql = (postgres_bin() or Path("/usr/bin")) / "psql"
     params = dict(part.split("=", 1) for part in dsn.split())
@@ -118,6 +125,7 @@ def create_database(dsn: str) -> str:
         check=True,
         capture_output=True,
         timeout=60,
+        env={**os.environ, "PGPASSWORD": password} if password else None,
     )
     return f"{dsn} dbname={name}"
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ import pytest
 import yaml
 
 from tests.dashboard_support import free_port, session_demo_db
+from tests.test_dashboard_lake import copy_into_lake, environment
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -71,6 +73,11 @@ def exec_form(args: str) -> list[str]:
     return command
 
 
+def build_args() -> dict[str, str]:
+    """The Dockerfile's ARGs and their defaults (``docker build --build-arg NAME=VALUE`` overrides one)."""
+    return dict(i.args.split("=", 1) for i in dockerfile() if i.name == "ARG")
+
+
 def workflow_install() -> str:
     with (ROOT / ".github" / "workflows" / "mergelens.yml").open(encoding="utf-8") as f:
         steps = yaml.safe_load(f)["jobs"]["sync"]["steps"]
@@ -108,19 +115,35 @@ def test_the_image_installs_the_runtime_set_as_the_merge_workflow_installs_its_o
     assert install == runtime_set.replace(" -r ", " --no-cache-dir -r ")
     assert install == "python -m pip install --require-hashes --only-binary :all: --no-cache-dir -r requirements.txt"
     copies = [i.args for i in dockerfile() if i.name == "COPY"]
-    assert copies[0] == "requirements.txt ./"  # the file that install reads, copied before it
+    assert copies[0] == "${REQUIREMENTS} requirements.txt"  # the file that install reads, copied before it
+
+
+def test_the_lake_line_is_one_build_argument_away() -> None:
+    # `--build-arg REQUIREMENTS=requirements-lake.txt` (README, Serve it for your team) installs
+    # the lake's line under the same name: the same install command, the same pins-with-hashes rule.
+    assert build_args() == {"REQUIREMENTS": "requirements.txt"}
+    assert "--build-arg REQUIREMENTS=requirements-lake.txt" in DOCKERFILE.read_text(encoding="utf-8")
+    assert "--build-arg REQUIREMENTS=requirements-lake.txt" in (ROOT / "README.md").read_text(encoding="utf-8")
+    lake = (ROOT / "requirements-lake.txt").read_text(encoding="utf-8")
+    assert "duckdb==1.5.5" in lake and "duckdb-extension-ducklake==" in lake and "streamlit==" in lake
 
 
 def test_the_image_holds_only_the_dashboard_and_runs_it_as_non_root() -> None:
     steps = dockerfile()
     assert steps[0].name == "FROM" and steps[0].args.startswith("python:3.11-slim")
     assert [i.args for i in steps if i.name == "COPY"] == [
-        "requirements.txt ./",
+        "${REQUIREMENTS} requirements.txt",
         "fetcher/ fetcher/",
         "dashboard/ dashboard/",
     ]
     ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
-    assert ignore[ignore.index("*") :][:4] == ["*", "!requirements.txt", "!fetcher/", "!dashboard/"]
+    assert ignore[ignore.index("*") :][:5] == [
+        "*",
+        "!requirements.txt",
+        "!requirements-lake.txt",
+        "!fetcher/",
+        "!dashboard/",
+    ]
     user, _, group = only("USER").partition(":")
     assert user.isdigit() and int(user) > 0 and group.isdigit() and int(group) > 0
     # USER comes after every RUN: nothing runs as root once the server's user is set.
@@ -145,28 +168,36 @@ def test_the_image_holds_only_the_dashboard_and_runs_it_as_non_root() -> None:
 class Image:
     workdir: Path  # a copy of what the Dockerfile copies into WORKDIR, and nothing else
     env: dict[str, str]  # the Dockerfile's ENV, a HOME, PATH; nothing else of this environment
+    bin: Path = BIN  # the venv of the image's line: what its `pip install` would have installed
 
 
-@pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
-    workdir = tmp_path_factory.mktemp("image") / "app"
-    workdir.mkdir()
+def copy_image(root: Path, db: str, bin: Path = BIN, **build: str) -> Image:
+    """What ``docker build`` (with ``build``'s ``--build-arg``s) copies into WORKDIR, under ``root``;
+    ``bin`` the venv that stands for the packages it installs."""
+    workdir = root / "app"
+    workdir.mkdir(parents=True)
+    args_of_build = build_args() | build
     for args in (i.args for i in dockerfile() if i.name == "COPY"):
         source, target = args.split()
+        source = args_of_build.get(source.removeprefix("${").removesuffix("}"), source)
         if (ROOT / source).is_dir():
             shutil.copytree(ROOT / source, workdir / target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(ROOT / source, workdir / target)
-    home = workdir.parent / "home"
+    home = root / "home"
     home.mkdir()
-    db = session_demo_db(tmp_path_factory)
-    env = {**image_env(), "MERGELENS_DB": str(db), "HOME": str(home), "PATH": f"{BIN}:/usr/bin:/bin"}
-    return Image(workdir, env)
+    env = {**image_env(), "MERGELENS_DB": db, "HOME": str(home), "PATH": f"{bin}:/usr/bin:/bin"}
+    return Image(workdir, env, bin)
 
 
-def on_loopback(command: list[str], port: int) -> list[str]:
-    """The image's command as run here: the venv's executables, a free loopback port."""
-    local = [str(BIN / part) if part in ("python", "streamlit") else part for part in command]
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
+    return copy_image(tmp_path_factory.mktemp("image"), str(session_demo_db(tmp_path_factory)))
+
+
+def on_loopback(command: list[str], port: int, bin: Path = BIN) -> list[str]:
+    """The image's command as run here: ``bin``'s executables, a free loopback port."""
+    local = [str(bin / part) if part in ("python", "streamlit") else part for part in command]
     return [
         {"0.0.0.0": "127.0.0.1", IMAGE_PORT: str(port)}.get(part, part).replace(f":{IMAGE_PORT}/", f":{port}/")
         for part in local
@@ -174,17 +205,17 @@ def on_loopback(command: list[str], port: int) -> list[str]:
 
 
 def healthcheck(image: Image, port: int) -> subprocess.CompletedProcess:
-    check = on_loopback(exec_form(only("HEALTHCHECK")), port)
+    check = on_loopback(exec_form(only("HEALTHCHECK")), port, image.bin)
     return subprocess.run(check, cwd=image.workdir, env=image.env, capture_output=True, text=True, timeout=30)
 
 
-@pytest.fixture
-def served(image: Image, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
-    port = free_port()
-    log = tmp_path / "streamlit.log"
+@contextmanager
+def serve_image(image: Image, log: Path, port: int | None = None) -> Iterator[tuple[subprocess.Popen, int]]:
+    """The image's CMD, run here from its copy on a loopback port (``port`` or a free one)."""
+    port = port or free_port()
     with log.open("w") as out:
         server = subprocess.Popen(
-            on_loopback(exec_form(only("CMD")), port),
+            on_loopback(exec_form(only("CMD")), port, image.bin),
             cwd=image.workdir,
             env=image.env,
             stdout=out,
@@ -202,49 +233,80 @@ def served(image: Image, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int
         print(log.read_text())  # shown by pytest when the test fails
 
 
-def test_the_image_command_serves_and_its_healthcheck_sees_it(image: Image, served) -> None:
-    server, port = served
-    # Before Streamlit listens the healthcheck fails; wait (up to 60 s) for it to pass.
+def wait_healthy(image: Image, server: subprocess.Popen, port: int) -> None:
+    """Before Streamlit listens the healthcheck fails; wait (up to 60 s) for it to pass."""
     deadline = time.monotonic() + 60
     while (check := healthcheck(image, port)).returncode != 0:
         assert server.poll() is None, "streamlit exited"
         assert time.monotonic() < deadline, check.stderr
         time.sleep(0.2)
-    server.terminate()
-    server.wait(timeout=10)
-    down = healthcheck(image, port)
+
+
+def test_the_image_command_serves_and_its_healthcheck_sees_it(image: Image, tmp_path: Path) -> None:
+    with serve_image(image, tmp_path / "streamlit.log") as (server, port):
+        wait_healthy(image, server, port)
+        server.terminate()
+        server.wait(timeout=10)
+        down = healthcheck(image, port)
     assert down.returncode != 0  # a stopped server is reported unhealthy
     assert "Connection refused" in down.stderr
 
 
-def test_the_copied_files_alone_render_the_dashboard(image: Image) -> None:
-    # The image holds fetcher/ and dashboard/ only: the app, run from that copy with nothing else
-    # on sys.path (-I: no current directory, no PYTHONPATH), renders the overview of the demo DB.
-    # The image listens on every interface: without login it shows nothing unless told it is public.
-    script = (
-        "from streamlit import config\n"
-        "from streamlit.testing.v1 import AppTest\n"
-        "config.set_option('server.address', '0.0.0.0')\n"
-        "at = AppTest.from_file('dashboard/app.py', default_timeout=60).run()\n"
-        "assert not at.exception, [e.value for e in at.exception]\n"
-        "print('errors', len(at.error), 'metrics', len(at.metric))\n"
-        "print({m.label: m.value for m in at.metric}.get('Merged PRs', 'none'))\n"
+# The app, run from an image's copy with nothing else on sys.path (-I: no current directory, no
+# PYTHONPATH) on the image's line, renders the overview. The image listens on every interface.
+RENDER = (
+    "from streamlit import config\n"
+    "from streamlit.testing.v1 import AppTest\n"
+    "config.set_option('server.address', '0.0.0.0')\n"
+    "at = AppTest.from_file('dashboard/app.py', default_timeout=60).run()\n"
+    "assert not at.exception, [e.value for e in at.exception]\n"
+    "print('errors', len(at.error), 'metrics', len(at.metric))\n"
+    "print({m.label: m.value for m in at.metric}.get('Merged PRs', 'none'))\n"
+)
+
+
+def render(image: Image, **env: str) -> list[str]:
+    result = subprocess.run(
+        [str(image.bin / "python"), "-I", "-c", RENDER],
+        cwd=image.workdir,
+        env={**image.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
 
-    def render(**env: str) -> list[str]:
-        result = subprocess.run(
-            [sys.executable, "-I", "-c", script],
-            cwd=image.workdir,
-            env={**image.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        return result.stdout.split()
 
-    refused = render()
+def test_the_copied_files_alone_render_the_dashboard(image: Image) -> None:
+    # Without login it shows nothing unless told it is public.
+    refused = render(image)
     assert refused[:4] == ["errors", "1", "metrics", "0"] and refused[-1] == "none", refused
-    served = render(MERGELENS_PUBLIC="1")
+    served = render(image, MERGELENS_PUBLIC="1")
     assert served[:2] == ["errors", "0"], served
     assert int(served[-1]) > 0
+
+
+@pytest.mark.slow
+def test_the_lake_image_serves_a_lake(lake_python: Path, tmp_path: Path, tmp_path_factory) -> None:
+    """The lake line's image (``--build-arg REQUIREMENTS=requirements-lake.txt``): its copy, on the
+    lake's interpreter, serves its CMD and renders a ``ducklake:`` DB's overview, which the file
+    line's image refuses (DuckDB 2.0 has no DuckLake extension)."""
+    env = environment(tmp_path, tmp_path)
+    spec = f"ducklake:sqlite:{tmp_path}/meta.sqlite"
+    copy_into_lake(session_demo_db(tmp_path_factory), spec, env, lake_python)
+    lake_env = {
+        name: env[name] for name in ("MERGELENS_LAKE_DATA_PATH", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+    }
+    lake = copy_image(tmp_path / "lake", spec, lake_python.parent, REQUIREMENTS="requirements-lake.txt")
+    lake.env.update(lake_env)
+    assert (lake.workdir / "requirements.txt").read_bytes() == (ROOT / "requirements-lake.txt").read_bytes()
+    served = render(lake, MERGELENS_PUBLIC="1")
+    assert served[:2] == ["errors", "0"], served
+    assert int(served[-1]) > 0
+    with serve_image(lake, tmp_path / "streamlit.log") as (server, port):
+        wait_healthy(lake, server, port)
+    files = copy_image(tmp_path / "file", spec)
+    files.env.update(lake_env)
+    refused = render(files, MERGELENS_PUBLIC="1")
+    assert refused[:4] == ["errors", "1", "metrics", "0"], refused
