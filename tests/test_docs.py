@@ -190,6 +190,13 @@ def check_command(command: str, built: set[str]) -> list[str]:
         built.add(words[words.index("-t") + 1])
         if not (ROOT / words[-1] / "Dockerfile").is_file():
             problems.append(f"{command}: no Dockerfile in {words[-1]}")
+    elif (plain := words[1:] if head == "sudo" else words)[0] in ("chmod", "chown") and len(plain) > 2:
+        # the secrets file made readable by the image's user alone: its uid is the Dockerfile's USER
+        tool, setting, *paths = plain
+        if paths != ["secrets.toml"]:
+            problems.append(f"{command}: changes {paths}, not the secrets.toml the block mounts")
+        elif tool == "chown" and f"USER {setting}:" not in (ROOT / "Dockerfile").read_text():
+            problems.append(f"{command}: {setting} is not the image's user")
     elif head == "docker" and words[1:2] == ["run"]:
         if words[-1] not in built:
             problems.append(f"{command}: runs {words[-1]}, an image no `docker build -t` of its block makes")
@@ -230,6 +237,9 @@ def test_the_checks_catch_what_breaks_a_copy_paste():
     assert check_command("curl https://example.com", set())
     assert not check_command("MERGELENS_DB='ducklake:postgres:dbname=lake host=db' make dashboard", set())
     assert not check_command("make lake .venv/.installed", set())
+    assert check_command("sudo chown 1000 secrets.toml", set())  # not the image's user
+    assert check_command("chmod 600 other.toml", set())
+    assert not check_command("sudo chown 10001 secrets.toml", set())
 
 
 def test_python_snippets_run(tmp_path):
