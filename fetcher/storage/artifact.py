@@ -47,7 +47,7 @@ _BAD_ARTIFACT_CHARS = set('":<>|*?\\/\r\n')
 _REDIRECTS = {301, 302, 303, 307, 308}
 _MAX_LIST_PAGES = 10
 _MAX_NAMED_SKIPS = 5  # untrusted artifacts named one by one in the notes; the rest are counted
-_GITHUB_ERRORS = (GithubException, requests.RequestException, RateLimitExhausted)
+GITHUB_ERRORS = (GithubException, requests.RequestException, RateLimitExhausted)
 # What PyGithub raises on an answer that is not the JSON GitHub documents.
 _MALFORMED = (ValueError, KeyError, TypeError, AttributeError)
 
@@ -116,7 +116,7 @@ class ArtifactLocation:
             return self._update_job_copy(apply, work, before)
         with self._github() as (repo, session):
             try:
-                found = self._find(repo, self._trust(repo))
+                found = self._find(repo, self.trust(repo))
                 notes += self._skip_notes(found.skipped)
                 artifact = found.artifact
                 if artifact is not None and self._download(session, artifact, work):
@@ -236,7 +236,7 @@ class ArtifactLocation:
         a new upload is a new artifact. An unchanged id costs the listing and the trust checks,
         and no download. Never uploads, changes or deletes an artifact."""
         with self._github() as (repo, session):
-            found = self._find(repo, self._trust(repo))
+            found = self._find(repo, self.trust(repo))
             artifact = found.artifact
             if artifact is None:
                 raise StorageError(f"{self._why_fresh(found)}: no database to show yet")
@@ -265,26 +265,26 @@ class ArtifactLocation:
     # GitHub through PyGithub --------------------------------------------------------
 
     @contextlib.contextmanager
-    def _asking(self, what: str, answer: str) -> Iterator[None]:
-        """GitHub's errors while ``what`` as one StorageError (github_policy judges them); an
-        ``answer`` that is not the JSON GitHub documents, too."""
+    def _asking(self, what: str, answer: str, needs: str = "actions: read") -> Iterator[None]:
+        """GitHub's errors while ``what`` as one StorageError (github_policy judges them; a refusal
+        names the permission it ``needs``); an ``answer`` that is not the JSON GitHub documents, too."""
         try:
             yield
-        except _GITHUB_ERRORS as exc:
-            raise self._failed(github_policy.classify(exc), what) from None
+        except GITHUB_ERRORS as exc:
+            raise self.failed(github_policy.classify(exc), what, needs) from None
         except _MALFORMED:
             raise StorageError(f"{self.description}: GitHub's {answer} answer is not what it documents") from None
 
-    def _failed(self, failure: Failure, what: str) -> StorageError:
-        """What to tell the user when GitHub refused ``what``, with its request id."""
+    def failed(self, failure: Failure, what: str, needs: str = "actions: read") -> StorageError:
+        """What to tell the user when GitHub refused ``what`` (a 403: the token lacks ``needs``),
+        with its request id."""
         of = f"{what} of {self.repository}"
         if failure.kind is Kind.UNAUTHORIZED:
             text = f"GitHub rejected the token ({failure.message}) {of}: check GITHUB_TOKEN (or GH_TOKEN)"
         elif failure.rate_limited:
             text = f"GitHub's rate limit stopped {of}: {failure.message}"
         elif failure.kind is Kind.FORBIDDEN:
-            needs = "`contents: read`" if what.startswith(("reading branch", "comparing")) else "`actions: read`"
-            text = f"GitHub refused {of} ({failure.message}): the token needs the {needs} permission"
+            text = f"GitHub refused {of} ({failure.message}): the token needs the `{needs}` permission"
         elif failure.status == 404:
             text = (
                 f"repository {self.repository} not found {what} (HTTP 404): check GITHUB_REPOSITORY, "
@@ -296,7 +296,7 @@ class ArtifactLocation:
             text = f"{self.description}: {of} failed: {failure.message}"
         return StorageError(f"{text} [X-GitHub-Request-Id {failure.request_id}]" if failure.request_id else text)
 
-    def _trust(self, repo: Repository) -> Trust:
+    def trust(self, repo: Repository) -> Trust:
         """The trust rule for this repository, asking ``repo`` whether a commit is on a branch."""
         if self._repository_facts is None:
             self._repository_facts = self._repository_id_and_branches(repo)
@@ -333,20 +333,24 @@ class ArtifactLocation:
         def commit_on_branch(sha: str, branch: str) -> bool:
             if (sha, branch) not in answers:
                 if branch not in tips:
-                    with self._asking(f"reading branch {shown(branch)}", "branch"):
+                    with self._asking(f"reading branch {shown(branch)}", "branch", "contents: read"):
                         tips[branch] = _absent_as_none(lambda: repo.get_branch(branch).commit.sha)
                 tip = tips[branch]
                 if tip is None or tip == sha:
                     answers[sha, branch] = tip == sha
                 else:
-                    with self._asking(f"comparing commit {shown(sha)[:12]} with branch {shown(branch)}", "comparison"):
+                    with self._asking(
+                        f"comparing commit {shown(sha)[:12]} with branch {shown(branch)}",
+                        "comparison",
+                        "contents: read",
+                    ):
                         status = _absent_as_none(lambda: repo.compare(tip, sha).status)
                     answers[sha, branch] = status in ("behind", "identical")
             return answers[sha, branch]
 
         return commit_on_branch
 
-    def _pages(self, repo: Repository) -> Iterator[list[dict[str, Any]]]:
+    def pages(self, repo: Repository) -> Iterator[list[dict[str, Any]]]:
         """GET /repos/{owner}/{repo}/actions/artifacts?name=NAME, a page (up to PER_PAGE) at a
         time, the first ``_MAX_LIST_PAGES``: GitHub lists them newest first, expired ones
         included (``expired: true``, their content is gone)."""
@@ -363,19 +367,19 @@ class ArtifactLocation:
         """The newest unexpired trusted artifact wins; the untrusted ones listed before it are
         reported. Each unexpired one examined costs a request for its run (normally one: the newest)."""
         found = _Found()
-        for artifacts in self._pages(repo):
+        for artifacts in self.pages(repo):
             found.listed += artifacts
-            for artifact in sorted(artifacts, key=_newest_key, reverse=True):
+            for artifact in sorted(artifacts, key=newest_key, reverse=True):
                 if artifact.get("expired"):
                     found.newest_expired = found.newest_expired or artifact
-                elif (refusal := self._refusal(repo, trust, artifact)) is not None:
+                elif (refusal := self.refusal(repo, trust, artifact)) is not None:
                     found.skipped.append((artifact, refusal))
                 else:
                     found.artifact = artifact
                     return found
         return found
 
-    def _refusal(self, repo: Repository, trust: Trust, artifact: dict[str, Any]) -> str | None:
+    def refusal(self, repo: Repository, trust: Trust, artifact: dict[str, Any]) -> str | None:
         """Why ``artifact`` is not ours, or None when it is. Its own ``workflow_run`` (id,
         repository_id, head_repository_id, head_branch, head_sha) names the run but not the
         event that started it, so the run is read (one request) and judged by ``run_refusal``."""
@@ -440,7 +444,7 @@ class ArtifactLocation:
         elif response.status_code == 410:  # "Artifact has expired"
             return False
         elif response.status_code != 200:
-            raise self._failed(_response_failure(response), "downloading an artifact")
+            raise self.failed(_response_failure(response), "downloading an artifact")
         archive = work.with_name(work.name + ".zip")
         try:
             with response, open(archive, "wb") as out:
@@ -466,7 +470,7 @@ class ArtifactLocation:
             failure = github_policy.classify(exc)
             if _origin(url) != _origin(self.settings.api_url):
                 raise StorageError(f"{label}: download from {_origin(url)} failed (HTTP {failure.status})") from None
-            raise self._failed(failure, "downloading an artifact") from None
+            raise self.failed(failure, "downloading an artifact") from None
 
 
 def _unzip(archive: Path, work: Path, label: str) -> None:
@@ -518,7 +522,7 @@ def artifact_size(artifact: dict[str, Any]) -> int | None:
     return size if isinstance(size, int) else None
 
 
-def _newest_key(artifact: dict[str, Any]) -> tuple[str, int]:
+def newest_key(artifact: dict[str, Any]) -> tuple[str, int]:
     return (str(artifact.get("created_at") or ""), int(artifact.get("id") or 0))
 
 

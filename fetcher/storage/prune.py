@@ -6,7 +6,7 @@ artifact storage per account in GB-hours (README, "Artifact storage"). This keep
 (``DELETE /repos/{owner}/{repo}/actions/artifacts/{id}``, 204, ``actions: write``).
 
 Which copies are trusted is decided exactly as the artifact store decides which one to download
-(``ArtifactLocation``'s listing and ``_refusal``, i.e. ``fetcher.storage.trust``): the newest
+(``ArtifactLocation``'s listing and ``refusal``, i.e. ``fetcher.storage.trust``): the newest
 trusted copy, the one the next run builds on, is always among those kept. Never deleted: the
 newest ``keep`` trusted copies (so never the only one), artifacts of another name (the listing asks
 for this name only, and each item's name is checked again), artifacts of untrusted runs (not ours
@@ -24,8 +24,7 @@ from github import GithubException
 from fetcher import github_policy
 from fetcher.errors import UsageError
 from fetcher.github import GitHubSource
-from fetcher.github_policy import Kind
-from fetcher.storage.artifact import _GITHUB_ERRORS, ArtifactLocation, _newest_key, artifact_size
+from fetcher.storage.artifact import GITHUB_ERRORS, ArtifactLocation, artifact_size, newest_key
 from fetcher.storage.trust import shown
 
 DEFAULT_KEEP = 3  # the copy in use, and two for runs that listed before the newest upload
@@ -132,14 +131,14 @@ def prune_artifacts(location: ArtifactLocation, keep: int, max_deletes: int = DE
     with GitHubSource(location.settings) as source:
         repo = source.repository(location.repository)
         try:
-            trust = location._trust(repo)
+            trust = location.trust(repo)
             # Every page first, then the deletes: deleting while paging would shift later pages.
-            listed = [artifact for page in location._pages(repo) for artifact in page]
+            listed = [artifact for page in location.pages(repo) for artifact in page]
             older: list[dict[str, Any]] = []  # trusted, beyond the newest `keep`: to delete, newest first
-            for artifact in sorted(listed, key=_newest_key, reverse=True):
+            for artifact in sorted(listed, key=newest_key, reverse=True):
                 if artifact.get("expired"):
                     report.expired.append(copy_of(artifact))
-                elif (refusal := location._refusal(repo, trust, artifact)) is not None:
+                elif (refusal := location.refusal(repo, trust, artifact)) is not None:
                     report.untrusted.append((copy_of(artifact), refusal))
                 elif len(report.kept) < keep:
                     report.kept.append(copy_of(artifact))
@@ -178,18 +177,15 @@ def _delete(location: ArtifactLocation, repo: Any, artifact: dict[str, Any]) -> 
         if exc.status == 404:
             return _GONE
         return _why(location, github_policy.classify(exc))
-    except _GITHUB_ERRORS as exc:
+    except GITHUB_ERRORS as exc:
         return _why(location, github_policy.classify(exc))
     return None
 
 
 def _why(location: ArtifactLocation, failure: github_policy.Failure) -> str:
-    """The artifact store's one line for GitHub's refusal (github_policy judged it); a 403 here
-    is the missing write permission, not the read one that line would name."""
-    if failure.kind is not Kind.FORBIDDEN or failure.rate_limited:
-        return str(location._failed(failure, "deleting an artifact"))
-    text = f"GitHub refused it ({failure.message}): the job needs the `actions: write` permission"
-    return f"{text} [X-GitHub-Request-Id {failure.request_id}]" if failure.request_id else text
+    """The artifact store's one line for GitHub's refusal (github_policy judged it): a 403 here is
+    the missing write permission."""
+    return str(location.failed(failure, "deleting an artifact", "actions: write"))
 
 
 def _described(copy: dict[str, Any]) -> str:
