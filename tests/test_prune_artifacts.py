@@ -67,6 +67,11 @@ def prune(cli: Any, server: Any, repo: Repository, tmp_path: Path, *argv: str, *
     )
 
 
+def merge_run_copies(repo: Repository, db: Path, count: int) -> list[Any]:
+    """``count`` copies of ``db`` uploaded by merge runs an hour apart, oldest first."""
+    return [repo.upload_artifact(NAME, db, START + timedelta(hours=i), **MERGE_RUN) for i in range(count)]
+
+
 def names_and_ids(repo: Repository) -> list[tuple[str, int]]:
     return sorted((artifact.name, artifact.id) for artifact in repo.artifacts)
 
@@ -77,7 +82,7 @@ def names_and_ids(repo: Repository) -> list[tuple[str, int]]:
 def test_keeps_the_newest_trusted_and_deletes_only_older_trusted_ones(serve, cli, tmp_path):
     repo = repository()
     db = make_db(tmp_path / "a.duckdb", 1)
-    trusted = [repo.upload_artifact(NAME, db, START + timedelta(hours=i), **MERGE_RUN) for i in range(6)]
+    trusted = merge_run_copies(repo, db, 6)
     forged = repo.upload_artifact(NAME, db, START + timedelta(hours=10), **FORK_CI)  # the newest of all
     old_forged = repo.upload_artifact(NAME, db, START - timedelta(days=1), **FORK_CI)
     other = repo.upload_artifact("other-db", db, START - timedelta(days=2), **MERGE_RUN)
@@ -163,7 +168,7 @@ def test_bad_keep_is_a_usage_error(serve, cli, tmp_path, argv, env, expected):
 def test_keep_from_the_environment(serve, cli, tmp_path):
     repo = repository()
     db = make_db(tmp_path / "a.duckdb", 1)
-    uploaded = [repo.upload_artifact(NAME, db, START + timedelta(hours=i), **MERGE_RUN) for i in range(4)]
+    uploaded = merge_run_copies(repo, db, 4)
     server = serve(repo)
     assert prune(cli, server, repo, tmp_path, artifact_keep="2").exit_code == 0
     assert {a.id for a in repo.artifacts} == {uploaded[2].id, uploaded[3].id}
@@ -181,8 +186,7 @@ def test_only_an_artifact_database_is_pruned(cli, tmp_path, db):
 def test_without_actions_write_nothing_is_deleted_and_it_says_why(serve, cli, tmp_path):
     repo = repository()
     db = make_db(tmp_path / "a.duckdb", 1)
-    for i in range(5):
-        repo.upload_artifact(NAME, db, START + timedelta(hours=i), **MERGE_RUN)
+    merge_run_copies(repo, db, 5)
     server = serve(repo)
     server.actions_write = False  # a job that kept `actions: read`
     before = names_and_ids(repo)
@@ -205,7 +209,7 @@ def test_without_actions_write_nothing_is_deleted_and_it_says_why(serve, cli, tm
 def test_a_delete_refused_midway_is_partial_and_the_next_run_finishes(serve, cli, tmp_path):
     repo = repository()
     db = make_db(tmp_path / "a.duckdb", 1)
-    uploaded = [repo.upload_artifact(NAME, db, START + timedelta(hours=i), **MERGE_RUN) for i in range(6)]
+    uploaded = merge_run_copies(repo, db, 6)
     server = serve(repo)
     server.add_fault(rf"/actions/artifacts/{uploaded[1].id}$", Fault(status=403))
     done = prune(cli, server, repo, tmp_path, "--json")
@@ -222,7 +226,7 @@ def test_a_delete_refused_midway_is_partial_and_the_next_run_finishes(serve, cli
 def test_an_artifact_deleted_meanwhile_is_no_failure(serve, cli, tmp_path):
     repo = repository()
     db = make_db(tmp_path / "a.duckdb", 1)
-    uploaded = [repo.upload_artifact(NAME, db, START + timedelta(hours=i), **MERGE_RUN) for i in range(4)]
+    uploaded = merge_run_copies(repo, db, 4)
     server = serve(repo)
     server.add_fault(rf"/actions/artifacts/{uploaded[0].id}$", Fault(status=404))  # another prune got there first
     done = prune(cli, server, repo, tmp_path, "--json")
@@ -234,8 +238,7 @@ def test_an_artifact_deleted_meanwhile_is_no_failure(serve, cli, tmp_path):
 def test_max_deletes_leaves_the_rest_for_the_next_run(serve, cli, tmp_path):
     repo = repository()
     db = make_db(tmp_path / "a.duckdb", 1)
-    for i in range(8):
-        repo.upload_artifact(NAME, db, START + timedelta(hours=i), **MERGE_RUN)
+    merge_run_copies(repo, db, 8)
     server = serve(repo)
     done = prune(cli, server, repo, tmp_path, "--max-deletes", "2", "--json")
     assert done.exit_code == 3
@@ -262,8 +265,7 @@ def test_a_listing_github_refuses_deletes_nothing(serve, cli, tmp_path):
 def test_the_step_summary_names_each_copy_as_inert_text(serve, cli, tmp_path):
     repo = repository()
     db = make_db(tmp_path / "a.duckdb", 1)
-    for i in range(4):
-        repo.upload_artifact(NAME, db, START + timedelta(hours=i), **MERGE_RUN)
+    merge_run_copies(repo, db, 4)
     repo.upload_artifact(NAME, db, START + timedelta(hours=5), **{**FORK_CI, "head_branch": "<img src=x>"})
     server = serve(repo)
     summary = tmp_path / "summary.md"
