@@ -25,11 +25,12 @@ from pathlib import Path
 import pandas as pd
 
 from benchmarks.sync_speed import incremental_cost
-from fetcher import backfill, store
-from fetcher.github import ClientSettings, GitHubSource
-from fetcher.graphql import adapter
-from fetcher.records import PullRequestBundle
-from fetcher.sync import sync_many
+from fetcher.collect.graphql import adapter
+from fetcher.collect.rest import ClientSettings, GitHubSource
+from fetcher.commands import backfill
+from fetcher.db import store
+from fetcher.extract.records import PullRequestBundle
+from fetcher.pipeline.sync_pr import sync_many
 from tests.fake_github import FakeGitHub
 from tests.fake_github.generator import generate_bulk
 

@@ -32,7 +32,7 @@ from benchmarks.sync_speed import median_ms as timed
 from dashboard import db as dashboard_db
 from dashboard import queries, remote
 from dashboard.queries import Filters
-from fetcher import store
+from fetcher.db import store
 from tests.services import moto_server
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"

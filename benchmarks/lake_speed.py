@@ -113,7 +113,7 @@ def first_render_ms(db: str, repeat: int, before: Callable[[], None] | None = No
 def lake_files(db: str) -> dict[str, int]:
     """The lake catalog's data and delete files: those the current snapshot reads, and every row."""
     from fetcher.config import Environment
-    from fetcher.storage.lake import LakeLocation
+    from fetcher.storage.lake.location import LakeLocation
 
     env = Environment.from_environ()
     con = LakeLocation(db, env.lake_data_path, env.s3).connect()

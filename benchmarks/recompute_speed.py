@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from benchmarks.sync_speed import fill_with_prs
-from fetcher import metrics, store
+from fetcher.compute import metrics
+from fetcher.db import store
 
 
 def main() -> None:

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import duckdb
 
-from fetcher import metrics, store
-from fetcher.github import ClientSettings, GitHubSource
-from fetcher.records import PullRequestBundle
-from fetcher.sync import sync_pull_request
+from fetcher.collect.rest import ClientSettings, GitHubSource
+from fetcher.compute import metrics
+from fetcher.db import store
+from fetcher.extract.records import PullRequestBundle
+from fetcher.pipeline.sync_pr import sync_pull_request
 from tests.fake_github import FakeGitHub, FileChange
 from tests.fake_github.generator import generate_repository
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from fetcher.whose_move import working_days_sql
+from fetcher.compute.whose_move import working_days_sql
 
 ENV = "MERGELENS_AGREEMENTS"
 NAMES = ("pickup", "size", "open")
@@ -34,7 +34,7 @@ _LINES = re.compile(r"(\d{1,7})")
 
 def working_days(start: str, end: str) -> str:
     """SQL for the working days from ``start`` to ``end`` (SQL expressions): the ONE place the
-    agreements count working days (``fetcher.whose_move.working_days_sql``: the stored calendar's
+    agreements count working days (``fetcher.compute.whose_move.working_days_sql``: the stored calendar's
     working days after the local date of ``start`` up to and including the local date of ``end``)."""
     return working_days_sql(start, end)
 

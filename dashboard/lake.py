@@ -8,10 +8,10 @@ for its current snapshot (one catalog query): a merge committed meanwhile is a n
 attached and checked before it is shown.
 
 A lake the job did not write is untrusted input, as a file is: before any row is read, its
-catalog must be exactly mergelens's (``fetcher.storage.lake.check_catalog``, the writers' check:
+catalog must be exactly mergelens's (``fetcher.storage.lake.location.check_catalog``, the writers' check:
 the migrations' tables and columns, plus the lake-only ``mergelens_compactions``), with no view
 or macro (whose SQL would run inside our queries), no other schema, sequence or type;
-``fetcher.store.catalog_difference`` words the first difference. The connection reads no file
+``fetcher.db.store.catalog_difference`` words the first difference. The connection reads no file
 outside the lake's data path (``LakeLocation.connect``). The location is shown as its redacted
 description (``password=***``), and DuckDB's errors only cleaned (``LakeLocation.explain``). Runs
 on the DuckLake interpreter (``.venv-lake``, DuckDB 1.5 with the extension wheels); under the
@@ -30,10 +30,10 @@ from dataclasses import dataclass
 import duckdb
 
 from dashboard.db import Problem
-from fetcher import store
 from fetcher.config import Environment
+from fetcher.db import store
 from fetcher.storage import StorageError
-from fetcher.storage.lake import ALIAS, PREFIX, LakeLocation, check_catalog, sql_literal
+from fetcher.storage.lake.location import ALIAS, PREFIX, LakeLocation, check_catalog, sql_literal
 
 OPEN_SNAPSHOTS = 2  # connections kept: the current snapshot and the one before (a session may still read it)
 LAKE_PYTHON = (
@@ -56,7 +56,7 @@ class LakeKey:
 
 def check_lake(con: duckdb.DuckDBPyConnection, shown: str) -> None:
     """The lake holds mergelens's schema at this version, and nothing else (else ``Problem``):
-    the writers' own check (``fetcher.storage.lake.check_catalog``), which runs nothing of the
+    the writers' own check (``fetcher.storage.lake.location.check_catalog``), which runs nothing of the
     lake before its catalog passes. A reader never migrates: an older lake waits for a writer."""
     try:
         version = check_catalog(con)

@@ -7,7 +7,7 @@ Streamlit, so the numbers can be tested on their own.
 
 The metric columns come from ``pr_metrics`` (computed by the fetcher, see docs/metrics.md); the
 bot rule, the hours arithmetic, which reviews count, and each metric's label and definition are
-``fetcher.metrics``'s. The evidence queries at the end list the rows behind each metric of one PR
+``fetcher.compute.metrics``'s. The evidence queries at the end list the rows behind each metric of one PR
 and mark the ones counted, so a surprising number can be checked by eye.
 
 Longer than our ~400-line mark on purpose: one small function per number the pages show, sharing
@@ -24,9 +24,8 @@ import duckdb
 import pandas as pd
 
 from dashboard.agreements import Agreements, merged_measures, open_measures, working_days
-from fetcher.digest import ORDER as DIGEST_ORDER
-from fetcher.merge_runs import MergeRunCheck, check_merge_runs
-from fetcher.metrics import (
+from fetcher.compute.merge_runs import MergeRunCheck, check_merge_runs
+from fetcher.compute.metrics import (
     FIRST_TIME_CONTRIBUTOR_SQL,
     METRIC_BY_NAME,
     STAGES,
@@ -44,8 +43,9 @@ from fetcher.metrics import (
     work_hours_name,
     working_clock,
 )
-from fetcher.whose_move import STALE_WORKING_DAYS, WHOSE_MOVE_SQL
-from fetcher.work_calendar import CLOCK_JOIN, stored_calendar, work_hours_between
+from fetcher.compute.whose_move import STALE_WORKING_DAYS, WHOSE_MOVE_SQL
+from fetcher.compute.work_calendar import CLOCK_JOIN, stored_calendar, work_hours_between
+from fetcher.publish.digest import ORDER as DIGEST_ORDER
 
 Connection = duckdb.DuckDBPyConnection
 
@@ -118,7 +118,7 @@ DURATIONS = (
 def clocked(column: str, clock: str) -> str:
     """The column a duration is read from under ``clock``: on the working clock its working-hours twin
     (``cycle_time_hours`` -> ``cycle_time_work_hours``, ``response_hours`` -> ``response_work_hours``;
-    ``fetcher.metrics.WORK_HOURS_TWINS``), else itself. Pages and queries name the wall-clock column
+    ``fetcher.compute.metrics.WORK_HOURS_TWINS``), else itself. Pages and queries name the wall-clock column
     only; this is the one place that maps it."""
     twin = work_hours_name(column)
     return twin if clock == "work" and twin in WORK_HOURS_TWINS else column
@@ -282,7 +282,7 @@ def weekly_trends(con: Connection, filters: Filters) -> pd.DataFrame:
 
 
 def weekly_stages(con: Connection, filters: Filters) -> pd.DataFrame:
-    """Per ISO week of the merge and stage (fetcher.metrics.STAGES, in order): the mean hours of the
+    """Per ISO week of the merge and stage (fetcher.compute.metrics.STAGES, in order): the mean hours of the
     stage. Means, not medians, so a week's stages stack up to its mean cycle time."""
     stages = ", ".join(f"avg({name}) AS {name}" for name in STAGES)
     wide = _filtered(
@@ -350,7 +350,7 @@ HUMAN_REVIEWS = f"""human_reviews AS (  -- reviewer activity: not a bot, not the
 
 
 def fix_responses(con: Connection, filters: Filters) -> pd.DataFrame:
-    """Each review round (``fetcher.metrics.review_rounds_sql``: a change request answered by a later
+    """Each review round (``fetcher.compute.metrics.review_rounds_sql``: a change request answered by a later
     commit; requests of the same second are one round) and how long the fix took, under the filters' clock."""
     with working_clock(con):
         return _filtered(
@@ -402,7 +402,7 @@ def reviewer_load(con: Connection, filters: Filters) -> pd.DataFrame:
 def reviewer_response(con: Connection, filters: Filters) -> pd.DataFrame:
     """Per requested reviewer (a person, or a team as ``owner/slug``), over the review requests of
     the filtered PRs: requests, answered, removed, unanswered at the merge, and the median and p90
-    hours from a request to its answer under the filters' clock (``fetcher.metrics.reviewer_response_sql``;
+    hours from a request to its answer under the filters' clock (``fetcher.compute.metrics.reviewer_response_sql``;
     docs/metrics.md). The PRs are merged, so no request here is still open."""
     return _filtered(
         con,
@@ -420,7 +420,7 @@ FIRST_TIME_GROUPS = ("first-time contributors", "everyone else", "not known")
 def first_time_contributors(con: Connection, filters: Filters) -> pd.DataFrame:
     """First-time contributors' PRs against the rest: PRs, median cycle time and pickup, review
     rounds (mean, and the share of PRs with any). A first-time contributor's PR by
-    ``fetcher.metrics.FIRST_TIME_CONTRIBUTOR_SQL`` (docs/metrics.md); "not known": a PR stored before
+    ``fetcher.compute.metrics.FIRST_TIME_CONTRIBUTOR_SQL`` (docs/metrics.md); "not known": a PR stored before
     schema version 3 (no author_association)."""
     first, rest, unknown = FIRST_TIME_GROUPS
     return _filtered(
@@ -567,7 +567,7 @@ def repository_comparison(con: Connection, filters: Filters) -> pd.DataFrame:
 # --------------------------------------------------------------------------- now: open PRs and agreements
 #
 # The open queue is each repository's latest open-PR snapshot (``open-prs``), classified by
-# ``fetcher.whose_move`` as of the latest snapshot of the repositories shown (not the wall clock:
+# ``fetcher.compute.whose_move`` as of the latest snapshot of the repositories shown (not the wall clock:
 # the page says what the last snapshot saw). The sidebar's repositories, authors and bot switch
 # apply; its merge dates do not (these PRs are not merged).
 
@@ -810,7 +810,7 @@ STAGE_BOUNDARY_COLUMNS = ["stage", "label", "from_at", "from_event", "to_at", "t
 
 
 def pr_stages(con: Connection, repo: str, number: int) -> pd.DataFrame:
-    """One merged PR's four stages as the metrics compute them (``fetcher.metrics.stage_boundaries``):
+    """One merged PR's four stages as the metrics compute them (``fetcher.compute.metrics.stage_boundaries``):
     each with its label, the instants that bound it and what each fell on, its hours and working hours;
     empty for a PR that is not merged."""
     frame = pd.DataFrame(
@@ -1000,7 +1000,7 @@ def merge_runs_health(
     con: Connection, repos: tuple[str, ...], as_of: datetime, missed_after: timedelta, days: int
 ) -> list[MergeRunCheck]:
     """Each repository's merge runs as of ``as_of``, as the scheduled run's ``--check-merge-runs``
-    decides (``fetcher.merge_runs``), with the merged PRs they missed that were first stored in the
+    decides (``fetcher.compute.merge_runs``), with the merged PRs they missed that were first stored in the
     last ``days``. ``as_of`` is an argument, not the DB's clock: a stopped pipeline leaves the file
     unchanged, and the cache must not keep an answer from before it stopped."""
     return check_merge_runs(con, list(repos), as_of, missed_after, as_of - timedelta(days=days))
@@ -1009,7 +1009,7 @@ def merge_runs_health(
 def lake_health(con: Connection) -> dict[str, Any] | None:
     """On a DuckLake: its live Parquet files and its last compaction (``python -m fetcher
     compact``); None on a DuckDB file, which has neither."""
-    from fetcher.compact import data_files, last_compaction
+    from fetcher.storage.lake.compact import data_files, last_compaction
 
     lakes = con.execute("SELECT database_name FROM system.main.duckdb_databases() WHERE type = 'ducklake'").fetchall()
     if not lakes:

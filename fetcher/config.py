@@ -47,11 +47,11 @@ class Environment:
     artifact_workflows: tuple[str, ...] = ()
     store_patches: bool = False  # MERGELENS_STORE_PATCHES=1: as --patches (pr_files.patch)
     bots: str | None = None  # MERGELENS_BOTS: extra bot logins, comma-separated (unset or empty: keep the DB's)
-    # open-prs' daily digest (fetcher/digest.py): a Slack-compatible incoming webhook (a secret:
+    # open-prs' daily digest (fetcher/publish/digest.py): a Slack-compatible incoming webhook (a secret:
     # never printed, not in a repr either) and an issue to comment on
     digest_webhook: str | None = field(default=None, repr=False)
     digest_issue: str | None = None
-    # --check-merge-runs (fetcher/merge_runs.py): a merged PR no merge run stored within this many
+    # --check-merge-runs (fetcher/compute/merge_runs.py): a merged PR no merge run stored within this many
     # hours is missed (unset: 6); and =1: post the notice to the digest's webhook too
     missed_after_hours: str | None = None  # MERGELENS_MISSED_AFTER_HOURS
     digest_webhook_alerts: bool = False  # MERGELENS_DIGEST_WEBHOOK_ALERTS=1
@@ -60,7 +60,7 @@ class Environment:
     lake_data_path: str | None = None  # MERGELENS_LAKE_DATA_PATH: a directory or s3://BUCKET/PREFIX/
     s3: S3Settings = field(default_factory=lambda: S3Settings())
     work_calendar: str | None = None  # MERGELENS_WORK_CALENDAR: working hours (unset or empty: keep the DB's)
-    # A GitHub App instead of the token (fetcher/credentials.py): its id and private key (PEM
+    # A GitHub App instead of the token (fetcher/collect/credentials.py): its id and private key (PEM
     # text, or a file holding it). The key is a secret: no repr.
     app_id: str | None = None  # MERGELENS_APP_ID
     app_private_key: str | None = field(default=None, repr=False)  # MERGELENS_APP_PRIVATE_KEY

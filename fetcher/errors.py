@@ -1,6 +1,9 @@
-"""Expected failures: each becomes one clear line on stderr and a documented exit code."""
+"""Expected failures: each becomes one clear line on stderr and a documented exit code; ``inert``
+makes any printed line exactly one line that no Actions runner reads as a command."""
 
 from __future__ import annotations
+
+import re
 
 EXIT_COMPLETE = 0
 EXIT_FAILED = 1
@@ -17,3 +20,21 @@ class MergelensError(Exception):
 
 class UsageError(MergelensError):
     exit_code = EXIT_USAGE
+
+
+# What ends a line somewhere (a log viewer, str.splitlines) or changes how it shows: C0 and C1
+# control characters, DEL, Unicode's line and paragraph separators.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# The Actions runner reads every line a step prints. A line starting with "::" once leading
+# whitespace is trimmed is a workflow command (::warning::, ::add-mask::, ::stop-commands::);
+# the older "##[command]" form counts anywhere in a line (actions/runner ActionCommand.TryParseV2
+# and TryParse; ActionCommandManager tries both).
+LEGACY_COMMAND = "##["
+
+
+def inert(text: object) -> str:
+    """``text`` as one printed line that no runner reads as a workflow command: control characters
+    (newlines too) escaped as Python writes them (``\\n``, ``\\x1b``), ``##[`` written ``##\\[``,
+    and a line that would start with ``::`` given a leading backslash. Unchanged when made inert twice."""
+    line = CONTROL.sub(lambda found: repr(found.group())[1:-1], str(text)).replace(LEGACY_COMMAND, "##\\[")
+    return "\\" + line if line.lstrip().startswith("::") else line

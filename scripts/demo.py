@@ -19,12 +19,14 @@ import duckdb
 
 from dashboard import agreements, queries
 from dashboard import db as dashboard_db
-from fetcher import digest, report, store, work_calendar
-from fetcher.github import ClientSettings, GitHubSource
-from fetcher.metrics import METRIC_BY_NAME, STAGES, is_bot, work_hours_name
-from fetcher.open_prs import OpenPrsReport, take_snapshot
-from fetcher.sync import SyncResult, sync_many
-from fetcher.whose_move import STALE_WORKING_DAYS
+from fetcher.collect.rest import ClientSettings, GitHubSource
+from fetcher.commands.open_prs import OpenPrsReport, take_snapshot
+from fetcher.compute import work_calendar
+from fetcher.compute.metrics import METRIC_BY_NAME, STAGES, is_bot, work_hours_name
+from fetcher.compute.whose_move import STALE_WORKING_DAYS
+from fetcher.db import store
+from fetcher.pipeline.sync_pr import SyncResult, sync_many
+from fetcher.publish import digest, report
 from tests.fake_github import FakeGitHub, Repository
 from tests.fake_github.generator import DEFAULT_END, generate_repository
 from tests.fake_github.open_queue import add_open_queue, rewound
@@ -35,7 +37,7 @@ DEMO_TOKEN = "demo-token-not-a-secret"
 DEMO_NOW = DEFAULT_END + timedelta(days=(7 - DEFAULT_END.weekday()) % 7, hours=9)
 SNAPSHOT_WEEKS = 4
 
-# The metrics summarised, each as median and p90 over the merged PRs (labels from fetcher.metrics).
+# The metrics summarised, each as median and p90 over the merged PRs (labels from fetcher.compute.metrics).
 SUMMARY_METRICS = (
     "cycle_time_hours",
     "pickup_hours",

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from streamlit import config
 
-from fetcher import store
-from fetcher.github import ClientSettings, GitHubSource
-from fetcher.open_prs import take_snapshot
-from fetcher.records import PullRequestBundle, SectionError, pull_request_row
-from fetcher.sync import sync_many
-from fetcher.whose_move import STALE_WORKING_DAYS
+from fetcher.collect.rest import ClientSettings, GitHubSource
+from fetcher.commands.open_prs import take_snapshot
+from fetcher.compute.whose_move import STALE_WORKING_DAYS
+from fetcher.db import store
+from fetcher.extract.records import PullRequestBundle, SectionError, pull_request_row
+from fetcher.pipeline.sync_pr import sync_many
 from scripts.demo import DEMO_NOW, store_open_snapshots
 from tests.factories import (
     ACTIONS_BOT,

@@ -54,9 +54,9 @@ def page(at: Any) -> dict[str, Any]:
 
 
 def write(spec: str, statements: list[str]) -> None:
-    from fetcher import store
     from fetcher.config import Environment
-    from fetcher.storage.lake import LakeLocation
+    from fetcher.db import store
+    from fetcher.storage.lake.location import LakeLocation
 
     env = Environment.from_environ()
 
@@ -93,7 +93,7 @@ def visit(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 def run_sql(config: dict[str, Any]) -> dict[str, Any]:
     from fetcher.config import Environment
-    from fetcher.storage.lake import LakeLocation
+    from fetcher.storage.lake.location import LakeLocation
 
     env = Environment.from_environ()
     con = LakeLocation(config["db"], env.lake_data_path, env.s3).connect()

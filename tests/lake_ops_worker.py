@@ -29,9 +29,9 @@ from tests.lake_writer import PR_TABLES, dump_rows
 
 
 def commit(config: dict[str, Any]) -> dict[str, Any]:
-    from fetcher import store
     from fetcher.config import Environment
-    from fetcher.storage.lake import LakeLocation
+    from fetcher.db import store
+    from fetcher.storage.lake.location import LakeLocation
 
     env = Environment.from_environ()
     location = LakeLocation(config["db"], env.lake_data_path, env.s3)
@@ -66,7 +66,7 @@ def commit(config: dict[str, Any]) -> dict[str, Any]:
 
 def downgrade(config: dict[str, Any]) -> dict[str, Any]:
     from fetcher.config import Environment
-    from fetcher.storage.lake import LakeLocation
+    from fetcher.storage.lake.location import LakeLocation
 
     env = Environment.from_environ()
     con = LakeLocation(config["db"], env.lake_data_path, env.s3).connect()
@@ -82,7 +82,7 @@ def downgrade(config: dict[str, Any]) -> dict[str, Any]:
 def look(config: dict[str, Any]) -> dict[str, Any]:
     from dashboard.queries import lake_health
     from fetcher.config import Environment
-    from fetcher.storage.lake import LakeLocation
+    from fetcher.storage.lake.location import LakeLocation
 
     env = Environment.from_environ()
     con = LakeLocation(config["db"], env.lake_data_path, env.s3).connect()
@@ -103,7 +103,7 @@ def look(config: dict[str, Any]) -> dict[str, Any]:
 
 def plant(config: dict[str, Any]) -> dict[str, Any]:
     from fetcher.config import Environment
-    from fetcher.storage.lake import ALIAS, LakeLocation, extension_file, sql_literal
+    from fetcher.storage.lake.location import ALIAS, LakeLocation, extension_file, sql_literal
 
     env = Environment.from_environ()
     location = LakeLocation(config["db"], env.lake_data_path, env.s3)
@@ -123,7 +123,7 @@ def plant(config: dict[str, Any]) -> dict[str, Any]:
 
 def confined(config: dict[str, Any]) -> dict[str, Any]:
     from fetcher.config import Environment
-    from fetcher.storage.lake import LakeLocation, sql_literal
+    from fetcher.storage.lake.location import LakeLocation, sql_literal
 
     env = Environment.from_environ()
     con, _ = LakeLocation(config["db"], env.lake_data_path, env.s3).open()

@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from fetcher import store
+from fetcher.db import store
 
 # Columns whose value depends on when or by whom a row was written, not on the PR.
 VOLATILE = ("fetched_at", "computed_at")
@@ -105,7 +105,7 @@ def write(config: dict[str, Any]) -> list[dict[str, Any]]:
 
 def dump(config: dict[str, Any]) -> dict[str, list[str]]:
     from fetcher.config import Environment
-    from fetcher.storage.lake import LakeLocation
+    from fetcher.storage.lake.location import LakeLocation
 
     env = Environment.from_environ()
     con = LakeLocation(config["db"], env.lake_data_path, env.s3).connect()

@@ -11,8 +11,8 @@ from datetime import timedelta
 
 import pytest
 
-from fetcher.graphql import batch_query, batch_requests, points
-from fetcher.graphql.queries import FRAGMENTS
+from fetcher.collect.graphql import batch_query, batch_requests, points
+from fetcher.collect.graphql.queries import FRAGMENTS
 from tests.conftest import SAMPLES, TABLES, query, table_rows
 from tests.factories import (
     ACTIONS_BOT,
@@ -526,9 +526,9 @@ def test_batched_store_writes_what_one_by_one_writes(serve, tmp_path):
     tables, including a section that failed (its old rows kept) and a check run two PRs share."""
     from datetime import UTC, datetime
 
-    from fetcher import store
-    from fetcher.github import ClientSettings, GitHubSource
-    from fetcher.records import SectionError
+    from fetcher.collect.rest import ClientSettings, GitHubSource
+    from fetcher.db import store
+    from fetcher.extract.records import SectionError
 
     pulls = simple_pulls(4)
     pulls[3].head_sha = pulls[2].head_sha  # PRs 3 and 4 share a head commit: one check run, keyed by id

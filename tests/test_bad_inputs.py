@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from fetcher import report
-from fetcher.cli import Number, build_parser
+from fetcher.collect.rest import ClientSettings, GitHubSource
+from fetcher.collect.retry import LONGEST_WAIT_S, GitHubRetry, bounded_wait
+from fetcher.commands.arguments import Number, build_parser
 from fetcher.config import Environment
-from fetcher.github import ClientSettings, GitHubSource
-from fetcher.retry import LONGEST_WAIT_S, GitHubRetry, bounded_wait
+from fetcher.publish import report
 from tests.conftest import ROOT, TOKEN
 from tests.factories import repository
 from tests.fake_github import Fault

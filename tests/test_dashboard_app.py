@@ -23,8 +23,8 @@ from dashboard.app import PAGES, table_csv
 from dashboard.db import file_key
 from dashboard.queries import CLOCKS, Filters
 from dashboard.views.repositories import ALL as ALL_REPOSITORIES
-from fetcher import store
-from fetcher.metrics import STAGES, is_bot
+from fetcher.compute.metrics import STAGES, is_bot
+from fetcher.db import store
 from tests.dashboard_support import (
     EVIL,
     FORMULA_TITLE,

@@ -50,7 +50,8 @@ from dashboard import agreements, queries
 from dashboard import db as dashboard_db
 from dashboard.agreements import Agreements
 from dashboard.queries import Filters
-from fetcher import store, work_calendar
+from fetcher.compute import work_calendar
+from fetcher.db import store
 from tests.dashboard_support import SCRIPT_TITLE, empty_db, loopback
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"

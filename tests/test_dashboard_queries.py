@@ -22,8 +22,9 @@ from dashboard import db as dashboard_db
 from dashboard import queries
 from dashboard.queries import Filters
 from dashboard.views.explorer import stage_spans
-from fetcher import metrics, store
-from fetcher.metrics import STAGES
+from fetcher.compute import metrics
+from fetcher.compute.metrics import STAGES
+from fetcher.db import store
 from tests.dashboard_support import SCRIPT_TITLE, build_hand_db, empty_db, session_demo_db
 
 CURRENT = Filters(start=date(2026, 3, 1), end=date(2026, 3, 14))

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.db import Problem
 from dashboard.remote import RemoteDatabase, open_remote_database, refresh_seconds
-from fetcher.github import ClientSettings
+from fetcher.collect.rest import ClientSettings
 from fetcher.storage import ArtifactLocation, S3Location, StorageError, open_remote
 from tests import test_storage
 from tests.conftest import TOKEN, environment

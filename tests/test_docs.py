@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fetcher.cli import build_parser
+from fetcher.commands.arguments import build_parser
 from tests.test_workflows import PINNED_USES, run_tool, zizmor
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from fetcher.collect.rest import ClientSettings, GitHubSource
 from fetcher.config import Environment
-from fetcher.github import ClientSettings, GitHubSource
 from tests.conftest import TABLES, TOKEN, query, table_rows
 from tests.factories import repository
 from tests.fake_github import Fault

@@ -1,4 +1,4 @@
-"""fetcher.github_policy: one classification of GitHub's failures, used by REST sync, the GraphQL
+"""fetcher.collect.policy: one classification of GitHub's failures, used by REST sync, the GraphQL
 client and (next) the artifact client; failures logged with GitHub's X-GitHub-Request-Id."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import requests
 
-from fetcher.github import ClientSettings, GitHubSource
-from fetcher.github_policy import Kind, RateLimitExhausted, classify, from_response
+from fetcher.collect.policy import Kind, RateLimitExhausted, classify, from_response
+from fetcher.collect.rest import ClientSettings, GitHubSource
 from tests.conftest import TOKEN
 from tests.factories import repository
 from tests.fake_github import Fault

@@ -1,4 +1,4 @@
-"""The DuckLake location (fetcher/storage/lake.py) with real parts: a PostgreSQL catalog (Debian's
+"""The DuckLake location (fetcher/storage/lake/location.py) with real parts: a PostgreSQL catalog (Debian's
 server, a throwaway cluster on 127.0.0.1), Parquet data in moto's S3 on loopback, and writer
 processes on the DuckLake interpreter (.venv-lake: `make lake`) running the real CLI against the
 fake GitHub. The main venv's DuckDB (2.0) has no DuckLake extension: the lake runs in those
@@ -14,10 +14,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from fetcher import store
 from fetcher.config import Environment, S3Settings
+from fetcher.db import store
 from fetcher.storage import StorageError, is_local, open_location
-from fetcher.storage.lake import Catalog, LakeLocation, lake_ddl, redacted
+from fetcher.storage.lake.location import Catalog, LakeLocation, lake_ddl, redacted
 from tests.conftest import TOKEN
 from tests.fake_github.generator import generate_repository
 from tests.lake_writer import dump_rows
@@ -334,7 +334,7 @@ def test_a_lake_connection_reads_no_file_outside_the_data_path(small_lake, lake_
 
 
 def test_inside_resolves_dots_before_comparing():
-    from fetcher.storage.lake import inside
+    from fetcher.storage.lake.location import inside
 
     assert inside("/lake/data/main/t/a.parquet", "/lake/data/")
     assert not inside("/lake/data/../secret", "/lake/data/")

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from dashboard.queries import lake_health
-from fetcher import store
-from fetcher.copy import COPIED
+from fetcher.db import store
+from fetcher.storage.lake.copy import COPIED
 from tests.dashboard_support import build_demo_db
 from tests.lake_writer import dump_rows
 from tests.services import ROOT, create_database, start_worker, worker_output

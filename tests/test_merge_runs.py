@@ -15,8 +15,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from fetcher import digest, merge_runs
+from fetcher.compute import merge_runs
 from fetcher.errors import EXIT_STOPPED
+from fetcher.publish import digest
 from tests.conftest import TOKEN, Receiver, query
 from tests.factories import commit, issue_comment, pull, repository
 from tests.fake_github import FakeGitHub

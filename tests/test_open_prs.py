@@ -11,8 +11,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from fetcher import store, work_calendar
-from fetcher.whose_move import whose_move, working_days_sql
+from fetcher.compute import work_calendar
+from fetcher.compute.whose_move import whose_move, working_days_sql
+from fetcher.db import store
 from tests.conftest import TOKEN, Receiver
 from tests.factories import repository
 from tests.fake_github import Fault, TimelineEvent, User

@@ -9,9 +9,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from fetcher.collect.repositories import listed
+from fetcher.collect.rest import ClientSettings, GitHubSource
 from fetcher.config import Environment
-from fetcher.github import ClientSettings, GitHubSource
-from fetcher.repositories import listed
 from tests.conftest import TOKEN, query
 from tests.factories import commit, pull, repository
 from tests.fake_github import FakeApp, FakeGitHub, Repository
@@ -159,7 +159,7 @@ def test_a_longer_rate_limit_wait_renews_tokens_earlier(serve_app, cli, db_path,
 def test_the_refresh_margin_covers_a_request_with_all_its_retries():
     from datetime import timedelta
 
-    from fetcher.credentials import MAX_REFRESH_MARGIN, REFRESH_MARGIN, refresh_margin
+    from fetcher.collect.credentials import MAX_REFRESH_MARGIN, REFRESH_MARGIN, refresh_margin
 
     default = ClientSettings("https://api.github.com", "")
     assert refresh_margin(default) == REFRESH_MARGIN  # 3 × (60 + 15) + 15 + 60 s = 5 min

@@ -1,4 +1,4 @@
-"""Destination first (fetcher/pipeline.py): every command fetches and checks where it writes
+"""Destination first (fetcher/pipeline/update.py): every command fetches and checks where it writes
 before its first request for a PR, so a destination that fails costs no request and says so in
 one line. Real parts: DuckDB files, moto's S3 server, the fake GitHub's artifacts; the lake's
 cases that need the DuckLake interpreter are in tests/test_lake.py."""

@@ -16,8 +16,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from fetcher import store
-from fetcher.github import ClientSettings
+from fetcher.collect.rest import ClientSettings
+from fetcher.db import store
 from fetcher.storage import artifact as artifact_store
 from tests.conftest import TOKEN
 from tests.factories import pull, repository

@@ -4,7 +4,7 @@ them; ``../shared/realdata``) is synced from the fake GitHub, which serves the r
 verbatim, into a real DuckDB file. Each stored column is compared with the recorded field it comes
 from (docs/data-contract.md), for every row of every table the fetcher writes.
 
-The expected rows are built here from the contract, not with ``fetcher/records.py``: a column that
+The expected rows are built here from the contract, not with ``fetcher/extract/records.py``: a column that
 the fetcher fills from the wrong field, or not at all, fails on its own (one test per column)."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from fetcher import metrics
 from fetcher.cli import main
+from fetcher.compute import metrics
 from fetcher.config import Environment
 from tests.conftest import FAST, REALDATA, TOKEN, environment, query, shared_data
 from tests.fake_github import FakeGitHub, RecordedPull, RecordedRepository

@@ -109,7 +109,7 @@ FETCHER_LOCKS = {
     "requirements-fetcher.txt": "requirements.txt",
     "requirements-lake-fetcher.txt": "requirements-lake.txt",
 }
-# Imported by fetcher/ only on the lake's line (fetcher/storage/lake.py, when the DB is a DuckLake).
+# Imported by fetcher/ only on the lake's line (fetcher/storage/lake/location.py, when the DB is a DuckLake).
 LAKE_ONLY = {"psycopg"}
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from fetcher import metrics, store
+from fetcher.compute import metrics
+from fetcher.db import store
 from tests.conftest import query
 from tests.factories import ALICE, BOB, CAROL, COPILOT, DAVE, GHOST, at, event, issue_comment, pull, review
 

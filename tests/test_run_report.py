@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fetcher import report
+from fetcher.publish import report
 from tests.factories import repository
 from tests.fake_github import Fault
 from tests.test_sync import complete_pr

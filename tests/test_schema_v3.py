@@ -7,8 +7,9 @@ import re
 
 import duckdb
 
-from fetcher import records, store
 from fetcher.config import Environment
+from fetcher.db import store
+from fetcher.extract import records
 from tests.conftest import TABLES, query, recorded_sample, table_rows
 from tests.factories import repository
 from tests.fake_github.model import FileChange

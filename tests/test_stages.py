@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from fetcher import work_calendar
+from fetcher.compute import work_calendar
 from fetcher.config import Environment
 from tests.conftest import query
 from tests.factories import ALICE, BOB, CAROL, DAVE, commit, event, issue_comment, pull, repository, review

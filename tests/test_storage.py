@@ -27,9 +27,10 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from fetcher import store
+from fetcher.collect.rest import ClientSettings, GitHubSource
 from fetcher.config import Environment
-from fetcher.github import ClientSettings, GitHubSource
+from fetcher.db import store
+from fetcher.pipeline.sync_pr import sync_pull_request
 from fetcher.storage import (
     MERGELENS_TABLES,
     LocalLocation,
@@ -41,7 +42,6 @@ from fetcher.storage import (
     open_location,
     verify_database,
 )
-from fetcher.sync import sync_pull_request
 from tests.conftest import TOKEN, environment
 from tests.factories import repository
 from tests.fake_github import Artifact, Fault, zip_archive
@@ -58,7 +58,7 @@ SECRET = "testing"
 
 
 def write_prs(path: Path, *numbers: int, title: str = "PR") -> None:
-    """Store minimal PRs through fetcher.store, one transaction each (as a sync does)."""
+    """Store minimal PRs through fetcher.db.store, one transaction each (as a sync does)."""
     con = store.connect(path)
     try:
         for number in numbers:
@@ -1101,7 +1101,7 @@ def test_artifact_branch_check_refused_is_one_line(serve, tmp_path, path):
 
 
 def test_artifact_listing_waits_out_a_short_rate_limit_and_stops_at_a_long_one(serve, tmp_path):
-    """Issue 9: the artifact client follows the one rate-limit policy (fetcher.github_policy): a
+    """Issue 9: the artifact client follows the one rate-limit policy (fetcher.collect.policy): a
     secondary limit with Retry-After is waited for; a primary limit that resets later than the
     run may wait stops the run with when it resets."""
     repo = repository()

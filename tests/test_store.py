@@ -11,7 +11,8 @@ import time
 import duckdb
 import pytest
 
-from fetcher import records, store
+from fetcher.db import store
+from fetcher.extract import records
 from tests.conftest import TABLES, TOKEN, table_rows
 from tests.factories import repository
 from tests.test_sync import REPO_ROOT, complete_pr, sync
@@ -111,7 +112,7 @@ def test_a_failed_write_rolls_back_everything(serve, cli, db_path):
 CRASHING_SYNC = textwrap.dedent(
     """
     import os, signal, sys
-    from fetcher import metrics
+    from fetcher.compute import metrics
     from fetcher.cli import main
 
     # Die like kill -9 in the middle of the write: the PR row and its child rows have been

@@ -27,7 +27,7 @@ from dashboard.ui import (
     period_caption,
     utc_label,
 )
-from fetcher.metrics import METRIC_BY_NAME, STAGES
+from fetcher.compute.metrics import METRIC_BY_NAME, STAGES
 
 PICKER_LIMIT = 1000  # PRs offered in the "open a PR" picker (the table offers every one)
 TABLE_LIMIT = 5000  # rows sent to the browser in the PR table (the CSV has them all)

@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard.queries import Filters
 from dashboard.safe import literal
 from dashboard.ui import PR_LINK, PR_NUMBER, Query, fmt, linked
-from fetcher import merge_runs
+from fetcher.compute import merge_runs
 from fetcher.config import Environment
 
 MISSED_DAYS = 7  # the missed PRs shown: those first stored in the last week (the schedule looks back 7 days)
@@ -73,7 +73,7 @@ def render(q: Query, filters: Filters) -> None:
 
 def show_merge_runs(q: Query, filters: Filters) -> None:
     """In red when merge runs stopped storing merged PRs: what the scheduled run's
-    ``--check-merge-runs`` says (fetcher.merge_runs), the PRs they missed, and what to check."""
+    ``--check-merge-runs`` says (fetcher.compute.merge_runs), the PRs they missed, and what to check."""
     try:
         missed_after = merge_runs.missed_after(Environment.from_environ().missed_after_hours)
     except ValueError as exc:

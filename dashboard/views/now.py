@@ -12,7 +12,7 @@ from dashboard import agreements
 from dashboard.queries import Filters
 from dashboard.safe import literal
 from dashboard.ui import COUNT_AXIS, PR_LINK, PR_NUMBER, UTC_X, Query, chart, fmt, linked, no_prs, period_caption
-from fetcher.digest import HEADINGS, ORDER, WHOSE
+from fetcher.publish.digest import HEADINGS, ORDER, WHOSE
 
 ABANDONED_DAYS = 30
 GET_SNAPSHOTS = "python -m fetcher open-prs --repo OWNER/NAME --db mergelens.duckdb"

@@ -16,7 +16,7 @@ from dashboard.ui import (
     period_caption,
     throughput_bars,
 )
-from fetcher.metrics import METRIC_BY_NAME
+from fetcher.compute.metrics import METRIC_BY_NAME
 
 # the metrics the overview's cards summarise, defined under the charts
 EXPLAINED = (

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard.queries import Filters
 from dashboard.ui import HOURS, Query, chart, no_prs, period_caption
-from fetcher.metrics import METRIC_BY_NAME, STAGES
+from fetcher.compute.metrics import METRIC_BY_NAME, STAGES
 
 ALL = "All repositories"  # the roll-up row (a repository's name always has a slash)
 

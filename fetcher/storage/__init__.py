@@ -2,7 +2,7 @@
 or ``ducklake:CATALOG`` (an organisation's shared DuckLake, written in place: ``lake``).
 
 Every location offers one operation, ``update(apply, before)``: get a local working copy of the
-DB (a path that does not exist yet when there is no DB: ``fetcher.store.connect`` creates it),
+DB (a path that does not exist yet when there is no DB: ``fetcher.db.store.connect`` creates it),
 check it, run ``before`` once (a command's requests to GitHub: a destination that fails costs
 none), let ``apply`` write to it, verify the result, and only then store it. Nothing is stored when
 ``apply`` raises or the verification refuses the file; the previous DB stays as it was.
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from fetcher.config import Environment
 from fetcher.storage.artifact import ArtifactLocation
-from fetcher.storage.lake import LakeLocation
+from fetcher.storage.lake.location import LakeLocation
 from fetcher.storage.local import LocalLocation
 from fetcher.storage.location import (
     Fetched,

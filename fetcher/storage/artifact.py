@@ -5,8 +5,8 @@ be written conditionally: the workflow's concurrency group is what serialises wr
 
 Listing artifacts, reading the repository, a workflow run, a branch and a comparison of two
 commits go through PyGithub, with
-the client, retry and pacing of ``fetcher.github.GitHubSource``; its errors are judged by
-``fetcher.github_policy``. Only the archive download is sent by hand (see ``_download``).
+the client, retry and pacing of ``fetcher.collect.rest.GitHubSource``; its errors are judged by
+``fetcher.collect.policy``. Only the archive download is sent by hand (see ``_download``).
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ from github import GithubException
 from github.Repository import Repository
 from requests.adapters import HTTPAdapter
 
-from fetcher import github_policy, store
+from fetcher.collect import policy
+from fetcher.collect.event import event_repository
+from fetcher.collect.policy import Failure, Kind, RateLimitExhausted
+from fetcher.collect.rest import PER_PAGE, ClientSettings, GitHubSource, payloads
 from fetcher.config import Environment
-from fetcher.event import event_repository
-from fetcher.github import PER_PAGE, ClientSettings, GitHubSource, payloads
-from fetcher.github_policy import Failure, Kind, RateLimitExhausted
+from fetcher.db import store
 from fetcher.storage.files import COPY_CHUNK, remove, replace_durably
 from fetcher.storage.location import Fetched, RemoteVersion, StorageError, UpdateResult, first_line
 from fetcher.storage.trust import DEFAULT_WORKFLOWS, Trust, shown
@@ -271,7 +272,7 @@ class ArtifactLocation:
         try:
             yield
         except GITHUB_ERRORS as exc:
-            raise self.failed(github_policy.classify(exc), what, needs) from None
+            raise self.failed(policy.classify(exc), what, needs) from None
         except _MALFORMED:
             raise StorageError(f"{self.description}: GitHub's {answer} answer is not what it documents") from None
 
@@ -467,7 +468,7 @@ class ArtifactLocation:
                 f"{self.description}: downloading it: cannot reach {_origin(url)}: {type(exc).__name__}"
             ) from None
         except (GithubException, RateLimitExhausted) as exc:  # the retry's verdict on a 403/429
-            failure = github_policy.classify(exc)
+            failure = policy.classify(exc)
             if _origin(url) != _origin(self.settings.api_url):
                 raise StorageError(f"{label}: download from {_origin(url)} failed (HTTP {failure.status})") from None
             raise self.failed(failure, "downloading an artifact") from None
@@ -494,7 +495,7 @@ def _response_failure(response: requests.Response) -> Failure:
     except ValueError:
         body = None
     message = body.get("message") if isinstance(body, dict) else None
-    return github_policy.from_response(response.status_code, response.headers, str(message or response.reason))
+    return policy.from_response(response.status_code, response.headers, str(message or response.reason))
 
 
 def _absent_as_none(read: Callable[[], T]) -> T | None:

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import duckdb
 
-from fetcher import store
+from fetcher.db import store
 from fetcher.storage.files import remove, replace_durably
 from fetcher.storage.location import StorageError, UpdateResult
 from fetcher.storage.verify import apply_and_verify

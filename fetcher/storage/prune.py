@@ -21,9 +21,9 @@ from typing import Any
 
 from github import GithubException
 
-from fetcher import github_policy
+from fetcher.collect import policy
+from fetcher.collect.rest import GitHubSource
 from fetcher.errors import UsageError
-from fetcher.github import GitHubSource
 from fetcher.storage.artifact import GITHUB_ERRORS, ArtifactLocation, artifact_size, newest_key
 from fetcher.storage.trust import shown
 
@@ -176,13 +176,13 @@ def _delete(location: ArtifactLocation, repo: Any, artifact: dict[str, Any]) -> 
     except GithubException as exc:
         if exc.status == 404:
             return _GONE
-        return _why(location, github_policy.classify(exc))
+        return _why(location, policy.classify(exc))
     except GITHUB_ERRORS as exc:
-        return _why(location, github_policy.classify(exc))
+        return _why(location, policy.classify(exc))
     return None
 
 
-def _why(location: ArtifactLocation, failure: github_policy.Failure) -> str:
+def _why(location: ArtifactLocation, failure: policy.Failure) -> str:
     """The artifact store's one line for GitHub's refusal (github_policy judged it): a 403 here is
     the missing write permission."""
     return str(location.failed(failure, "deleting an artifact", "actions: write"))

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import duckdb
 
-from fetcher import store
+from fetcher.db import store
 from fetcher.storage.location import StorageError
 
 T = TypeVar("T")
