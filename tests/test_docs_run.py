@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -27,6 +28,7 @@ from tests.factories import pull, repository
 from tests.fake_github import FakeGitHub
 from tests.services import ServiceUnavailable, create_database, moto_server
 from tests.test_docs import PLACEHOLDERS, ROOT, commands, shell_blocks
+from tests.test_prune_artifacts import MERGE_RUN, START
 
 BUCKET = "docs-bucket"
 # The docs' placeholders, longest first, and what a run puts in their place ({s3}, {lake}: the
@@ -46,6 +48,7 @@ STAND_INS = {
 # A command this test runs: python (the main line's or the lake's) -m fetcher, or an export.
 RUNS = re.compile(r"^(?:export [A-Z_]+=|(?:\.venv-lake/bin/)?python -m fetcher )")
 MERGED = 3  # the fake repository's merged PRs; #4 is open
+ARTIFACT_COPIES = 5  # more than `prune-artifacts --keep N` keeps
 
 
 def filled(command: str, services: dict[str, str]) -> str:
@@ -98,7 +101,8 @@ def docs_world(tmp_path_factory: pytest.TempPathFactory, lake_python: Path, post
     merged PRs (a DB in S3 and the lake the same): what a block's commands expect to find."""
     home = tmp_path_factory.mktemp("docs-run")
     pulls = [pull(number) for number in range(1, MERGED + 1)] + [pull(MERGED + 1, merged=None)]
-    server = FakeGitHub([repository(*pulls)], token=TOKEN).start()
+    repo = repository(*pulls)
+    server = FakeGitHub([repo], token=TOKEN).start()
     bin_dir = home / "bin"  # `python` on PATH is this interpreter, `.venv-lake/bin/python` the lake's
     workspace = home / "workspace"
     for wrapper, python in ((bin_dir / "python", sys.executable), (workspace / ".venv-lake/bin/python", lake_python)):
@@ -114,6 +118,7 @@ def docs_world(tmp_path_factory: pytest.TempPathFactory, lake_python: Path, post
                 "GITHUB_API_URL": server.api_url,
                 "GITHUB_TOKEN": TOKEN,
                 "GITHUB_REPOSITORY": "acme/widgets",
+                "RUNNER_TEMP": f"{home}/runner",  # where an artifact: DB's updated copy is left
                 "MERGELENS_PYTHON": sys.executable,
                 "MERGELENS_LAKE_PYTHON": str(lake_python),
                 "MERGELENS_LAKE_DATA_PATH": f"{home}/lake-data/",
@@ -140,6 +145,10 @@ def docs_world(tmp_path_factory: pytest.TempPathFactory, lake_python: Path, post
             )
             s3.create_bucket(Bucket=BUCKET)
             s3.upload_file(str(workspace / "mergelens.duckdb"), BUCKET, "mergelens.duckdb")
+            for hour in range(ARTIFACT_COPIES):  # what merge runs uploaded: artifact:NAME and its pruning
+                repo.upload_artifact(
+                    "mergelens-db", workspace / "mergelens.duckdb", START + timedelta(hours=hour), **MERGE_RUN
+                )
             yield {"env": env, "services": services, "workspace": workspace, "home": home}
     except ServiceUnavailable as exc:
         unavailable(str(exc))
@@ -147,6 +156,7 @@ def docs_world(tmp_path_factory: pytest.TempPathFactory, lake_python: Path, post
         server.stop()
 
 
+@pytest.mark.slow  # services and a subprocess per command: `make test-fast` skips it
 @pytest.mark.parametrize(("name", "line", "text"), [pytest.param(*b, id=f"{b[0]}:{b[1]}") for b in runnable_blocks()])
 def test_every_unmarked_shell_block_runs(docs_world, tmp_path, name, line, text):
     """The block's commands, in order, in a copy of the workspace: each must exit 0."""
