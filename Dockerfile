@@ -1,4 +1,4 @@
-# The mergelens dashboard, served for a team (README: "Serve it for your team"):
+# The mergelens dashboard, served for a team (docs/serve-dashboard.md):
 #   docker build -t mergelens-dashboard .
 #   docker run -p 127.0.0.1:8501:8501 -v "$PWD/secrets.toml:/app/.streamlit/secrets.toml:ro" mergelens-dashboard
 # On the DuckLake line (DuckDB 1.5.5 and its DuckLake extension, docs/ducklake.md), for a ducklake: DB:

@@ -236,7 +236,7 @@ def enforce() -> None:
         _warn_once(public_warning(address, signs))
         st.warning(
             f"**Served without login beyond this machine** ({literal(PUBLIC)}=1): anyone who can reach this "
-            "address reads every PR in the database. Configure login (see README, Security model)."
+            "address reads every PR in the database. Configure login (see docs/security.md)."
         )
         return
     if gate is Gate.SIGNED_IN:

@@ -119,11 +119,12 @@ def test_the_image_installs_the_runtime_set_as_the_merge_workflow_installs_its_o
 
 
 def test_the_lake_line_is_one_build_argument_away() -> None:
-    # `--build-arg REQUIREMENTS=requirements-lake.txt` (README, Serve it for your team) installs
+    # `--build-arg REQUIREMENTS=requirements-lake.txt` (docs/serve-dashboard.md) installs
     # the lake's line under the same name: the same install command, the same pins-with-hashes rule.
     assert build_args() == {"REQUIREMENTS": "requirements.txt"}
     assert "--build-arg REQUIREMENTS=requirements-lake.txt" in DOCKERFILE.read_text(encoding="utf-8")
-    assert "--build-arg REQUIREMENTS=requirements-lake.txt" in (ROOT / "README.md").read_text(encoding="utf-8")
+    recipe = (ROOT / "docs" / "serve-dashboard.md").read_text(encoding="utf-8")
+    assert "--build-arg REQUIREMENTS=requirements-lake.txt" in recipe
     lake = (ROOT / "requirements-lake.txt").read_text(encoding="utf-8")
     assert "duckdb==1.5.5" in lake and "duckdb-extension-ducklake==" in lake and "streamlit==" in lake
 

@@ -1,14 +1,14 @@
-"""The README's private team dashboard ("Serve it for your team"), walked with its own settings.
+"""The private team dashboard of docs/serve-dashboard.md ("Serve it for your team"), walked with its own settings.
 
-The ``secrets.toml`` blocks are read from the README, so the recipe and this test cannot drift: the
+The ``secrets.toml`` blocks are read from that page, so the recipe and this test cannot drift: the
 team block is checked for what the dashboard needs (a location and what reading it takes, an
 allowlist, a complete ``[auth]``), then served by the image's own command (tests/test_container.py:
-a copy of what the Dockerfile copies, its CMD on loopback) with that file mounted where the README
+a copy of what the Dockerfile copies, its CMD on loopback) with that file mounted where the recipe
 mounts it. Only what cannot exist here is swapped: the provider's client for a loopback OIDC
 provider's (tests/oidc_provider.py), the token for the fake GitHub's (serving the workflow's
 artifact), and the https redirect URI for plain http on 127.0.0.1 (no certificate here; Streamlit
-accepts http on loopback). Chromium then logs in as a user the README's allowlist admits and sees
-the data. The README's lake settings are served the same way by the lake line's image, on a
+accepts http on loopback). Chromium then logs in as a user the recipe's allowlist admits and sees
+the data. The recipe's lake settings are served the same way by the lake line's image, on a
 PostgreSQL catalog that demands the password they give as ``PGPASSWORD``."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import duckdb
 import pytest
 
 from dashboard.auth import Allowlist, missing_auth_keys
-from tests.conftest import ROOT, TOKEN, unavailable
+from tests.conftest import TOKEN, unavailable
 from tests.dashboard_support import free_port, session_demo_db
 from tests.factories import repository
 from tests.fake_github import Artifact, FakeGitHub
@@ -47,14 +47,13 @@ from tests.test_dashboard_login_browser import (
     login_page,
     shows_no_data,
 )
-
-README = ROOT / "README.md"
+from tests.test_docs import section as docs_section
 
 
 def team_section() -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index("### Serve it for your team\n")
-    return text[start : text.index("\n## ", start)]
+    """The recipe, found by its heading in whichever page holds it (docs/serve-dashboard.md)."""
+    _, text = docs_section("Serve it for your team")
+    return text + "\n"
 
 
 def fenced(language: str) -> list[str]:
@@ -129,7 +128,7 @@ def docker_run() -> str:
 
 
 def mounted_at() -> Path:
-    """Where the README's ``docker run`` mounts secrets.toml, relative to the image's WORKDIR."""
+    """Where the recipe's ``docker run`` mounts secrets.toml, relative to the image's WORKDIR."""
     [workdir] = [i.args for i in dockerfile() if i.name == "WORKDIR"]
     mount = re.search(r'-v "\$PWD/secrets.toml:(\S+?):ro"', docker_run())
     assert mount, docker_run()
@@ -182,7 +181,7 @@ def team_dashboard(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     # data shown comes from the secrets file's MERGELENS_DB (Streamlit sets it over the image's).
     image = copy_image(tmp_path / "image", image_env()["MERGELENS_DB"])
     image.env.update(GITHUB_API_URL=github.api_url, MERGELENS_CACHE_DIR=str(tmp_path / "cache"))
-    mounted = image.workdir / mounted_at()  # where the README mounts it
+    mounted = image.workdir / mounted_at()  # where the recipe mounts it
     mounted.parent.mkdir(parents=True, exist_ok=True)
     mounted.write_text(
         with_values(
@@ -211,7 +210,7 @@ def test_the_team_walks_the_readme_to_the_data(team_dashboard: Deployment, tmp_p
         # handshake included (without login that alone refuses the data: test_dashboard_browser.py);
         # with [auth], the login decides
         page.set_extra_http_headers({"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"})
-        log_in_as(page, team_dashboard, MALLORY)  # not on the README's allowlist
+        log_in_as(page, team_dashboard, MALLORY)  # not on the recipe's allowlist
         page.get_by_text(f"{MALLORY['email']} may not see this dashboard").wait_for(timeout=60_000)
         shows_no_data(page, team_dashboard)
         page.get_by_role("button", name="Log out").click()
@@ -227,7 +226,7 @@ def test_the_team_walks_the_readme_to_the_data(team_dashboard: Deployment, tmp_p
 def test_the_lake_image_reads_a_catalog_whose_password_is_in_the_secrets(
     lake_python: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """The README's lake settings on the lake's image: a PostgreSQL catalog that demands a password,
+    """The recipe's lake settings on the lake's image: a PostgreSQL catalog that demands a password,
     given only as ``PGPASSWORD`` in the mounted secrets.toml (the DSN has none), serves the data."""
     require_chromium()
     if postgres_bin() is None:

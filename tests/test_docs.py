@@ -2,8 +2,9 @@
 parts (the CLI's argparse parser, the Makefile, the files it names), every YAML snippet against the
 real workflow files, and every setting the docs name against the code that reads it.
 
-A shell block that is only an illustration (output, another tool's command) says so with
-``<!-- illustrative -->`` on the line before its fence (README, "Tests").
+Every shell block a newcomer copies is run (tests/test_docs_run.py); one that cannot run here (it
+installs, serves until stopped, needs docker) says so with ``<!-- illustrative: why -->`` on the line
+before its fence (docs/testing.md). A section is found by its heading in whichever page holds it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 WORKFLOWS = {path.name: path for path in sorted((ROOT / ".github" / "workflows").glob("*.yml"))}
 ILLUSTRATIVE = "<!-- illustrative -->"
+MARKER = re.compile(r"^<!-- illustrative(?:: [^>]+)? -->$")  # with the reason when it is not obvious
+README_LINES = 300  # the front door fits on a screen or three; the rest lives in docs/
 SHELL = {"sh", "bash", "console"}
 FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
 # A placeholder of a synopsis or an example, and a value the parser accepts in its place.
@@ -54,15 +57,44 @@ def blocks() -> list[tuple[str, int, str, str, bool]]:
             if fence:
                 end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
                 text = "\n".join(line.removeprefix(fence.group(1)) for line in lines[i + 1 : end])
-                marked = i > 0 and lines[i - 1].strip() == ILLUSTRATIVE
+                marked = i > 0 and bool(MARKER.match(lines[i - 1].strip()))
                 found.append((path.name, i + 1, fence.group(2), text, marked))
                 i = end
             i += 1
     return found
 
 
-def shell_blocks() -> list[tuple[str, int, str]]:
-    return [(name, line, text) for name, line, lang, text, marked in blocks() if lang in SHELL and not marked]
+def shell_blocks(marked: bool = False) -> list[tuple[str, int, str]]:
+    """The shell blocks not marked illustrative (``marked=True``: those that are)."""
+    return [(name, line, text) for name, line, lang, text, mark in blocks() if lang in SHELL and mark == marked]
+
+
+HEADING = re.compile(r"^(#+) (.*)$")
+
+
+def headings_of(lines: list[str]) -> list[tuple[int, re.Match[str]]]:
+    """A page's headings (line index, match), not a ``#`` comment inside a fenced block."""
+    found, fenced = [], False
+    for i, line in enumerate(lines):
+        fenced ^= line.lstrip().startswith("```")
+        if not fenced and (m := HEADING.match(line)):
+            found.append((i, m))
+    return found
+
+
+def section(heading: str) -> tuple[Path, str]:
+    """The page holding the section ``heading`` and the section's text, up to the next heading of
+    its level or higher (a page's title: the whole page). Exactly one page may hold it."""
+    found = []
+    for path in DOCS:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        headings = [(i, len(m.group(1)), m.group(2)) for i, m in headings_of(lines)]
+        for n, (start, level, text) in enumerate(headings):
+            if text == heading:
+                end = next((i for i, deeper, _ in headings[n + 1 :] if deeper <= level), len(lines))
+                found.append((path, "\n".join(lines[start:end])))
+    assert len(found) == 1, f"section {heading!r} in {[str(path) for path, _ in found]}"
+    return found[0]
 
 
 def commands(text: str) -> list[str]:
@@ -118,10 +150,9 @@ def make_targets() -> set[str]:
 
 
 def settings_table() -> set[str]:
-    """The names in the first column of the README's settings table."""
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("\n## Settings", 1)[1].split("\n## ", 1)[0]
-    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", section, re.M))
+    """The names in the first column of the settings table (docs/settings.md)."""
+    _, text = section("Settings")
+    return set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", text, re.M))
 
 
 def code_settings() -> set[str]:
@@ -201,7 +232,7 @@ def check_command(command: str, built: set[str]) -> list[str]:
         if words[-1] not in built:
             problems.append(f"{command}: runs {words[-1]}, an image no `docker build -t` of its block makes")
     else:
-        problems.append(f"{command}: not checked: run it in a test or mark the block {ILLUSTRATIVE}")
+        problems.append(f"{command}: {NOT_CHECKED} {ILLUSTRATIVE}")
     return problems
 
 
@@ -213,18 +244,38 @@ MAKE_TARGETS = make_targets()
 DOCUMENTED = settings_table()
 
 
+NOT_CHECKED = "not checked: run it in a test or mark the block"
+
+
 @pytest.mark.parametrize(
-    ("name", "line", "text"),
+    ("name", "line", "text", "marked"),
     [
-        pytest.param(*block, id=f"{block[0]}:{block[1]}")
-        for block in shell_blocks()
+        pytest.param(*block, marked, id=f"{block[0]}:{block[1]}")
+        for marked in (False, True)
+        for block in shell_blocks(marked)
         if not block[2].startswith("python -c")  # run by test_python_snippets_run
     ],
 )
-def test_every_shell_block_is_checked_or_marked_illustrative(name, line, text):
+def test_every_shell_block_is_checked(name, line, text, marked):
+    """Unmarked blocks are also run (tests/test_docs_run.py); an illustrative one is checked as far
+    as the test knows its commands (make targets, files, the image's user), another tool's passes."""
     built: set[str] = set()
     problems = [problem for command in commands(text) for problem in check_command(command, built)]
+    if marked:
+        problems = [problem for problem in problems if NOT_CHECKED not in problem]
     assert problems == [], f"{name}:{line}"
+
+
+def test_every_illustrative_marker_sits_on_a_block():
+    """A marker whose block moved away would silently mark the next one."""
+    stray = []
+    for path in DOCS:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines):
+            on_block = MARKER.match(line.strip()) and FENCE.match(lines[i + 1])
+            if line.strip().startswith("<!-- illustrative") and not on_block:
+                stray.append(f"{path.name}:{i + 1}")
+    assert stray == []
 
 
 def test_the_checks_catch_what_breaks_a_copy_paste():
@@ -347,7 +398,7 @@ def test_the_readme_workflow_gives_the_action_only_its_inputs_and_the_readme_lis
     assert given <= inputs
     # The settings the workflow reads from repository variables reach the action as inputs.
     assert {"db", "bots", "work-calendar"} <= given
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    _, text = section("Run it on every merge (GitHub Actions)")
     listed = text.split("The action's inputs:", 1)[1].split("Its outputs:", 1)[0]
     assert {name for name in inputs if f"`{name}`" not in listed} == set()
 
@@ -375,7 +426,7 @@ def test_every_setting_the_docs_name_exists():
 
 
 def test_the_organisation_setup_names_what_the_organisation_workflow_reads():
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    _, text = section("Organisation setup")
     step = text.split("4. **The central repository**", 1)[1].split("\n5. ", 1)[0]
     org = WORKFLOWS["mergelens-org.yml"].read_text(encoding="utf-8")
     read = set(re.findall(r"\b(?:secrets|vars)\.([A-Z][A-Z0-9_]+)", org))
@@ -407,3 +458,44 @@ def test_commands_sit_in_fenced_blocks():
             if not fenced and line.startswith("    ") and not lines[i - 1].strip() and COMMAND.match(line.strip()):
                 hits.append(f"{path.name}:{i + 1}")
     assert hits == []
+
+
+def heading_anchors(path: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as
+    hyphens, a repeated one numbered (``-1``, ``-2``)."""
+    anchors: set[str] = set()
+    seen: dict[str, int] = {}
+    for _, m in headings_of(path.read_text(encoding="utf-8").splitlines()):
+        anchor = re.sub(r"[^\w\- ]", "", m.group(2).strip().lower()).replace(" ", "-")
+        anchors.add(f"{anchor}-{seen[anchor]}" if anchor in seen else anchor)
+        seen[anchor] = seen.get(anchor, 0) + 1
+    return anchors
+
+
+def test_every_link_in_the_docs_resolves():
+    """A relative link names a file that exists and, with ``#anchor``, a heading of it: the README
+    moved most of its text into docs/, and every link into it followed."""
+    broken = []
+    for path in DOCS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", path.read_text(encoding="utf-8")):
+            if re.match(r"^[a-z]+:", target):
+                continue  # https:, mailto:
+            file, _, anchor = target.partition("#")
+            linked = (path.parent / file).resolve() if file else path
+            if not linked.exists():
+                broken.append(f"{path.name}: {target}: no such file")
+            elif anchor and anchor not in heading_anchors(linked):
+                broken.append(f"{path.name}: {target}: no such heading")
+    assert broken == []
+
+
+def test_the_readme_is_the_front_door():
+    """What a newcomer needs first, on a screen or three: the quick start's two commands, the
+    workflow to copy, the dashboard, and where the rest is (each docs/ page linked)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= README_LINES
+    [quick_start] = [body for name, _, lang, body, _ in blocks() if name == "README.md" and "make demo" in body]
+    assert [command.split()[:2] for command in commands(quick_start)] == [["make", "demo"], ["make", "test"]]
+    _, rest = section("Where the rest is")
+    pages = {path.name for path in (ROOT / "docs").glob("*.md")}
+    assert {page for page in pages if f"(docs/{page})" not in rest} == set()

@@ -130,7 +130,7 @@ def test_a_scheduled_run_after_two_days_of_failing_merge_runs_fails_with_the_not
         f"{NOW - timedelta(hours=72) + timedelta(minutes=2):%Y-%m-%d %H:%M} UTC (72 h ago), and none stored "
         "the 4 merged PRs since then more than 6 h ago: check the merge runs (the workflow's runs for merged PRs): "
         '"Artifact storage quota has been hit" in their logs, an expired token or secret, a removed permission, '
-        "or the workflow disabled (README: Troubleshooting)"
+        "or the workflow disabled (docs/troubleshooting.md)"
     )
     # the annotation says the same
     stopped = [a for a in annotations(run) if a.startswith("::error ")]

@@ -36,7 +36,8 @@ def render(q: Query, filters: Filters) -> None:
                 "Artifact copies held",
                 fmt(len(copies)),
                 help=f"{held}, as GitHub listed them on {fmt(copies['listed_at'].max())}, before that run "
-                "uploaded its own copy; prune-artifacts then keeps the newest trusted ones (README, Artifact storage)",
+                "uploaded its own copy; prune-artifacts then keeps the newest trusted ones "
+                "(docs/operations.md, Artifact storage)",
             )
     lake = q("lake_health")
     if lake is not None:  # a DuckLake: every commit adds small files until it is compacted

@@ -45,7 +45,7 @@ MAX_REFRESH_MARGIN = timedelta(minutes=50)
 CLOCK_SKEW = timedelta(minutes=1)
 # What an installation token may do. Without "permissions" in the body of POST
 # /app/installations/{id}/access_tokens GitHub grants every permission the App has; mergelens
-# asks for the read scopes a run needs (README, "Organisation setup", the App's permissions)
+# asks for the read scopes a run needs (docs/organisation.md, "Organisation setup", the App's permissions)
 # and Issues write only when the digest comments on an issue (MERGELENS_DIGEST_ISSUE). Asking
 # for one the installation lacks is refused (HTTP 422): the run fails with one line.
 READ_PERMISSIONS = {"metadata": "read", "contents": "read", "pull_requests": "read", "issues": "read", "checks": "read"}
@@ -226,7 +226,7 @@ class AppCredentials:
                 asked = ", ".join(f"{name}: {level}" for name, level in self._permissions.items())
                 raise MergelensError(
                     f"GitHub refused an installation token with the permissions mergelens asks for ({asked}): "
-                    f"{failure.message}; grant the App those permissions (README, Organisation setup)"
+                    f"{failure.message}; grant the App those permissions (docs/organisation.md, Organisation setup)"
                 ) from None
             raise MergelensError(f"GitHub App authentication failed: {failure.message}") from None
 

@@ -101,10 +101,10 @@ ORDER BY r.repo
 """
 )
 
-# Where to look, in the one line; CAUSES says it at length (the step summary, the dashboard, the README).
+# Where to look, in the one line; CAUSES says it at length (the step summary, the dashboard, docs/troubleshooting.md).
 CHECK = (
     'check the merge runs (the workflow\'s runs for merged PRs): "Artifact storage quota has been hit" in their '
-    "logs, an expired token or secret, a removed permission, or the workflow disabled (README: Troubleshooting)"
+    "logs, an expired token or secret, a removed permission, or the workflow disabled (docs/troubleshooting.md)"
 )
 CAUSES = (
     (

@@ -1,7 +1,7 @@
 """``prune-artifacts``: one live copy of an ``artifact:NAME`` database, not one per merge.
 
 Every merge run (and the daily schedule) uploads the whole DB as a new artifact, and GitHub meters
-artifact storage per account in GB-hours (README, "Artifact storage"). This keeps the newest
+artifact storage per account in GB-hours (docs/operations.md, "Artifact storage"). This keeps the newest
 ``keep`` copies uploaded by *trusted* runs and deletes the older trusted ones
 (``DELETE /repos/{owner}/{repo}/actions/artifacts/{id}``, 204, ``actions: write``).
 
