@@ -4,8 +4,9 @@ The steps' own ``run:`` scripts are read from .github/workflows/mergelens.yml an
 (never copied here) and executed with bash and the environment a runner provides: the event file,
 GITHUB_REPOSITORY, GITHUB_API_URL pointing at the fake GitHub, GITHUB_STEP_SUMMARY and
 GITHUB_OUTPUT files. ``uses:`` steps are stood in for: checkout and setup-python by this
-checkout and its Python; upload-artifact by adding the file to the fake GitHub's artifacts,
-under the step's own ``if:`` condition and ``name:``, uploaded by a run of the event that ran,
+checkout and its Python (or by a test's ``stand_ins``, given the step's ``with:``); upload-artifact
+by adding the file to the fake GitHub's artifacts, under the step's own ``if:`` condition and
+``name:``, uploaded by a run of the event that ran,
 with the head side GitHub records for it (``uploading_run``). The DB travels between runs as an
 artifact, through the real download code and its trust check.
 """
@@ -19,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import count
@@ -84,7 +86,7 @@ def condition_holds(condition: str, outputs: dict[str, dict[str, str]], values: 
         if m := re.fullmatch(r"steps\.(\w+)\.outputs\.(\w+) == '([^']*)'", term):
             if outputs.get(m[1], {}).get(m[2]) != m[3]:
                 return False
-        elif m := re.fullmatch(r"((?:env|inputs)\.[\w-]+) (==|!=) '([^']*)'", term):
+        elif m := re.fullmatch(r"((?:env|inputs|vars)\.[\w-]+) (==|!=) '([^']*)'", term):
             if (values.get(m[1], "") == m[3]) != (m[2] == "=="):
                 return False
         elif m := re.fullmatch(r"startsWith\(((?:env|inputs)\.[\w-]+), '([^']*)'\)", term):
@@ -118,6 +120,8 @@ class Runner:
         job: dict[str, Any] | None = None,
         workspace: Path = REPO_ROOT,
         context: dict[str, str] | None = None,
+        python: Path = Path(sys.executable),
+        stand_ins: dict[str, Callable[[dict[str, str]], dict[str, str] | None]] | None = None,
     ) -> None:
         self.server, self.repo, self.tmp_path = server, repo, tmp_path
         self.variables = variables or {}  # the repository's variables: ${{ vars.NAME }}
@@ -128,6 +132,9 @@ class Runner:
         self.paced = paced
         self.workspace = workspace
         self.context = context or {}
+        self.python = python  # the `python` on the job's PATH
+        # action (OWNER/NAME) -> its stand-in: the step's evaluated `with:` -> its outputs, or None: it failed
+        self.stand_ins = stand_ins or {}
         # GitHub's artifact storage quota is used up: upload-artifact fails, the file is not kept
         self.quota_hit = False
 
@@ -148,7 +155,7 @@ class Runner:
             **self.context,
         }
         base_env = {
-            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+            "PATH": f"{self.python.parent}:/usr/bin:/bin",
             "HOME": str(home),
             "CI": "true",
             "GITHUB_ACTIONS": "true",
@@ -193,6 +200,15 @@ class Runner:
                 outcome.logs += done.stdout + done.stderr
                 outcome.outputs[step_id] = parse_outputs(output.read_text())
                 failed = failed or done.returncode != 0
+            elif (stand_in := self.stand_ins.get(step.get("uses", "").split("@")[0])) is not None:
+                if failed or ("if" in step and not condition_holds(step["if"], outcome.outputs, context)):
+                    continue
+                values = {**context, **flat_outputs(outcome.outputs)}
+                given = {name: evaluate(str(value), values) for name, value in (step.get("with") or {}).items()}
+                outputs = stand_in(given)
+                outcome.exit_codes[step_id] = 0 if outputs is not None else 1
+                outcome.outputs[step_id] = outputs or {}
+                failed = failed or outputs is None
             elif "upload-artifact" in step.get("uses", "") and condition_holds(
                 step["if"], outcome.outputs, {**{f"env.{k}": v for k, v in job_env.items()}, **context}
             ):

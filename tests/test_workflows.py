@@ -507,8 +507,13 @@ def test_central_jobs_read_nothing_but_their_own_code():
     assert jobs["organisation"]["permissions"] == {"contents": "read"}
     assert jobs["compact"]["permissions"] == {"contents": "read"}
     assert jobs["merge"]["permissions"] == dict.fromkeys(READ_SCOPES - {"actions"}, "read")
-    # the App key only where the App is used
+    # the App key only where the App is used; the checkout App's only where the central code is checked out
     assert [name for name, job in jobs.items() if "MERGELENS_APP_PRIVATE_KEY" in json.dumps(job)] == ["organisation"]
+    assert [name for name, job in jobs.items() if "MERGELENS_CHECKOUT_APP" in json.dumps(job)] == ["merge"]
+    [mint] = [s for s in jobs["merge"]["steps"] if s.get("uses", "").startswith("actions/create-github-app-token@")]
+    # one repository, Contents read: nothing but the checkout
+    assert {k: v for k, v in mint["with"].items() if k.startswith("permission-")} == {"permission-contents": "read"}
+    assert mint["with"]["repositories"] and mint["with"]["owner"]
 
 
 def test_lake_writers_are_not_serialised_per_repository():
@@ -542,10 +547,10 @@ def test_organisation_uses_are_pinned():
         assert lines
         for line in lines:
             assert PINNED_USES.match(line) or CALLER_USES.match(line), line.strip()
-    # the same action versions as the merge workflow
+    # the same action versions as the merge workflow, and the checkout App's token action (v2's latest tag)
     pinned = {
         ln.split("uses:")[1].strip() for ln in MERGELENS.read_text(encoding="utf-8").splitlines() if "uses:" in ln
-    }
+    } | {"actions/create-github-app-token@fee1f7d63c2ff003460e3d139729b119787bc349 # v2.2.2"}
     for line in ORG.read_text(encoding="utf-8").splitlines():
         if "uses:" in line:
             assert line.split("uses:")[1].strip() in pinned
