@@ -26,7 +26,7 @@ DEFAULT_REFRESH_S = 300.0  # MERGELENS_REFRESH_SECONDS unset or unusable
 
 T = TypeVar("T")
 
-# Every environment variable mergelens reads, in the order of the docs' table's groups.
+# Every environment variable mergelens reads (the docs' settings table lists exactly these).
 VARIABLES = (
     # GitHub and the credentials that read it
     "GITHUB_TOKEN",

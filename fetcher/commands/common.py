@@ -8,7 +8,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 from duckdb import DuckDBPyConnection
 
@@ -30,8 +29,6 @@ from fetcher.errors import (
 from fetcher.pipeline.sync_pr import SyncResult
 from fetcher.publish import digest, report
 from fetcher.publish.result import RunResult
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
