@@ -14,12 +14,12 @@ Nothing here imports Streamlit.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fetcher.compute.whose_move import working_days_sql
+from fetcher.config import Environment
 
 ENV = "MERGELENS_AGREEMENTS"
 NAMES = ("pickup", "size", "open")
@@ -91,8 +91,8 @@ def parse(text: str) -> Agreements:
 
 def from_environ(environ: Mapping[str, str] | None = None) -> tuple[Agreements, str | None]:
     """The configured agreements, and why the setting was not used (None when it was, or is unset)."""
-    text = (os.environ if environ is None else environ).get(ENV, "").strip()
-    if not text:
+    text = Environment.from_environ(environ).agreements
+    if text is None:
         return DEFAULTS, None
     try:
         return parse(text), None

@@ -17,8 +17,9 @@ reached through a proxy or not on one at all, the dashboard refuses to serve dat
 ``MERGELENS_PUBLIC=1`` says that is intended (an internal network behind its own access
 control); it then warns on stderr and on every page.
 
-Settings are environment variables or root-level keys of ``secrets.toml`` (Streamlit copies those
-into the environment), so the same name works in a container and on Community Cloud.
+Settings are environment variables (read in ``fetcher/config.py``) or root-level keys of
+``secrets.toml``, so the same name works in a container and on Community Cloud; this module is the
+one reader of ``st.secrets``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
+
+from fetcher.config import Environment, truthy
 
 ALLOWED_USERS = "MERGELENS_ALLOWED_USERS"
 PUBLIC = "MERGELENS_PUBLIC"
@@ -145,10 +148,6 @@ def proxy_signs(headers: Mapping[str, str]) -> list[str]:
     return signs
 
 
-def truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes")
-
-
 def decide(
     auth: Mapping[str, Any] | None,
     user: Mapping[str, Any],
@@ -209,26 +208,23 @@ def _warn_once(line: str) -> None:
 def enforce() -> None:
     """Run the gate at the top of the app script: return to show the data, or show only the login
     button / a refusal and stop the run (``st.stop``) before anything reads the database."""
-    import os
-
     import streamlit as st
 
     from dashboard.safe import literal
 
+    env = Environment.from_environ()
     secrets: Mapping[str, Any] = st.secrets if st.secrets.load_if_toml_exists() else {}
 
-    def setting(name: str) -> str | None:
-        value = os.environ.get(name)
-        if value is None and isinstance(secrets.get(name), str | int):
-            value = str(secrets[name])
-        return value
+    def secret(name: str) -> str | None:
+        """A root-level key of secrets.toml: the setting when the environment does not have it."""
+        return str(secrets[name]) if isinstance(secrets.get(name), str | int) else None
 
     auth = secrets.get("auth")
     address = st.get_option("server.address")
     signs = proxy_signs(st.context.headers.to_dict()) if is_loopback(address) else []
     user = st.user.to_dict()
-    allowlist = Allowlist.parse(setting(ALLOWED_USERS))
-    public = truthy(setting(PUBLIC))
+    allowlist = Allowlist.parse(env.allowed_users if env.allowed_users is not None else secret(ALLOWED_USERS))
+    public = env.public if env.public is not None else truthy(secret(PUBLIC))
     gate = decide(auth if isinstance(auth, Mapping) else None, user, allowlist, address, public, bool(signs))
     if gate is Gate.OPEN:
         return

@@ -7,13 +7,12 @@ sentence, and what to run to get data. No Streamlit here, so it is tested on its
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from fetcher.config import DEFAULT_DB
+from fetcher.config import Environment
 from fetcher.db.store import SCHEMA_VERSION, DatabaseRefused, SchemaError, open_database
 
 GET_DATA = """# sample data: a fake GitHub on loopback, no token needed
@@ -51,12 +50,12 @@ class DbKey:
 
 
 def configured_path() -> Path:
-    return Path(os.environ.get("MERGELENS_DB") or DEFAULT_DB)
+    return Path(configured_location())
 
 
 def configured_location() -> str:
     """``MERGELENS_DB`` as written: a path, ``s3://BUCKET/KEY`` or ``artifact:NAME`` (dashboard.remote)."""
-    return os.environ.get("MERGELENS_DB") or DEFAULT_DB
+    return Environment.from_environ().db
 
 
 def file_key(path: Path) -> DbKey:

@@ -22,7 +22,6 @@ No Streamlit here.
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -165,7 +164,7 @@ def open_lake_database(spec: str, environ: Mapping[str, str] | None = None) -> L
     """The LakeDatabase for ``MERGELENS_DB=spec``, set up from the environment as the fetcher's
     (data path, S3 settings). ``Problem`` when the spec is malformed or this interpreter has no
     DuckLake extension (the main venv's DuckDB 2.0)."""
-    env = Environment.from_environ(os.environ if environ is None else environ)
+    env = Environment.from_environ(environ)
     try:
         location = LakeLocation(spec, env.lake_data_path, env.s3)
     except StorageError as exc:  # a malformed spec, in the fetcher's words (the password as ***)

@@ -30,11 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from dashboard.db import Problem, connect
-from fetcher.config import Environment
+from fetcher.config import DEFAULT_REFRESH_S, Environment
 from fetcher.storage import RemoteLocation, RemoteVersion, StorageError, open_remote
 from fetcher.storage.files import remove
 
-DEFAULT_REFRESH_S = 300.0
 COPY_NAME = "mergelens.duckdb"
 VERSION_NAME = "version.json"
 
@@ -163,19 +162,9 @@ def _utc(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
-def refresh_seconds(environ: Mapping[str, str]) -> float:
-    """``MERGELENS_REFRESH_SECONDS``: a number of seconds >= 0; anything else is the default."""
-    try:
-        value = float(environ.get("MERGELENS_REFRESH_SECONDS", ""))
-    except ValueError:
-        return DEFAULT_REFRESH_S
-    return value if value >= 0 and value == value else DEFAULT_REFRESH_S  # NaN fails value == value
-
-
-def cache_root(environ: Mapping[str, str]) -> Path:
+def cache_root(configured: str | None) -> Path:
     """``MERGELENS_CACHE_DIR``, else a directory of this user's in the system temp directory;
     either must be this user's own (``private_directory``)."""
-    configured = environ.get("MERGELENS_CACHE_DIR")
     default = Path(tempfile.gettempdir()) / f"mergelens-cache-{os.getuid()}"
     return private_directory(Path(configured) if configured else default)
 
@@ -202,13 +191,12 @@ def private_directory(root: Path) -> Path:
 def open_remote_database(spec: str, environ: Mapping[str, str] | None = None) -> RemoteDatabase:
     """The RemoteDatabase for ``MERGELENS_DB=spec``, set up from the environment (the token and
     repository as the fetcher reads them). ``Problem`` when the location cannot be used."""
-    environ = os.environ if environ is None else environ
     env = Environment.from_environ(environ)
     try:
         location = open_remote(spec, env)
     except StorageError as exc:
         raise Problem("unreachable", "Cannot fetch the database", str(exc), _HINT) from None
     # One directory per location: the same artifact name in two repositories is two databases.
-    identity = "\n".join([spec, env.repository or "", env.api_url, environ.get("AWS_ENDPOINT_URL", "")])
-    directory = cache_root(environ) / hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return RemoteDatabase(spec, location, directory, refresh_seconds(environ))
+    identity = "\n".join([spec, env.repository or "", env.api_url, env.s3.endpoint_url or ""])
+    directory = cache_root(env.cache_dir) / hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return RemoteDatabase(spec, location, directory, env.refresh_seconds)

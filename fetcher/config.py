@@ -1,16 +1,82 @@
-"""Everything mergelens reads from the environment, the GitHub Actions way, in one place."""
+"""Every setting of the fetcher and the dashboard, read from the environment here and nowhere else
+(the GitHub Actions way): ``VARIABLES`` declares them, ``Environment.from_environ`` reads those once
+into a frozen, typed object, and ``resolve`` is the one rule for a setting that is also an option
+(the option wins, else the variable; a DB-stored setting neither sets keeps the DB's value).
+
+The docs' settings table lists exactly ``VARIABLES`` (tests/test_docs.py); no other module reads
+``os.environ`` (tests/test_docs.py too). The dashboard also takes its settings as root-level keys
+of ``secrets.toml``; ``dashboard/auth.py`` is the one reader of ``st.secrets`` (its ``[auth]``
+section, and a login setting the environment does not have).
+"""
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from fetcher.errors import UsageError
 
 DEFAULT_API_URL = "https://api.github.com"
 DEFAULT_DB = "mergelens.duckdb"
+DEFAULT_REFRESH_S = 300.0  # MERGELENS_REFRESH_SECONDS unset or unusable
+
+T = TypeVar("T")
+
+# Every environment variable mergelens reads (the docs' settings table lists exactly these).
+VARIABLES = (
+    # GitHub and the credentials that read it
+    "GITHUB_TOKEN",
+    "GH_TOKEN",
+    "MERGELENS_APP_ID",
+    "MERGELENS_APP_PRIVATE_KEY",
+    "MERGELENS_APP_PRIVATE_KEY_FILE",
+    "GITHUB_API_URL",
+    "GITHUB_SERVER_URL",
+    # where the DB lives
+    "MERGELENS_DB",
+    "MERGELENS_LAKE_DATA_PATH",
+    "MERGELENS_PYTHON",
+    "MERGELENS_LAKE_PYTHON",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL",
+    "MERGELENS_ARTIFACT_BRANCHES",
+    "MERGELENS_ARTIFACT_WORKFLOWS",
+    "MERGELENS_ARTIFACT_KEEP",
+    # what a run stores and publishes
+    "MERGELENS_BOTS",
+    "MERGELENS_WORK_CALENDAR",
+    "MERGELENS_STORE_PATCHES",
+    "MERGELENS_DIGEST_WEBHOOK",
+    "MERGELENS_DIGEST_ISSUE",
+    "MERGELENS_MISSED_AFTER_HOURS",
+    "MERGELENS_DIGEST_WEBHOOK_ALERTS",
+    "SENTRY_DSN",
+    # set by GitHub Actions
+    "GITHUB_REPOSITORY",
+    "GITHUB_REPOSITORY_ID",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_EVENT_PATH",
+    "GITHUB_RUN_ID",
+    "GITHUB_STEP_SUMMARY",
+    "GITHUB_OUTPUT",
+    "GITHUB_ACTIONS",
+    "RUNNER_TEMP",
+    # the dashboard
+    "MERGELENS_ALLOWED_USERS",
+    "MERGELENS_PUBLIC",
+    "MERGELENS_AGREEMENTS",
+    "MERGELENS_CACHE_DIR",
+    "MERGELENS_REFRESH_SECONDS",
+)
 
 
 @dataclass(frozen=True)
@@ -65,10 +131,24 @@ class Environment:
     app_id: str | None = None  # MERGELENS_APP_ID
     app_private_key: str | None = field(default=None, repr=False)  # MERGELENS_APP_PRIVATE_KEY
     app_private_key_file: str | None = None  # MERGELENS_APP_PRIVATE_KEY_FILE
+    # `copy` between a DB file and a lake runs the other side in the other line's interpreter
+    # (fetcher/storage/lake/copy.py); unset: the repository's .venv / .venv-lake
+    python: str | None = None  # MERGELENS_PYTHON
+    lake_python: str | None = None  # MERGELENS_LAKE_PYTHON
+    # The dashboard. Its login settings are as set (None: unset, then secrets.toml's are used;
+    # "" is set): MERGELENS_ALLOWED_USERS is parsed by dashboard/auth.py, MERGELENS_PUBLIC is
+    # true for 1, true or yes.
+    allowed_users: str | None = None  # MERGELENS_ALLOWED_USERS
+    public: bool | None = None  # MERGELENS_PUBLIC
+    agreements: str | None = None  # MERGELENS_AGREEMENTS: parsed by dashboard/agreements.py (bad: the defaults)
+    cache_dir: str | None = None  # MERGELENS_CACHE_DIR: a remote DB's local copy (unset: the temp directory's)
+    refresh_seconds: float = DEFAULT_REFRESH_S  # MERGELENS_REFRESH_SECONDS: >= 0, anything else the default
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None) -> Environment:
-        env = os.environ if environ is None else environ
+        """The settings of ``environ`` (default: this process's environment), read once."""
+        given = os.environ if environ is None else environ
+        env = {name: value for name in VARIABLES if (value := given.get(name)) is not None}  # the declared only
         return cls(
             token=env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or None,
             api_url=(env.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/"),
@@ -105,6 +185,13 @@ class Environment:
             app_id=env.get("MERGELENS_APP_ID", "").strip() or None,
             app_private_key=env.get("MERGELENS_APP_PRIVATE_KEY", "").strip() or None,
             app_private_key_file=env.get("MERGELENS_APP_PRIVATE_KEY_FILE", "").strip() or None,
+            python=env.get("MERGELENS_PYTHON") or None,
+            lake_python=env.get("MERGELENS_LAKE_PYTHON") or None,
+            allowed_users=env.get("MERGELENS_ALLOWED_USERS"),
+            public=None if (public := env.get("MERGELENS_PUBLIC")) is None else truthy(public),
+            agreements=env.get("MERGELENS_AGREEMENTS", "").strip() or None,
+            cache_dir=env.get("MERGELENS_CACHE_DIR") or None,
+            refresh_seconds=seconds(env.get("MERGELENS_REFRESH_SECONDS"), DEFAULT_REFRESH_S),
         )
 
     def check(self) -> None:
@@ -130,6 +217,34 @@ class Environment:
                     open(path, "a", encoding="utf-8").close()  # what the runner creates; a run appends to it
             except OSError as exc:
                 raise UsageError(f"{name} cannot be written: {path}: {exc.strerror}") from None
+
+
+def resolve(option: str | None, variable: str | None, parse: Callable[[str], T], names: str) -> T | None:
+    """A setting that is both an option and a variable (``--bots`` / MERGELENS_BOTS): the option,
+    else the variable, parsed; a value ``parse`` refuses (ValueError) is a usage error naming both.
+    None when neither is set: a setting stored in the DB (the bots, the work calendar) keeps the
+    DB's value."""
+    text = option if option is not None else variable
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise UsageError(f"{names}: {exc}") from None
+
+
+def truthy(value: str | None) -> bool:
+    """A yes of the dashboard's settings: 1, true or yes (any case)."""
+    return (value or "").strip().lower() in ("1", "true", "yes")
+
+
+def seconds(text: str | None, default: float) -> float:
+    """A number of seconds >= 0; anything else (unset, no number, negative, NaN) is ``default``."""
+    try:
+        value = float(text or "")
+    except ValueError:
+        return default
+    return value if value >= 0 and not math.isnan(value) else default
 
 
 def is_http_url(url: str) -> bool:

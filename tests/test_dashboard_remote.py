@@ -16,8 +16,9 @@ from botocore.config import Config
 from streamlit.testing.v1 import AppTest
 
 from dashboard.db import Problem
-from dashboard.remote import RemoteDatabase, open_remote_database, refresh_seconds
+from dashboard.remote import RemoteDatabase, open_remote_database
 from fetcher.collect.rest import ClientSettings
+from fetcher.config import Environment
 from fetcher.storage import ArtifactLocation, S3Location, StorageError, open_remote
 from tests import test_storage
 from tests.conftest import TOKEN, environment
@@ -241,7 +242,7 @@ def test_artifact_failed_refresh_keeps_the_last_good_copy(serve, tmp_path):
 
 @pytest.mark.parametrize(("text", "seconds"), [("", 300), ("0", 0), ("60", 60), ("-1", 300), ("x", 300), ("nan", 300)])
 def test_refresh_seconds(text, seconds):
-    assert refresh_seconds({"MERGELENS_REFRESH_SECONDS": text}) == seconds
+    assert Environment.from_environ({"MERGELENS_REFRESH_SECONDS": text}).refresh_seconds == seconds
 
 
 def test_artifact_without_a_token_is_a_problem(tmp_path):

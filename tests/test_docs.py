@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from fetcher.commands.arguments import build_parser
+from fetcher.config import VARIABLES, Environment
 from tests.test_workflows import PINNED_USES, run_tool, zizmor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,26 +157,33 @@ def settings_table() -> set[str]:
 
 
 def code_settings() -> set[str]:
-    return _code_names()[0]
+    """Every environment variable mergelens reads: fetcher/config.py's declared list, the only
+    names ``Environment.from_environ`` reads (``test_the_settings_module_reads_each_declared_variable``)
+    and the only module that reads the environment (``test_only_the_settings_module_reads_the_environment``)."""
+    return set(VARIABLES)
 
 
 def _code_names() -> tuple[set[str], set[str]]:
-    """Every environment variable fetcher/ and dashboard/ read: a ``.get("NAME")`` or
-    ``["NAME"]`` on an environment mapping, and every ``"MERGELENS_*"`` string."""
-    names: set[str] = set()
-    identifiers: set[str] = set()  # a Python name spelled like a setting (MERGELENS_TABLES) is none
+    """The settings (``code_settings``), and the Python names fetcher/ and dashboard/ spell like a
+    setting (``MERGELENS_TABLES``), which are none."""
+    identifiers: set[str] = set()
     for path in [*ROOT.glob("fetcher/**/*.py"), *ROOT.glob("dashboard/**/*.py")]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 identifiers.add(node.id)
-            if isinstance(node, ast.Constant) and re.fullmatch(r"MERGELENS_[A-Z0-9_]+", str(node.value)):
-                names.add(str(node.value))
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
-                receiver = ast.unparse(node.func.value)
-                key = node.args[0] if node.args else None
-                if receiver in ("env", "environ", "os.environ") and isinstance(key, ast.Constant):
-                    names.add(str(key.value))
-    return names - identifiers, identifiers
+    return code_settings() - identifiers, identifiers
+
+
+def environment_reads(path: Path) -> list[str]:
+    """Where a module reads the environment or Streamlit's secrets: ``os.environ``, ``os.getenv``,
+    ``environ`` imported from os, ``st.secrets``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "environb", "getenv", "secrets"):
+            found.append(f"{ast.unparse(node)} (line {node.lineno})")
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            found += [f"from os import {a.name} (line {node.lineno})" for a in node.names if "env" in a.name]
+    return found
 
 
 def workflow_names() -> set[str]:
@@ -415,6 +423,38 @@ def test_the_readme_workflow_passes_actionlint_and_zizmor(tmp_path):
 
 def test_every_setting_the_code_reads_is_in_the_settings_table():
     assert code_settings() - DOCUMENTED == set()
+
+
+def test_only_the_settings_module_reads_the_environment(tmp_path):
+    """Every setting is read in fetcher/config.py; ``st.secrets`` (the dashboard's secrets.toml)
+    only in dashboard/auth.py."""
+    allowed = {"fetcher/config.py": ["os.environ (line"], "dashboard/auth.py": ["st.secrets (line"]}
+    reads = {
+        str(path.relative_to(ROOT)): environment_reads(path)
+        for path in [*ROOT.glob("fetcher/**/*.py"), *ROOT.glob("dashboard/**/*.py")]
+    }
+    unexpected = {
+        name: [read for read in found if not read.startswith(tuple(allowed.get(name, [])))]
+        for name, found in reads.items()
+    }
+    assert {name: found for name, found in unexpected.items() if found} == {}
+    assert reads["fetcher/config.py"] and reads["dashboard/auth.py"]
+    # the check itself: reads like those that were spread over the dashboard are caught
+    probe = tmp_path / "probe.py"
+    probe.write_text("from os import getenv\nDB = os.environ.get('MERGELENS_DB')\nS = st.secrets['auth']\n")
+    assert len(environment_reads(probe)) == 3
+
+
+def test_the_settings_module_reads_each_declared_variable():
+    """A name in VARIABLES that no field reads (or a field reading a name not declared, which
+    ``from_environ`` never sees) fails: set alone, each changes the Environment."""
+    unset = Environment.from_environ({})
+    unread = [
+        name
+        for name in VARIABLES
+        if all(Environment.from_environ({name: value}) == unset for value in ("1", "true", "https://x.example"))
+    ]
+    assert unread == []
 
 
 def test_every_setting_the_docs_name_exists():

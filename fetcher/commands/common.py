@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 from duckdb import DuckDBPyConnection
 
@@ -17,7 +17,7 @@ from fetcher.collect.repositories import check_repo
 from fetcher.collect.rest import ClientSettings, GitHubSource
 from fetcher.commands.arguments import PR_COUNT, pr_number
 from fetcher.compute import merge_runs, metrics, work_calendar
-from fetcher.config import Environment
+from fetcher.config import Environment, resolve
 from fetcher.errors import (
     EXIT_COMPLETE,
     EXIT_FAILED,
@@ -30,45 +30,35 @@ from fetcher.pipeline.sync_pr import SyncResult
 from fetcher.publish import digest, report
 from fetcher.publish.result import RunResult
 
-T = TypeVar("T")
+
+@dataclass(frozen=True)
+class StoredSettings:
+    """The settings a run stores in the DB, for every PR's metrics: the extra bots and the
+    working-hours calendar; None keeps the DB's."""
+
+    bots: tuple[str, ...] | None
+    calendar: work_calendar.WorkCalendar | None
 
 
-def bot_logins(args: argparse.Namespace, env: Environment) -> tuple[str, ...] | None:
-    """The extra bots this run sets (--bots, else MERGELENS_BOTS), or None: keep the stored list."""
-    return _setting(args.bots, env.bots, metrics.parse_bot_logins, "--bots / MERGELENS_BOTS")
-
-
-def calendar_setting(args: argparse.Namespace, env: Environment) -> work_calendar.WorkCalendar | None:
-    """The working-hours calendar this run sets (--work-calendar, else MERGELENS_WORK_CALENDAR), or
-    None: keep the stored one."""
-    return _setting(
-        args.work_calendar,
-        env.work_calendar,
-        work_calendar.parse_work_calendar,
-        "--work-calendar / MERGELENS_WORK_CALENDAR",
+def stored_settings(args: argparse.Namespace, env: Environment) -> StoredSettings:
+    """--bots, else MERGELENS_BOTS; --work-calendar, else MERGELENS_WORK_CALENDAR (config.resolve)."""
+    return StoredSettings(
+        bots=resolve(args.bots, env.bots, metrics.parse_bot_logins, "--bots / MERGELENS_BOTS"),
+        calendar=resolve(
+            args.work_calendar,
+            env.work_calendar,
+            work_calendar.parse_work_calendar,
+            "--work-calendar / MERGELENS_WORK_CALENDAR",
+        ),
     )
 
 
-def _setting(given: str | None, configured: str | None, parse: Callable[[str], T], names: str) -> T | None:
-    """A setting stored in the DB: the option, else the environment, parsed (a usage error names
-    both); None when neither is set."""
-    text = given if given is not None else configured
-    if text is None:
-        return None
-    try:
-        return parse(text)
-    except ValueError as exc:
-        raise UsageError(f"{names}: {exc}") from None
-
-
-def use_settings(
-    con: DuckDBPyConnection, logins: tuple[str, ...] | None, calendar: work_calendar.WorkCalendar | None
-) -> None:
-    changed = metrics.use_settings(con, logins, calendar)
+def use_settings(con: DuckDBPyConnection, settings: StoredSettings) -> None:
+    changed = metrics.use_settings(con, settings.bots, settings.calendar)
     if "bots" in changed:
-        report.log.info("extra bots now %s: recomputed every PR's metrics", ", ".join(logins or ()) or "none")
-    if "calendar" in changed and calendar is not None:
-        report.log.info("work calendar now %s: recomputed every PR's metrics", calendar.spec)
+        report.log.info("extra bots now %s: recomputed every PR's metrics", ", ".join(settings.bots or ()) or "none")
+    if "calendar" in changed and settings.calendar is not None:
+        report.log.info("work calendar now %s: recomputed every PR's metrics", settings.calendar.spec)
 
 
 def require_repo(args: argparse.Namespace, env: Environment) -> str:

@@ -7,7 +7,7 @@ import argparse
 from duckdb import DuckDBPyConnection
 
 from fetcher.collect.repositories import check_repo
-from fetcher.commands.common import bot_logins, calendar_setting
+from fetcher.commands.common import stored_settings
 from fetcher.compute import metrics
 from fetcher.config import Environment
 from fetcher.db import store
@@ -21,11 +21,12 @@ from fetcher.publish.result import RunResult
 
 def run_metrics(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
     repo = check_repo(args.repo) if args.repo else None
-    bots, calendar = bot_logins(args, env), calendar_setting(args, env)
+    settings = stored_settings(args, env)
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> int:
         def recompute() -> int:
-            changed = metrics.replace_settings(con, bots, calendar)  # a changed setting changes every PR's metrics
+            # a changed setting changes every PR's metrics
+            changed = metrics.replace_settings(con, settings.bots, settings.calendar)
             return metrics.recompute(con, repo=None if changed else repo)
 
         counted: list[int] = []

@@ -23,16 +23,16 @@ from duckdb import DuckDBPyConnection
 
 from fetcher.collect.rest import GitHubSource
 from fetcher.commands.common import (
+    StoredSettings,
     announce_stopped,
-    bot_logins,
-    calendar_setting,
     check_merge_runs,
     for_each_repository,
     missed_after_setting,
     needing_attention,
+    stored_settings,
     use_settings,
 )
-from fetcher.compute import merge_runs, work_calendar
+from fetcher.compute import merge_runs
 from fetcher.compute.merge_runs import CATCH_UP
 from fetcher.config import Environment
 from fetcher.db import store
@@ -184,13 +184,13 @@ def catch_up(
 
 def run_reconcile(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
     since = args.since or datetime.now(UTC) - timedelta(days=args.lookback)
-    bots, calendar = bot_logins(args, env), calendar_setting(args, env)
+    settings = stored_settings(args, env)
     missed_after = missed_after_setting(args, env)
     return for_each_repository(
         args,
         env,
         "reconcile",
-        lambda repo, source: reconcile_one(args, env, repo, source, since, bots, calendar, missed_after),
+        lambda repo, source: reconcile_one(args, env, repo, source, since, settings, missed_after),
     )
 
 
@@ -200,15 +200,14 @@ def reconcile_one(
     repo: str,
     source: GitHubSource,
     since: datetime,
-    bots: tuple[str, ...] | None,
-    calendar: work_calendar.WorkCalendar | None,
+    settings: StoredSettings,
     missed_after: timedelta | None,
 ) -> tuple[int, RunResult]:
     clock = time.perf_counter()
     started_at = datetime.now(UTC)
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> tuple[ReconcileReport, merge_runs.MergeRunCheck | None]:
-        use_settings(con, bots, calendar)
+        use_settings(con, settings)
         recon = reconcile(source, str(copy.path), con, repo, since, args.max_prs)
         return recon, check_merge_runs(con, repo, started_at, missed_after)
 

@@ -12,11 +12,10 @@ from fetcher.collect.event import Skip, SyncRequest, read_event
 from fetcher.collect.repositories import check_repo
 from fetcher.commands.arguments import SINCE_LAST_RUN
 from fetcher.commands.common import (
-    bot_logins,
-    calendar_setting,
     client_for,
     needing_attention,
     require_repo,
+    stored_settings,
     use_settings,
 )
 from fetcher.commands.reconcile import ReconcileReport, catch_up, reconcile
@@ -54,7 +53,7 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
     if isinstance(request, Skip):
         report.log.info("skipped: %s", request.reason)
         return EXIT_COMPLETE, RunResult.skipped("sync", request.reason)
-    bots, calendar = bot_logins(args, env), calendar_setting(args, env)
+    settings = stored_settings(args, env)
     source = client_for(args, env, request.repo)
     started_at = datetime.now(UTC)  # since-last-run: the next run's window starts here
     fetched: list[FetchedPullRequest] = []  # fetched once, before the DB: a re-apply costs no request
@@ -63,7 +62,7 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
         fetched.append(fetch_pull_request(source, request.repo, request.number, request.trigger))
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> tuple[SyncResult, ReconcileReport | None]:
-        use_settings(con, bots, calendar)
+        use_settings(con, settings)
         result = store_pull_request(con, fetched[0], copy.location)
         recon, db = None, str(copy.path)
         lookback = datetime.now(UTC) - timedelta(days=args.reconcile_lookback)

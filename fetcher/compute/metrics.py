@@ -71,14 +71,7 @@ def use_settings(
     dashboard reads both). Returns which changed: "bots", "calendar" (empty: neither)."""
     con.execute("BEGIN")
     try:
-        changed = tuple(
-            name
-            for name, replaced in (
-                ("bots", replace_bot_logins(con, logins)),
-                ("calendar", work_calendar.replace_calendar(con, calendar)),
-            )
-            if replaced
-        )
+        changed = replace_settings(con, logins, calendar)
         if changed:
             recompute(con)
         con.execute("COMMIT")
@@ -90,10 +83,17 @@ def use_settings(
 
 def replace_settings(
     con: duckdb.DuckDBPyConnection, logins: tuple[str, ...] | None, calendar: work_calendar.WorkCalendar | None
-) -> bool:
-    """Store both settings (None: keep that one), in the caller's transaction; whether either changed."""
-    bots_changed = replace_bot_logins(con, logins)
-    return work_calendar.replace_calendar(con, calendar) or bots_changed
+) -> tuple[str, ...]:
+    """Store both settings (None: keep that one), in the caller's transaction; which changed: "bots",
+    "calendar" (empty: neither)."""
+    return tuple(
+        name
+        for name, replaced in (
+            ("bots", replace_bot_logins(con, logins)),
+            ("calendar", work_calendar.replace_calendar(con, calendar)),
+        )
+        if replaced
+    )
 
 
 def hours_between(start: str, end: str) -> str:

@@ -45,16 +45,16 @@ from fetcher.commands.backfill.options import BackfillOptions
 from fetcher.commands.backfill.progress import Progress
 from fetcher.commands.backfill.report import BackfillReport
 from fetcher.commands.common import (
+    StoredSettings,
     announce_stopped,
-    bot_logins,
-    calendar_setting,
     check_merge_runs,
     for_each_repository,
     missed_after_setting,
     needing_attention,
+    stored_settings,
     use_settings,
 )
-from fetcher.compute import merge_runs, work_calendar
+from fetcher.compute import merge_runs
 from fetcher.config import Environment
 from fetcher.db import store
 from fetcher.db.staleness import staleness, stored_state
@@ -356,7 +356,7 @@ def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunRe
         batch_size=args.batch_size,
         max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
     )
-    bots, calendar = bot_logins(args, env), calendar_setting(args, env)
+    settings = stored_settings(args, env)
     missed_after = missed_after_setting(args, env)
     # --max-minutes limits the whole run: over many repositories, each gets what is left of it
     deadline = time.monotonic() + options.max_seconds if options.max_seconds is not None else None
@@ -364,7 +364,7 @@ def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunRe
     def one(repo: str, source: GitHubSource) -> tuple[int, RunResult]:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         limited = dataclasses.replace(options, max_seconds=left)
-        return backfill_one(args, env, repo, source, limited, bots, calendar, missed_after)
+        return backfill_one(args, env, repo, source, limited, settings, missed_after)
 
     return for_each_repository(args, env, "backfill", one)
 
@@ -375,14 +375,13 @@ def backfill_one(
     repo: str,
     source: GitHubSource,
     options: BackfillOptions,
-    bots: tuple[str, ...] | None,
-    calendar: work_calendar.WorkCalendar | None,
+    settings: StoredSettings,
     missed_after: timedelta | None,
 ) -> tuple[int, RunResult]:
     started_at = datetime.now(UTC)
 
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> tuple[BackfillReport, merge_runs.MergeRunCheck | None]:
-        use_settings(con, bots, calendar)
+        use_settings(con, settings)
         done = backfill(source, con, str(copy.path), repo, options)
         return done, check_merge_runs(con, repo, started_at, missed_after)
 

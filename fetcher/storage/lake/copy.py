@@ -16,7 +16,6 @@ transaction) and must hold no rows unless ``--replace``.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -55,11 +54,12 @@ def opens_here(spec: str) -> bool:
     return is_lake(spec) == on_lake_line()
 
 
-def other_python(spec: str) -> Path:
-    """The interpreter that opens ``spec`` when this one cannot."""
+def other_python(spec: str, env: Environment) -> Path:
+    """The interpreter that opens ``spec`` when this one cannot (MERGELENS_LAKE_PYTHON or
+    MERGELENS_PYTHON, else the repository's)."""
     if is_lake(spec):
-        return Path(os.environ.get("MERGELENS_LAKE_PYTHON") or ROOT / ".venv-lake" / "bin" / "python")
-    return Path(os.environ.get("MERGELENS_PYTHON") or ROOT / ".venv" / "bin" / "python")
+        return Path(env.lake_python or ROOT / ".venv-lake" / "bin" / "python")
+    return Path(env.python or ROOT / ".venv" / "bin" / "python")
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ def _half(
 ) -> dict[str, int]:
     if opens_here(spec):
         return here(spec, env, folder) if what == "export" else here(spec, env, folder, replace)
-    python = other_python(spec)
+    python = other_python(spec, env)
     if not python.exists():
         main = "the main environment (make .venv/.installed)"
         line = "the DuckLake environment (make lake)" if is_lake(spec) else main
