@@ -27,10 +27,16 @@ from fetcher.errors import (
     UsageError,
 )
 from fetcher.pipeline.sync_pr import SyncResult
+from fetcher.pipeline.update import WorkingCopy, update_db
 from fetcher.publish import digest, report
 from fetcher.publish.result import RunResult
+from fetcher.storage import UpdateResult
 
 T = TypeVar("T")
+
+# What reconcile and backfill set before they write: the extra bots, the calendar (None: keep the
+# stored one), and how late a merged PR counts as missed (None: no --check-merge-runs).
+RunSettings = tuple[tuple[str, ...] | None, work_calendar.WorkCalendar | None, timedelta | None]
 
 
 def bot_logins(args: argparse.Namespace, env: Environment) -> tuple[str, ...] | None:
@@ -187,6 +193,31 @@ def check_merge_runs(
         return None
     found = merge_runs.check_merge_runs(con, [repo], datetime.now(UTC), missed_after, started_at)
     return found[0] if found else None  # no merge run ever stored anything here: nothing to check
+
+
+def run_settings(args: argparse.Namespace, env: Environment) -> RunSettings:
+    """Reconcile's and backfill's settings, each checked before any request."""
+    return bot_logins(args, env), calendar_setting(args, env), missed_after_setting(args, env)
+
+
+def update_and_check(
+    args: argparse.Namespace,
+    env: Environment,
+    repo: str,
+    settings: RunSettings,
+    work: Callable[[DuckDBPyConnection, str], T],
+) -> UpdateResult[tuple[T, merge_runs.MergeRunCheck | None]]:
+    """Reconcile's and backfill's write to ``--db``: this run's ``settings`` (bots, calendar) set
+    first, then ``work`` (given the connection and what its results name as the DB), then the
+    merge-run check (``missed_after``, the third setting; None: no check) on what it stored."""
+    bots, calendar, missed_after = settings
+    started_at = datetime.now(UTC)
+
+    def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> tuple[T, merge_runs.MergeRunCheck | None]:
+        use_settings(con, bots, calendar)
+        return work(con, copy.written), check_merge_runs(con, repo, started_at, missed_after)
+
+    return update_db(args.db or env.db, env, apply)
 
 
 def announce_stopped(env: Environment, check: merge_runs.MergeRunCheck | None, code: int) -> int:
