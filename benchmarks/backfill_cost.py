@@ -28,7 +28,7 @@ from benchmarks.sync_speed import incremental_cost
 from fetcher.collect.graphql import adapter
 from fetcher.collect.rest import ClientSettings, GitHubSource
 from fetcher.commands import backfill
-from fetcher.db import store
+from fetcher.db import safe_open, schema, store
 from fetcher.extract.records import PullRequestBundle
 from fetcher.pipeline.sync_pr import sync_many
 from tests.fake_github import FakeGitHub
@@ -53,7 +53,7 @@ def rest_loop(github: FakeGitHub, repo: str, numbers: list[int], db: Path) -> tu
 def graphql_backfill(github: FakeGitHub, repo: str, db: Path) -> tuple[backfill.BackfillReport, float]:
     client = source(github)
     started = time.perf_counter()
-    with store.connect(db) as con:
+    with safe_open.open_migrated(db) as con:
         report = backfill.backfill(client, con, str(db), repo, backfill.BackfillOptions(progress_bar=False))
     return report, time.perf_counter() - started
 
@@ -67,7 +67,7 @@ def typical_cost(github: FakeGitHub) -> tuple[int, int]:
 def bundles_of(github: FakeGitHub, repo: str, db: Path) -> list[PullRequestBundle]:
     """The bundles backfill stores, fetched again through its own batch code."""
     client = source(github)
-    with store.connect(db) as con:
+    with safe_open.open_migrated(db) as con:
         run = backfill.Backfill(client, con, str(db), repo, backfill.BackfillOptions(progress_bar=False))
         listed, _ = run.list_window(run.options, None)
         bundles = []
@@ -88,7 +88,7 @@ def run_record(bundle: PullRequestBundle) -> store.SyncRun:
 
 
 def store_per_pr(bundles: list[PullRequestBundle], db: Path) -> float:
-    with store.connect(db) as con:
+    with safe_open.open_migrated(db) as con:
         started = time.perf_counter()
         for bundle in bundles:
             store.write_pull_request(con, bundle, run_record(bundle), datetime.now(UTC))
@@ -96,7 +96,7 @@ def store_per_pr(bundles: list[PullRequestBundle], db: Path) -> float:
 
 
 def store_batched(bundles: list[PullRequestBundle], db: Path, size: int = backfill.STORE_BATCH) -> float:
-    with store.connect(db) as con:
+    with safe_open.open_migrated(db) as con:
         started = time.perf_counter()
         for start in range(0, len(bundles), size):
             chunk = bundles[start : start + size]
@@ -113,11 +113,11 @@ def bulk_ceiling(bundles: list[PullRequestBundle], db: Path) -> float:
             {**bundle.pull_request, "fetched_at": now, "sync_status": bundle.status, "failed_sections": []}
         )
         for section, rows in bundle.sections.items():
-            child = store.CHILD_TABLES[section]
+            child = schema.CHILD_TABLES[section]
             scope = {"repo": bundle.repo, "pr_number": bundle.number, **child.scope}
             tables.setdefault(child.table, []).extend({**scope, **row} for row in rows)
     frames = {table: pd.DataFrame(rows) for table, rows in tables.items()}
-    with store.connect(db) as con:
+    with safe_open.open_migrated(db) as con:
         started = time.perf_counter()
         con.execute("BEGIN")
         for table, df in frames.items():  # noqa: B007 - df is read by DuckDB's replacement scan

@@ -32,7 +32,7 @@ from benchmarks.sync_speed import median_ms as timed
 from dashboard import db as dashboard_db
 from dashboard import queries, remote
 from dashboard.queries import Filters
-from fetcher.db import store
+from fetcher.db import safe_open
 from tests.services import moto_server
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -41,7 +41,7 @@ REPO = "bench/history"
 
 def build(path: Path, prs: int) -> float:
     started = time.perf_counter()
-    con = store.connect(path)
+    con = safe_open.open_migrated(path)
     try:
         fill_with_prs(con, prs)
     finally:

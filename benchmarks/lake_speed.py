@@ -116,7 +116,7 @@ def lake_files(db: str) -> dict[str, int]:
     from fetcher.storage.lake.location import LakeLocation
 
     env = Environment.from_environ()
-    con = LakeLocation(db, env.lake_data_path, env.s3).connect()
+    con = LakeLocation(db, env.lake_data_path, env.s3).attach()
     try:
         counts = {}
         for kind in ("data", "delete"):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks.sync_speed import fill_with_prs
 from fetcher.compute import metrics
-from fetcher.db import store
+from fetcher.db import safe_open
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     parser.add_argument("--prs", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, store.connect(Path(tmp) / "big.duckdb") as con:
+    with tempfile.TemporaryDirectory() as tmp, safe_open.open_migrated(Path(tmp) / "big.duckdb") as con:
         fill_with_prs(con, args.prs)
         samples = []
         for _ in range(args.repeat):

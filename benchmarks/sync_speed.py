@@ -24,7 +24,7 @@ import duckdb
 
 from fetcher.collect.rest import ClientSettings, GitHubSource
 from fetcher.compute import metrics
-from fetcher.db import store
+from fetcher.db import safe_open, store
 from fetcher.extract.records import PullRequestBundle
 from fetcher.pipeline.sync_pr import sync_pull_request
 from tests.fake_github import FakeGitHub, FileChange
@@ -157,10 +157,10 @@ def incremental_cost(bundle: PullRequestBundle, workdir: Path, prs: int, repeat:
         run = store.SyncRun(f"bench-{time.perf_counter_ns()}", bundle.repo, bundle.number, "bench", now, now)
         store.write_pull_request(con, bundle, run, fetched_at=now)
 
-    with store.connect(workdir / "empty.duckdb") as empty:
+    with safe_open.open_migrated(workdir / "empty.duckdb") as empty:
         write(empty)  # warm up: the first write creates the row groups
         empty_ms = median_ms(lambda: write(empty), repeat)
-    with store.connect(workdir / "big.duckdb") as big:
+    with safe_open.open_migrated(workdir / "big.duckdb") as big:
         fill_with_prs(big, prs)
         write(big)
         big_ms = median_ms(lambda: write(big), repeat)

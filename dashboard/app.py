@@ -115,7 +115,7 @@ def lake_database(spec: str) -> lake.LakeDatabase:
 
 
 def cursor(key: Key) -> duckdb.DuckDBPyConnection:
-    """A cursor per call (sessions run in threads; UTC: db.connect, LakeLocation.connect)."""
+    """A cursor per call (sessions run in threads; UTC: db.connect, LakeLocation.attach)."""
     if isinstance(key, lake.LakeKey):
         return lake_database(db.configured_location()).cursor(key)
     return connection(key).cursor()

@@ -13,7 +13,8 @@ from pathlib import Path
 import duckdb
 
 from fetcher.config import Environment
-from fetcher.db.store import SCHEMA_VERSION, DatabaseRefused, SchemaError, open_database
+from fetcher.db.safe_open import DatabaseRefused, SchemaError, open_database
+from fetcher.db.schema import SCHEMA_VERSION
 
 GET_DATA = """# sample data: a fake GitHub on loopback, no token needed
 make demo DASHBOARD=0 && MERGELENS_DB=demo.duckdb streamlit run dashboard/app.py
@@ -78,7 +79,7 @@ def file_key(path: Path) -> DbKey:
 
 def connect(path: str | Path, shown: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open the file read-only (many dashboards may read it at once) as data, not code
-    (``fetcher.db.store.open_database``: a view or macro in it is refused, never run), with times
+    (``fetcher.db.safe_open.open_database``: a view or macro in it is refused, never run), with times
     in UTC, and check that it holds a mergelens schema this version can read. ``shown``: what
     a Problem calls the file (default its path; a remote DB's local copy is named by its location)."""
     name = shown or path

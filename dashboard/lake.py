@@ -1,6 +1,6 @@
 """A DuckLake (``MERGELENS_DB=ducklake:CATALOG``) for the dashboard: read in place, read-only.
 
-Nothing is copied: the lake is attached READ_ONLY by the fetcher's own ``LakeLocation.connect``
+Nothing is copied: the lake is attached READ_ONLY by the fetcher's own ``LakeLocation.attach``
 (the same extensions, ``MERGELENS_LAKE_DATA_PATH`` and AWS_* S3 settings as a writer), pinned at
 one snapshot, so every query of a page reads one version of the lake, and the query cache is
 keyed on that snapshot id (a lake has no file whose mtime would change). Each rerun asks the lake
@@ -8,11 +8,11 @@ for its current snapshot (one catalog query): a merge committed meanwhile is a n
 attached and checked before it is shown.
 
 A lake the job did not write is untrusted input, as a file is: before any row is read, its
-catalog must be exactly mergelens's (``fetcher.storage.lake.location.check_catalog``, the writers' check:
+catalog must be exactly mergelens's (``fetcher.storage.lake.catalog.check_catalog``, the writers' check:
 the migrations' tables and columns, plus the lake-only ``mergelens_compactions``), with no view
 or macro (whose SQL would run inside our queries), no other schema, sequence or type;
-``fetcher.db.store.catalog_difference`` words the first difference. The connection reads no file
-outside the lake's data path (``LakeLocation.connect``). The location is shown as its redacted
+``fetcher.db.safe_open.catalog_difference`` words the first difference. The connection reads no file
+outside the lake's data path (``LakeLocation.attach``). The location is shown as its redacted
 description (``password=***``), and DuckDB's errors only cleaned (``LakeLocation.explain``). Runs
 on the DuckLake interpreter (``.venv-lake``, DuckDB 1.5 with the extension wheels); under the
 main one a ``Problem`` says so.
@@ -30,9 +30,11 @@ import duckdb
 
 from dashboard.db import Problem
 from fetcher.config import Environment
-from fetcher.db import store
+from fetcher.db import safe_open, schema
+from fetcher.db.safe_open import closed_on_error
 from fetcher.storage import StorageError
-from fetcher.storage.lake.location import ALIAS, PREFIX, LakeLocation, check_catalog, sql_literal
+from fetcher.storage.lake.catalog import ALIAS, PREFIX, check_catalog
+from fetcher.storage.lake.location import LakeLocation, sql_literal
 
 OPEN_SNAPSHOTS = 2  # connections kept: the current snapshot and the one before (a session may still read it)
 LAKE_PYTHON = (
@@ -55,28 +57,28 @@ class LakeKey:
 
 def check_lake(con: duckdb.DuckDBPyConnection, shown: str) -> None:
     """The lake holds mergelens's schema at this version, and nothing else (else ``Problem``):
-    the writers' own check (``fetcher.storage.lake.location.check_catalog``), which runs nothing of the
+    the writers' own check (``fetcher.storage.lake.catalog.check_catalog``), which runs nothing of the
     lake before its catalog passes. A reader never migrates: an older lake waits for a writer."""
     try:
         version = check_catalog(con)
-    except store.SchemaError as exc:
+    except safe_open.SchemaError as exc:
         raise Problem(
             "newer_schema",
             "The DuckLake is newer than this dashboard",
-            f"{shown} has schema version {exc.version}; this mergelens reads version {store.SCHEMA_VERSION}. "
+            f"{shown} has schema version {exc.version}; this mergelens reads version {schema.SCHEMA_VERSION}. "
             "Update mergelens and reload.",
         ) from None
-    except store.DatabaseRefused as exc:
+    except safe_open.DatabaseRefused as exc:
         raise _not_mergelens(shown, str(exc)) from None
     if version == 0:  # nothing at all: check_catalog refuses any table of a lake without mergelens_schema
         raise Problem(
             "empty", "The DuckLake is empty", f"{shown} has no tables yet: a sync writes mergelens's tables into it."
         )
-    if version < store.SCHEMA_VERSION:
+    if version < schema.SCHEMA_VERSION:
         raise Problem(
             "older_schema",
             "The DuckLake was written by an older mergelens",
-            f"{shown} has schema version {version}; this dashboard reads version {store.SCHEMA_VERSION}. "
+            f"{shown} has schema version {version}; this dashboard reads version {schema.SCHEMA_VERSION}. "
             "The dashboard reads a lake and never migrates it: the next sync into it brings it forward.",
         )
 
@@ -106,7 +108,7 @@ class LakeDatabase:
         with self._lock:
             try:
                 if self._probe is None:
-                    self._probe = self.location.connect(read_only=True)
+                    self._probe = self.location.attach(read_only=True)
                 # fetchall: a result left open keeps its transaction, which holds a SQLite catalog's lock
                 rows = self._probe.execute(
                     f"SELECT id FROM system.main.ducklake_current_snapshot({sql_literal(ALIAS)})"
@@ -134,17 +136,11 @@ class LakeDatabase:
         if con is not None:
             return con
         try:
-            con = self.location.connect(read_only=True, snapshot=snapshot)
+            con = self.location.attach(read_only=True, snapshot=snapshot)
         except duckdb.Error as exc:
             raise self.unreachable(exc) from None
-        try:
+        with closed_on_error(con, self.unreachable):
             check_lake(con, self.shown)
-        except duckdb.Error as exc:
-            con.close()
-            raise self.unreachable(exc) from None
-        except BaseException:
-            con.close()
-            raise
         self._open[snapshot] = con
         # Forget the oldest snapshots but the one asked for (a session may still be rendering an
         # older one), without close(): closing a connection closes its cursors, and another

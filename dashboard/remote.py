@@ -5,7 +5,7 @@ same S3 client, the same choice of trusted artifact) through its read-only ``fet
 unchanged remote costs one conditional request (S3: If-None-Match on the ETag) or the listing
 (artifact: same id), never a download. The remote is asked at most every
 ``MERGELENS_REFRESH_SECONDS`` (default 300). A downloaded copy is opened as untrusted data
-(``dashboard.db.connect``: ``fetcher.db.store.open_database``'s catalog check) before it replaces
+(``dashboard.db.connect``: ``fetcher.db.safe_open.open_database``'s catalog check) before it replaces
 the copy shown; when a check fails, the last good copy stays, with a warning.
 
 The copy lives in ``MERGELENS_CACHE_DIR`` (default ``<temp dir>/mergelens-cache-<uid>``), one

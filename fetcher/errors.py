@@ -1,4 +1,6 @@
-"""Expected failures: each becomes one clear line on stderr and a documented exit code; ``inert``
+"""Expected failures, one family: each is a ``MergelensError`` that becomes one clear line on
+stderr and a documented exit code (``fetcher.db.safe_open.DatabaseRefused`` and
+``fetcher.collect.rest.FetchFailed`` are its members too); ``inert``
 makes any printed line exactly one line that no Actions runner reads as a command."""
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ class MergelensError(Exception):
 
 class UsageError(MergelensError):
     exit_code = EXIT_USAGE
+
+
+class StorageError(MergelensError):
+    """The DB could not be opened, fetched, verified or stored: one line, exit code 1."""
+
+
+class StorageConflict(StorageError):
+    """Other writers kept updating the stored DB while we were: gave up after max_attempts."""
 
 
 # What ends a line somewhere (a log viewer, str.splitlines) or changes how it shows: C0 and C1

@@ -24,7 +24,7 @@ from fetcher.commands.open_prs import OpenPrsReport, take_snapshot
 from fetcher.compute import work_calendar
 from fetcher.compute.metrics import METRIC_BY_NAME, STAGES, is_bot, work_hours_name
 from fetcher.compute.whose_move import STALE_WORKING_DAYS
-from fetcher.db import store
+from fetcher.db import safe_open
 from fetcher.pipeline.sync_pr import SyncResult, sync_many
 from fetcher.publish import digest, report
 from tests.fake_github import FakeGitHub, Repository
@@ -123,7 +123,7 @@ def snapshot_times(now: datetime, weeks: int = SNAPSHOT_WEEKS) -> list[datetime]
 def store_open_snapshots(source: GitHubSource, db: Path, repo: Repository, now: datetime) -> OpenPrsReport:
     """``open-prs`` as a daily schedule would have run it: the earlier snapshots on ``repo`` rewound
     to their day (which PRs were open then), the latest on ``repo`` as it is; the latest's report."""
-    con = store.connect(db)
+    con = safe_open.open_migrated(db)
     try:
         *earlier, latest = snapshot_times(now)
         for when in earlier:
@@ -169,7 +169,7 @@ def print_warnings(result: SyncResult) -> None:
 
 
 def print_summary(db: Path) -> None:
-    con = store.connect(db, read_only=True)
+    con = safe_open.open_migrated(db, read_only=True)
     try:
         row = con.execute(SUMMARY_SQL).fetchone()
         stages = con.execute(STAGES_SQL).fetchone()

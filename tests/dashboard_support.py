@@ -18,7 +18,7 @@ from streamlit import config
 from fetcher.collect.rest import ClientSettings, GitHubSource
 from fetcher.commands.open_prs import take_snapshot
 from fetcher.compute.whose_move import STALE_WORKING_DAYS
-from fetcher.db import store
+from fetcher.db import safe_open, store
 from fetcher.extract.records import PullRequestBundle, SectionError, pull_request_row
 from fetcher.pipeline.sync_pr import sync_many
 from scripts.demo import DEMO_NOW, store_open_snapshots
@@ -89,7 +89,7 @@ def build_org_db(path: Path, n_prs: int = 12) -> Path:
     sync_repositories(path, *repos)
     with FakeGitHub(repos, token=TOKEN) as github:
         source = GitHubSource(ClientSettings(github.api_url, TOKEN, request_interval=0))
-        con = store.connect(path)
+        con = safe_open.open_migrated(path)
         try:
             take_snapshot(source, con, repos[0].full_name, DEMO_NOW, STALE_WORKING_DAYS, digest=False)
         finally:
@@ -109,7 +109,7 @@ def session_demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def empty_db(path: Path) -> Path:
     """A DB with the schema and nothing in it (what a first sync creates before its first PR)."""
-    store.connect(path).close()
+    safe_open.open_migrated(path).close()
     return path
 
 
@@ -255,7 +255,7 @@ GOOD_URL = "https://github.com/acme/widgets/pull/5"
 
 def build_hostile_db(path: Path) -> Path:
     """HOSTILE_PRS in HOSTILE_REPO; #1 partial, its failed section named HOSTILE_SECTION."""
-    con = store.connect(path)
+    con = safe_open.open_migrated(path)
     try:
         for number, title, url, login, merged_at, created_at in HOSTILE_PRS:
             payload = {

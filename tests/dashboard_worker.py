@@ -96,7 +96,7 @@ def run_sql(config: dict[str, Any]) -> dict[str, Any]:
     from fetcher.storage.lake.location import LakeLocation
 
     env = Environment.from_environ()
-    con = LakeLocation(config["db"], env.lake_data_path, env.s3).connect()
+    con = LakeLocation(config["db"], env.lake_data_path, env.s3).attach()
     try:
         for sql in config["sql"]:
             con.execute(sql)

@@ -69,7 +69,7 @@ def downgrade(config: dict[str, Any]) -> dict[str, Any]:
     from fetcher.storage.lake.location import LakeLocation
 
     env = Environment.from_environ()
-    con = LakeLocation(config["db"], env.lake_data_path, env.s3).connect()
+    con = LakeLocation(config["db"], env.lake_data_path, env.s3).attach()
     try:
         con.execute("DROP TABLE artifact_copies")  # v7's table
         con.execute("ALTER TABLE pr_review_requests DROP COLUMN response_work_hours")  # v6's column
@@ -85,7 +85,7 @@ def look(config: dict[str, Any]) -> dict[str, Any]:
     from fetcher.storage.lake.location import LakeLocation
 
     env = Environment.from_environ()
-    con = LakeLocation(config["db"], env.lake_data_path, env.s3).connect()
+    con = LakeLocation(config["db"], env.lake_data_path, env.s3).attach()
     try:
         return {
             "health": lake_health(con),
@@ -103,7 +103,8 @@ def look(config: dict[str, Any]) -> dict[str, Any]:
 
 def plant(config: dict[str, Any]) -> dict[str, Any]:
     from fetcher.config import Environment
-    from fetcher.storage.lake.location import ALIAS, LakeLocation, extension_file, sql_literal
+    from fetcher.storage.lake.catalog import ALIAS
+    from fetcher.storage.lake.location import LakeLocation, extension_file, sql_literal
 
     env = Environment.from_environ()
     location = LakeLocation(config["db"], env.lake_data_path, env.s3)

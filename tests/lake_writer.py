@@ -22,13 +22,13 @@ from typing import Any
 
 import duckdb
 
-from fetcher.db import store
+from fetcher.db import schema, store
 
 # Columns whose value depends on when or by whom a row was written, not on the PR.
 VOLATILE = ("fetched_at", "computed_at")
 # The tables holding what was fetched and computed per PR (not the run records, checkpoints or
-# snapshots): pull_requests and the pr_* tables, in store.TABLES's order.
-PR_TABLES = tuple(table for table in store.TABLES if table == "pull_requests" or table.startswith("pr_"))
+# snapshots): pull_requests and the pr_* tables, in schema.TABLES's order.
+PR_TABLES = tuple(table for table in schema.TABLES if table == "pull_requests" or table.startswith("pr_"))
 
 
 def dump_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
@@ -108,7 +108,7 @@ def dump(config: dict[str, Any]) -> dict[str, list[str]]:
     from fetcher.storage.lake.location import LakeLocation
 
     env = Environment.from_environ()
-    con = LakeLocation(config["db"], env.lake_data_path, env.s3).connect()
+    con = LakeLocation(config["db"], env.lake_data_path, env.s3).attach()
     try:
         return dump_rows(con)
     finally:

@@ -527,7 +527,7 @@ def test_batched_store_writes_what_one_by_one_writes(serve, tmp_path):
     from datetime import UTC, datetime
 
     from fetcher.collect.rest import ClientSettings, GitHubSource
-    from fetcher.db import store
+    from fetcher.db import safe_open, store
     from fetcher.extract.records import SectionError
 
     pulls = simple_pulls(4)
@@ -547,10 +547,10 @@ def test_batched_store_writes_what_one_by_one_writes(serve, tmp_path):
         return store.SyncRun(f"run-{next(ids)}", REPO, number, "test", now, now)
 
     now = datetime(2026, 5, 1, tzinfo=UTC)
-    with store.connect(tmp_path / "one.duckdb") as con:
+    with safe_open.open_migrated(tmp_path / "one.duckdb") as con:
         for bundle in [*bundles, again]:
             store.write_pull_request(con, bundle, run(bundle.number), now)
-    with store.connect(tmp_path / "many.duckdb") as con:
+    with safe_open.open_migrated(tmp_path / "many.duckdb") as con:
         store.write_pull_requests(con, [(b, run(b.number), now) for b in bundles])
         store.write_pull_requests(con, [(again, run(1), now), (bundles[1], run(2), now)])
         store.write_pull_request(con, bundles[1], run(2), now)  # (the batch above rewrote #2: same rows)

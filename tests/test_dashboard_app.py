@@ -24,7 +24,7 @@ from dashboard.db import file_key
 from dashboard.queries import CLOCKS, Filters
 from dashboard.views.repositories import ALL as ALL_REPOSITORIES
 from fetcher.compute.metrics import STAGES, is_bot
-from fetcher.db import store
+from fetcher.db import safe_open, schema, store
 from tests.dashboard_support import (
     EVIL,
     FORMULA_TITLE,
@@ -135,14 +135,14 @@ def test_every_page_renders_without_a_db_file(tmp_path: Path, monkeypatch: pytes
 
 @pytest.mark.parametrize(
     ("version", "message", "kind"),
-    [(store.SCHEMA_VERSION + 1, "newer than this dashboard", "error"), (1, "older mergelens", "warning")],
+    [(schema.SCHEMA_VERSION + 1, "newer than this dashboard", "error"), (1, "older mergelens", "warning")],
 )
 def test_a_db_from_another_schema_version_gets_a_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: int, message: str, kind: str
 ) -> None:
     path = tmp_path / "other.duckdb"
     with duckdb.connect(str(path)) as con:
-        store.ensure_schema(con, min(version, store.SCHEMA_VERSION))
+        schema.ensure_schema(con, min(version, schema.SCHEMA_VERSION))
         con.execute("INSERT INTO mergelens_schema VALUES (?, now())", [version])
     at = app(path, monkeypatch)
     assert not at.exception
@@ -354,7 +354,7 @@ def test_health_shows_the_database_size_and_the_artifact_copies_held(
          "size_bytes": 3_700_000, "status": status, "listed_at": listed}
         for i, status in enumerate(("older", "used", "untrusted"))
     ]  # fmt: skip
-    with store.connect(path) as con:
+    with safe_open.open_migrated(path) as con:
         store.replace_artifact_copies(con, rows)
     at = app(path, monkeypatch, page="health")
     assert_clean(at)

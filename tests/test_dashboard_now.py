@@ -51,7 +51,7 @@ from dashboard import db as dashboard_db
 from dashboard.agreements import Agreements
 from dashboard.queries import Filters
 from fetcher.compute import work_calendar
-from fetcher.db import store
+from fetcher.db import safe_open, store
 from tests.dashboard_support import SCRIPT_TITLE, empty_db, loopback
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -98,7 +98,7 @@ def snap(number: int, at: str, login: str, created: str, lines: int = 0, draft: 
 
 
 def build_now_db(path: Path) -> Path:
-    con = store.connect(path)
+    con = safe_open.open_migrated(path)
     try:
         rows = [
             merged(1, "alice", "03-02 09:00", "03-09 09:00", (300, 100), "03-03 17:00"),
@@ -347,7 +347,7 @@ def test_working_days_follow_the_stored_calendar(tmp_path: Path) -> None:
         ("days=Sun-Thu", {"pickup": (1, 3), "open": (4, 4)}),  # without the holiday #5's pickup takes 2 wd
         ("days=Sun-Thu;holidays=2026-03-08", {"pickup": (2, 3), "open": (4, 4)}),  # the one kept below
     ]:
-        with store.connect(path) as writer:
+        with safe_open.open_migrated(path) as writer:
             work_calendar.replace_calendar(writer, work_calendar.parse_work_calendar(calendar))
         connection = dashboard_db.connect(path)
         try:

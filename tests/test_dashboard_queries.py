@@ -24,7 +24,7 @@ from dashboard.queries import Filters
 from dashboard.views.explorer import stage_spans
 from fetcher.compute import metrics
 from fetcher.compute.metrics import STAGES
-from fetcher.db import store
+from fetcher.db import safe_open, schema, store
 from tests.dashboard_support import SCRIPT_TITLE, build_hand_db, empty_db, session_demo_db
 
 CURRENT = Filters(start=date(2026, 3, 1), end=date(2026, 3, 14))
@@ -349,7 +349,7 @@ def test_timeline_of_a_pr(hand: duckdb.DuckDBPyConnection) -> None:
 def test_extra_bots_are_listed_for_the_pages_that_explain_them(hand_path: Path, tmp_path: Path) -> None:
     path = tmp_path / "bots.duckdb"
     shutil.copy(hand_path, path)
-    con = store.connect(path)
+    con = safe_open.open_migrated(path)
     try:
         assert queries.extra_bots(con) == []
         assert metrics.use_settings(con, ("golangcibot", "carol"))
@@ -486,7 +486,7 @@ def test_database_size_and_the_artifact_copies_held(hand_path: Path, tmp_path: P
         for h, status in ((1, "used"), (3, "older"), (0, "untrusted"))
     ]  # fmt: skip
     rows = [{**row, "artifact_id": 7 + i} for i, row in enumerate(rows)]
-    with store.connect(copy) as con:
+    with safe_open.open_migrated(copy) as con:
         store.replace_artifact_copies(con, rows)
     con = dashboard_db.connect(copy)
     try:
@@ -498,7 +498,7 @@ def test_database_size_and_the_artifact_copies_held(hand_path: Path, tmp_path: P
         assert copies["size_bytes"].sum() == 6_000_000
     finally:
         con.close()
-    with store.connect(copy) as con:  # the next run's listing replaces it
+    with safe_open.open_migrated(copy) as con:  # the next run's listing replaces it
         store.replace_artifact_copies(con, rows[:1])
         assert con.execute("SELECT artifact_id FROM artifact_copies").fetchall() == [(7,)]
 
@@ -555,14 +555,14 @@ def test_the_connection_is_read_only(hand: duckdb.DuckDBPyConnection) -> None:
 
 
 def _older(con: duckdb.DuckDBPyConnection) -> None:
-    store.ensure_schema(con, store.SCHEMA_VERSION - 1)  # a real file of the previous version
+    schema.ensure_schema(con, schema.SCHEMA_VERSION - 1)  # a real file of the previous version
 
 
 @pytest.mark.parametrize(
     ("setup", "kind"),
     [
         ("CREATE TABLE mergelens_schema (version INTEGER, migrated_at TIMESTAMPTZ); "
-         f"INSERT INTO mergelens_schema VALUES ({store.SCHEMA_VERSION + 1}, now())", "newer_schema"),
+         f"INSERT INTO mergelens_schema VALUES ({schema.SCHEMA_VERSION + 1}, now())", "newer_schema"),
         (_older, "older_schema"),
         ("CREATE TABLE something_else (x INTEGER)", "not_mergelens"),
         ("", "empty"),

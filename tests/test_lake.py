@@ -15,9 +15,10 @@ import boto3
 import pytest
 
 from fetcher.config import Environment, S3Settings
-from fetcher.db import store
+from fetcher.db import safe_open, schema
 from fetcher.storage import StorageError, is_local, open_location
-from fetcher.storage.lake.location import Catalog, LakeLocation, lake_ddl, redacted
+from fetcher.storage.lake.catalog import CatalogAddress, lake_ddl, redacted
+from fetcher.storage.lake.location import LakeLocation
 from tests.conftest import TOKEN
 from tests.fake_github.generator import generate_repository
 from tests.lake_writer import dump_rows
@@ -33,29 +34,29 @@ WRITERS = 6
 
 def test_the_spec_names_the_catalog_and_never_shows_its_password():
     spec = "ducklake:postgres:dbname=lake host=db.internal user=ml password='s3 cret' sslmode=require"
-    catalog = Catalog.parse(spec)
+    catalog = CatalogAddress.parse(spec)
     assert (catalog.kind, catalog.target) == ("postgres", spec.removeprefix("ducklake:postgres:"))
     assert catalog.description == "ducklake:postgres:dbname=lake host=db.internal user=ml password=*** sslmode=require"
     assert redacted("postgresql://ml:hunter2@db/lake") == "postgresql://ml:***@db/lake"
-    assert Catalog.parse("ducklake:sqlite:/data/meta.sqlite").kind == "sqlite"
-    assert Catalog.parse("ducklake:/data/meta.ducklake") == Catalog(
+    assert CatalogAddress.parse("ducklake:sqlite:/data/meta.sqlite").kind == "sqlite"
+    assert CatalogAddress.parse("ducklake:/data/meta.ducklake") == CatalogAddress(
         "/data/meta.ducklake", "duckdb", "/data/meta.ducklake"
     )
     assert not is_local(spec)
     for bad in ("ducklake:", "ducklake:postgres:", "ducklake:sqlite: "):
         with pytest.raises(StorageError, match="expected ducklake:postgres:DSN"):
-            Catalog.parse(bad)
+            CatalogAddress.parse(bad)
 
 
 def test_the_lake_schema_is_the_migrations_without_their_keys():
-    for step in store.MIGRATIONS.values():
+    for step in schema.MIGRATIONS.values():
         for table, ddl in step.items():
             lake = lake_ddl(ddl)
             assert "PRIMARY KEY" not in lake.upper()
             # a table is created as itself; a later version's ALTER TABLE statements pass unchanged
             assert f"CREATE TABLE {table}" in lake if "CREATE TABLE" in ddl else lake == ddl
     # the columns stay as they are: only the keys go
-    assert "run_id VARCHAR," in lake_ddl(store.MIGRATIONS[1]["sync_runs"])
+    assert "run_id VARCHAR," in lake_ddl(schema.MIGRATIONS[1]["sync_runs"])
 
 
 def test_lake_settings_come_from_the_environment_and_secrets_stay_out_of_reprs():
@@ -194,7 +195,7 @@ def test_six_writers_lose_nothing_and_store_nothing_twice(
     # The reference: each merged PR synced once into a plain DuckDB file, here on DuckDB 2.0.
     for number in merged:
         assert cli(server, "sync", "--repo", full, "--pr", str(number), "--db", str(db_path)).exit_code == 0
-    with store.connect(db_path, read_only=True) as con:
+    with safe_open.open_migrated(db_path, read_only=True) as con:
         reference = dump_rows(con)
     assert len(reference["pull_requests"]) == len(merged)
     for table, rows in reference.items():
@@ -286,10 +287,10 @@ def test_a_lake_whose_schema_table_lost_a_row_is_one_line_and_costs_no_request(s
         lake_python,
         env,
         tmp_path,
-        {"mode": "plant", "db": spec, "sql": [f"DELETE FROM mergelens_schema WHERE version = {store.SCHEMA_VERSION}"]},
+        {"mode": "plant", "db": spec, "sql": [f"DELETE FROM mergelens_schema WHERE version = {schema.SCHEMA_VERSION}"]},
     )
     results = run_commands(lake_python, env, tmp_path, spec, COMMANDS)
-    refused_each(results, "the DuckLake is not mergelens's", f"records version {store.SCHEMA_VERSION - 1}")
+    refused_each(results, "the DuckLake is not mergelens's", f"records version {schema.SCHEMA_VERSION - 1}")
     assert server.requests == []
 
 

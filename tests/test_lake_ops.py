@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from dashboard.queries import lake_health
-from fetcher.db import store
+from fetcher.db import safe_open
 from fetcher.storage.lake.copy import COPIED
 from tests.dashboard_support import build_demo_db
 from tests.lake_writer import dump_rows
@@ -37,7 +37,7 @@ def worker(python: Path, env: dict[str, str], tmp_path: Path, config: dict[str, 
 
 def every_row(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every copied table, every column, in one order."""
-    with store.connect(path, read_only=True) as con:
+    with safe_open.open_migrated(path, read_only=True) as con:
         return {table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in COPIED}
 
 
@@ -65,7 +65,7 @@ def test_a_file_db_copied_into_a_lake_and_back_is_the_same_row_for_row(
     assert every_row(back) == original
     # and the lake itself holds them (read there, by the DuckLake line)
     lake = worker_output(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
-    with store.connect(demo, read_only=True) as con:
+    with safe_open.open_migrated(demo, read_only=True) as con:
         assert lake["rows"] == json.loads(json.dumps(dump_rows(con)))
     assert lake["health"]["last_compaction_at"] is None
 
@@ -89,7 +89,7 @@ def test_a_lake_an_older_mergelens_wrote_is_migrated_and_its_metrics_recomputed(
     tmp_path,
 ):
     """A lake at schema version 5 (no ``response_work_hours``): the next writer migrates it and,
-    as store.connect does for a file, recomputes the metrics, so the new column is filled, not NULL."""
+    as safe_open.open_migrated does for a file, recomputes the metrics, so the new column is filled, not NULL."""
     demo = build_demo_db(tmp_path / "demo.duckdb", n_prs=20)
     spec = "ducklake:postgres:" + create_database(postgres)
     env = lake_env | {"MERGELENS_LAKE_PYTHON": str(lake_python)}
@@ -100,7 +100,7 @@ def test_a_lake_an_older_mergelens_wrote_is_migrated_and_its_metrics_recomputed(
     # any write: here one that commits nothing of its own
     assert worker_output(worker(lake_python, env, tmp_path, {"mode": "commit", "db": spec, "count": 0, "tag": "m"}))
     lake = worker_output(worker(lake_python, env, tmp_path, {"mode": "look", "db": spec}))
-    with store.connect(demo, read_only=True) as con:
+    with safe_open.open_migrated(demo, read_only=True) as con:
         expected = json.loads(json.dumps(dump_rows(con), default=str))
         answered = con.execute("SELECT count(response_work_hours) FROM pr_review_requests").fetchall()[0][0]
     assert answered > 0  # the demo has answered requests, so a NULL column would differ
@@ -122,7 +122,7 @@ def test_copy_refuses_the_same_db_and_compact_a_file(tmp_path, cli):
 
 
 def test_the_health_page_says_nothing_of_a_lake_on_a_file_db(tmp_path):
-    with store.connect(build_demo_db(tmp_path / "demo.duckdb"), read_only=True) as con:
+    with safe_open.open_migrated(build_demo_db(tmp_path / "demo.duckdb"), read_only=True) as con:
         assert lake_health(con) is None
 
 

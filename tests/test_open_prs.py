@@ -13,7 +13,7 @@ import pytest
 
 from fetcher.compute import work_calendar
 from fetcher.compute.whose_move import whose_move, working_days_sql
-from fetcher.db import store
+from fetcher.db import safe_open
 from tests.conftest import TOKEN, Receiver
 from tests.factories import repository
 from tests.fake_github import Fault, TimelineEvent, User
@@ -28,7 +28,7 @@ def snapshot(cli, server, db, *extra: str, **env: Any):
 
 
 def moves(db, as_of: datetime | None = None, stale_days: int = 5) -> dict[int, str]:
-    con = store.connect(db, read_only=True)
+    con = safe_open.open_migrated(db, read_only=True)
     try:
         return {row["number"]: row["move"] for row in whose_move(con, as_of or datetime.now(UTC), None, stale_days)}
     finally:
@@ -121,7 +121,7 @@ def test_stale_follows_the_stored_calendar(cli, serve, db_path):
         # Thursday 23:00 UTC is Friday 08:00 in Tokyo: Mon..Fri there, 5 working days
         ("tz=Asia/Tokyo", "stale"),
     ]:
-        with store.connect(db_path) as con:
+        with safe_open.open_migrated(db_path) as con:
             work_calendar.replace_calendar(con, work_calendar.parse_work_calendar(calendar or ""))
         assert moves(db_path, thursday)[pr.number] == move, calendar
 
@@ -142,7 +142,7 @@ def test_working_days(tmp_path, start, end, days):
 
 def working_days(tmp_path, calendar: str | None, start: str, end: str) -> int | None:
     """The working days from ``start`` to ``end`` (UTC) in a DB that stores ``calendar`` (None: none)."""
-    with store.connect(tmp_path / "calendar.duckdb") as con:
+    with safe_open.open_migrated(tmp_path / "calendar.duckdb") as con:
         work_calendar.replace_calendar(con, work_calendar.parse_work_calendar(calendar) if calendar else None)
         sql = f"SELECT {working_days_sql('$a', '$b')}"
         row = con.execute(sql, {"a": utc(start) if start else None, "b": utc(end)}).fetchone()

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from fetcher.collect.rest import ClientSettings
-from fetcher.db import store
+from fetcher.db import safe_open, schema
 from fetcher.storage import artifact as artifact_store
 from tests.conftest import TOKEN
 from tests.factories import pull, repository
@@ -33,7 +33,7 @@ FORK_CI = {"event": "pull_request", "head_branch": "main", "head_repository_id":
 
 
 def make_db(path: Path, *numbers: int) -> Path:
-    with store.connect(path) as con:
+    with safe_open.open_migrated(path) as con:
         for number in numbers:
             con.execute(
                 "INSERT INTO pull_requests (repo, number, fetched_at, sync_status) "
@@ -282,13 +282,13 @@ def test_the_step_summary_names_each_copy_as_inert_text(serve, cli, tmp_path):
 def test_migration_to_7_adds_the_artifact_copies_and_keeps_every_row(tmp_path):
     path = tmp_path / "v6.duckdb"
     con = duckdb.connect(str(path))
-    store.ensure_schema(con, 6)
+    schema.ensure_schema(con, 6)
     con.execute(
         "INSERT INTO pull_requests (repo, number, fetched_at, sync_status) VALUES ('a/b', 1, now(), 'complete')"
     )
     con.close()
-    with store.connect(path) as con:
-        assert store.schema_version(con) == 7
+    with safe_open.open_migrated(path) as con:
+        assert schema.recorded_version(con) == 7
         assert con.execute("SELECT count(*) FROM pull_requests").fetchone() == (1,)
         assert con.execute("SELECT count(*) FROM artifact_copies").fetchone() == (0,)
 

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from fetcher.compute import metrics
-from fetcher.db import store
+from fetcher.db import safe_open, schema
 from tests.conftest import query
 from tests.factories import ALICE, BOB, CAROL, COPILOT, DAVE, GHOST, at, event, issue_comment, pull, review
 
@@ -98,7 +98,7 @@ def pd_isna(value: object) -> bool:
 
 def test_extra_bot_is_no_requested_reviewer(synced, serve, cli):
     db = synced(requests_pr())
-    with store.connect(db) as con:
+    with safe_open.open_migrated(db) as con:
         assert metrics.use_settings(con, ("dave",))
         assert con.execute("SELECT count(*) FROM pr_review_requests WHERE reviewer_login = 'dave'").fetchone() == (0,)
 
@@ -108,7 +108,7 @@ def test_migration_to_4_derives_the_requests(tmp_path):
     request stored before version 4 names no team and is left out."""
     path = tmp_path / "v3.duckdb"
     con = duckdb.connect(str(path))
-    store.ensure_schema(con, 3)
+    schema.ensure_schema(con, 3)
     con.execute(
         "INSERT INTO pull_requests (repo, number, author_login, created_at, merged_at, fetched_at, sync_status) "
         "VALUES ('acme/widgets', 1, 'alice', '2026-03-02 09:00+00', '2026-03-02 18:00+00', now(), 'complete')"
@@ -119,7 +119,7 @@ def test_migration_to_4_derives_the_requests(tmp_path):
         "'bob', false), ('acme/widgets', 1, 1, 'review_requested', '2026-03-02 10:00+00', NULL, false)"
     )
     con.close()
-    with store.connect(path) as con:
+    with safe_open.open_migrated(path) as con:
         assert con.execute("SELECT seq, reviewer_login, outcome FROM pr_review_requests").fetchall() == [
             (0, "bob", "merged")
         ]
@@ -168,7 +168,7 @@ def test_migration_to_6_fills_the_working_hours_response(tmp_path):
     """A version-5 file has no response_work_hours: its first write adds it and recomputes every request."""
     path = tmp_path / "v5.duckdb"
     con = duckdb.connect(str(path))
-    store.ensure_schema(con, 5)
+    schema.ensure_schema(con, 5)
     con.execute(
         "INSERT INTO pull_requests (repo, number, author_login, created_at, merged_at, fetched_at, sync_status) "
         "VALUES ('acme/widgets', 1, 'alice', '2026-03-06 15:00+00', '2026-03-09 12:00+00', now(), 'complete')"
@@ -182,7 +182,7 @@ def test_migration_to_6_fills_the_working_hours_response(tmp_path):
         "VALUES ('acme/widgets', 7, 1, 'bob', 'APPROVED', '2026-03-09 10:00+00')"
     )
     con.close()
-    with store.connect(path) as con:
+    with safe_open.open_migrated(path) as con:
         assert con.execute("SELECT response_hours, response_work_hours FROM pr_review_requests").fetchall() == [(66, 2)]
 
 

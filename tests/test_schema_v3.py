@@ -8,7 +8,7 @@ import re
 import duckdb
 
 from fetcher.config import Environment
-from fetcher.db import store
+from fetcher.db import safe_open, schema
 from fetcher.extract import records
 from tests.conftest import TABLES, query, recorded_sample, table_rows
 from tests.factories import repository
@@ -63,7 +63,7 @@ CONVERTED_BY_MIGRATION: dict[str, tuple[str, ...]] = {
         "first_response_at",
         "time_to_first_response_hours",
         # and version 4's (stages, coding, working hours): the migration recomputes every metric
-        *re.findall(r"ADD COLUMN (\w+)", store.MIGRATIONS[4]["pr_metrics"]),
+        *re.findall(r"ADD COLUMN (\w+)", schema.MIGRATIONS[4]["pr_metrics"]),
     ),
 }
 
@@ -174,7 +174,7 @@ def test_a_version_2_file_is_migrated_keeping_every_row(serve, cli, tmp_path):
     assert sync(cli, server, tmp_path / "v3.duckdb", 12).exit_code == 0
     old = tmp_path / "v2.duckdb"
     with duckdb.connect(str(old)) as con:
-        store.ensure_schema(con, 2)
+        schema.ensure_schema(con, 2)
         con.execute(f"ATTACH '{tmp_path / 'v3.duckdb'}' AS v3 (READ_ONLY)")
         for table in V2_TABLES:
             v2_columns = [
@@ -191,9 +191,9 @@ def test_a_version_2_file_is_migrated_keeping_every_row(serve, cli, tmp_path):
     before = {table: table_rows(old, table, ("computed_at",) * (table == "pr_metrics")) for table in V2_TABLES}
     assert all(before[table] for table in ("pull_requests", "pr_commits", "pr_files", "pr_events"))
 
-    store.connect(old).close()
+    safe_open.open_migrated(old).close()
 
-    assert query(old, "SELECT max(version) FROM mergelens_schema") == [(store.SCHEMA_VERSION,)]
+    assert query(old, "SELECT max(version) FROM mergelens_schema") == [(schema.SCHEMA_VERSION,)]
     for table, rows in before.items():
         new = (*V3_COLUMNS.get(table, ()), *V4_COLUMNS.get(table, ()))
         # version 3's metric columns are filled by the migration itself (the deleted-account flags,

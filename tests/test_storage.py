@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 
 from fetcher.collect.rest import ClientSettings, GitHubSource
 from fetcher.config import Environment
-from fetcher.db import store
+from fetcher.db import safe_open, schema, store
 from fetcher.pipeline.sync_pr import sync_pull_request
 from fetcher.storage import (
     MERGELENS_TABLES,
@@ -59,7 +59,7 @@ SECRET = "testing"
 
 def write_prs(path: Path, *numbers: int, title: str = "PR") -> None:
     """Store minimal PRs through fetcher.db.store, one transaction each (as a sync does)."""
-    con = store.connect(path)
+    con = safe_open.open_migrated(path)
     try:
         for number in numbers:
             bundle = store.PullRequestBundle(
@@ -165,7 +165,7 @@ def _lose_a_row(work: Path) -> None:
 
 def _newer_schema(work: Path) -> None:
     with duckdb.connect(str(work)) as con:
-        con.execute("INSERT INTO mergelens_schema VALUES (?, now())", [store.SCHEMA_VERSION + 1])
+        con.execute("INSERT INTO mergelens_schema VALUES (?, now())", [schema.SCHEMA_VERSION + 1])
 
 
 def _clobber(work: Path) -> None:
@@ -176,7 +176,7 @@ def _clobber(work: Path) -> None:
     ("apply", "reason"),
     [
         (_lose_a_row, "pull_requests would shrink from 2 to 1 rows"),
-        (_newer_schema, f"schema version {store.SCHEMA_VERSION + 1} is newer than this mergelens"),
+        (_newer_schema, f"schema version {schema.SCHEMA_VERSION + 1} is newer than this mergelens"),
         (_clobber, "does not open as a DuckDB database"),
     ],
     ids=["lost-rows", "wrong-schema-version", "not-duckdb"],

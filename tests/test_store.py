@@ -11,8 +11,8 @@ import time
 import duckdb
 import pytest
 
-from fetcher.db import store
-from fetcher.extract import records
+from fetcher.db import safe_open, schema, store
+from fetcher.extract import sections
 from tests.conftest import TABLES, TOKEN, table_rows
 from tests.factories import repository
 from tests.test_sync import REPO_ROOT, complete_pr, sync
@@ -34,7 +34,7 @@ REQUIRED_COLUMNS = {
 
 
 def test_schema_has_every_column_of_the_data_contract(tmp_path):
-    con = store.connect(tmp_path / "new.duckdb")
+    con = safe_open.open_migrated(tmp_path / "new.duckdb")
     for table, columns in REQUIRED_COLUMNS.items():
         present = {
             name
@@ -47,22 +47,22 @@ def test_schema_has_every_column_of_the_data_contract(tmp_path):
         "SELECT DISTINCT data_type FROM information_schema.columns WHERE column_name LIKE '%_at'"
     ).fetchall()
     assert times == [("TIMESTAMP WITH TIME ZONE",)]
-    assert store.schema_version(con) == store.SCHEMA_VERSION
+    assert schema.recorded_version(con) == schema.SCHEMA_VERSION
     con.close()
 
 
 def test_opening_again_does_not_migrate_twice(tmp_path):
     path = tmp_path / "twice.duckdb"
-    store.connect(path).close()
-    con = store.connect(path)
-    assert con.execute("SELECT count(*) FROM mergelens_schema").fetchone() == (store.SCHEMA_VERSION,)
+    safe_open.open_migrated(path).close()
+    con = safe_open.open_migrated(path)
+    assert con.execute("SELECT count(*) FROM mergelens_schema").fetchone() == (schema.SCHEMA_VERSION,)
     con.close()
 
 
 def test_a_newer_schema_is_refused_with_one_line(serve, cli, tmp_path):
     path = tmp_path / "future.duckdb"
-    con = store.connect(path)
-    con.execute("INSERT INTO mergelens_schema VALUES (?, now())", [store.SCHEMA_VERSION + 1])
+    con = safe_open.open_migrated(path)
+    con.execute("INSERT INTO mergelens_schema VALUES (?, now())", [schema.SCHEMA_VERSION + 1])
     con.close()
     server = serve(repository(complete_pr()))
     run = sync(cli, server, path, 12)
@@ -88,7 +88,7 @@ def test_a_failed_write_rolls_back_everything(serve, cli, db_path):
     server = serve(repository(complete_pr()))
     assert sync(cli, server, db_path, 12).exit_code == 0
     before = {table: table_rows(db_path, table) for table in (*TABLES, "sync_runs")}
-    con = store.connect(db_path)
+    con = safe_open.open_migrated(db_path)
     bundle = store.PullRequestBundle(
         "acme/widgets",
         12,
@@ -168,7 +168,7 @@ def test_kill_9_in_the_middle_of_a_write_leaves_the_previous_state(serve, cli, d
 
 
 def test_db_in_use_by_another_process_is_one_clear_line(serve, cli, db_path):
-    store.connect(db_path).close()
+    safe_open.open_migrated(db_path).close()
     holder = subprocess.Popen(
         [
             sys.executable,
@@ -290,7 +290,7 @@ def test_a_planted_view_cannot_leak_the_environment_anywhere(serve, db_path, tmp
     environment, so the sync runs in a child process with planted secrets."""
     dsn, events = sentry
     server = serve(repository(complete_pr()))
-    store.connect(db_path).close()
+    safe_open.open_migrated(db_path).close()
     with duckdb.connect(str(db_path)) as con:
         con.execute("DROP TABLE pr_files")
         con.execute(LEAKY_VIEW)
@@ -326,7 +326,7 @@ def test_a_planted_view_cannot_leak_the_environment_anywhere(serve, db_path, tmp
 
 def test_only_our_own_catalog_is_expected():
     """The expected catalog is read from a DB the migrations built, not written by hand."""
-    latest = store.expected_catalog(store.SCHEMA_VERSION)
+    latest = safe_open.expected_catalog(schema.SCHEMA_VERSION)
     tables = {entry.name for entry in latest if entry.kind == "table"}
     assert tables == {
         "mergelens_schema",
@@ -342,39 +342,39 @@ def test_only_our_own_catalog_is_expected():
         "artifact_copies",
     }
     assert {entry.kind for entry in latest} == {"table", "column"}
-    assert not {entry.name for entry in store.expected_catalog(1) if entry.kind == "table"} & {"backfill_pending"}
-    assert store.expected_catalog(0) == {}
+    assert not {entry.name for entry in safe_open.expected_catalog(1) if entry.kind == "table"} & {"backfill_pending"}
+    assert safe_open.expected_catalog(0) == {}
 
 
 def test_the_table_list_is_the_tables_the_migrations_create():
-    """store.TABLES (what storage counts and verifies) and every section's table are the DDL's tables."""
-    created = {entry.name for entry in store.expected_catalog(store.SCHEMA_VERSION) if entry.kind == "table"}
-    assert set(store.TABLES) == created
-    assert {child.table for child in store.CHILD_TABLES.values()} <= created
-    assert list(store.CHILD_TABLES) == list(records.SECTIONS)
+    """schema.TABLES (what storage counts and verifies) and every section's table are the DDL's tables."""
+    created = {entry.name for entry in safe_open.expected_catalog(schema.SCHEMA_VERSION) if entry.kind == "table"}
+    assert set(schema.TABLES) == created
+    assert {child.table for child in schema.CHILD_TABLES.values()} <= created
+    assert list(schema.CHILD_TABLES) == list(sections.SECTION_NAMES)
 
 
 def test_an_older_file_is_verified_against_its_own_version_then_migrated(tmp_path):
     path = tmp_path / "v1.duckdb"
     with duckdb.connect(str(path)) as con:
-        store.ensure_schema(con, 1)
-    con, version = store.open_database(path, read_only=True)
+        schema.ensure_schema(con, 1)
+    con, version = safe_open.open_database(path, read_only=True)
     con.close()
     assert version == 1
-    con = store.connect(path)
-    assert store.schema_version(con) == store.SCHEMA_VERSION
+    con = safe_open.open_migrated(path)
+    assert schema.recorded_version(con) == schema.SCHEMA_VERSION
     con.close()
     with duckdb.connect(str(path)) as con:  # an "older" file that also carries a view
         con.execute("DELETE FROM mergelens_schema WHERE version > 1")
         con.execute("DROP TABLE backfill_pending")
         con.execute("DROP TABLE backfill_checkpoints")
         con.execute("CREATE VIEW backfill_pending AS SELECT 1 AS x")
-    with pytest.raises(store.DatabaseRefused, match="holds a view backfill_pending"):
-        store.connect(path)
+    with pytest.raises(safe_open.DatabaseRefused, match="holds a view backfill_pending"):
+        safe_open.open_migrated(path)
 
 
 def test_the_configuration_is_locked_and_external_access_off(tmp_path):
-    con = store.connect(tmp_path / "locked.duckdb")
+    con = safe_open.open_migrated(tmp_path / "locked.duckdb")
     try:
         assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
         with pytest.raises(duckdb.Error, match="locked"):
@@ -391,10 +391,10 @@ def test_two_connections_to_one_file_in_one_process(tmp_path):
     """DuckDB shares one open database per file in a process: the second open finds the
     configuration already locked (by the first) and must not try to set it again."""
     path = tmp_path / "shared.duckdb"
-    first = store.connect(path)
+    first = safe_open.open_migrated(path)
     try:
-        second, version = store.open_database(path)
-        assert version == store.SCHEMA_VERSION
+        second, version = safe_open.open_database(path)
+        assert version == schema.SCHEMA_VERSION
         assert second.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
         second.close()
     finally:
@@ -407,7 +407,7 @@ def test_a_version_2_file_keeps_every_row_and_its_deleted_accounts_are_converted
     every row kept, and the metrics recomputed by the new definitions."""
     path = tmp_path / "v2.duckdb"
     with duckdb.connect(str(path)) as con:
-        store.ensure_schema(con, 2)
+        schema.ensure_schema(con, 2)
         pr = "'acme/widgets', 1"
         con.execute(f"""INSERT INTO pull_requests (repo, number, author_login, author_type, created_at, merged_at,
                 merged_by_login, fetched_at, sync_status)
@@ -434,9 +434,9 @@ def test_a_version_2_file_keeps_every_row_and_its_deleted_accounts_are_converted
         v2_tables = [table for table in TABLES if table != "pr_review_requests"]  # version 4's
         counts = {table: con.execute(f"SELECT count(*) FROM {table}").fetchone() for table in v2_tables}
 
-    con = store.connect(path)
+    con = safe_open.open_migrated(path)
     try:
-        assert store.schema_version(con) == store.SCHEMA_VERSION
+        assert schema.recorded_version(con) == schema.SCHEMA_VERSION
         assert {table: con.execute(f"SELECT count(*) FROM {table}").fetchone() for table in TABLES} == {
             **counts,
             "pr_metrics": (2,),  # recomputed: one row per PR

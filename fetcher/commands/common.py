@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from duckdb import DuckDBPyConnection
 
@@ -27,8 +28,12 @@ from fetcher.errors import (
     UsageError,
 )
 from fetcher.pipeline.sync_pr import SyncResult
+from fetcher.pipeline.update import WorkingCopy, update_db
 from fetcher.publish import digest, report
 from fetcher.publish.result import RunResult
+from fetcher.storage import UpdateResult
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,11 @@ class StoredSettings:
 
     bots: tuple[str, ...] | None
     calendar: work_calendar.WorkCalendar | None
+
+
+# What reconcile and backfill set before they write: the settings stored in the DB, and how late a
+# merged PR counts as missed (None: no --check-merge-runs).
+RunSettings = tuple[StoredSettings, timedelta | None]
 
 
 def stored_settings(args: argparse.Namespace, env: Environment) -> StoredSettings:
@@ -177,6 +187,31 @@ def check_merge_runs(
         return None
     found = merge_runs.check_merge_runs(con, [repo], datetime.now(UTC), missed_after, started_at)
     return found[0] if found else None  # no merge run ever stored anything here: nothing to check
+
+
+def run_settings(args: argparse.Namespace, env: Environment) -> RunSettings:
+    """Reconcile's and backfill's settings, each checked before any request."""
+    return stored_settings(args, env), missed_after_setting(args, env)
+
+
+def update_and_check(
+    args: argparse.Namespace,
+    env: Environment,
+    repo: str,
+    settings: RunSettings,
+    work: Callable[[DuckDBPyConnection, str], T],
+) -> UpdateResult[tuple[T, merge_runs.MergeRunCheck | None]]:
+    """Reconcile's and backfill's write to ``--db``: this run's ``settings`` (bots, calendar) set
+    first, then ``work`` (given the connection and what its results name as the DB), then the
+    merge-run check (``missed_after``; None: no check) on what it stored."""
+    stored, missed_after = settings
+    started_at = datetime.now(UTC)
+
+    def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> tuple[T, merge_runs.MergeRunCheck | None]:
+        use_settings(con, stored)
+        return work(con, copy.written), check_merge_runs(con, repo, started_at, missed_after)
+
+    return update_db(args.db or env.db, env, apply)
 
 
 def announce_stopped(env: Environment, check: merge_runs.MergeRunCheck | None, code: int) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from fetcher.collect.rest import ClientSettings
 from fetcher.commands.arguments import COPIES
@@ -15,7 +14,7 @@ from fetcher.errors import (
     UsageError,
 )
 from fetcher.publish import report
-from fetcher.storage import ArtifactLocation
+from fetcher.storage.artifact_client import ArtifactClient
 from fetcher.storage.prune import DEFAULT_KEEP, prune_artifacts
 
 
@@ -25,8 +24,8 @@ def run_prune_artifacts(args: argparse.Namespace, env: Environment) -> int:
         raise UsageError(f"--db {spec}: prune-artifacts works on an artifact:NAME database")
     keep = args.keep if args.keep is not None else artifact_keep(env)
     settings = ClientSettings(api_url=env.api_url, token=env.token or "", request_interval=args.request_interval)
-    location = ArtifactLocation(spec.removeprefix("artifact:"), env, Path.cwd(), settings=settings)
-    done = prune_artifacts(location, keep, args.max_deletes)
+    artifacts = ArtifactClient(spec.removeprefix("artifact:"), env, settings=settings)
+    done = prune_artifacts(artifacts, keep, args.max_deletes)
     for line in done.lines():
         report.log.info("%s", line)
     if (failure := done.failure()) is not None:

@@ -19,20 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import duckdb
-from duckdb import DuckDBPyConnection
 
 from fetcher.collect.rest import GitHubSource
-from fetcher.commands.common import (
-    StoredSettings,
-    announce_stopped,
-    check_merge_runs,
-    for_each_repository,
-    missed_after_setting,
-    needing_attention,
-    stored_settings,
-    use_settings,
-)
-from fetcher.compute import merge_runs
+from fetcher.commands import common
 from fetcher.compute.merge_runs import CATCH_UP
 from fetcher.config import Environment
 from fetcher.db import store
@@ -47,7 +36,6 @@ from fetcher.pipeline.sync_pr import (
     SyncResult,
     sync_many,
 )
-from fetcher.pipeline.update import WorkingCopy, update_db
 from fetcher.publish import report
 from fetcher.publish.result import RunResult
 
@@ -184,13 +172,9 @@ def catch_up(
 
 def run_reconcile(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult]:
     since = args.since or datetime.now(UTC) - timedelta(days=args.lookback)
-    settings = stored_settings(args, env)
-    missed_after = missed_after_setting(args, env)
-    return for_each_repository(
-        args,
-        env,
-        "reconcile",
-        lambda repo, source: reconcile_one(args, env, repo, source, since, settings, missed_after),
+    settings = common.run_settings(args, env)
+    return common.for_each_repository(
+        args, env, "reconcile", lambda repo, source: reconcile_one(args, env, repo, source, since, settings)
     )
 
 
@@ -200,28 +184,22 @@ def reconcile_one(
     repo: str,
     source: GitHubSource,
     since: datetime,
-    settings: StoredSettings,
-    missed_after: timedelta | None,
+    settings: common.RunSettings,
 ) -> tuple[int, RunResult]:
     clock = time.perf_counter()
-    started_at = datetime.now(UTC)
-
-    def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> tuple[ReconcileReport, merge_runs.MergeRunCheck | None]:
-        use_settings(con, settings)
-        recon = reconcile(source, str(copy.path), con, repo, since, args.max_prs)
-        return recon, check_merge_runs(con, repo, started_at, missed_after)
-
-    update = update_db(args.db or env.db, env, apply)
+    update = common.update_and_check(
+        args, env, repo, settings, lambda con, db: reconcile(source, db, con, repo, since, args.max_prs)
+    )
     recon, check = update.value
     report.log.info("%s", recon.summary(repo))
-    code = announce_stopped(env, check, EXIT_COMPLETE if recon.complete else EXIT_PARTIAL)
+    code = common.announce_stopped(env, check, EXIT_COMPLETE if recon.complete else EXIT_PARTIAL)
     run = RunResult(
         "reconcile",
         "complete" if recon.complete else "partial",
         repo=repo,
         since=since,
         reconcile=recon.as_dict(),
-        reconciled=needing_attention(recon.outcome.results),
+        reconciled=common.needing_attention(recon.outcome.results),
         merge_runs=check,
         storage=update,
         api_requests=source.usage.requests,

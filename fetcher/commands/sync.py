@@ -64,7 +64,7 @@ def run_sync(args: argparse.Namespace, env: Environment) -> tuple[int, RunResult
     def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> tuple[SyncResult, ReconcileReport | None]:
         use_settings(con, settings)
         result = store_pull_request(con, fetched[0], copy.location)
-        recon, db = None, str(copy.path)
+        recon, db = None, copy.written
         lookback = datetime.now(UTC) - timedelta(days=args.reconcile_lookback)
         if args.reconcile == SINCE_LAST_RUN:
             recon = catch_up(source, db, con, result, started_at, lookback, args.reconcile_max)

@@ -15,9 +15,6 @@ from fetcher.extract.sections import SECTION_NAMES
 Payload = dict[str, Any]
 Row = dict[str, Any]
 
-# The seven lists fetched for every PR, in the order they are fetched (fetcher.extract.sections).
-SECTIONS: tuple[str, ...] = SECTION_NAMES
-
 # GitHub's own caps on two PR lists (REST docs, "List commits/files on a pull request").
 COMMITS_CAP = 250
 FILES_CAP = 3000
@@ -64,7 +61,7 @@ class PullRequestBundle:
 
     def counts(self) -> dict[str, int | None]:
         """Rows fetched per section; None for a section that failed."""
-        return {name: (len(self.sections[name]) if name in self.sections else None) for name in SECTIONS}
+        return {name: (len(self.sections[name]) if name in self.sections else None) for name in SECTION_NAMES}
 
 
 def parse_time(value: str | None) -> datetime | None:

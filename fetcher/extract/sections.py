@@ -1,7 +1,7 @@
 """The seven lists fetched for every PR, declared once: what each is called (in the bundle, the
 counts, the errors), which table holds its rows, and which rows of a PR a fresh fetch replaces.
 
-records.py (counts), store.py (the child tables) and github.py (the fetch order) all read this."""
+records.py (counts), db/schema.py (the child tables) and collect/rest.py (the fetch order) all read this."""
 
 from __future__ import annotations
 

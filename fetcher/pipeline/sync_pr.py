@@ -15,7 +15,7 @@ import duckdb
 
 from fetcher.collect.rest import FetchFailed, GitHubSource
 from fetcher.compute.metrics import METRIC_COLUMNS
-from fetcher.db import store
+from fetcher.db import safe_open, store
 from fetcher.errors import MergelensError
 from fetcher.extract.records import PullRequestBundle
 
@@ -205,7 +205,7 @@ def sync_many(
 
 
 class open_store:
-    """Open the DB for writing (``store.connect``: verified, migrated), turning DuckDB's
+    """Open the DB for writing (``safe_open.open_migrated``: verified, migrated), turning DuckDB's
     failures, on opening or while in use, into one clear line of our own."""
 
     def __init__(self, db: str | Path, read_only: bool = False) -> None:
@@ -215,9 +215,9 @@ class open_store:
 
     def __enter__(self) -> duckdb.DuckDBPyConnection:
         try:
-            self.con = store.connect(self.db, read_only=self.read_only)
-        except store.DatabaseRefused as exc:  # our own words: nothing of the file's contents
-            raise MergelensError(f"cannot open database {self.db}: {exc}") from None
+            self.con = safe_open.open_migrated(self.db, read_only=self.read_only)
+        except safe_open.DatabaseRefused as exc:  # our own words: nothing of the file's contents
+            raise exc.at(f"cannot open database {self.db}: ") from None
         return self.con
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:

@@ -23,8 +23,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class WorkingCopy:
-    path: Path  # the copy ``apply`` writes (S3 may hand ``apply`` a fresh one after a conflict; a lake: its name)
+    file: Path | None  # the copy ``apply`` writes (S3 may hand ``apply`` a fresh one after a conflict); a lake: None
     location: str  # where the DB lives (the location's description): what a sync run records
+
+    @property
+    def written(self) -> str:
+        """What a command's results name as the DB they wrote: the working copy's path, or the lake."""
+        return str(self.file) if self.file is not None else self.location
 
 
 def update_db(
@@ -41,7 +46,7 @@ def update_db(
     with tempfile.TemporaryDirectory(prefix="mergelens-") as workdir:
         location = storage.open_location(spec, env, Path(workdir))
         if isinstance(location, storage.LakeLocation):  # no file: ``apply`` writes the lake's tables
-            lake = WorkingCopy(Path(location.description), location.description)
+            lake = WorkingCopy(None, location.description)
             return location.update_tables(lambda con: apply(con, lake), before)
 
         def on_copy(path: Path) -> T:

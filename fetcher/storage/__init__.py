@@ -2,7 +2,7 @@
 or ``ducklake:CATALOG`` (an organisation's shared DuckLake, written in place: ``lake``).
 
 Every location offers one operation, ``update(apply, before)``: get a local working copy of the
-DB (a path that does not exist yet when there is no DB: ``fetcher.db.store.connect`` creates it),
+DB (a path that does not exist yet when there is no DB: ``fetcher.db.safe_open.open_migrated`` creates it),
 check it, run ``before`` once (a command's requests to GitHub: a destination that fails costs
 none), let ``apply`` write to it, verify the result, and only then store it. Nothing is stored when
 ``apply`` raises or the verification refuses the file; the previous DB stays as it was.
@@ -26,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fetcher.config import Environment
+from fetcher.errors import StorageConflict, StorageError
 from fetcher.storage.artifact import ArtifactLocation
 from fetcher.storage.lake.location import LakeLocation
 from fetcher.storage.local import LocalLocation
@@ -34,8 +35,6 @@ from fetcher.storage.location import (
     Location,
     RemoteLocation,
     RemoteVersion,
-    StorageConflict,
-    StorageError,
     UpdateResult,
 )
 from fetcher.storage.s3 import S3Location

@@ -17,9 +17,10 @@ from typing import TypeVar
 
 import duckdb
 
-from fetcher.db import store
+from fetcher.db import safe_open
+from fetcher.errors import StorageError
 from fetcher.storage.files import remove, replace_durably
-from fetcher.storage.location import StorageError, UpdateResult
+from fetcher.storage.location import UpdateResult
 from fetcher.storage.verify import apply_and_verify
 
 T = TypeVar("T")
@@ -122,14 +123,14 @@ class LocalLocation:
         lock and makes this fail instead."""
         leftover_wal = self.wal_path.exists()
         try:
-            con, _ = store.open_database(self.path, read_only=not leftover_wal)
+            con, _ = safe_open.open_database(self.path, read_only=not leftover_wal)
             try:
                 if leftover_wal:
                     con.execute("CHECKPOINT")
             finally:
                 con.close()
-        except store.DatabaseRefused as exc:
-            raise StorageError(f"cannot open database {self.description}: {exc}") from None
+        except safe_open.DatabaseRefused as exc:
+            raise exc.at(f"cannot open database {self.description}: ") from None
         except duckdb.Error as exc:
             raise StorageError(
                 f"cannot fold the WAL into database {self.description} (DuckDB: {type(exc).__name__})"
@@ -139,7 +140,7 @@ class LocalLocation:
         if leftover_wal and self.wal_path.exists():
             # DuckDB folds its own WAL in and deletes it; one it ignored (not a WAL of this file:
             # copied, restored from a backup, junk) would make every run refuse to store.
-            raise StorageError(f"cannot use database {self.description}: {store.stray_wal_reason(self.path)}")
+            raise StorageError(f"cannot use database {self.description}: {safe_open.stray_wal_reason(self.path)}")
 
 
 def glob_escape(name: str) -> str:

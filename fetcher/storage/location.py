@@ -1,5 +1,5 @@
-"""What every location is: the ``Location`` protocol, the ``UpdateResult`` of an update, and
-the errors an update raises (one line each, exit code 1); and what a remote location offers a
+"""What every location is: the ``Location`` protocol and the ``UpdateResult`` of an update (its
+errors, ``StorageError`` / ``StorageConflict``, are in ``fetcher.errors``); and what a remote location offers a
 reader (the dashboard): ``RemoteLocation.fetch_copy``, read-only."""
 
 from __future__ import annotations
@@ -10,17 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-from fetcher.errors import MergelensError
-
 T = TypeVar("T")
-
-
-class StorageError(MergelensError):
-    """The DB could not be fetched, verified or stored: one line, exit code 1."""
-
-
-class StorageConflict(StorageError):
-    """Other writers kept updating the stored DB while we were: gave up after max_attempts."""
 
 
 @dataclass

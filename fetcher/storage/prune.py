@@ -6,7 +6,7 @@ artifact storage per account in GB-hours (docs/operations.md, "Artifact storage"
 (``DELETE /repos/{owner}/{repo}/actions/artifacts/{id}``, 204, ``actions: write``).
 
 Which copies are trusted is decided exactly as the artifact store decides which one to download
-(``ArtifactLocation``'s listing and ``refusal``, i.e. ``fetcher.storage.trust``): the newest
+(``ArtifactClient``'s listing and ``refusal``, i.e. ``fetcher.storage.trust``): the newest
 trusted copy, the one the next run builds on, is always among those kept. Never deleted: the
 newest ``keep`` trusted copies (so never the only one), artifacts of another name (the listing asks
 for this name only, and each item's name is checked again), artifacts of untrusted runs (not ours
@@ -24,7 +24,7 @@ from github import GithubException
 from fetcher.collect import policy
 from fetcher.collect.rest import GitHubSource
 from fetcher.errors import UsageError
-from fetcher.storage.artifact import GITHUB_ERRORS, ArtifactLocation, artifact_size, newest_key
+from fetcher.storage.artifact_client import GITHUB_ERRORS, ArtifactClient, artifact_size, newest_key
 from fetcher.storage.trust import shown
 
 DEFAULT_KEEP = 3  # the copy in use, and two for runs that listed before the newest upload
@@ -118,8 +118,8 @@ class PruneReport:
         }
 
 
-def prune_artifacts(location: ArtifactLocation, keep: int, max_deletes: int = DEFAULT_MAX_DELETES) -> PruneReport:
-    """Keep the newest ``keep`` trusted unexpired copies of ``location.name``; delete older trusted
+def prune_artifacts(artifacts: ArtifactClient, keep: int, max_deletes: int = DEFAULT_MAX_DELETES) -> PruneReport:
+    """Keep the newest ``keep`` trusted unexpired copies of ``artifacts.name``; delete older trusted
     ones, at most ``max_deletes`` (the rest next run). Costs: the list pages (100 a page), one
     GET of the uploading run per unexpired artifact examined, one DELETE per artifact deleted.
     Stops deleting at the first DELETE that fails (they would fail alike: a missing ``actions:
@@ -127,18 +127,18 @@ def prune_artifacts(location: ArtifactLocation, keep: int, max_deletes: int = DE
     listing or a run cannot be read: nothing is deleted then."""
     if keep < 1 or max_deletes < 1:
         raise UsageError("--keep and --max-deletes are at least 1: the newest trusted copy is never deleted")
-    report = PruneReport(location.name, keep)
-    with GitHubSource(location.settings) as source:
-        repo = source.repository(location.repository)
+    report = PruneReport(artifacts.name, keep)
+    with GitHubSource(artifacts.settings) as source:
+        repo = source.repository(artifacts.repository)
         try:
-            trust = location.trust(repo)
+            trust = artifacts.trust(repo)
             # Every page first, then the deletes: deleting while paging would shift later pages.
-            listed = [artifact for page in location.pages(repo) for artifact in page]
+            listed = [artifact for page in artifacts.pages(repo) for artifact in page]
             older: list[dict[str, Any]] = []  # trusted, beyond the newest `keep`: to delete, newest first
             for artifact in sorted(listed, key=newest_key, reverse=True):
                 if artifact.get("expired"):
                     report.expired.append(copy_of(artifact))
-                elif (refusal := location.refusal(repo, trust, artifact)) is not None:
+                elif (refusal := artifacts.refusal(repo, trust, artifact)) is not None:
                     report.untrusted.append((copy_of(artifact), refusal))
                 elif len(report.kept) < keep:
                     report.kept.append(copy_of(artifact))
@@ -148,7 +148,7 @@ def prune_artifacts(location: ArtifactLocation, keep: int, max_deletes: int = DE
                 if len(report.deleted) >= max_deletes:
                     report.capped, report.left = True, [copy_of(a) for a in older[index:]]
                     break
-                error = _delete(location, repo, artifact)
+                error = _delete(artifacts, repo, artifact)
                 if error is None:
                     report.deleted.append(copy_of(artifact))
                 elif error == _GONE:
@@ -165,7 +165,7 @@ def prune_artifacts(location: ArtifactLocation, keep: int, max_deletes: int = DE
 _GONE = "gone"
 
 
-def _delete(location: ArtifactLocation, repo: Any, artifact: dict[str, Any]) -> str | None:
+def _delete(artifacts: ArtifactClient, repo: Any, artifact: dict[str, Any]) -> str | None:
     """DELETE one artifact: None when GitHub answered 204, ``_GONE`` for 404 (deleted meanwhile,
     by another prune or by hand), else why it failed (one line, with GitHub's request id)."""
     artifact_id = artifact.get("id")
@@ -176,16 +176,16 @@ def _delete(location: ArtifactLocation, repo: Any, artifact: dict[str, Any]) -> 
     except GithubException as exc:
         if exc.status == 404:
             return _GONE
-        return _why(location, policy.classify(exc))
+        return _why(artifacts, policy.classify(exc))
     except GITHUB_ERRORS as exc:
-        return _why(location, policy.classify(exc))
+        return _why(artifacts, policy.classify(exc))
     return None
 
 
-def _why(location: ArtifactLocation, failure: policy.Failure) -> str:
+def _why(artifacts: ArtifactClient, failure: policy.Failure) -> str:
     """The artifact store's one line for GitHub's refusal (github_policy judged it): a 403 here is
     the missing write permission."""
-    return str(location.failed(failure, "deleting an artifact", "actions: write"))
+    return str(artifacts.failed(failure, "deleting an artifact", "actions: write"))
 
 
 def _described(copy: dict[str, Any]) -> str:

@@ -15,15 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from fetcher.errors import StorageConflict, StorageError
 from fetcher.storage.files import COPY_CHUNK, remove
-from fetcher.storage.location import (
-    Fetched,
-    RemoteVersion,
-    StorageConflict,
-    StorageError,
-    UpdateResult,
-    first_line,
-)
+from fetcher.storage.location import Fetched, RemoteVersion, UpdateResult, first_line
 from fetcher.storage.verify import apply_and_verify
 
 T = TypeVar("T")

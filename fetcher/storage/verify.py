@@ -5,7 +5,7 @@ is complete), reopen read-only, check the schema version and count the rows of e
 mergelens table. ``pull_requests`` may never shrink. The DB as found is checked first, every
 value of it read (DuckDB checks each block as it reads it: a damaged or truncated file fails
 there, before ``before`` spends the command's requests to GitHub, not halfway through a write).
-Every open, of the stored DB as found too, goes through ``store.open_database``: the file is
+Every open, of the stored DB as found too, goes through ``safe_open.open_database``: the file is
 data, not code (its catalog must be exactly mergelens's), and DuckDB's error texts, which can
 quote the file, are never passed on.
 """
@@ -18,42 +18,39 @@ from typing import TypeVar
 
 import duckdb
 
-from fetcher.db import store
-from fetcher.storage.location import StorageError
+from fetcher.db import safe_open, schema
+from fetcher.db.safe_open import DatabaseRefused
+from fetcher.errors import StorageError
 
 T = TypeVar("T")
 
 # Every mergelens table (the version table first), as the migrations declare them: the one list.
-MERGELENS_TABLES: tuple[str, ...] = store.TABLES
-
-
-class _Refused(Exception):
-    """The reason a file is not fit to store (wrapped in a StorageError by the caller)."""
+MERGELENS_TABLES: tuple[str, ...] = schema.TABLES
 
 
 def _check(path: Path, previous_counts: dict[str, int] | None) -> dict[str, int]:
     if not path.is_file():
-        raise _Refused("the database file is missing")
+        raise DatabaseRefused("missing", "the database file is missing")
     try:
-        con, _ = store.open_database(path)
+        con, _ = safe_open.open_database(path)
         try:
             con.execute("CHECKPOINT")  # fold the WAL into the file: the file alone is the DB
         finally:
             con.close()
-        con, version = store.open_database(path, read_only=True)
+        con, version = safe_open.open_database(path, read_only=True)
         try:
             counts = _table_counts(con)
         finally:
             con.close()
-    except store.DatabaseRefused as exc:
-        raise _Refused(str(exc)) from None
     except duckdb.Error as exc:  # its text can quote the file: only the kind of error is named
-        raise _Refused(f"it does not open as a DuckDB database (DuckDB: {type(exc).__name__})") from None
-    if version != store.SCHEMA_VERSION:
-        raise _Refused(f"schema version is {version}, expected {store.SCHEMA_VERSION}")
+        raise DatabaseRefused(
+            "unreadable", f"it does not open as a DuckDB database (DuckDB: {type(exc).__name__})"
+        ) from None
+    if version != schema.SCHEMA_VERSION:
+        raise DatabaseRefused("other_version", f"schema version is {version}, expected {schema.SCHEMA_VERSION}")
     before = (previous_counts or {}).get("pull_requests", 0)
     if counts["pull_requests"] < before:
-        raise _Refused(f"pull_requests would shrink from {before} to {counts['pull_requests']} rows")
+        raise DatabaseRefused("shrank", f"pull_requests would shrink from {before} to {counts['pull_requests']} rows")
     return counts
 
 
@@ -81,25 +78,23 @@ def verify_database(path: Path, previous_counts: dict[str, int] | None = None) -
     has fewer ``pull_requests`` rows than ``previous_counts`` says there were."""
     try:
         return _check(Path(path), previous_counts)
-    except _Refused as reason:
-        raise StorageError(f"{path}: {reason}") from None
+    except DatabaseRefused as exc:
+        raise exc.at(f"{path}: ") from None
 
 
 def _count_existing(path: Path, description: str) -> dict[str, int]:
     """Row counts of the DB as found, before apply (tables of an older schema may be absent),
     every block of it read."""
     try:
-        con, _ = store.open_database(path, read_only=True)
+        con, _ = safe_open.open_database(path, read_only=True)
         try:
             return _table_counts(con, whole=True)
         finally:
             con.close()
-    except (store.DatabaseRefused, duckdb.Error) as exc:
-        reason = (
-            exc
-            if isinstance(exc, store.DatabaseRefused)
-            else f"it does not read back whole: damaged or truncated (DuckDB: {type(exc).__name__})"
-        )
+    except DatabaseRefused as exc:
+        raise exc.at(f"{description}: the stored database cannot be used: ", "; nothing changed") from None
+    except duckdb.Error as exc:
+        reason = f"it does not read back whole: damaged or truncated (DuckDB: {type(exc).__name__})"
         raise StorageError(f"{description}: the stored database cannot be used: {reason}; nothing changed") from None
 
 
@@ -117,6 +112,6 @@ def apply_and_verify(
     value = apply(work)
     try:
         counts = _check(work, previous)
-    except _Refused as reason:
-        raise StorageError(f"not storing {description}: {reason}; the stored database is unchanged") from None
+    except DatabaseRefused as exc:
+        raise exc.at(f"not storing {description}: ", "; the stored database is unchanged") from None
     return value, counts, created

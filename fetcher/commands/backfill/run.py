@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
-from duckdb import DuckDBPyConnection
 
 from fetcher.collect.graphql import adapter
 from fetcher.collect.graphql.client import (
@@ -30,6 +29,7 @@ from fetcher.collect.graphql.client import (
 )
 from fetcher.collect.graphql.fetch import ListedPullRequest, MergedPullRequests
 from fetcher.collect.rest import FetchFailed, GitHubSource, payloads
+from fetcher.commands import common
 from fetcher.commands.backfill.batch_size import BatchSize
 from fetcher.commands.backfill.checkpoints import (
     Checkpoint,
@@ -44,17 +44,6 @@ from fetcher.commands.backfill.checkpoints import (
 from fetcher.commands.backfill.options import BackfillOptions
 from fetcher.commands.backfill.progress import Progress
 from fetcher.commands.backfill.report import BackfillReport
-from fetcher.commands.common import (
-    StoredSettings,
-    announce_stopped,
-    check_merge_runs,
-    for_each_repository,
-    missed_after_setting,
-    needing_attention,
-    stored_settings,
-    use_settings,
-)
-from fetcher.compute import merge_runs
 from fetcher.config import Environment
 from fetcher.db import store
 from fetcher.db.staleness import staleness, stored_state
@@ -69,7 +58,6 @@ from fetcher.pipeline.sync_pr import (
     fetch_pull_request,
     store_pull_requests,
 )
-from fetcher.pipeline.update import WorkingCopy, update_db
 from fetcher.publish import report
 from fetcher.publish.result import RunResult
 
@@ -356,17 +344,16 @@ def run_backfill(args: argparse.Namespace, env: Environment) -> tuple[int, RunRe
         batch_size=args.batch_size,
         max_seconds=args.max_minutes * 60 if args.max_minutes is not None else None,
     )
-    settings = stored_settings(args, env)
-    missed_after = missed_after_setting(args, env)
+    settings = common.run_settings(args, env)
     # --max-minutes limits the whole run: over many repositories, each gets what is left of it
     deadline = time.monotonic() + options.max_seconds if options.max_seconds is not None else None
 
     def one(repo: str, source: GitHubSource) -> tuple[int, RunResult]:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         limited = dataclasses.replace(options, max_seconds=left)
-        return backfill_one(args, env, repo, source, limited, settings, missed_after)
+        return backfill_one(args, env, repo, source, limited, settings)
 
-    return for_each_repository(args, env, "backfill", one)
+    return common.for_each_repository(args, env, "backfill", one)
 
 
 def backfill_one(
@@ -375,20 +362,14 @@ def backfill_one(
     repo: str,
     source: GitHubSource,
     options: BackfillOptions,
-    settings: StoredSettings,
-    missed_after: timedelta | None,
+    settings: common.RunSettings,
 ) -> tuple[int, RunResult]:
-    started_at = datetime.now(UTC)
-
-    def apply(con: DuckDBPyConnection, copy: WorkingCopy) -> tuple[BackfillReport, merge_runs.MergeRunCheck | None]:
-        use_settings(con, settings)
-        done = backfill(source, con, str(copy.path), repo, options)
-        return done, check_merge_runs(con, repo, started_at, missed_after)
-
-    update = update_db(args.db or env.db, env, apply)
+    update = common.update_and_check(
+        args, env, repo, settings, lambda con, db: backfill(source, con, db, repo, options)
+    )
     done, check = update.value
     report.log.info("%s", done.summary())
-    code = announce_stopped(env, check, EXIT_PARTIAL if done.status == "partial" else EXIT_COMPLETE)
+    code = common.announce_stopped(env, check, EXIT_PARTIAL if done.status == "partial" else EXIT_COMPLETE)
     run = RunResult(
         "backfill",
         done.status,
@@ -399,7 +380,7 @@ def backfill_one(
             "updated_since": options.updated_since.isoformat() if options.updated_since else None,
         },
         backfill=done.as_dict(),
-        reconciled=needing_attention(done.results),
+        reconciled=common.needing_attention(done.results),
         merge_runs=check,
         storage=update,
         api_requests=source.usage.requests,

@@ -22,7 +22,7 @@ commit is a snapshot kept forever. Compaction, DuckLake's own steps (checked on 
 Safe while writers run because no writer runs during it: on 1.5.5 a rewrite (steps 1 to 3)
 does not conflict with a writer deleting the rows it rewrites, and they come back (a PR stored
 twice; found by tests/test_lake_ops.py). So every lake transaction holds the lake's compaction
-lock shared (``fetcher/storage/lake/location.py``: a PostgreSQL advisory lock, or a byte-range lock beside
+lock shared (``fetcher/storage/lake/locks.py``: a PostgreSQL advisory lock, or a byte-range lock beside
 a SQLite or DuckDB catalog), and compaction holds it alone: writers wait for it (seconds), none
 fails. The lake's catalog is checked before any of its statements run (``LakeLocation.open``), and
 no row changes: the lake is verified after it as after any command. When it ran is
@@ -39,10 +39,11 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
-from fetcher.db import store
-from fetcher.db.store import shown_name
-from fetcher.storage.lake.location import ALIAS, COMPACTIONS_DDL, LakeLocation, inside, sql_literal
-from fetcher.storage.location import StorageError
+from fetcher.db import schema
+from fetcher.db.safe_open import shown_name
+from fetcher.errors import StorageError
+from fetcher.storage.lake.catalog import ALIAS, COMPACTIONS_DDL
+from fetcher.storage.lake.location import LakeLocation, inside, sql_literal
 
 DEFAULT_KEEP = timedelta(hours=1)
 
@@ -115,8 +116,8 @@ def compact(location: LakeLocation, keep: timedelta = DEFAULT_KEEP) -> CompactRe
     with location.key_locks() as locks:  # the locks the lake's writers take
         con, version = location.open()  # its catalog checked before anything of it runs
         try:
-            if version != store.SCHEMA_VERSION:
-                raise StorageError(f"{location.description}: no mergelens tables at version {store.SCHEMA_VERSION}")
+            if version != schema.SCHEMA_VERSION:
+                raise StorageError(f"{location.description}: no mergelens tables at version {schema.SCHEMA_VERSION}")
             prs = con.execute("SELECT count(*) FROM pull_requests").fetchone()
             with locks.alone():  # running transactions end first; new ones wait until this is done
                 before = data_files(con)

@@ -29,15 +29,15 @@ import pyarrow.parquet as pq
 
 from fetcher import storage
 from fetcher.config import Environment
-from fetcher.db import store
+from fetcher.db import safe_open, schema, store
 from fetcher.errors import MergelensError, UsageError, inert
-from fetcher.storage.lake.location import PREFIX as LAKE_PREFIX
+from fetcher.storage.lake.catalog import PREFIX as LAKE_PREFIX
 from fetcher.storage.lake.location import extension_file
 
 ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = "manifest.json"
 # The tables a copy carries: every mergelens table but the schema record (the target keeps its own).
-COPIED: tuple[str, ...] = tuple(table for table in store.TABLES if table != "mergelens_schema")
+COPIED: tuple[str, ...] = tuple(table for table in schema.TABLES if table != "mergelens_schema")
 
 
 def is_lake(spec: str) -> bool:
@@ -95,13 +95,13 @@ def export_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int
             counts[table] = rows.num_rows
     finally:
         con.execute("ROLLBACK")
-    (folder / MANIFEST).write_text(json.dumps({"schema_version": store.SCHEMA_VERSION, "counts": counts}))
+    (folder / MANIFEST).write_text(json.dumps({"schema_version": schema.SCHEMA_VERSION, "counts": counts}))
     return counts
 
 
 def read_manifest(folder: Path) -> dict[str, int]:
     manifest = json.loads((folder / MANIFEST).read_text())
-    if manifest.get("schema_version") != store.SCHEMA_VERSION:
+    if manifest.get("schema_version") != schema.SCHEMA_VERSION:
         raise MergelensError(f"the export has schema version {manifest.get('schema_version')}: not this mergelens's")
     return {table: int(manifest["counts"][table]) for table in COPIED}
 
@@ -161,7 +161,7 @@ def export_db(spec: str, env: Environment, folder: Path) -> dict[str, int]:
     def read(path: Path) -> None:
         if not path.exists():
             raise MergelensError(f"--from {spec}: there is no database there")
-        with store.connect(path) as con:  # a throwaway working copy: migrated forward, never stored
+        with safe_open.open_migrated(path) as con:  # a throwaway working copy: migrated forward, never stored
             raise _ReadDone(export_tables(con, folder))
 
     with tempfile.TemporaryDirectory(prefix="mergelens-copy-") as workdir:
@@ -182,7 +182,7 @@ def import_db(spec: str, env: Environment, folder: Path, replace: bool) -> dict[
         return storage.LakeLocation(spec, env.lake_data_path, env.s3).update_tables(apply).value
 
     def on_copy(path: Path) -> dict[str, int]:
-        with store.connect(path) as con:
+        with safe_open.open_migrated(path) as con:
             return apply(con)
 
     return storage.open_location(spec, env).update(on_copy).value

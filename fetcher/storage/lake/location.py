@@ -10,109 +10,47 @@ PyPI wheels by path, never downloaded (docs/ducklake.md).
 No file is copied: ``apply`` gets a connection whose default database is the lake (``USE lake``),
 so every command's SQL writes the lake's tables. Anyone who can write the catalog can plant what
 a DuckDB file can (a view over ``read_text``, a macro): every connection reads no file outside the
-data path (``_confine``), and every command checks the catalog (``check_catalog``) before any
-statement reads the lake, the migration included, and before its requests to GitHub.
+data path (``_confine``), and every command checks the catalog (``catalog.check_catalog``) before
+any statement reads the lake, the migration included, and before its requests to GitHub.
 
 A DuckLake has no PRIMARY KEY, and writers find out about each other only at COMMIT, so each
 transaction (``store.in_transaction``) is run here: a conflict is rolled back and the transaction
 replayed after a backoff with jitter; writers of the same PR take turns under a lock per (repo,
 number), because two transactions that each create the same new PR both commit (their DELETE
 matched nothing, which DuckLake does not count as a conflict: ducklake issue #1393) and the PR
-would be stored twice.
+would be stored twice (``locks``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import functools
-import hashlib
 import importlib.util
 import os
 import posixpath
 import random
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import duckdb
 
 from fetcher.compute import metrics
 from fetcher.config import S3Settings
-from fetcher.db import store
-from fetcher.db.store import CatalogEntry
-from fetcher.storage.location import StorageConflict, StorageError, UpdateResult
+from fetcher.db import schema, store
+from fetcher.db.safe_open import DatabaseRefused, SchemaError, closed_on_error
+from fetcher.errors import StorageConflict, StorageError
+from fetcher.storage.lake.catalog import ALIAS, PREFIX, CatalogAddress, check_catalog, lake_ddl, redacted
+from fetcher.storage.lake.locks import FileKeyLocks, KeyLocks, PostgresKeyLocks
+from fetcher.storage.location import UpdateResult
 
 T = TypeVar("T")
 
-PREFIX = "ducklake:"
-ALIAS = "lake"
 DEFAULT_MAX_ATTEMPTS = 30  # 6 writers on one hot PR needed up to ~10 in the spike
 BACKOFF_S, MAX_BACKOFF_S = 0.05, 5.0
-LOCK_TIMEOUT_S = 600  # how long a writer waits for another writer of the same PR
 SETUP_KEY = ("", 0)  # the lock of a new lake's setup (no repository is named "")
-# Every transaction holds this one shared, compaction holds it alone (fetcher/storage/lake/compact.py): DuckLake
-# 1.5.5's file rewrites do not conflict with a writer's delete of the rows being rewritten, which
-# come back (a PR stored twice; tests/test_lake_ops.py found it).
-COMPACTION_LOCK = "mergelens:compaction"
-
-# A lake-only table (not in store.MIGRATIONS: a file DB is rewritten whole on every write and
-# needs no compaction), created by the first compaction (fetcher/storage/lake/compact.py).
-COMPACTIONS_DDL = """CREATE TABLE IF NOT EXISTS mergelens_compactions (
-    started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
-    data_files_before INTEGER, data_files_after INTEGER,   -- live data + delete files
-    snapshots_expired INTEGER, files_deleted INTEGER)"""
-
-# A password in a libpq DSN (password=… or password='…') or in a URI (scheme://user:password@).
-_DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-_URI_PASSWORD = re.compile(r"(://[^/:@\s]*:)[^@\s]*@")
-# A migration's keys: ", PRIMARY KEY (a, b)" ending a table (a comment may follow the comma),
-# "PRIMARY KEY" after a column.
-_TABLE_KEY = re.compile(r",([ \t]*--[^\n]*)?\s*PRIMARY KEY\s*\([^)]*\)", re.IGNORECASE)
-_COLUMN_KEY = re.compile(r"\s+PRIMARY KEY\b", re.IGNORECASE)
-
-
-def redacted(text: str) -> str:
-    """``text`` with any password of a DSN or URI in it replaced by ***."""
-    return _URI_PASSWORD.sub(r"\1***@", _DSN_PASSWORD.sub(r"\1***", text))
-
-
-def lake_ddl(statement: str) -> str:
-    """A migration's CREATE TABLE as a DuckLake takes it: without PRIMARY KEY (DuckLake has no
-    keys; the writers keep them unique: one transaction per PR write, same-PR writers in turn)."""
-    ddl = _COLUMN_KEY.sub("", _TABLE_KEY.sub(lambda match: (match[1] or "") + "\n", statement))
-    if re.search(r"\b(PRIMARY KEY|UNIQUE)\b", ddl, re.IGNORECASE):
-        raise AssertionError(f"a key lake_ddl does not know how to drop: {ddl[:80]}")
-    return ddl
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """Where the lake's catalog lives: ``kind`` postgres | sqlite | duckdb."""
-
-    attach: str  # what ATTACH takes after ducklake:
-    kind: str
-    target: str  # the libpq DSN, or the catalog file's path
-
-    @classmethod
-    def parse(cls, spec: str) -> Catalog:
-        attach = spec[len(PREFIX) :].strip()
-        kind, _, rest = attach.partition(":")
-        if kind in ("postgres", "sqlite") and rest.strip():
-            return cls(attach, kind, rest.strip())
-        if not attach or kind in ("postgres", "sqlite"):
-            raise StorageError(
-                f"--db {redacted(spec)}: expected ducklake:postgres:DSN, ducklake:sqlite:PATH or ducklake:PATH"
-            )
-        return cls(attach, "duckdb", attach)
-
-    @property
-    def description(self) -> str:
-        return PREFIX + redacted(self.attach)
 
 
 @functools.cache
@@ -162,7 +100,7 @@ class LakeLocation:
         s3: S3Settings,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     ) -> None:
-        self.catalog = Catalog.parse(spec)
+        self.catalog = CatalogAddress.parse(spec)
         self.data_path = data_path
         self.s3 = s3
         self.max_attempts = max(1, max_attempts)
@@ -184,19 +122,13 @@ class LakeLocation:
             # PR does: two writers both try to create them, and one fails. One at a time.
             with locks.held([SETUP_KEY]):
                 con, found = self.open()
-                try:
+                with closed_on_error(con, self.failure):
                     version = self._migrate(con, found)
-                except duckdb.Error as exc:
-                    con.close()
-                    raise self.failure(exc) from None
-                except BaseException:
-                    con.close()
-                    raise
             try:
                 if before is not None:
                     before()
-                if 0 < version < store.METRICS_CHANGED:
-                    # The stored metrics follow the old definitions, as store.connect finds on a file.
+                if 0 < version < schema.METRICS_CHANGED:
+                    # The stored metrics follow the old definitions, as safe_open.open_migrated finds on a file.
                     # Only the writer that migrated sees the old version; outside the setup lock,
                     # because releasing a PostgreSQL advisory lock releases every lock of the session.
                     self._transaction(locks, con, functools.partial(metrics.recompute, con), [])
@@ -243,7 +175,7 @@ class LakeLocation:
             )
         return needed
 
-    def connect(self, read_only: bool = False, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
+    def attach(self, read_only: bool = False, snapshot: int | None = None) -> duckdb.DuckDBPyConnection:
         """A connection with the extensions loaded from their wheels, the S3 secret set, the lake
         attached as ``lake`` and made the default database, and its files confined to the data
         path (``_confine``). A reader (the dashboard) attaches it ``read_only``, and at
@@ -297,27 +229,25 @@ class LakeLocation:
         return data if not data or data.endswith("/") else data + "/"
 
     def open(self) -> tuple[duckdb.DuckDBPyConnection, int]:
-        """``connect``, then ``check_catalog``: the connection and the lake's schema version, or
+        """``attach``, then ``check_catalog``: the connection and the lake's schema version, or
         one line (StorageError) without a secret. Nothing of the lake has run before its catalog
         passed."""
         try:
-            con = self.connect()
+            con = self.attach()
         except duckdb.Error as exc:
             raise StorageError(f"{self.description}: cannot open the DuckLake: {self.explain(exc)}") from None
-        try:
+        with closed_on_error(con, self.failure):
             return con, self.checked_version(con)
-        except BaseException:
-            con.close()
-            raise
 
     def checked_version(self, con: duckdb.DuckDBPyConnection) -> int:
-        """``check_catalog`` in one line: StorageError when the lake is not mergelens's."""
+        """``check_catalog`` in one line that says which lake: DatabaseRefused (a StorageError)
+        when the lake is not mergelens's."""
         try:
             return check_catalog(con)
-        except store.SchemaError as exc:
-            raise StorageError(f"{self.description}: {exc}") from None
-        except store.DatabaseRefused as exc:
-            raise StorageError(f"{self.description}: the DuckLake is not mergelens's: {exc}") from None
+        except SchemaError as exc:
+            raise exc.at(f"{self.description}: ") from None
+        except DatabaseRefused as exc:
+            raise exc.at(f"{self.description}: the DuckLake is not mergelens's: ") from None
         except duckdb.Error as exc:
             raise self.failure(exc) from None
 
@@ -344,16 +274,16 @@ class LakeLocation:
     # --- schema and verification -----------------------------------------------------------
 
     def _migrate(self, con: duckdb.DuckDBPyConnection, found: int) -> int:
-        """Bring the lake's schema from ``found`` (its checked version) to ours (store.MIGRATIONS
+        """Bring the lake's schema from ``found`` (its checked version) to ours (schema.MIGRATIONS
         through lake_ddl); the version found. Writers starting on a new lake together: the one
         that loses the COMMIT checks the catalog again and finds it done."""
         for attempt in range(1, self.max_attempts + 1):
             if attempt > 1:
                 found = self.checked_version(con)
-            if found == store.SCHEMA_VERSION:
+            if found == schema.SCHEMA_VERSION:
                 return found
             try:
-                store.ensure_schema(con, store.SCHEMA_VERSION, current=found, ddl=lake_ddl)
+                schema.ensure_schema(con, schema.SCHEMA_VERSION, current=found, ddl=lake_ddl)
                 return found
             except duckdb.Error as exc:
                 if not is_conflict(exc) or attempt == self.max_attempts:
@@ -366,13 +296,13 @@ class LakeLocation:
         tables with our columns, no view, macro or anything else whose SQL would run in our
         queries); no PR row was lost and none is stored twice. The row count of every table."""
         version = self.checked_version(con)
-        if version != store.SCHEMA_VERSION:
+        if version != schema.SCHEMA_VERSION:
             raise StorageError(
-                f"{self.description}: the DuckLake is at schema version {version}, not {store.SCHEMA_VERSION}"
+                f"{self.description}: the DuckLake is at schema version {version}, not {schema.SCHEMA_VERSION}"
             )
         # One query for every table's count: one round trip to the catalog, not one per table.
-        union = " UNION ALL ".join(f"SELECT '{table}', count(*) FROM \"{table}\"" for table in store.TABLES)
-        counts = {table: 0 for table in store.TABLES} | {table: int(n) for table, n in con.execute(union).fetchall()}
+        union = " UNION ALL ".join(f"SELECT '{table}', count(*) FROM \"{table}\"" for table in schema.TABLES)
+        counts = {table: 0 for table in schema.TABLES} | {table: int(n) for table, n in con.execute(union).fetchall()}
         if counts["pull_requests"] < pull_requests_before:
             shrank = f"from {pull_requests_before} to {counts['pull_requests']} rows"
             raise StorageError(f"{self.description}: pull_requests shrank {shrank}")
@@ -427,7 +357,9 @@ class LakeLocation:
     def key_locks(self) -> Iterator[KeyLocks]:
         """The locks this lake's writers take (KeyLocks: per PR, and the compaction lock)."""
         locks: KeyLocks = (
-            PostgresKeyLocks(self.catalog.target) if self.catalog.kind == "postgres" else FileKeyLocks(self.catalog)
+            PostgresKeyLocks(self.catalog.target)
+            if self.catalog.kind == "postgres"
+            else FileKeyLocks(self.catalog.target)
         )
         try:
             yield locks
@@ -450,224 +382,9 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
 
 
-def check_catalog(con: duckdb.DuckDBPyConnection) -> int:
-    """The lake's schema version (0: no mergelens tables yet), once its catalog is exactly what
-    the migrations to that version create (``expected_lake_catalog``): nothing else, no view or
-    macro whose SQL would run inside our queries, no other schema, sequence or type. Until then
-    only DuckDB's catalog functions are read (``lake_catalog``); ``mergelens_schema``'s rows once
-    that table is known to be ours. The file DB's rule (``store.verify_catalog``), for a lake:
-    ``store.SchemaError`` for a newer version, else ``store.DatabaseRefused`` wording the first
-    difference. Every command checks it before its first statement on the lake, and the
-    dashboard before it reads a row."""
-    found = lake_catalog(con)
-    if any(entry.kind not in ("table", "column") for entry in found):  # a view, a macro, …: never run
-        problem = store.catalog_difference(found, expected_lake_catalog(store.SCHEMA_VERSION, found))
-        raise store.DatabaseRefused("foreign", problem or "it holds objects mergelens did not create")
-    version = 0
-    if CatalogEntry("table", "mergelens_schema") in found:
-        schema_table = {entry: text for entry, text in found.items() if entry.name.split(".")[0] == "mergelens_schema"}
-        if schema_table != _table_entries("mergelens_schema", expected_tables(1)["mergelens_schema"]):
-            raise store.DatabaseRefused("foreign", "its table mergelens_schema is not the one mergelens creates")
-        recorded = [value for (value,) in con.execute("SELECT version FROM mergelens_schema").fetchall()]
-        version = max((value for value in recorded if value is not None), default=0)
-        if version > store.SCHEMA_VERSION:
-            raise store.SchemaError(version)
-        if version < 1:
-            raise store.DatabaseRefused("foreign", "its table mergelens_schema records no schema version")
-    problem = store.catalog_difference(found, expected_lake_catalog(version, found))
-    if problem:
-        recorded_as = f" (mergelens_schema records version {version})" if version else ""
-        raise store.DatabaseRefused("foreign", problem + recorded_as)
-    return version
-
-
-def lake_catalog(con: duckdb.DuckDBPyConnection) -> store.Catalog:
-    """Every object the attached lake defines, as ``fetcher.db.store.Catalog`` entries (a column's
-    definition: its type and nullability), and any function that is not DuckDB's own. Only
-    DuckDB's catalog functions, qualified ``system.main.``: a macro of the lake cannot shadow them."""
-    catalog: store.Catalog = {}
-    for table, columns in lake_tables(con, ALIAS).items():
-        catalog |= _table_entries(table, columns)
-    for database, schema, table in con.execute(
-        "SELECT database_name, schema_name, table_name FROM system.main.duckdb_tables()"
-    ).fetchall():
-        if database == ALIAS and schema != "main":
-            catalog[CatalogEntry("table", store.qualified(schema, table))] = ""
-    # The connection is in memory with nothing of its own: a function that is not DuckDB's is the lake's.
-    return catalog | store.other_objects(con, ALIAS)
-
-
-def _table_entries(table: str, columns: list[tuple[object, ...]]) -> store.Catalog:
-    entries: store.Catalog = {CatalogEntry("table", table): ""}
-    for name, *definition in columns:
-        entries[CatalogEntry("column", f"{table}.{name}")] = repr(definition)
-    return entries
-
-
-def expected_lake_catalog(version: int, found: store.Catalog) -> store.Catalog:
-    """What a lake mergelens wrote holds at ``version``: the migrations' tables, and
-    ``mergelens_compactions`` once a compaction has run."""
-    expected: store.Catalog = {}
-    tables = dict(expected_tables(version))
-    if CatalogEntry("table", "mergelens_compactions") in found:
-        tables |= compactions_columns()
-    for table, columns in tables.items():
-        expected |= _table_entries(table, columns)
-    return expected
-
-
 def data_size(con: duckdb.DuckDBPyConnection) -> int:
     """Bytes of the lake's live Parquet files (data and deletes)."""
     row = con.execute(
         f"SELECT sum(file_size_bytes) + sum(delete_file_size_bytes) FROM ducklake_table_info({sql_literal(ALIAS)})"
     ).fetchone()
     return int(row[0] or 0) if row else 0
-
-
-Columns = dict[str, list[tuple[Any, ...]]]
-
-
-def lake_tables(con: duckdb.DuckDBPyConnection, database: str) -> Columns:
-    """The tables of ``database``'s main schema: name, type, nullability and default of each
-    column, in order (no default: None; a lake says 'NULL' for some columns, a DuckDB file None)."""
-    columns: Columns = {}
-    for table, name, data_type, nullable, default in con.execute(
-        "SELECT table_name, column_name, data_type, is_nullable, column_default FROM system.main.duckdb_columns() "
-        "WHERE database_name = ? AND schema_name = 'main' ORDER BY table_name, column_index",
-        [database],
-    ).fetchall():
-        columns.setdefault(table, []).append((name, data_type, nullable, None if default == "NULL" else default))
-    return columns
-
-
-@functools.cache
-def expected_tables(version: int = store.SCHEMA_VERSION) -> Columns:
-    """What the migrations up to ``version`` create in a lake: built in memory with lake_ddl,
-    read as a lake is."""
-    return _built(lambda con: store.ensure_schema(con, version, ddl=lake_ddl))
-
-
-@functools.cache
-def compactions_columns() -> Columns:
-    """``mergelens_compactions`` as ``fetcher compact`` creates it (a lake-only table)."""
-    return _built(lambda con: con.execute(COMPACTIONS_DDL))
-
-
-def _built(build: Callable[[duckdb.DuckDBPyConnection], object]) -> Columns:
-    con = duckdb.connect(":memory:")
-    try:
-        build(con)
-        return lake_tables(con, "memory")
-    finally:
-        con.close()
-
-
-# --- writers of the same PR take turns -------------------------------------------------------
-
-
-class KeyLocks:
-    def held(self, keys: Sequence[tuple[str, int]]) -> contextlib.AbstractContextManager[None]:
-        raise NotImplementedError
-
-    def alone(self) -> contextlib.AbstractContextManager[None]:
-        """COMPACTION_LOCK exclusively: no transaction runs meanwhile (each holds it shared)."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-
-def _key_text(key: tuple[str, int]) -> str:
-    return f"{key[0]}#{key[1]}"
-
-
-class PostgresKeyLocks(KeyLocks):
-    """A PostgreSQL advisory lock per PR, on the catalog's own server (a session of its own: the
-    DuckDB postgres extension pools its connections, and a session lock must be released by the
-    session that took it). A writer that dies releases its locks with its session."""
-
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
-        self._session: Any = None
-
-    def session(self) -> Any:
-        if self._session is None:
-            import psycopg
-
-            try:
-                self._session = psycopg.connect(self.dsn, autocommit=True, connect_timeout=30)
-                self._session.execute(f"SET lock_timeout = '{LOCK_TIMEOUT_S}s'")
-            except psycopg.Error as exc:
-                raise StorageError(
-                    f"{PREFIX}postgres:{redacted(self.dsn)}: cannot connect for the PR locks ({type(exc).__name__})"
-                ) from None
-        return self._session
-
-    @contextlib.contextmanager
-    def held(self, keys: Sequence[tuple[str, int]]) -> Iterator[None]:
-        session = self.session()
-        try:
-            session.execute("SELECT pg_advisory_lock_shared(hashtextextended(%s, 0))", [COMPACTION_LOCK])
-            for key in sorted(set(keys)):  # one order for every writer: no deadlock
-                session.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [_key_text(key)])
-            yield
-        finally:
-            session.execute("SELECT pg_advisory_unlock_all()")
-
-    @contextlib.contextmanager
-    def alone(self) -> Iterator[None]:
-        session = self.session()
-        try:
-            session.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [COMPACTION_LOCK])
-            yield
-        finally:
-            session.execute("SELECT pg_advisory_unlock_all()")
-
-    def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-
-
-COMPACTION_OFFSET = 2**32  # past every PR's offset (4 bytes of a hash)
-
-
-class FileKeyLocks(KeyLocks):
-    """A SQLite or DuckDB-file catalog (one machine): a byte-range lock per PR in a file beside
-    the catalog, ``CATALOG.mergelens-lock``."""
-
-    def __init__(self, catalog: Catalog) -> None:
-        self.path = Path(catalog.target).expanduser().with_name(Path(catalog.target).name + ".mergelens-lock")
-        self._fd: int | None = None
-
-    @contextlib.contextmanager
-    def held(self, keys: Sequence[tuple[str, int]]) -> Iterator[None]:
-        fd = self._open()
-        offsets = sorted({int.from_bytes(hashlib.sha256(_key_text(key).encode()).digest()[:4]) for key in keys})
-        fcntl.lockf(fd, fcntl.LOCK_SH, 1, COMPACTION_OFFSET)
-        taken: list[int] = [COMPACTION_OFFSET]
-        try:
-            for offset in offsets:
-                fcntl.lockf(fd, fcntl.LOCK_EX, 1, offset)
-                taken.append(offset)
-            yield
-        finally:
-            for offset in taken:
-                fcntl.lockf(fd, fcntl.LOCK_UN, 1, offset)
-
-    @contextlib.contextmanager
-    def alone(self) -> Iterator[None]:
-        fd = self._open()
-        fcntl.lockf(fd, fcntl.LOCK_EX, 1, COMPACTION_OFFSET)
-        try:
-            yield
-        finally:
-            fcntl.lockf(fd, fcntl.LOCK_UN, 1, COMPACTION_OFFSET)
-
-    def _open(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        return self._fd
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
