@@ -7,8 +7,8 @@ through a local copy, ``dashboard.remote``; ``ducklake:…`` in place, ``dashboa
 DuckLake interpreter) is opened read-only. This file is the
 shell: the connection and the query cache, the sidebar filters kept in the URL, and which page
 to show. Each page is a module of ``dashboard.views``; the numbers come from ``dashboard.queries``
-(plain SQL functions), cached per version of the file (of a lake: per snapshot), so a sync that
-replaces it shows up on the next reload. Text from the DB or the URL is
+(typed functions the pages import and call through ``cached_queries``), cached per version of the
+file (of a lake: per snapshot), so a sync that replaces it shows up on the next reload. Text from the DB or the URL is
 never Markdown or HTML: PR text goes through st.text / st.dataframe, names inside a Markdown
 string through ``literal`` (dashboard.safe); only https links to the GitHub host are links.
 """
@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate
 from urllib.parse import urlencode
 
 if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `streamlit run dashboard/app.py` from anywhere
@@ -29,10 +29,12 @@ if str(Path(__file__).resolve().parents[1]) not in sys.path:  # `streamlit run d
 import duckdb
 import streamlit as st
 
-from dashboard import auth, db, lake, queries, remote, safe
-from dashboard.queries import Filters
+from dashboard import auth, db, lake, remote, safe
+from dashboard.queries.common import CLOCKS, Filters
+from dashboard.queries.options import FilterOptions, filter_options, work_calendar_spec
+from dashboard.queries.prs import pr_table
 from dashboard.safe import literal
-from dashboard.ui import Query, fmt
+from dashboard.ui import Args, Query, Result, fmt
 from dashboard.views import ci, explorer, health, now, overview, repositories, reviews, trends
 
 # URL value -> the page's name in the sidebar
@@ -122,15 +124,31 @@ def cursor(key: Key) -> duckdb.DuckDBPyConnection:
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
-def run_query(key: Key, name: str, *args: Any) -> Any:
-    """``queries.<name>(connection, *args)``, cached until the file changes (a lake: its snapshot)."""
+def run_query(key: Key, name: str, _function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``_function(connection, *args)``, cached under the function's ``name`` (its arguments are hashed, the
+    function itself is not: Streamlit skips a leading underscore) until the file changes (a lake: its snapshot)."""
     with cursor(key) as cur:
-        return getattr(queries, name)(cur, *args)
+        return _function(cur, *args, **kwargs)
+
+
+def cached_queries(key: Key) -> Query:
+    """The query function the pages call (``dashboard.ui.Query``), on the DB version ``key``."""
+
+    def q(
+        function: Callable[Concatenate[duckdb.DuckDBPyConnection, Args], Result],
+        /,
+        *args: Args.args,
+        **kwargs: Args.kwargs,
+    ) -> Result:
+        result: Result = run_query(key, f"{function.__module__}.{function.__qualname__}", function, *args, **kwargs)
+        return result
+
+    return q
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def table_csv(key: Key, filters: Filters) -> bytes:
-    return safe.csv_bytes(run_query(key, "pr_table", filters))
+    return safe.csv_bytes(cached_queries(key)(pr_table, filters))
 
 
 # --------------------------------------------------------------------------- filters and the URL
@@ -143,13 +161,13 @@ def parse_date(text: str | None) -> date | None:
         return None
 
 
-def default_period(options: queries.FilterOptions) -> tuple[date, date]:
+def default_period(options: FilterOptions) -> tuple[date, date]:
     last = options.last_merge or date.today()
     first = options.first_merge or last
     return max(first, last - timedelta(days=DEFAULT_DAYS - 1)), last
 
 
-def init_state(options: queries.FilterOptions) -> None:
+def init_state(options: FilterOptions) -> None:
     """On a session's first run, take the filters and the selected PR from the URL."""
     state = st.session_state
     if state.get("_initialized"):
@@ -161,7 +179,7 @@ def init_state(options: queries.FilterOptions) -> None:
     state["authors"] = [a for a in params.get_all("author") if a in options.authors]
     state["bases"] = [b for b in params.get_all("base") if b in options.base_refs]
     state["bots"] = params.get("bots", "0").lower() in ("1", "true", "yes")
-    state["clock"] = params.get("clock") if params.get("clock") in queries.CLOCKS else "wall"
+    state["clock"] = params.get("clock") if params.get("clock") in CLOCKS else "wall"
     start, end = default_period(options)
     start = parse_date(params.get("from")) or start
     end = parse_date(params.get("to")) or end
@@ -170,12 +188,12 @@ def init_state(options: queries.FilterOptions) -> None:
     state["_initialized"] = True
 
 
-def all_time(options: queries.FilterOptions) -> None:
+def all_time(options: FilterOptions) -> None:
     if options.first_merge and options.last_merge:
         st.session_state["dates"] = (options.first_merge, options.last_merge)
 
 
-def sidebar(options: queries.FilterOptions, calendar: str) -> Filters:
+def sidebar(options: FilterOptions, calendar: str) -> Filters:
     side = st.sidebar
     side.title("mergelens")
     side.radio("Page", list(PAGES), key="page", format_func=PAGES.__getitem__)
@@ -190,9 +208,9 @@ def sidebar(options: queries.FilterOptions, calendar: str) -> Filters:
     side.checkbox("Include bots", key="bots", help="PRs authored by bots (type Bot or a login ending in [bot])")
     side.radio(
         "Durations in",
-        list(queries.CLOCKS),
+        list(CLOCKS),
         key="clock",
-        format_func=queries.CLOCKS.__getitem__,
+        format_func=CLOCKS.__getitem__,
         horizontal=True,
         help=f"Working hours count only the hours of this calendar (MERGELENS_WORK_CALENDAR): {literal(calendar)}",
     )
@@ -284,10 +302,10 @@ def main() -> None:
 
 def show(key: Key, path: str) -> None:
     """The sidebar and the page, on the DB version ``key`` (``path``: what to call the DB)."""
-    q: Query = lambda name, *args: run_query(key, name, *args)  # noqa: E731
-    options: queries.FilterOptions = q("filter_options")
+    q = cached_queries(key)
+    options = q(filter_options)
     init_state(options)
-    filters = sidebar(options, q("work_calendar_spec"))
+    filters = sidebar(options, q(work_calendar_spec))
     copy_link(write_url(filters))
     st.sidebar.caption(f"Database: {literal(path)} · {options.merged_prs:,} merged PRs, {fmt(options.first_merge)} to "
                        f"{fmt(options.last_merge)}")  # fmt: skip

@@ -4,17 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 import altair as alt
+import duckdb
 import pandas as pd
 import streamlit as st
 
 from dashboard import safe
 from dashboard.queries import Filters
+from dashboard.queries.options import extra_bots
 
-# ``q(name, *args)``: ``dashboard.queries.<name>(connection, *args)``, cached per version of the file.
-Query = Callable[..., Any]
+Args = ParamSpec("Args")
+Result = TypeVar("Result")
+
+
+class Query(Protocol):
+    """``q(function, *args)``: ``function(connection, *args)`` for a query of ``dashboard.queries``, cached per
+    version of the DB (``dashboard.app.cached_queries``); typed as the function is."""
+
+    def __call__(
+        self,
+        function: Callable[Concatenate[duckdb.DuckDBPyConnection, Args], Result],
+        /,
+        *args: Args.args,
+        **kwargs: Args.kwargs,
+    ) -> Result: ...
 
 
 def missing(value: Any) -> bool:
@@ -128,7 +143,7 @@ def cycle_and_pickup_lines(weekly: pd.DataFrame) -> alt.Chart:
 
 
 def stage_bars(stages: pd.DataFrame) -> alt.Chart:
-    """``queries.weekly_stages``: a bar per week, its stages stacked in order (mean hours)."""
+    """``dashboard.queries.overview.weekly_stages``: a bar per week, its stages stacked in order (mean hours)."""
     labels = list(dict.fromkeys(stages["label"]))
     return (
         alt.Chart(stages)
@@ -158,7 +173,7 @@ def throughput_bars(weekly: pd.DataFrame) -> alt.Chart:
 
 def bot_rule(q: Query) -> str:
     """Who counts as a bot, in words (Markdown), for the pages that explain a metric."""
-    listed = ", ".join(safe.literal(login) for login in q("extra_bots")) or "none (set MERGELENS_BOTS)"
+    listed = ", ".join(safe.literal(login) for login in q(extra_bots)) or "none (set MERGELENS_BOTS)"
     return (
         "Bots (accounts GitHub types Bot, logins ending in [bot], and the extra bot logins listed for this "
         f"database: {listed}) never count: neither their reviews nor their comments."

@@ -22,7 +22,8 @@ from dashboard import db as dashboard_db
 from fetcher.collect.rest import ClientSettings, GitHubSource
 from fetcher.commands.open_prs import OpenPrsReport, take_snapshot
 from fetcher.compute import work_calendar
-from fetcher.compute.metrics import METRIC_BY_NAME, STAGES, is_bot, work_hours_name
+from fetcher.compute.metrics import METRIC_BY_NAME, STAGES, work_hours_name
+from fetcher.compute.rules import use_rules
 from fetcher.compute.whose_move import STALE_WORKING_DAYS
 from fetcher.db import safe_open
 from fetcher.pipeline.sync_pr import SyncResult, sync_many
@@ -53,8 +54,8 @@ SELECT
     {", ".join(f"median({name}), quantile_cont({name}, 0.9)" for name in SUMMARY_METRICS)},
     count(*) FILTER (WHERE force_pushes > 0),
     count(*) FILTER (WHERE first_review_at IS NULL),
-    count(*) FILTER (WHERE {is_bot("p.author_login", "p.author_type")}),
-    (SELECT count(*) FROM pr_comments c WHERE {is_bot("c.author_login", "c.author_type")}),
+    count(*) FILTER (WHERE is_bot(p.author_login, p.author_type)),
+    (SELECT count(*) FROM pr_comments c WHERE is_bot(c.author_login, c.author_type)),
     (SELECT string_agg(login, ', ' ORDER BY login) FROM bot_logins)
 FROM pr_metrics m JOIN pull_requests p USING (repo, number)
 WHERE p.merged_at IS NOT NULL
@@ -171,6 +172,7 @@ def print_warnings(result: SyncResult) -> None:
 def print_summary(db: Path) -> None:
     con = safe_open.open_migrated(db, read_only=True)
     try:
+        use_rules(con)  # SUMMARY_SQL reads the bot rule
         row = con.execute(SUMMARY_SQL).fetchone()
         stages = con.execute(STAGES_SQL).fetchone()
         calendar = work_calendar.stored_calendar(con)

@@ -23,7 +23,8 @@ from dashboard.app import PAGES, table_csv
 from dashboard.db import file_key
 from dashboard.queries import CLOCKS, Filters
 from dashboard.views.repositories import ALL as ALL_REPOSITORIES
-from fetcher.compute.metrics import STAGES, is_bot
+from fetcher.compute.metrics import STAGES
+from fetcher.compute.rules import use_rules
 from fetcher.db import safe_open, schema, store
 from tests.dashboard_support import (
     EVIL,
@@ -224,10 +225,11 @@ def test_the_working_hours_switch_changes_the_numbers(hand_path: Path, monkeypat
     assert any("Slowest stage" in i.value for i in at.info)
     at.sidebar.radio(key="clock").set_value("work").run()
     with dashboard_db.connect(hand_path) as con:  # as the app opens it (DuckDB refuses another configuration)
+        use_rules(con)
         (expected,) = con.execute(
             "SELECT median(cycle_time_work_hours) FROM pr_metrics JOIN pull_requests USING (repo, number) "
             "WHERE merged_at >= '2026-03-01' AND merged_at < '2026-03-15' "
-            f"AND NOT {is_bot('author_login', 'author_type')}"
+            "AND NOT is_bot(author_login, author_type)"
         ).fetchone()
     assert expected != 24 and metrics(at)["Cycle time, median"] == f"{expected:.1f} h"
     at = app(hand_path, monkeypatch, page="prs", pr="acme/widgets#2", clock="work", **CURRENT)
@@ -632,7 +634,7 @@ def direct_figures(db: Path, clock: str, repos: tuple[str, ...] = ()) -> dict[st
     medians = ", ".join(f"median(m.{column}) AS {figure}" for figure, column in hours.items())
     prs = (
         "FROM pull_requests p LEFT JOIN pr_metrics m USING (repo, number) WHERE p.merged_at IS NOT NULL "
-        f"AND NOT {is_bot('p.author_login', 'p.author_type')} AND (len($repos) = 0 OR list_contains($repos, p.repo))"
+        "AND NOT is_bot(p.author_login, p.author_type) AND (len($repos) = 0 OR list_contains($repos, p.repo))"
     )
     figures = f"""count(*) AS merged_prs, {medians}, median(coalesce(m.review_rounds, 0)) AS review_rounds_median,
                   avg(coalesce(m.review_rounds, 0)) AS review_rounds_mean"""
@@ -641,6 +643,7 @@ def direct_figures(db: Path, clock: str, repos: tuple[str, ...] = ()) -> dict[st
     runs = f"FROM pr_check_runs c JOIN (SELECT p.repo, p.number {prs}) f ON f.repo = c.repo AND f.number = c.pr_number"
     params = {"repos": list(repos)}
     with dashboard_db.connect(db) as con:
+        use_rules(con)  # the bot rule
         rows = con.execute(f"SELECT p.repo, {figures} {prs} GROUP BY p.repo", params).df().set_index("repo")
         result = {str(repo): dict(row) for repo, row in rows.iterrows()}
         result[ALL_REPOSITORIES] = dict(con.execute(f"SELECT {figures} {prs}", params).df().iloc[0])
@@ -674,10 +677,11 @@ def test_repositories_figures_are_direct_sql_over_the_same_prs(
     assert everyone.cycle_time_median != pytest.approx(repos["cycle_time_median"].median())  # not a median of medians
     # the open PRs of acme/rocket's latest snapshot; none known of the others
     with dashboard_db.connect(org_path) as con:
+        use_rules(con)
         (waiting,) = con.execute(
             "SELECT count(*) FROM open_pr_snapshots WHERE repo = 'acme/rocket' AND snapshot_at = "
             "(SELECT max(snapshot_at) FROM open_pr_snapshot_runs WHERE repo = 'acme/rocket') "
-            f"AND NOT {is_bot('author_login', 'author_type')}"
+            "AND NOT is_bot(author_login, author_type)"
         ).fetchone()
     assert waiting > 0 and table["open_prs"].to_dict() == {
         "acme/comet": 0, "acme/rocket": waiting, "umbrella/probe": 0, ALL_REPOSITORIES: waiting,

@@ -24,6 +24,7 @@ from dashboard.queries import Filters
 from dashboard.views.explorer import stage_spans
 from fetcher.compute import metrics
 from fetcher.compute.metrics import STAGES
+from fetcher.compute.rules import use_rules
 from fetcher.db import safe_open, schema, store
 from tests.dashboard_support import SCRIPT_TITLE, build_hand_db, empty_db, session_demo_db
 
@@ -136,7 +137,7 @@ def test_stage_split_per_week_stacks_up_to_the_mean_cycle_time(hand: duckdb.Duck
         stages = queries.weekly_stages(hand, filters)
         assert list(stages["stage"].head(4)) == list(STAGES)  # in order, a row per stage and week
         per_week = stages.groupby("week")["hours"].sum()
-        cycle = queries._filtered(
+        cycle = queries.filtered_frame(
             hand,
             filters,
             "SELECT date_trunc('week', merged_at) AS week, avg(cycle_time_hours) AS c FROM filtered GROUP BY ALL",
@@ -152,9 +153,10 @@ def test_stage_medians_and_the_clocked_columns(hand: duckdb.DuckDBPyConnection) 
     assert queries.clocked("review_rounds", "work") == "review_rounds"  # not a duration
     medians = queries.stage_medians(hand, Filters())
     assert list(medians["stage"]) == list(STAGES)
+    use_rules(hand)
     expected = hand.execute(
         f"SELECT {', '.join(f'median({s})' for s in STAGES)} FROM pr_metrics JOIN pull_requests USING (repo, number) "
-        f"WHERE merged_at IS NOT NULL AND NOT {metrics.is_bot('author_login', 'author_type')}"
+        "WHERE merged_at IS NOT NULL AND NOT is_bot(author_login, author_type)"
     ).fetchone()
     assert list(medians["median"]) == pytest.approx(list(expected))
 
@@ -253,6 +255,7 @@ def test_size_and_cycle_time(hand: duckdb.DuckDBPyConnection) -> None:
 
 def first_time(path: Path) -> dict[tuple[str, int], bool | None]:
     with duckdb.connect(str(path), read_only=True) as con:
+        use_rules(con)
         rows = con.execute(metrics.FIRST_TIME_CONTRIBUTOR_SQL).fetchall()
     return {(repo, number): flag for repo, number, flag in rows}
 

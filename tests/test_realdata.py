@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 
 from fetcher.cli import main
 from fetcher.compute import metrics
+from fetcher.compute.rules import use_rules
 from fetcher.config import Environment
 from tests.conftest import FAST, REALDATA, TOKEN, environment, query, shared_data
 from tests.fake_github import FakeGitHub, RecordedPull, RecordedRepository
@@ -781,8 +783,10 @@ def test_first_time_contributors_on_the_real_recording(synced: Synced) -> None:
     # and panjf2000 OWNER, none a first-time contributor. The rule (docs/metrics.md) finds each person's
     # earliest merged PR instead: choleraehyq's #23 (2019-01-22), not #41 or #51; thinkgos's #107, not
     # #174; TwiN's #185, not #186; never the owner's #48. The other 18 authors have one merged PR each.
-    rows = query(synced.db, f"SELECT number, first_time FROM ({metrics.FIRST_TIME_CONTRIBUTOR_SQL}) WHERE repo = ?",
-                 [ANTS_REPO])  # fmt: skip
+    with duckdb.connect(str(synced.db), read_only=True) as con:
+        use_rules(con)  # the bot rule the SQL reads
+        rows = con.execute(f"SELECT number, first_time FROM ({metrics.FIRST_TIME_CONTRIBUTOR_SQL}) WHERE repo = ?",
+                           [ANTS_REPO]).fetchall()  # fmt: skip
     flags = dict(rows)
     assert len(flags) == 26 and sum(flags.values()) == 21
     assert {n for n, first in flags.items() if not first} == {41, 51, 174, 186, 48}

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from fetcher.compute import metrics
+from fetcher.compute.rules import use_rules
 from fetcher.db import safe_open, schema
 from tests.conftest import query
 from tests.factories import ALICE, BOB, CAROL, COPILOT, DAVE, GHOST, at, event, issue_comment, pull, review
@@ -78,6 +79,7 @@ def test_open_request_on_an_unmerged_pr(synced):
 def test_per_reviewer_response(synced):
     db = synced(requests_pr())
     with duckdb.connect(str(db), read_only=True) as con:
+        use_rules(con)
         frame = con.execute(metrics.reviewer_response_sql()).df().set_index("reviewer")
     bob = frame.loc["bob"]
     assert (bob["requests"], bob["answered"], bob["reviewed"], bob["commented"]) == (2, 2, 1, 1)
@@ -160,6 +162,7 @@ def test_a_response_across_a_clock_change_follows_the_zone(synced, requested, an
         ("commented", hours, work_hours)
     ]
     with duckdb.connect(str(db), read_only=True) as con:
+        use_rules(con)
         frame = con.execute(metrics.reviewer_response_sql(response="response_work_hours")).df()
     assert frame["median_response_hours"].tolist() == [work_hours]
 

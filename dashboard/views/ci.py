@@ -6,13 +6,14 @@ import altair as alt
 import streamlit as st
 
 from dashboard.queries import Filters
+from dashboard.queries.ci import check_summary, flaky_checks
 from dashboard.ui import CHECK_LINK, Query, chart, linked, period_caption
 
 
 def render(q: Query, filters: Filters) -> None:
     st.header("CI")
     st.caption(period_caption(filters) + " Check runs of the PRs' head commits, re-runs included.")
-    checks = q("check_summary", filters)
+    checks = q(check_summary, filters)
     if checks.empty:
         st.info("No check runs for the PRs these filters select.")
         return
@@ -37,7 +38,7 @@ def render(q: Query, filters: Filters) -> None:
         },
     )
     st.subheader("Failed, then passed on the same PR (likely flaky)")
-    flaky = q("flaky_checks", filters)
+    flaky = q(flaky_checks, filters)
     if flaky.empty:
         st.caption("None in this period.")
     else:

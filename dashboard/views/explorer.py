@@ -10,6 +10,8 @@ import streamlit as st
 
 from dashboard import safe
 from dashboard.queries import TIMELINE_KINDS, FilterOptions, Filters, clocked
+from dashboard.queries.evidence import metric_evidence
+from dashboard.queries.prs import pr_stages, pr_table, pr_timeline, pull_request
 from dashboard.safe import literal
 from dashboard.ui import (
     HOURS,
@@ -85,7 +87,7 @@ def remember_pick() -> None:
 
 def render(q: Query, filters: Filters, options: FilterOptions, csv: Callable[[], bytes]) -> None:
     st.header("PR explorer")
-    table = q("pr_table", filters)
+    table = q(pr_table, filters)
     st.caption(period_caption(filters) + " Click a row (or pick a PR below) to see how it went.")
     st.download_button(
         f"Download CSV ({len(table):,} PRs)",
@@ -153,7 +155,7 @@ def stage_spans(stages: pd.DataFrame, clock: str) -> pd.DataFrame:
 
 
 def pr_detail(q: Query, repo: str, number: int, clock: str = "wall") -> None:
-    pr = q("pull_request", repo, number)
+    pr = q(pull_request, repo, number)
     if pr.empty:
         st.warning(f"{literal(f'{repo}#{number}')} is not in this database.")
         return
@@ -190,12 +192,12 @@ def pr_detail(q: Query, repo: str, number: int, clock: str = "wall") -> None:
         st.caption("Durations in working hours; the timeline and the rows below are in wall-clock time (UTC).")
 
     st.subheader("Timeline")
-    timeline = q("pr_timeline", repo, number)
+    timeline = q(pr_timeline, repo, number)
     if timeline.empty:
         st.caption("Nothing recorded.")
     else:
         timeline = utc_label(timeline, "at")
-        spans = stage_spans(q("pr_stages", repo, number), clock)
+        spans = stage_spans(q(pr_stages, repo, number), clock)
         lanes = ["stages"] * (not spans.empty) + [kind for kind in TIMELINE_KINDS if kind in set(timeline["kind"])]
         base = alt.Chart(timeline).encode(
             y=alt.Y("kind:N", sort=lanes, title=None),
@@ -231,7 +233,7 @@ def pr_detail(q: Query, repo: str, number: int, clock: str = "wall") -> None:
 
     st.subheader("Where each number comes from")
     st.caption(bot_rule(q))
-    for evidence in q("metric_evidence", repo, number):
+    for evidence in q(metric_evidence, repo, number):
         value = p[clocked(evidence.metric, clock)]  # a duration under the sidebar's clock, as the cards
         with st.expander(f"{evidence.label}: {fmt(value, metric_unit(evidence.metric))}"):
             how = (

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.queries import Filters
+from dashboard.queries import health as queries
 from dashboard.safe import literal
 from dashboard.ui import PR_LINK, PR_NUMBER, Query, fmt, linked
 from fetcher.compute import merge_runs
@@ -20,13 +21,13 @@ MISSED_DAYS = 7  # the missed PRs shown: those first stored in the last week (th
 def render(q: Query, filters: Filters) -> None:
     st.header("Data health")
     show_merge_runs(q, filters)
-    summary = q("health_summary", filters.repos)
+    summary = q(queries.health_summary, filters.repos)
     cols = st.columns(4)
     cols[0].metric("Last successful sync", fmt(summary["last_successful_sync_at"]))
     cols[1].metric("PRs stored", fmt(summary["prs"]), help=f"{summary['merged_prs']:,} merged")
     cols[2].metric("Partial PRs", fmt(summary["partial_prs"]), help="some sections failed on the last sync")
     cols[3].metric("Failed runs", fmt(summary["failed_runs"]), help=f"of {summary['sync_runs']:,} sync runs")
-    size, copies = q("database_size"), q("artifact_copies")
+    size, copies = q(queries.database_size), q(queries.artifact_copies)
     if size is not None:
         stored = st.columns(2)
         stored[0].metric("Database size", f"{size / 1e6:,.1f} MB", help="the DuckDB file: what each run stores")
@@ -39,7 +40,7 @@ def render(q: Query, filters: Filters) -> None:
                 "uploaded its own copy; prune-artifacts then keeps the newest trusted ones "
                 "(docs/operations.md, Artifact storage)",
             )
-    lake = q("lake_health")
+    lake = q(queries.lake_health)
     if lake is not None:  # a DuckLake: every commit adds small files until it is compacted
         files, compacted = st.columns(2)
         files.metric("Data files", fmt(lake["data_files"]), help="the DuckLake's live Parquet files")
@@ -53,7 +54,7 @@ def render(q: Query, filters: Filters) -> None:
         st.caption("The artifact copies the last run listed; untrusted ones are never used or deleted.")
         st.dataframe(copies.drop(columns="listed_at"), hide_index=True)
     st.subheader("Partial or truncated PRs")
-    partial = q("partial_prs", filters.repos)
+    partial = q(queries.partial_prs, filters.repos)
     if partial.empty:
         st.caption("None: every stored PR was fetched completely on its last sync.")
     else:
@@ -65,7 +66,7 @@ def render(q: Query, filters: Filters) -> None:
             column_order=[c for c in partial.columns],
         )
     st.subheader("Recent sync runs")
-    runs = q("recent_sync_runs", filters.repos)
+    runs = q(queries.recent_sync_runs, filters.repos)
     if runs.empty:
         st.caption("No sync has run yet.")
     else:
@@ -82,7 +83,7 @@ def show_merge_runs(q: Query, filters: Filters) -> None:
         st.warning(f"{literal(exc)}: {missed_after.total_seconds() / 3600:g} h is used")
     # the next whole minute: cached for a minute at most, and never before a run that just began
     as_of = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
-    checks = q("merge_runs_health", filters.repos, as_of, missed_after, MISSED_DAYS)
+    checks = q(queries.merge_runs_health, filters.repos, as_of, missed_after, MISSED_DAYS)
     stopped = [check for check in checks if check.stopped]
     for check in stopped:
         # our words, numbers and times; the repository's name (from the DB) as a code span

@@ -10,6 +10,7 @@ import streamlit as st
 
 from dashboard import agreements
 from dashboard.queries import Filters
+from dashboard.queries import now as queries
 from dashboard.safe import literal
 from dashboard.ui import COUNT_AXIS, PR_LINK, PR_NUMBER, UTC_X, Query, chart, fmt, linked, no_prs, period_caption
 from fetcher.publish.digest import HEADINGS, ORDER, WHOSE
@@ -24,7 +25,7 @@ def render(q: Query, filters: Filters) -> None:
     agreed, problem = agreements.from_environ()
     if problem:
         st.warning(problem)  # our own words: the setting's value is never shown
-    as_of = q("latest_snapshot", filters.repos)
+    as_of = q(queries.latest_snapshot, filters.repos)
     if as_of is None:
         st.info(
             "**No open-PR snapshots yet.** The open queue comes from `open-prs`, which stores a snapshot of "
@@ -40,7 +41,7 @@ def render(q: Query, filters: Filters) -> None:
 
 
 def open_queue(q: Query, filters: Filters, as_of: pd.Timestamp) -> None:
-    queue = q("open_queue", filters)
+    queue = q(queries.open_queue, filters)
     st.caption(
         f"Open PRs of the latest snapshot ({fmt(as_of)}), classified as of then; the sidebar's repositories, "
         "authors and bot switch apply, its merge dates do not. Definitions: docs/metrics.md, “Now: whose move”."
@@ -88,7 +89,7 @@ def open_queue(q: Query, filters: Filters, as_of: pd.Timestamp) -> None:
 
 def breaches(q: Query, filters: Filters, agreed: agreements.Agreements) -> None:
     st.subheader("Open PRs breaking an agreement")
-    frame = q("agreement_breaches", filters, agreed)
+    frame = q(queries.agreement_breaches, filters, agreed)
     if frame.empty:
         st.success("No open PR breaks an agreement." if agreed.active() else "Every agreement is off.")
         return
@@ -107,7 +108,7 @@ def breaches(q: Query, filters: Filters, agreed: agreements.Agreements) -> None:
 
 def queue_history(q: Query, filters: Filters) -> None:
     st.subheader("Open PRs over time")
-    history = q("queue_over_time", filters)
+    history = q(queries.queue_over_time, filters)
     long = history.melt(
         id_vars=["repo", "snapshot_at"], value_vars=["ready", "drafts"], var_name="kind", value_name="prs"
     )
@@ -126,7 +127,7 @@ def queue_history(q: Query, filters: Filters) -> None:
 
 def abandoned(q: Query, filters: Filters) -> None:
     st.subheader(f"Closed without merge, last {ABANDONED_DAYS} days")
-    frame = q("abandoned_prs", filters, ABANDONED_DAYS)
+    frame = q(queries.abandoned_prs, filters, ABANDONED_DAYS)
     if frame.empty:
         st.info(f"No PR was closed without merge in the {ABANDONED_DAYS} days up to the latest snapshot.")
         return
@@ -164,7 +165,7 @@ def weekly_agreements(q: Query, filters: Filters, agreed: agreements.Agreements)
     if not agreed.active():
         st.info("Every agreement is off.")
         return
-    weekly = q("agreement_weekly", filters, agreed)
+    weekly = q(queries.agreement_weekly, filters, agreed)
     if weekly.empty:
         no_prs()
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.queries import Filters
+from dashboard.queries.overview import overview, stage_medians, weekly_trends
 from dashboard.ui import (
     Query,
     bot_rule,
@@ -32,7 +33,7 @@ EXPLAINED = (
 def render(q: Query, filters: Filters) -> None:
     st.header("Overview")
     st.caption(period_caption(filters))
-    frame = q("overview", filters)
+    frame = q(overview, filters)
     columns = [column for _ in range(2) for column in st.columns(4)]
     for column, row in zip(columns, frame.itertuples(), strict=True):
         column.metric(
@@ -44,7 +45,7 @@ def render(q: Query, filters: Filters) -> None:
             border=True,
         )
     slowest_stage(q, filters)
-    weekly = q("weekly_trends", filters)
+    weekly = q(weekly_trends, filters)
     if weekly.empty:
         no_prs()
         return
@@ -61,7 +62,7 @@ def render(q: Query, filters: Filters) -> None:
 
 def slowest_stage(q: Query, filters: Filters) -> None:
     """The stage with the largest median in the period, called out."""
-    stages = q("stage_medians", filters).dropna(subset=["median"])
+    stages = q(stage_medians, filters).dropna(subset=["median"])
     if stages.empty:
         return
     slowest = stages.loc[stages["median"].idxmax()]

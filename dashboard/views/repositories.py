@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.queries import Filters
+from dashboard.queries.repositories import repository_comparison
 from dashboard.ui import HOURS, Query, chart, no_prs, period_caption
 from fetcher.compute.metrics import METRIC_BY_NAME, STAGES
 
@@ -21,7 +22,7 @@ def label(metric: str) -> str:
 def render(q: Query, filters: Filters) -> None:
     st.header("Repositories")
     st.caption(period_caption(filters))
-    frame = q("repository_comparison", filters)
+    frame = q(repository_comparison, filters)
     repos = frame[~frame["total"]]
     if repos.empty:
         no_prs()

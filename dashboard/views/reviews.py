@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.queries import Filters
+from dashboard.queries import reviews as queries
 from dashboard.ui import (
     COUNT_AXIS,
     HOURS,
@@ -26,7 +27,7 @@ from dashboard.ui import (
 def render(q: Query, filters: Filters) -> None:
     st.header("Review dynamics")
     st.caption(period_caption(filters))
-    rounds = q("review_rounds_distribution", filters)
+    rounds = q(queries.review_rounds_distribution, filters)
     if rounds.empty:
         no_prs()
         return
@@ -43,7 +44,7 @@ def render(q: Query, filters: Filters) -> None:
             )
         )
     with right:
-        fixes = q("fix_responses", filters)
+        fixes = q(queries.fix_responses, filters)
         st.subheader("Fix response")
         if fixes.empty:
             st.info("No review rounds in this period.")
@@ -61,7 +62,7 @@ def render(q: Query, filters: Filters) -> None:
                 )
             )
     st.subheader("Reviewer load")
-    load = q("reviewer_load", filters)
+    load = q(queries.reviewer_load, filters)
     if load.empty:
         st.info("No human reviews in this period.")
     else:
@@ -91,7 +92,7 @@ def render(q: Query, filters: Filters) -> None:
     reviewer_response(q, filters)
     first_time_contributors(q, filters)
     st.subheader("Merged without a human review")
-    unreviewed = q("unreviewed_prs", filters)
+    unreviewed = q(queries.unreviewed_prs, filters)
     st.caption(f"{len(unreviewed)} PRs merged with no review by a person other than the author.")
     if not unreviewed.empty:
         st.dataframe(
@@ -109,7 +110,7 @@ def render(q: Query, filters: Filters) -> None:
 
 def reviewer_response(q: Query, filters: Filters) -> None:
     st.subheader("Reviewer response from the request")
-    response = q("reviewer_response", filters)
+    response = q(queries.reviewer_response, filters)
     if response.empty:
         st.info("No review requests on these PRs.")
         return
@@ -174,7 +175,7 @@ def reviewer_response(q: Query, filters: Filters) -> None:
 
 def first_time_contributors(q: Query, filters: Filters) -> None:
     st.subheader("First-time contributors")
-    groups = q("first_time_contributors", filters)
+    groups = q(queries.first_time_contributors, filters)
     st.caption(
         "A first-time contributor's PR: GitHub called its author a first-time contributor (FIRST_TIME_CONTRIBUTOR, "
         "FIRST_TIMER), or it is the earliest merged PR stored of an author who is no owner, member or collaborator "

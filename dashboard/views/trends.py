@@ -6,6 +6,7 @@ import altair as alt
 import streamlit as st
 
 from dashboard.queries import SIZE_BUCKETS, Filters
+from dashboard.queries.overview import size_and_cycle_time, size_distribution, weekly_stages, weekly_trends
 from dashboard.ui import (
     Query,
     chart,
@@ -21,7 +22,7 @@ from dashboard.ui import (
 def render(q: Query, filters: Filters) -> None:
     st.header("Trends")
     st.caption(period_caption(filters) + " Weeks start on Monday (UTC).")
-    weekly = q("weekly_trends", filters)
+    weekly = q(weekly_trends, filters)
     if weekly.empty:
         no_prs()
         return
@@ -43,8 +44,8 @@ def render(q: Query, filters: Filters) -> None:
         "Each merged PR's cycle time split into draft, pickup (to the first response by a person), review (to "
         "the last approval) and merge; the mean of each stage, so a bar is the week's mean cycle time."
     )
-    chart(stage_bars(q("weekly_stages", filters)))
-    sizes = q("size_distribution", filters)
+    chart(stage_bars(q(weekly_stages, filters)))
+    sizes = q(size_distribution, filters)
     st.subheader("PRs by size")
     st.caption("XS ≤ 10 lines, S ≤ 50, M ≤ 250, L ≤ 1000, XL more; with the median cycle time of each.")
     chart(
@@ -57,7 +58,7 @@ def render(q: Query, filters: Filters) -> None:
         )
     )
     st.subheader("PR size against cycle time")
-    scatter = q("size_and_cycle_time", filters)
+    scatter = q(size_and_cycle_time, filters)
     st.caption(
         "Each PR: lines added + deleted against hours from opening to merge, both on log scales "
         "(PRs of 0 lines are left out)."

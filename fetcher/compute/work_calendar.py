@@ -10,7 +10,7 @@ The clock is a table of local days, one row per day in the data's range: when it
 start and how many working seconds it has, local times of the calendar's zone turned into instants
 by DuckDB's ICU ``timezone()`` (so a day on which the clocks change is as long as the zone says), and
 the working seconds of all the days before it, held as one list. The working seconds up to an
-instant are then that list indexed by the instant's local date (``clock_at``), and the working time
+instant are then that list indexed by the instant's local date (the macro ``work_seconds_at``), and the working time
 between two instants a difference of two such values: set-based, no loop per PR.
 """
 
@@ -174,6 +174,7 @@ CALENDAR_SQL = f"""
 # is stored): when its working hours start, in UTC; how many working seconds it has (0: a weekend or
 # holiday); and the working seconds of the days before it. One row: the days are a list indexed by
 # the day's distance from the first, so reading the clock is list indexing, not a join per instant.
+# Built as a temp table, then held in the variable work_clock (build_clock).
 _CLOCK_SQL = f"""
 CREATE OR REPLACE TEMP TABLE work_clock AS
 WITH cal AS ({CALENDAR_SQL}),
@@ -201,38 +202,26 @@ _FIRST_DAY, _LAST_DAY = date(FIRST_YEAR, 1, 1), date(LAST_YEAR, 1, 1)
 
 
 def build_clock(con: duckdb.DuckDBPyConnection, first: date | None, last: date | None) -> None:
-    """(Re)build the temp table ``work_clock`` for instants on the dates ``first`` to ``last`` (a
-    day either side is added for the zone's offset), and set the SQL variable ``work_tz`` to the
-    calendar's zone. Days before 1970 and after 2100 are cut: ``clock_at`` counts an instant outside
-    the clock's days on its first or last day."""
+    """Set the clock for instants on the dates ``first`` to ``last`` (a day either side is added for the
+    zone's offset): the SQL variables ``work_clock`` (first_day, last_day and the days) and ``work_tz``
+    (the calendar's zone), read by the macro ``work_seconds_at`` (fetcher/compute/sql/rules.sql).
+    Days before 1970 and after 2100 are cut: an instant outside the clock's days counts on its first or
+    last day. Variables, not a table: they work on a read-only connection too (the dashboard's)."""
     first = max(first or _FIRST_DAY, _FIRST_DAY)
     last = min(max(last or _FIRST_DAY, first), _LAST_DAY)
     first = date.fromordinal(max(first.toordinal() - 1, _FIRST_DAY.toordinal()))
     last = date.fromordinal(min(last.toordinal() + 1, _LAST_DAY.toordinal()))
     con.execute(_CLOCK_SQL, [first, last, first])
+    try:
+        con.execute(
+            "SET VARIABLE work_clock = (SELECT {'first_day': first_day, 'last_day': last_day, 'days': days} "
+            "FROM work_clock)"
+        )
+    finally:
+        con.execute("DROP TABLE IF EXISTS work_clock")
     con.execute("SET VARIABLE work_tz = ?", [stored_calendar(con).tz])
 
 
 def drop_clock(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("DROP TABLE IF EXISTS work_clock")
+    con.execute("RESET VARIABLE work_clock")
     con.execute("RESET VARIABLE work_tz")
-
-
-# SQL: the one-row clock, joined once to a query that reads it (``clock_at``).
-CLOCK_JOIN = "CROSS JOIN work_clock wc"
-
-
-def clock_at(instant: str) -> str:
-    """SQL: the working seconds before ``instant`` (since the clock's first day), in a query that has
-    ``CLOCK_JOIN``; NULL when ``instant`` is. Its local day (in the calendar's zone, kept to the
-    clock's range) picks the day in the list; the part of that day's hours already gone is added."""
-    day = f"least(greatest(timezone(getvariable('work_tz'), {instant})::DATE, wc.first_day), wc.last_day)"
-    today = f"wc.days[({day} - wc.first_day) + 1]"
-    inside = f"least(greatest(epoch({instant}) - epoch({today}.start_at), 0), {today}.seconds)"
-    return f"(CASE WHEN {instant} IS NULL THEN NULL ELSE {today}.before_s + {inside} END)"
-
-
-def work_hours_between(start: str, end: str) -> str:
-    """SQL: the working hours from ``start`` to ``end`` (``clock_at`` of each; needs ``CLOCK_JOIN``),
-    NULL when either is NULL: the working-hours twin of ``metrics.hours_between``."""
-    return f"(({clock_at(end)} - {clock_at(start)}) / 3600.0)"

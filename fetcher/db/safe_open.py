@@ -178,7 +178,8 @@ def qualified(schema: str, name: str) -> str:
 def other_objects(con: duckdb.DuckDBPyConnection, database: str) -> CatalogEntries:
     """What ``database`` defines beside tables (views, sequences, indexes, types, schemas but main),
     and any function that is not DuckDB's own, in whatever database: a macro, mostly. The same
-    listing for a file (read_catalog) and a DuckLake (dashboard.lake)."""
+    listing for a file (read_catalog) and a DuckLake (dashboard.lake). The connection's own TEMP macros
+    (the metric rules, ``fetcher.compute.rules``) are left out: no file can put one there."""
     listings = {
         "view": "SELECT database_name, schema_name, view_name, internal FROM system.main.duckdb_views()",
         "sequence": "SELECT database_name, schema_name, sequence_name, false FROM system.main.duckdb_sequences()",
@@ -192,7 +193,8 @@ def other_objects(con: duckdb.DuckDBPyConnection, database: str) -> CatalogEntri
             if found_in == database and not internal and (kind, name) != ("schema", "main"):
                 catalog[CatalogEntry(kind, qualified(schema, name))] = ""
     for schema, name in con.execute(
-        "SELECT schema_name, function_name FROM system.main.duckdb_functions() WHERE NOT internal"
+        "SELECT schema_name, function_name FROM system.main.duckdb_functions() "
+        "WHERE NOT internal AND database_name <> 'temp'"
     ).fetchall():
         catalog[CatalogEntry("macro", qualified(schema, name))] = ""
     return catalog
