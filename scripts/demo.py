@@ -22,7 +22,7 @@ from dashboard import db as dashboard_db
 from fetcher.collect.rest import ClientSettings, GitHubSource
 from fetcher.commands.open_prs import OpenPrsReport, take_snapshot
 from fetcher.compute import work_calendar
-from fetcher.compute.metrics import METRIC_BY_NAME, STAGES, work_hours_name
+from fetcher.compute.metrics import HEADLINE, METRIC_BY_NAME, STAGES, work_hours_name
 from fetcher.compute.rules import use_rules
 from fetcher.compute.whose_move import STALE_WORKING_DAYS
 from fetcher.db import safe_open
@@ -39,15 +39,7 @@ DEMO_NOW = DEFAULT_END + timedelta(days=(7 - DEFAULT_END.weekday()) % 7, hours=9
 SNAPSHOT_WEEKS = 4
 
 # The metrics summarised, each as median and p90 over the merged PRs (labels from fetcher.compute.metrics).
-SUMMARY_METRICS = (
-    "cycle_time_hours",
-    "pickup_hours",
-    "time_to_first_review_hours",
-    "time_to_first_response_hours",
-    "review_rounds",
-    "avg_fix_response_hours",
-    "total_comments",
-)
+SUMMARY_METRICS = (*HEADLINE, "total_comments")
 SUMMARY_SQL = f"""
 SELECT
     count(*) AS prs,

@@ -17,17 +17,7 @@ from dashboard.ui import (
     period_caption,
     throughput_bars,
 )
-from fetcher.compute.metrics import METRIC_BY_NAME
-
-# the metrics the overview's cards summarise, defined under the charts
-EXPLAINED = (
-    "cycle_time_hours",
-    "pickup_hours",
-    "time_to_first_review_hours",
-    "time_to_first_response_hours",
-    "review_rounds",
-    "avg_fix_response_hours",
-)
+from fetcher.compute.metrics import HEADLINE, METRIC_BY_NAME
 
 
 def render(q: Query, filters: Filters) -> None:
@@ -56,7 +46,7 @@ def render(q: Query, filters: Filters) -> None:
     with right:
         st.subheader("Cycle time and pickup, weekly median")
         chart(cycle_and_pickup_lines(weekly))
-    definitions = " ".join(f"{METRIC_BY_NAME[name].label}: {METRIC_BY_NAME[name].definition}." for name in EXPLAINED)
+    definitions = " ".join(f"{METRIC_BY_NAME[name].label}: {METRIC_BY_NAME[name].definition}." for name in HEADLINE)
     st.caption(f"{definitions} Bots' PRs are left out unless **Include bots** is on. {bot_rule(q)}")
 
 

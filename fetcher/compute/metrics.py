@@ -254,6 +254,15 @@ def reviewer_response_sql(requests: str = "pr_review_requests", response: str = 
 STAGES = ("stage_draft_hours", "stage_pickup_hours", "stage_review_hours", "stage_merge_hours")
 METRIC_COLUMNS = tuple(metric.name for metric in (*METRICS, *WORK_HOURS_METRICS))
 METRIC_BY_NAME = {metric.name: metric for metric in (*METRICS, *WORK_HOURS_METRICS)}
+# The headline metrics: the dashboard's overview cards and the demo's summary, in this order.
+HEADLINE = (
+    "cycle_time_hours",
+    "pickup_hours",
+    "time_to_first_review_hours",
+    "time_to_first_response_hours",
+    "review_rounds",
+    "avg_fix_response_hours",
+)
 # Every column with a working-hours twin, by the twin's name: pr_metrics's, pr_review_requests's
 # response_work_hours, and a review round's fix_response_work_hours (the dashboard's fix responses).
 WORK_HOURS_TWINS = frozenset(
