@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOKEN, query
+from tests.conftest import TOKEN, query, required_module
 from tests.factories import repository
 from tests.test_sync import complete_pr
 
@@ -199,3 +199,15 @@ def test_the_fetcher_lock_installed_alone_runs_a_sync(tmp_path, serve):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "complete"
     assert query(db, "SELECT count(*) FROM pr_commits") == [(2,)]
+
+
+def test_a_missing_part_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    """The browser tests import Playwright at collection: in CI (which installs it) a missing
+    package fails them rather than skipping them unseen, like every other part's absence."""
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no_such_module_of_mergelens cannot be imported"):
+        required_module("no_such_module_of_mergelens", "a test of the guard")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no_such_module_of_mergelens"):
+        required_module("no_such_module_of_mergelens", "a test of the guard")
+    assert required_module("json", "always there").loads("[1]") == [1]
