@@ -59,7 +59,7 @@ dashboard: $(DASHBOARD_VENV)/.installed
 browser:
 	@bash scripts/install-chromium.sh
 
-# tests/test_lake.py runs its DuckLake writers with $(LAKE_VENV)/bin/python (MERGELENS_LAKE_PYTHON).
+# tests/test_storage_lake_location.py runs its DuckLake writers with $(LAKE_VENV)/bin/python (MERGELENS_LAKE_PYTHON).
 # pytest-xdist runs the tests on one worker per core (each worker starts its own services: see
 # tests/README.md); --dist loadgroup keeps a module that shares one expensive server on one worker.
 PYTEST_WORKERS ?= auto

@@ -227,7 +227,7 @@ def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any
         return con.execute(sql, params or []).fetchall()
 
 
-# --- the DuckLake's services (tests/test_lake.py, tests/test_lake_ops.py) ----------------------
+# --- the DuckLake's services (tests/test_storage_lake_location.py, tests/test_lake_ops.py) ----------------------
 
 
 def unavailable(why: str, module_level: bool = False) -> NoReturn:

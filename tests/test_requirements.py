@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import TOKEN, query, required_module
 from tests.factories import repository
-from tests.test_sync import complete_pr
+from tests.test_commands_sync import complete_pr
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+) \\$")

@@ -47,7 +47,7 @@ from tests.factories import repository
 from tests.fake_github import Artifact, Fault, zip_archive
 from tests.fake_github.payloads import fake_sha, stable_id
 from tests.services import ServiceUnavailable, free_port, moto_server
-from tests.test_sync import REPO_ROOT, complete_pr
+from tests.test_commands_sync import REPO_ROOT, complete_pr
 
 REPO = "acme/widgets"
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -1249,7 +1249,8 @@ def forkserver() -> Any:
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["local", "s3"])
 def test_kill_9_during_update_leaves_the_old_or_the_new_database(request, forkserver, tmp_path, mode):
-    rounds, rng = 15, random.Random(20261120)
+    # 8 kills a mode (was 15): each lands at a random point of an update, and the rng's seed is fixed
+    rounds, rng = 8, random.Random(20261120)
     if mode == "s3":
         bucket: Bucket = request.getfixturevalue("bucket")
         target = bucket.name
