@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -175,7 +176,10 @@ def test_the_fetcher_lock_installed_alone_runs_a_sync(tmp_path, serve):
     python = str(tmp_path / "venv" / "bin" / "python")
     install = [python, "-m", "pip", "install", "--quiet", "--require-hashes", "--only-binary", ":all:"]
     subprocess.run([*install, "-r", str(ROOT / "requirements-fetcher.txt")], check=True, timeout=900)
-    installed = subprocess.run([python, "-m", "pip", "list", "--format", "json"], capture_output=True, text=True)
+    alone = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}  # nothing from outside it
+    installed = subprocess.run(
+        [python, "-m", "pip", "list", "--format", "json"], capture_output=True, text=True, env=alone
+    )
     names = {normalized(package["name"]) for package in json.loads(installed.stdout)}
     assert names - {"pip", "setuptools"} == set(pins(ROOT / "requirements-fetcher.txt"))
 
