@@ -367,7 +367,11 @@ ROUTES: list[tuple[re.Pattern[str], Callable[[Request], Reply], frozenset[str]]]
     (re.compile(_REPO + r"/actions/artifacts/(?P<id>\d+)/zip$"), artifact_zip, frozenset()),
     (re.compile(_REPO + r"/actions/runs/(?P<id>\d+)$"), workflow_run, frozenset()),
     (re.compile(_REPO + r"/branches/(?P<branch>.+)$"), get_branch, frozenset()),
-    (re.compile(_REPO + r"/compare/(?P<base>.+?)\.\.\.(?P<head>.+)$"), compare, frozenset()),
+    (
+        re.compile(_REPO + r"/compare/(?P<base>.+?)\.\.\.(?P<head>.+)$"),
+        compare,
+        PAGED,
+    ),  # PyGithub pages its (empty) commits
 ]
 
 

@@ -50,7 +50,7 @@ _DEFECTS_LOCK = threading.Lock()
 def take_defects() -> list[str]:
     """The defects every FakeGitHub of this process met since the last call (then forgotten)."""
     with _DEFECTS_LOCK:
-        taken = [f"{server.api_url if server._httpd else 'a stopped fake'}: {what}" for server, what in _DEFECTS]
+        taken = [f"{server.api_url}: {what}" for server, what in _DEFECTS]
         _DEFECTS.clear()
     return taken
 
@@ -109,6 +109,7 @@ class FakeGitHub:
         self._next_comment_id = 3_900_000_000  # ids of comments posted to the fake
         self._ids = itertools.count(1)
         self._httpd: ThreadingHTTPServer | None = None
+        self._port: int | None = None  # kept once stopped: a request still in flight answers in full
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -119,6 +120,7 @@ class FakeGitHub:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
+        self._port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="fake-github", daemon=True)
         self._thread.start()
         return self
@@ -145,9 +147,9 @@ class FakeGitHub:
 
     @property
     def port(self) -> int:
-        if self._httpd is None:
+        if self._port is None:
             raise RuntimeError("FakeGitHub is not started")
-        return self._httpd.server_address[1]
+        return self._port
 
     @property
     def base_url(self) -> str:
