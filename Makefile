@@ -59,16 +59,20 @@ dashboard: $(DASHBOARD_VENV)/.installed
 browser:
 	@bash scripts/install-chromium.sh
 
-# tests/test_lake.py runs its DuckLake writers with $(LAKE_VENV)/bin/python (MERGELENS_LAKE_PYTHON).
+# tests/test_storage_lake_location.py runs its DuckLake writers with $(LAKE_VENV)/bin/python (MERGELENS_LAKE_PYTHON).
+# pytest-xdist runs the tests on one worker per core, each starting its own services (tests/README.md);
+# --dist worksteal: a worker that runs out takes tests queued for the other, so a long test late in
+# the order does not leave one worker idle.
+PYTEST_WORKERS ?= auto
 test: $(VENV)/.installed-dev browser lake postgresql
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 # The same without the slow tests (kill -9 rounds, whole Actions runs): for a quick loop while working.
 test-fast: $(VENV)/.installed-dev browser
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not slow"
 
 lint: $(VENV)/.installed-dev
 	$(PY) -m ruff check .

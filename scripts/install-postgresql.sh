@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian's PostgreSQL server for the DuckLake tests (tests/test_lake.py start their own
+# Debian's PostgreSQL server for the DuckLake tests (tests/test_storage_lake_location.py start their own
 # throwaway cluster on 127.0.0.1 with initdb + pg_ctl), installed only when missing.
 set -euo pipefail
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && exit 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib
 import json
 import os
 import threading
@@ -18,7 +19,7 @@ import pytest
 from fetcher.cli import main
 from fetcher.config import Environment
 from tests.factories import repository
-from tests.fake_github import FakeGitHub, Repository
+from tests.fake_github import FakeGitHub, Repository, take_defects
 from tests.lake_writer import PR_TABLES
 from tests.services import postgres_bin, postgres_cluster
 
@@ -56,10 +57,17 @@ def serve() -> Iterator[Any]:
     yield start
     for server in servers:
         server.stop()
-    # Every GraphQL query the fetcher sent was validated against GitHub's schema by the fake:
-    # one that failed validation fails the test, even if the fetcher recovered (over REST).
-    invalid = [(record.errors[:3], record.query[:300]) for server in servers for record in server.invalid_graphql]
-    assert not invalid, f"GraphQL queries invalid against GitHub's schema: {invalid}"
+
+
+@pytest.fixture(autouse=True)
+def fake_github_defects() -> Iterator[None]:
+    """After every test: no fake GitHub of this process (whoever started it) met a defect, i.e.
+    a GraphQL query invalid against GitHub's schema, an argument or query parameter the fake does
+    not model, an error of its own; even when the client recovered (over REST, by a retry). A
+    test that provokes one on purpose takes it with ``server.take_defects()``."""
+    yield
+    defects = take_defects()
+    assert not defects, f"the fake GitHub met defects: {defects}"
 
 
 @pytest.fixture
@@ -204,10 +212,7 @@ def shared_data(path: Path) -> Path:
     """A file or folder under ../shared (beside the checkout, as in CI). Outside CI a checkout
     without it skips the tests that need it; in CI its absence fails."""
     if not path.exists():
-        message = f"recorded GitHub data not found: {path} (../shared/{path.relative_to(SHARED)})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"recorded GitHub data not found: {path} (../shared/{path.relative_to(SHARED)})")
     return path
 
 
@@ -222,14 +227,23 @@ def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any
         return con.execute(sql, params or []).fetchall()
 
 
-# --- the DuckLake's services (tests/test_lake.py, tests/test_lake_ops.py) ----------------------
+# --- the DuckLake's services (tests/test_storage_lake_location.py, tests/test_lake_ops.py) ----------------------
 
 
-def unavailable(why: str) -> NoReturn:
-    """Outside CI a missing service skips the test; in CI it fails it (CI installs them)."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(why)
-    pytest.skip(why)
+def unavailable(why: str, module_level: bool = False) -> NoReturn:
+    """Outside CI a missing part (a service, a package, the recorded data) skips the test (or the
+    whole module, collecting it); in CI it fails it: CI installs every part, so none may vanish."""
+    if os.environ.get("CI"):
+        pytest.fail(why, pytrace=False)
+    pytest.skip(why, allow_module_level=module_level)
+
+
+def required_module(name: str, why: str) -> Any:
+    """``pytest.importorskip`` that fails in CI (see ``unavailable``), for a module-level import."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        unavailable(f"{name} cannot be imported ({exc}): {why}", module_level=True)
 
 
 @pytest.fixture(scope="session")

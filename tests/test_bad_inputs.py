@@ -18,8 +18,8 @@ from fetcher.publish import report
 from tests.conftest import ROOT, TOKEN
 from tests.factories import repository
 from tests.fake_github import Fault
+from tests.test_commands_sync import complete_pr
 from tests.test_storage import bucket, moto_endpoint  # noqa: F401 - fixtures
-from tests.test_sync import complete_pr
 
 REPO = ["--repo", "acme/widgets"]
 

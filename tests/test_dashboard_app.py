@@ -45,7 +45,7 @@ from tests.dashboard_support import (
     session_demo_db,
 )
 from tests.factories import repository
-from tests.test_merge_runs import NOW, merge_run, merged, scheduled
+from tests.test_compute_merge_runs import NOW, merge_run, merged, scheduled
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 CURRENT = {"from": "2026-03-01", "to": "2026-03-14"}
@@ -701,7 +701,7 @@ def test_the_health_page_shows_stopped_merge_runs_in_red(
     serve: Any, cli: Any, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The DB the scheduled run left after two days of merge runs that stored nothing
-    (tests/test_merge_runs.py): the page says so in red, with the PRs and what to check."""
+    (tests/test_compute_merge_runs.py): the page says so in red, with the PRs and what to check."""
     repo = repository(merged(1, 72))
     server = serve(repo)
     merge_run(cli, server, db_path, tmp_path, 1, ran_at=NOW - timedelta(hours=72))

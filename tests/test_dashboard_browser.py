@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import duckdb
 import pytest
 
 from dashboard import queries
+from tests.conftest import required_module, unavailable
 from tests.dashboard_support import free_port, session_demo_db
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,15 +47,12 @@ SERVER_FLAGS = (
 OVERVIEW_CARDS = len(queries.OVERVIEW_METRICS)
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+playwright_api = required_module("playwright.sync_api", "install requirements-dev.txt (make test does)")
 
 
 def require_chromium() -> None:
     if not os.access(CHROMIUM, os.X_OK):
-        message = f"{CHROMIUM} not found: install Debian's chromium package (.ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable(f"{CHROMIUM} not found: install Debian's chromium package (.ci/run does)")
 
 
 @contextmanager
@@ -133,10 +131,30 @@ def page(tmp_path: Path) -> Iterator[object]:
         yield page
 
 
+# Streamlit marks its app root with the script's run state ("initial" until the first run, then
+# "running" / "notRunning"; static/js of Streamlit 1.67), as its own end-to-end tests read it.
+APP = '[data-testid="stApp"]'
+IDLE = f'{APP}[data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]'
+
+
 def wait_until_idle(page: object) -> None:
-    """Streamlit shows its status widget while the script runs."""
-    page.wait_for_timeout(300)  # type: ignore[attr-defined]
-    page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=30_000)  # type: ignore[attr-defined]
+    """The script has run (since the page loaded) and is not running: what it drew is all there.
+    After an action that reruns the script on a page already idle, use ``rerun``."""
+    page.locator(IDLE).wait_for(timeout=30_000)  # type: ignore[attr-defined]
+
+
+def rerun(page: object, action: Callable[[], object]) -> None:
+    """Do ``action`` (a click) and wait for the rerun it causes to finish: the app root is
+    watched for a "running" state from before the action, so a rerun that is quick is not missed."""
+    page.evaluate(  # type: ignore[attr-defined]
+        """(app) => { const root = document.querySelector(app); window.mergelensRuns = 0;
+        new MutationObserver(() => { if (root.dataset.testScriptState === 'running') window.mergelensRuns++; })
+            .observe(root, {attributes: true, attributeFilter: ['data-test-script-state']}); }""",
+        APP,
+    )
+    action()
+    page.wait_for_function("() => window.mergelensRuns > 0", timeout=30_000)  # type: ignore[attr-defined]
+    wait_until_idle(page)
 
 
 def script_pr(db: Path) -> tuple[str, int, str]:
@@ -171,8 +189,7 @@ def test_overview_then_a_pr_timeline_in_chromium(
         shutil.copy(overview, ROOT / "docs" / "dashboard.png")
 
     sidebar = p.locator('[data-testid="stSidebar"]')  # type: ignore[attr-defined]
-    sidebar.get_by_text("All time", exact=True).click()
-    wait_until_idle(p)
+    rerun(p, sidebar.get_by_text("All time", exact=True).click)
     sidebar.get_by_text("PR explorer", exact=True).click()
     p.get_by_text("Open a PR").wait_for()  # type: ignore[attr-defined]
     wait_until_idle(p)

@@ -28,7 +28,7 @@ from tests.factories import pull, repository
 from tests.fake_github import FakeGitHub
 from tests.services import ServiceUnavailable, create_database, moto_server
 from tests.test_docs import PLACEHOLDERS, ROOT, commands, shell_blocks
-from tests.test_prune_artifacts import MERGE_RUN, START
+from tests.test_storage_prune import MERGE_RUN, START
 
 BUCKET = "docs-bucket"
 # The docs' placeholders, longest first, and what a run puts in their place ({s3}, {lake}: the

@@ -12,7 +12,7 @@ from fetcher.config import Environment
 from tests.conftest import TABLES, TOKEN, query, table_rows
 from tests.factories import repository
 from tests.fake_github import Fault
-from tests.test_sync import complete_pr, sync
+from tests.test_commands_sync import complete_pr, sync
 
 
 def test_server_errors_are_retried_with_backoff(serve, cli, db_path):

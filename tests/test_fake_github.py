@@ -10,7 +10,7 @@ import github
 import pytest
 import requests
 
-from tests.conftest import recorded_sample
+from tests.conftest import recorded_sample, shared_data
 from tests.fake_github import (
     CheckRun,
     Commit,
@@ -27,7 +27,9 @@ from tests.fake_github import (
     TimelineEvent,
     User,
     key_differences,
+    take_defects,
 )
+from tests.fake_github.graphql import SCHEMA_PATH
 
 TOKEN = "test-token"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -568,3 +570,58 @@ def test_pygithub_follows_a_recorded_pr_to_the_fake() -> None:
             "/repos/rec/orded/pulls/5/commits",
             "/repos/rec/orded/issues/5/comments",
         ]
+
+
+# --- strict: what the fake does not model fails the test --------------------------------------
+
+
+def graphql(fake: FakeGitHub, query: str) -> dict[str, Any]:
+    reply = requests.post(
+        f"{fake.api_url}/graphql", json={"query": query}, headers={"Authorization": f"token {TOKEN}"}, timeout=120
+    )
+    assert reply.status_code == 200
+    return reply.json()
+
+
+REVIEWS = (
+    'query { repository(owner: "octo", name: "widgets") '
+    "{ pullRequest(number: 7) { reviews(%s) { nodes { state } } } } }"
+)
+
+
+def test_a_graphql_argument_the_fake_does_not_model_is_an_error_and_a_defect(server: FakeGitHub) -> None:
+    shared_data(SCHEMA_PATH)
+    every = graphql(server, REVIEWS % "first: 100")
+    states = [review["state"] for review in every["data"]["repository"]["pullRequest"]["reviews"]["nodes"]]
+    assert "errors" not in every and "APPROVED" in states and set(states) != {"APPROVED"}
+    assert server.defects() == []
+    # valid against GitHub's schema, but the fake would answer every review, approved or not
+    approved = graphql(server, REVIEWS % "first: 100, states: [APPROVED]")
+    assert approved["data"]["repository"]["pullRequest"]["reviews"] is None
+    assert "does not model the argument(s) states of PullRequest.reviews" in approved["errors"][0]["message"]
+    defects = server.take_defects()
+    assert len(defects) == 1 and "states of PullRequest.reviews" in defects[0]
+
+
+def test_a_rest_query_parameter_the_fake_does_not_model_is_a_500_and_a_defect(server: FakeGitHub) -> None:
+    assert get(server, "/repos/octo/widgets/pulls", state="all", sort="updated").status_code == 200
+    reply = get(server, "/repos/octo/widgets/pulls", state="all", labels="bug")  # GitHub would ignore it
+    assert reply.status_code == 500 and "query parameter(s) labels" in reply.json()["message"]
+    assert get(server, "/rate_limit", verbose="1").status_code == 500
+    defects = server.take_defects()
+    assert len(defects) == 2 and "labels of /repos/octo/widgets/pulls" in defects[0] and "/rate_limit" in defects[1]
+
+
+def test_a_defect_fails_whichever_server_met_it() -> None:
+    """The fixture that ends every test (tests/conftest.py) sees every server of the process;
+    a server used as a context manager raises on exit."""
+    fake = FakeGitHub([make_repo()], token=TOKEN).start()  # neither `serve` nor `with`
+    try:
+        assert get(fake, "/repos/octo/widgets/pulls/7/files", sort="size").status_code == 500
+    finally:
+        fake.stop()
+    left = take_defects()  # what tests/conftest.py's fake_github_defects checks after the test
+    assert len(left) == 1 and "sort of /repos/octo/widgets/pulls/7/files" in left[0]
+    with pytest.raises(AssertionError, match="fake_github met defects"), FakeGitHub([make_repo()], token=TOKEN) as fake:
+        assert get(fake, "/repos/octo/widgets", fields="name").status_code == 500
+    assert take_defects() == []  # taken by the raise

@@ -28,7 +28,7 @@ from fetcher.config import Environment
 from tests.conftest import FAST, REALDATA, TOKEN, environment, query, shared_data
 from tests.fake_github import FakeGitHub, RecordedPull, RecordedRepository
 from tests.realdata import ANTS, PYGITHUB, load_ants, load_pygithub, merged_pulls
-from tests.test_schema_v3 import V3_COLUMNS
+from tests.test_extract_records import V3_COLUMNS
 
 Json = dict[str, Any]
 Key = tuple[Any, ...]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import importlib.metadata
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TOKEN, query
+from tests.conftest import TOKEN, query, required_module
 from tests.factories import repository
-from tests.test_sync import complete_pr
+from tests.test_commands_sync import complete_pr
 
 ROOT = Path(__file__).resolve().parent.parent
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+) \\$")
@@ -175,7 +176,10 @@ def test_the_fetcher_lock_installed_alone_runs_a_sync(tmp_path, serve):
     python = str(tmp_path / "venv" / "bin" / "python")
     install = [python, "-m", "pip", "install", "--quiet", "--require-hashes", "--only-binary", ":all:"]
     subprocess.run([*install, "-r", str(ROOT / "requirements-fetcher.txt")], check=True, timeout=900)
-    installed = subprocess.run([python, "-m", "pip", "list", "--format", "json"], capture_output=True, text=True)
+    alone = {name: value for name, value in os.environ.items() if name != "PYTHONPATH"}  # nothing from outside it
+    installed = subprocess.run(
+        [python, "-m", "pip", "list", "--format", "json"], capture_output=True, text=True, env=alone
+    )
     names = {normalized(package["name"]) for package in json.loads(installed.stdout)}
     assert names - {"pip", "setuptools"} == set(pins(ROOT / "requirements-fetcher.txt"))
 
@@ -199,3 +203,15 @@ def test_the_fetcher_lock_installed_alone_runs_a_sync(tmp_path, serve):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "complete"
     assert query(db, "SELECT count(*) FROM pr_commits") == [(2,)]
+
+
+def test_a_missing_part_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    """The browser tests import Playwright at collection: in CI (which installs it) a missing
+    package fails them rather than skipping them unseen, like every other part's absence."""
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="no_such_module_of_mergelens cannot be imported"):
+        required_module("no_such_module_of_mergelens", "a test of the guard")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="no_such_module_of_mergelens"):
+        required_module("no_such_module_of_mergelens", "a test of the guard")
+    assert required_module("json", "always there").loads("[1]") == [1]

@@ -26,7 +26,7 @@ from .model import (
     zip_archive,
 )
 from .parity import key_differences, sample_keys_match
-from .server import FakeGitHub, RequestRecord
+from .server import FakeGitHub, RequestRecord, take_defects
 
 __all__ = [
     "Artifact",
@@ -48,5 +48,6 @@ __all__ = [
     "User",
     "key_differences",
     "sample_keys_match",
+    "take_defects",
     "zip_archive",
 ]

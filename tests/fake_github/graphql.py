@@ -6,7 +6,10 @@ answered the way GitHub answers it (200 with ``errors``) and is also kept in
 ``FakeGitHub.invalid_graphql`` so the test fails. Valid queries run through graphql-core's
 executor with a small resolver: the objects are dicts whose connection fields are functions
 of their arguments (``first``/``after``/``last``/``before``, ``states``, ``orderBy``,
-``itemTypes``, ``filterBy``), for exactly the fields mergelens asks for.
+``itemTypes``, ``filterBy``), for exactly the fields mergelens asks for. An argument the
+fake does not model (``reviews(states: [APPROVED])``: it would answer every review) is an
+error in the answer and a defect of the request (``GraphQLRecord.defects``), as is any other
+exception in a resolver (a bug of the fake): tests/conftest.py fails the test that met one.
 
 Cost, as GitHub computes it (docs: "Rate limits and query limits for the GraphQL API"): add up
 the requests each connection needs, assuming every ``first``/``last`` is reached (a connection
@@ -23,6 +26,7 @@ and review/issue comments are ``fullDatabaseId`` (a BigInt, sent as a string).
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import math
 import re
@@ -166,6 +170,24 @@ class GraphQLFault(Exception):
     """A GitHub-style error in a resolver (answered in ``errors``, with the data that resolved)."""
 
 
+class Unmodelled(Exception):
+    """The query gives an argument the fake does not model: answering as if it were absent
+    would hide a wrong query, so the fake refuses it (a defect, not a GitHub answer)."""
+
+
+PAGING = frozenset({"first", "after", "last", "before"})
+
+
+def modelled(field: Callable[..., Any]) -> frozenset[str]:
+    """The arguments a field's function models: its named parameters (a pager's: the paging
+    arguments and its items' own)."""
+    declared = getattr(field, "modelled", None)
+    if declared is not None:
+        return frozenset(declared)
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return frozenset(name for name, p in inspect.signature(field).parameters.items() if p.kind in kinds)
+
+
 def connection(
     items: list[Any],
     first: int | None = None,
@@ -216,6 +238,7 @@ def _pager(items: Callable[..., list[Any]]) -> Callable[..., Json]:
     ) -> Json:
         return connection(items(**arguments), first, after, last, before)
 
+    field.modelled = PAGING | modelled(items)  # type: ignore[attr-defined]
     return field
 
 
@@ -341,7 +364,7 @@ class GraphObjects:
 
     # pull requests ----------------------------------------------------------------------
 
-    def pulls(self, states: list[str] | None = None, orderBy: Json | None = None, **_: Any) -> list[Json]:
+    def pulls(self, states: list[str] | None = None, orderBy: Json | None = None) -> list[Json]:
         def state(pr: PullRequest) -> str:
             return "MERGED" if pr.merged else ("CLOSED" if pr.state == "closed" else "OPEN")
 
@@ -394,21 +417,21 @@ class GraphObjects:
             "totalCommentsCount": len(pr.issue_comments) + len(pr.review_comments),
             "statusCheckRollup": self.check_rollup(pr),
             "headRef": self.head_ref(pr),
-            "latestReviews": _pager(lambda **_: [self.review(r) for r in latest_reviews(pr)]),
-            "assignees": _pager(lambda **_: [actor(user, self.api) for user in pr.assignees]),
+            "latestReviews": _pager(lambda: [self.review(r) for r in latest_reviews(pr)]),
+            "assignees": _pager(lambda: [actor(user, self.api) for user in pr.assignees]),
             "reviewRequests": _pager(
-                lambda **_: (
+                lambda: (
                     [{"requestedReviewer": actor(user, self.api)} for user in pr.requested_reviewers]
                     + [{"requestedReviewer": {"__typename": "Team", "slug": slug}} for slug in pr.requested_teams]
                 )
             ),
-            "labels": _pager(lambda **_: [{"name": name} for name in pr.labels]),
-            "commits": _pager(lambda **_: [self.pull_request_commit(pr, c) for c in pr.commits]),
-            "files": _pager(lambda **_: [self.file(f) for f in pr.files]),
-            "reviews": _pager(lambda **_: [self.review(r) for r in pr.reviews]),
-            "reviewThreads": _pager(lambda **_: [self.thread(pr, t) for t in self.threads(pr)]),
-            "comments": _pager(lambda **_: [self.issue_comment(c) for c in pr.issue_comments]),
-            "timelineItems": _pager(lambda itemTypes=None, **_: self.timeline(pr, itemTypes)),
+            "labels": _pager(lambda: [{"name": name} for name in pr.labels]),
+            "commits": _pager(lambda: [self.pull_request_commit(pr, c) for c in pr.commits]),
+            "files": _pager(lambda: [self.file(f) for f in pr.files]),
+            "reviews": _pager(lambda: [self.review(r) for r in pr.reviews]),
+            "reviewThreads": _pager(lambda: [self.thread(pr, t) for t in self.threads(pr)]),
+            "comments": _pager(lambda: [self.issue_comment(c) for c in pr.issue_comments]),
+            "timelineItems": _pager(lambda itemTypes=None: self.timeline(pr, itemTypes)),
         }
 
     @staticmethod
@@ -524,7 +547,7 @@ class GraphObjects:
             "id": node_id("PullRequestReviewThread", comments[0].id),
             "isResolved": comments[0].resolved,
             "diffSide": comments[0].side,
-            "comments": _pager(lambda **_: [self.review_comment(c) for c in comments]),
+            "comments": _pager(lambda: [self.review_comment(c) for c in comments]),
         }
 
     def review_comment(self, comment: ReviewComment) -> Json:
@@ -625,11 +648,11 @@ class GraphObjects:
             "id": node_id("Commit", sha),  # type: ignore[arg-type]
             "oid": sha,
             "_suites": suites,
-            "checkSuites": _pager(lambda **_: suites),
+            "checkSuites": _pager(lambda: suites),
         }
 
     def suite(self, sha: str, slug: str, runs: list[CheckRun]) -> Json:
-        def listed(filterBy: Json | None = None, **_: Any) -> list[Json]:
+        def listed(filterBy: Json | None = None) -> list[Json]:
             chosen = runs
             if (filterBy or {}).get("checkType", "LATEST") == "LATEST":
                 newest: dict[str, CheckRun] = {}
@@ -691,6 +714,7 @@ class GraphQLRecord:
     pull_requests: list[int] = field(default_factory=list)  # PRs fetched by `pullRequest(number:)`
     errors: list[str] = field(default_factory=list)
     invalid: bool = False  # failed validation against GitHub's schema
+    defects: list[str] = field(default_factory=list)  # the fake's own: an unmodelled argument, a bug
 
 
 @dataclass
@@ -718,7 +742,15 @@ def _executor() -> Any:
 
 def _resolve(source: Any, info: Any, **arguments: Any) -> Any:
     value = source.get(info.field_name) if isinstance(source, dict) else getattr(source, info.field_name, None)
-    return value(**arguments) if callable(value) else value
+    # the arguments the query gives (graphql-core adds the schema's defaults to ``arguments``)
+    given = {argument.name.value for node in info.field_nodes for argument in node.arguments or ()}
+    unmodelled = given - (modelled(value) if callable(value) else frozenset())
+    if unmodelled:
+        raise Unmodelled(
+            f"fake_github does not model the argument(s) {', '.join(sorted(unmodelled))} of "
+            f"{info.parent_type.name}.{info.field_name}"
+        )
+    return value(**{name: arguments[name] for name in given}) if callable(value) else value
 
 
 def _type_of(value: Any, info: Any, abstract_type: Any) -> str | None:
@@ -753,7 +785,7 @@ def answer(
     try:
         errors = validation_errors(document, schema_path)
     except SchemaMissing as exc:
-        record.status, record.errors = 500, [str(exc)]
+        record.status, record.errors, record.defects = 500, [str(exc)], [str(exc)]
         return 500, {"message": f"fake_github: {exc}"}, record
     if errors:
         record.errors, record.invalid = errors, True
@@ -793,7 +825,7 @@ def answer(
 
     repo_list = list(repos)
 
-    def repository(owner: str, name: str, **_: Any) -> Json | None:
+    def repository(owner: str, name: str) -> Json | None:
         repo = next((r for r in repo_list if r.full_name.lower() == f"{owner}/{name}".lower()), None)
         if repo is None:
             raise GraphQLFault(f"Could not resolve to a Repository with the name '{owner}/{name}'.")
@@ -803,7 +835,7 @@ def answer(
             "nameWithOwner": repo.full_name,
             "pullRequests": _pager(objects.pulls),
             "pullRequest": lambda number: objects.pull_request(repo.pulls[number]) if number in repo.pulls else None,
-            "object": lambda oid=None, expression=None: objects.commit_object(oid) if oid else None,
+            "object": lambda oid: objects.commit_object(oid),  # `expression` is not modelled
         }
 
     def node(id: str) -> Json | None:
@@ -830,4 +862,5 @@ def answer(
             for e in result.errors
         ]
         record.errors = [e.message for e in result.errors]
+        record.defects = [e.message for e in result.errors if not isinstance(e.original_error, GraphQLFault)]
     return 200, payload, record

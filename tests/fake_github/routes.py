@@ -1,6 +1,9 @@
 """The REST resources the fake serves: path -> (status, JSON body, Link header).
 
-Only GET is modelled. Paths arrive without the API prefix (GHES's ``/api/v3``).
+Only GET is modelled. Paths arrive without the API prefix (GHES's ``/api/v3``). Each route
+names the query parameters it models; GitHub ignores any other, and so would the fake, answering
+as if it were absent: instead it raises ``UnmodelledParameter`` (the server answers 500 and fails
+the test that sent it).
 """
 
 from __future__ import annotations
@@ -24,6 +27,19 @@ PR_FILES_CAP = 3000
 
 _REPO = r"^/repos/(?P<owner>[^/]+)/(?P<name>[^/]+)"
 ORG_REPOS = re.compile(r"^/orgs/(?P<org>[^/]+)/repos$")
+
+
+PAGED = frozenset({"per_page", "page"})  # paging.paginate's
+
+
+class UnmodelledParameter(Exception):
+    """A query parameter the route does not model (a defect of the fake or of the request)."""
+
+
+def check_parameters(path: str, query: dict[str, str], modelled: frozenset[str]) -> None:
+    unknown = sorted(set(query) - modelled)
+    if unknown:
+        raise UnmodelledParameter(f"fake_github does not model the query parameter(s) {', '.join(unknown)} of {path}")
 
 
 @dataclass
@@ -326,23 +342,36 @@ def blob(repos: Iterable[Repository], path: str, query: dict[str, str], authoriz
     return Reply(200, artifact.content, headers={"content-type": "application/zip"})
 
 
-ROUTES: list[tuple[re.Pattern[str], Callable[[Request], Reply]]] = [
-    (re.compile(_REPO + r"$"), get_repo),
-    (re.compile(_REPO + r"/pulls$"), list_pulls),
-    (re.compile(_REPO + r"/pulls/(?P<number>\d+)$"), get_pull),
-    (re.compile(_REPO + r"/pulls/(?P<number>\d+)/commits$"), pull_commits),
-    (re.compile(_REPO + r"/pulls/(?P<number>\d+)/files$"), pull_files),
-    (re.compile(_REPO + r"/pulls/(?P<number>\d+)/reviews$"), pull_reviews),
-    (re.compile(_REPO + r"/pulls/(?P<number>\d+)/comments$"), pull_review_comments),
-    (re.compile(_REPO + r"/issues/(?P<number>\d+)/comments$"), issue_comments),
-    (re.compile(_REPO + r"/issues/(?P<number>\d+)/timeline$"), issue_timeline),
-    (re.compile(_REPO + r"/commits/(?P<ref>[^/]+)$"), get_commit),
-    (re.compile(_REPO + r"/commits/(?P<ref>[^/]+)/check-runs$"), check_runs),
-    (re.compile(_REPO + r"/actions/artifacts$"), list_artifacts),
-    (re.compile(_REPO + r"/actions/artifacts/(?P<id>\d+)/zip$"), artifact_zip),
-    (re.compile(_REPO + r"/actions/runs/(?P<id>\d+)$"), workflow_run),
-    (re.compile(_REPO + r"/branches/(?P<branch>.+)$"), get_branch),
-    (re.compile(_REPO + r"/compare/(?P<base>.+?)\.\.\.(?P<head>.+)$"), compare),
+# (path, handler, the query parameters it models)
+ROUTES: list[tuple[re.Pattern[str], Callable[[Request], Reply], frozenset[str]]] = [
+    (re.compile(_REPO + r"$"), get_repo, frozenset()),
+    (re.compile(_REPO + r"/pulls$"), list_pulls, PAGED | {"state", "base", "head", "sort", "direction"}),
+    (re.compile(_REPO + r"/pulls/(?P<number>\d+)$"), get_pull, frozenset()),
+    (re.compile(_REPO + r"/pulls/(?P<number>\d+)/commits$"), pull_commits, PAGED),
+    (re.compile(_REPO + r"/pulls/(?P<number>\d+)/files$"), pull_files, PAGED),
+    (re.compile(_REPO + r"/pulls/(?P<number>\d+)/reviews$"), pull_reviews, PAGED),
+    (
+        re.compile(_REPO + r"/pulls/(?P<number>\d+)/comments$"),
+        pull_review_comments,
+        PAGED | {"sort", "direction", "since"},
+    ),
+    (re.compile(_REPO + r"/issues/(?P<number>\d+)/comments$"), issue_comments, PAGED | {"since"}),
+    (re.compile(_REPO + r"/issues/(?P<number>\d+)/timeline$"), issue_timeline, PAGED),
+    (re.compile(_REPO + r"/commits/(?P<ref>[^/]+)$"), get_commit, PAGED),  # PyGithub pages its (empty) files
+    (
+        re.compile(_REPO + r"/commits/(?P<ref>[^/]+)/check-runs$"),
+        check_runs,
+        PAGED | {"filter", "check_name", "status"},
+    ),
+    (re.compile(_REPO + r"/actions/artifacts$"), list_artifacts, PAGED | {"name"}),
+    (re.compile(_REPO + r"/actions/artifacts/(?P<id>\d+)/zip$"), artifact_zip, frozenset()),
+    (re.compile(_REPO + r"/actions/runs/(?P<id>\d+)$"), workflow_run, frozenset()),
+    (re.compile(_REPO + r"/branches/(?P<branch>.+)$"), get_branch, frozenset()),
+    (
+        re.compile(_REPO + r"/compare/(?P<base>.+?)\.\.\.(?P<head>.+)$"),
+        compare,
+        PAGED,
+    ),  # PyGithub pages its (empty) commits
 ]
 
 
@@ -406,7 +435,10 @@ def recorded_reply(
 
 
 def org_repos(repos: Iterable[Repository | RecordedRepository], org: str, query: dict[str, str], url: str) -> Reply:
-    """GET /orgs/{org}/repos: the organisation's repositories (archived ones too), paginated."""
+    """GET /orgs/{org}/repos: the organisation's repositories (archived ones too), paginated;
+    ``type`` is ``all`` (GitHub's default; the fake has no visibility to filter by)."""
+    if query.get("type", "all") != "all":
+        raise UnmodelledParameter(f"fake_github does not model type={query['type']} of {url}")
     mine = [repo for repo in repos if isinstance(repo, Repository) and repo.owner.lower() == org.lower()]
     if not mine:
         return not_found()
@@ -417,11 +449,13 @@ def org_repos(repos: Iterable[Repository | RecordedRepository], org: str, query:
 def route(repos: Iterable[Repository | RecordedRepository], path: str, query: dict[str, str], api: str) -> Reply:
     """Answer a GET. Owner and repository names match case-insensitively, as on GitHub."""
     if (org := ORG_REPOS.match(path)) is not None:
+        check_parameters(path, query, PAGED | {"type"})
         return org_repos(repos, org["org"], query, f"{api}{path}")
-    for pattern, handler in ROUTES:
+    for pattern, handler, parameters in ROUTES:
         match = pattern.match(path)
         if match is None:
             continue
+        check_parameters(path, query, parameters)
         wanted = f"{match['owner']}/{match['name']}".lower()
         repo = next((r for r in repos if r.full_name.lower() == wanted), None)
         if repo is None:

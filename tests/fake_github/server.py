@@ -28,7 +28,7 @@ from .apps import FakeApp
 from .faults import PRIMARY_RATE_LIMIT_DOCS, Fault, FaultPlan, primary_rate_limit_message
 from .model import IssueComment, RecordedRepository, Repository, User
 from .payloads import error_payload
-from .routes import Reply, blob, route
+from .routes import PAGED, Reply, UnmodelledParameter, blob, check_parameters, route
 
 API_VERSION = "2022-11-28"
 POST_COMMENT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/issues/(?P<number>\d+)/comments$")
@@ -36,6 +36,23 @@ DELETE_ARTIFACT = re.compile(r"^/repos/(?P<repo>[^/]+/[^/]+)/actions/artifacts/(
 # GitHub's answer when the token lacks a permission (a GITHUB_TOKEN without `actions: write`).
 NOT_ACCESSIBLE = "Resource not accessible by integration"
 ARTIFACT_DOCS = "https://docs.github.com/rest/actions/artifacts#delete-an-artifact"
+
+# Every defect a FakeGitHub of this process met and no test has taken yet: its own errors (a 500
+# it answers for a bug of its own), a GraphQL query invalid against GitHub's schema or giving an
+# argument the fake does not model, a REST query parameter it does not model. GitHub would have
+# answered something else, so a test that met one proves nothing: tests/conftest.py fails it,
+# whichever server it started (``serve``, ``with FakeGitHub(...)``, a module's fixture), and a
+# server used as a context manager raises on exit (the demo, the benchmarks).
+_DEFECTS: list[tuple[FakeGitHub, str]] = []
+_DEFECTS_LOCK = threading.Lock()
+
+
+def take_defects() -> list[str]:
+    """The defects every FakeGitHub of this process met since the last call (then forgotten)."""
+    with _DEFECTS_LOCK:
+        taken = [f"{server.api_url}: {what}" for server, what in _DEFECTS]
+        _DEFECTS.clear()
+    return taken
 
 
 @dataclass(frozen=True)
@@ -54,12 +71,15 @@ class FakeGitHub:
 
     GraphQL (``POST /graphql``; GHES ``/api/graphql``): ``graphql_budget`` (points: limit,
     remaining, reset_at), ``graphql_log`` (every query with its cost and the PRs it fetched),
-    ``invalid_graphql`` (queries that failed validation against GitHub's schema: a test using
-    the ``serve`` fixture fails when this is not empty), ``graphql_max_pull_requests`` (a query
+    ``invalid_graphql`` (queries that failed validation against GitHub's schema: each is also a
+    defect), ``graphql_max_pull_requests`` (a query
     asking for more PRs than this "times out": 502, points spent, as GitHub does for big
     nested queries). Faults added on the path ``/graphql`` apply to both prefixes.
 
-    ``app``: a GitHub App (fake_github.apps) whose installation tokens are accepted beside ``token``."""
+    ``app``: a GitHub App (fake_github.apps) whose installation tokens are accepted beside ``token``.
+
+    ``defects()`` / ``take_defects()``: what this server met that GitHub would have answered
+    otherwise (see ``_DEFECTS``); a test that provokes one on purpose takes it."""
 
     def __init__(
         self,
@@ -89,6 +109,7 @@ class FakeGitHub:
         self._next_comment_id = 3_900_000_000  # ids of comments posted to the fake
         self._ids = itertools.count(1)
         self._httpd: ThreadingHTTPServer | None = None
+        self._port: int | None = None  # kept once stopped: a request still in flight answers in full
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -99,6 +120,7 @@ class FakeGitHub:
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._httpd.daemon_threads = True
         self._httpd.fake = self  # type: ignore[attr-defined]
+        self._port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="fake-github", daemon=True)
         self._thread.start()
         return self
@@ -120,12 +142,14 @@ class FakeGitHub:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+        if exc is None and (defects := self.take_defects()):
+            raise AssertionError(f"fake_github met defects: {defects}")
 
     @property
     def port(self) -> int:
-        if self._httpd is None:
+        if self._port is None:
             raise RuntimeError("FakeGitHub is not started")
-        return self._httpd.server_address[1]
+        return self._port
 
     @property
     def base_url(self) -> str:
@@ -149,6 +173,27 @@ class FakeGitHub:
 
     def clear_faults(self) -> None:
         self._faults.clear()
+
+    def defects(self) -> list[str]:
+        """The defects this server met that no test has taken."""
+        with _DEFECTS_LOCK:
+            return [what for server, what in _DEFECTS if server is self]
+
+    def take_defects(self) -> list[str]:
+        """This server's defects, forgotten (a test that provokes one on purpose takes it)."""
+        with _DEFECTS_LOCK:
+            mine = [what for server, what in _DEFECTS if server is self]
+            _DEFECTS[:] = [(server, what) for server, what in _DEFECTS if server is not self]
+        return mine
+
+    def _defect(self, what: str) -> None:
+        with _DEFECTS_LOCK:
+            _DEFECTS.append((self, what))
+
+    def _own_error(self, exc: Exception) -> Reply:
+        """A defect answered 500 rather than a hung client."""
+        self._defect(f"{exc}" if isinstance(exc, UnmodelledParameter) else f"fake_github error: {exc!r}")
+        return Reply(500, error_payload(f"fake_github error: {exc}", 500))
 
     def clear_log(self) -> None:
         with self._lock:
@@ -236,7 +281,11 @@ class FakeGitHub:
         path = parts.path
         if path.startswith("/_blobs/"):
             # Not the API: blob storage behind artifact redirects. No GitHub auth, no rate limit.
-            reply = blob(self._model_repos(), path, query, handler.headers.get("Authorization"))
+            try:
+                check_parameters(path, query, frozenset({"sig"}))
+                reply = blob(self._model_repos(), path, query, handler.headers.get("Authorization"))
+            except Exception as exc:
+                reply = self._own_error(exc)
             self._send(handler, handler.command, path, query, request_id, reply, {})
             return
         graphql_path = "/api/graphql" if self.api_prefix == "/api/v3" else "/graphql"
@@ -272,6 +321,23 @@ class FakeGitHub:
                 return
             extra_headers = {k.lower(): v for k, v in fault.headers.items()}
 
+        try:
+            reply, more_headers = self._answer(handler, method, path, query, prefixed, request_id)
+        except Exception as exc:  # a bug in the fake, or a parameter it does not model
+            reply, more_headers = self._own_error(exc), {}
+        headers = {**self._rate_headers(), **extra_headers, **more_headers}
+        self._send(handler, method, path, query, request_id, reply, headers)
+
+    def _answer(
+        self, handler: _Handler, method: str, path: str, query: dict[str, str], prefixed: bool, request_id: str
+    ) -> tuple[Reply, dict[str, str]]:
+        """The reply to an API request past its faults, and its own headers."""
+        if not path.startswith("/repos/") and not path.startswith("/orgs/"):
+            # the routes check their own; the API's other paths take only paging (or nothing)
+            check_parameters(path, query, PAGED if path == "/installation/repositories" else frozenset())
+        elif method != "GET":
+            check_parameters(path, query, frozenset())
+        extra_headers: dict[str, str] = {}
         authorization = handler.headers.get("Authorization")
         app = self.app
         app_reply = app.answer(method, path, authorization, self._model_repos(), handler.body) if app else None
@@ -288,7 +354,7 @@ class FakeGitHub:
             reply = Reply(200, self._rate_limit_status_payload())
         elif path == "/graphql" and method == "POST" and prefixed:
             reply = self._graphql(handler.body, [repo for repo in repos if isinstance(repo, Repository)])
-            extra_headers = {**extra_headers, **self._graphql_headers()}
+            extra_headers = self._graphql_headers()
         elif not self._spend_rate_limit():
             status = self.rate_limit_status
             body = error_payload(primary_rate_limit_message(request_id), status, PRIMARY_RATE_LIMIT_DOCS)
@@ -300,12 +366,8 @@ class FakeGitHub:
         elif method != "GET" or not prefixed:
             reply = Reply(404, error_payload("Not Found", 404))
         else:
-            try:
-                reply = route(repos, path, query, self.api_url)
-            except Exception as exc:  # a bug in the fake: answer 500 rather than hang the client
-                reply = Reply(500, error_payload(f"fake_github error: {exc!r}", 500))
-        headers = {**self._rate_headers(), **extra_headers}
-        self._send(handler, method, path, query, request_id, reply, headers)
+            reply = route(repos, path, query, self.api_url)
+        return reply, extra_headers
 
     def _post_issue_comment(self, path: str, body: bytes) -> Reply:
         """POST /repos/{o}/{r}/issues/{n}/comments: a comment on an issue of ``Repository.issues``
@@ -362,11 +424,15 @@ class FakeGitHub:
                 self.graphql_schema,
             )
         except Exception as exc:  # a bug in the fake: answer 500 rather than hang the client
-            return Reply(500, error_payload(f"fake_github graphql error: {exc!r}", 500))
+            return self._own_error(exc)
         with self._lock:
             self.graphql_log.append(record)
             if record.invalid:
                 self.invalid_graphql.append(record)
+        if record.invalid:
+            self._defect(f"GraphQL query invalid against GitHub's schema: {record.errors[:3]} in {record.query[:300]}")
+        for defect in record.defects:
+            self._defect(f"{defect} in {record.query[:300]}")
         return Reply(status, payload)
 
     def _graphql_headers(self) -> dict[str, str]:

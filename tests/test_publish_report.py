@@ -10,7 +10,7 @@ import pytest
 from fetcher.publish import report
 from tests.factories import repository
 from tests.fake_github import Fault
-from tests.test_sync import complete_pr
+from tests.test_commands_sync import complete_pr
 
 
 def actions_env(tmp_path: Path) -> dict[str, object]:

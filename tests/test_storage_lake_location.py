@@ -254,7 +254,7 @@ def small_lake(serve, lake_python, tmp_path):
     """A lake holding PR 12 (written by a lake writer), the fake GitHub serving it, its request
     log cleared: (spec, env, server)."""
     from tests.factories import repository
-    from tests.test_sync import complete_pr
+    from tests.test_commands_sync import complete_pr
 
     server = serve(repository(complete_pr()))
     spec = f"ducklake:sqlite:{tmp_path}/meta.sqlite"
@@ -268,7 +268,7 @@ def small_lake(serve, lake_python, tmp_path):
 def test_an_unreachable_lake_catalog_costs_no_request(serve, lake_python, tmp_path):
     from tests.factories import repository
     from tests.services import free_port
-    from tests.test_sync import complete_pr
+    from tests.test_commands_sync import complete_pr
 
     server = serve(repository(complete_pr()))
     spec = f"ducklake:postgres:host=127.0.0.1 port={free_port()} dbname=lake user=ml password=hunter2"

@@ -8,6 +8,7 @@ that failed (quota hit, expired secret, ...) is one that stored nothing: it is s
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,13 @@ from tests.fake_github import FakeGitHub
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SCHEDULED = ("backfill", "--resume", "--lookback", "7", "--max-minutes", "10", "--check-merge-runs")
+
+
+@pytest.fixture(autouse=True)
+def now(monkeypatch: pytest.MonkeyPatch) -> None:
+    """NOW is when the test starts, not when the module was imported: the notices count hours from
+    the real clock, and in a parallel run a test may start long after collection."""
+    monkeypatch.setattr(sys.modules[__name__], "NOW", datetime.now(UTC).replace(microsecond=0))
 
 
 def merged(number: int, hours_ago: float):

@@ -15,7 +15,7 @@ from fetcher.db import safe_open, schema, store
 from fetcher.extract import sections
 from tests.conftest import TABLES, TOKEN, table_rows
 from tests.factories import repository
-from tests.test_sync import REPO_ROOT, complete_pr, sync
+from tests.test_commands_sync import REPO_ROOT, complete_pr, sync
 
 REQUIRED_COLUMNS = {
     "pull_requests": "repo number title author_login author_type state draft base_ref head_ref head_sha created_at "

@@ -13,7 +13,7 @@ from fetcher.extract import records
 from tests.conftest import TABLES, query, recorded_sample, table_rows
 from tests.factories import repository
 from tests.fake_github.model import FileChange
-from tests.test_sync import complete_pr, sync
+from tests.test_commands_sync import complete_pr, sync
 
 REPO = "acme/widgets"
 
@@ -197,7 +197,7 @@ def test_a_version_2_file_is_migrated_keeping_every_row(serve, cli, tmp_path):
     for table, rows in before.items():
         new = (*V3_COLUMNS.get(table, ()), *V4_COLUMNS.get(table, ()))
         # version 3's metric columns are filled by the migration itself (the deleted-account flags,
-        # a recompute of the metrics: tests/test_store.py checks those): compared without them here
+        # a recompute of the metrics: tests/test_db_store.py checks those): compared without them here
         filled = CONVERTED_BY_MIGRATION.get(table, ())
         assert table_rows(old, table, (*new, *filled)) == rows, table
         for column in new:

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import recorded_sample
 from tests.factories import repository
-from tests.test_sync import complete_pr
+from tests.test_commands_sync import complete_pr
 
 
 def write_event(tmp_path: Path, payload: object) -> str:

@@ -1,7 +1,7 @@
 """Destination first (fetcher/pipeline/update.py): every command fetches and checks where it writes
 before its first request for a PR, so a destination that fails costs no request and says so in
 one line. Real parts: DuckDB files, moto's S3 server, the fake GitHub's artifacts; the lake's
-cases that need the DuckLake interpreter are in tests/test_lake.py."""
+cases that need the DuckLake interpreter are in tests/test_storage_lake_location.py."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from tests.dashboard_support import build_demo_db
 from tests.factories import repository
 from tests.fake_github import Artifact, FakeGitHub, Fault
+from tests.test_commands_sync import complete_pr
 from tests.test_storage import NAME, NOW, REPO, bucket, moto_endpoint, pr_rows, write_prs  # noqa: F401 - fixtures
-from tests.test_sync import complete_pr
 
 # Each command that asks GitHub for PRs, as a run starts it.
 COMMANDS = {

@@ -13,8 +13,8 @@ from fetcher.collect.rest import ClientSettings, GitHubSource
 from tests.conftest import TOKEN
 from tests.factories import repository
 from tests.fake_github import Fault
-from tests.test_backfill import backfill, github_schema, simple_pulls  # noqa: F401 (github_schema: autouse)
-from tests.test_sync import complete_pr, sync
+from tests.test_commands_backfill import backfill, github_schema, simple_pulls  # noqa: F401 (github_schema: autouse)
+from tests.test_commands_sync import complete_pr, sync
 
 
 def test_a_plain_403_fails_its_section_at_once_with_one_line_and_the_request_id(serve):
