@@ -38,7 +38,7 @@ lake: $(LAKE_VENV)/.installed
 postgresql:
 	@bash scripts/install-postgresql.sh
 
-# The demo serves its PRs from tests/fake_github, whose GraphQL side needs graphql-core (a dev package).
+# The demo serves its PRs from tests/support/fake_github, whose GraphQL side needs graphql-core (a dev package).
 demo: $(VENV)/.installed-dev
 	$(PY) -m scripts.demo
 ifneq ($(DASHBOARD),0)

@@ -31,8 +31,8 @@ from fetcher.commands import backfill
 from fetcher.db import safe_open, schema, store
 from fetcher.extract.records import PullRequestBundle
 from fetcher.pipeline.sync_pr import sync_many
-from tests.fake_github import FakeGitHub
-from tests.fake_github.generator import generate_bulk
+from tests.support.fake_github import FakeGitHub
+from tests.support.fake_github.generator import generate_bulk
 
 TOKEN = "bench-token"
 ACTIONS_BUDGET = 1000  # GITHUB_TOKEN: 1,000 REST requests and 1,000 GraphQL points an hour per repository

@@ -10,7 +10,7 @@
    caches, a new connection), a filter change (new queries), a rerun with warm caches (layout
    only), and each page's first render.
 Goals (issue 4): first render < 1.5 s, filter change < 0.5 s.
-4. With ``--s3``: the same DB as an S3 object on moto's server (``tests.services.moto_server``), the
+4. With ``--s3``: the same DB as an S3 object on moto's server (``tests.support.services.moto_server``), the
    first render with a cold cache (download, check, open) and with a warm one (a restarted
    dashboard: one conditional GET, 304, nothing downloaded), and their ratio.
 """
@@ -33,7 +33,7 @@ from dashboard import db as dashboard_db
 from dashboard import queries, remote
 from dashboard.queries import Filters
 from fetcher.db import safe_open
-from tests.services import moto_server
+from tests.support.services import moto_server
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 REPO = "bench/history"

@@ -5,7 +5,7 @@
 Run it with the main interpreter (``.venv/bin/python``: DuckDB 2.0, the file line); the lake's
 steps run as subprocesses of the DuckLake interpreter (``.venv-lake/bin/python``, or
 ``MERGELENS_LAKE_PYTHON``), as ``python -m benchmarks.lake_speed lake-side CONFIG.json``. It
-starts its own PostgreSQL cluster and moto S3 server on 127.0.0.1 (tests/services.py) and the
+starts its own PostgreSQL cluster and moto S3 server on 127.0.0.1 (tests/support/services.py) and the
 fake GitHub. The default run took ~10 min on a shared 2-core machine, most of it the 2 × 50
 burst merges; ``--prs 10000 --repeat 3 --burst 10`` is a quick one.
 
@@ -293,9 +293,9 @@ def run(prs: int, repeat: int, burst: int) -> None:
     import boto3
 
     from benchmarks.dashboard_speed import build
-    from tests.fake_github import FakeGitHub
-    from tests.fake_github.generator import generate_repository
-    from tests.services import create_database, moto_server, postgres_cluster
+    from tests.support.fake_github import FakeGitHub
+    from tests.support.fake_github.generator import generate_repository
+    from tests.support.services import create_database, moto_server, postgres_cluster
 
     repo = generate_repository(seed=7)
     merged = sorted(number for number, pr in repo.pulls.items() if pr.merged_at is not None)

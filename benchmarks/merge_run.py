@@ -46,9 +46,9 @@ from benchmarks.sync_speed import median_ms
 from fetcher.config import Environment
 from fetcher.storage.artifact import ArtifactLocation
 from tests.conftest import recorded_sample
-from tests.fake_github import FakeGitHub
-from tests.fake_github.generator import generate_repository
-from tests.fake_github.model import Artifact
+from tests.support.fake_github import FakeGitHub
+from tests.support.fake_github.generator import generate_repository
+from tests.support.fake_github.model import Artifact
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"

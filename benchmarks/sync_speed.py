@@ -27,8 +27,8 @@ from fetcher.compute import metrics
 from fetcher.db import safe_open, store
 from fetcher.extract.records import PullRequestBundle
 from fetcher.pipeline.sync_pr import sync_pull_request
-from tests.fake_github import FakeGitHub, FileChange
-from tests.fake_github.generator import generate_repository
+from tests.support.fake_github import FakeGitHub, FileChange
+from tests.support.fake_github.generator import generate_repository
 
 TOKEN = "bench-token"
 REPO = "acme/rocket"

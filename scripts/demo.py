@@ -1,7 +1,7 @@
 """`make demo`: the whole job on a realistic sample repository, with no network and no token.
 
-Generates a seeded repository (tests/fake_github/generator.py) with one open PR of each
-"whose move" class (tests/fake_github/open_queue.py), serves it with the fake GitHub on loopback,
+Generates a seeded repository (tests/support/fake_github/generator.py) with one open PR of each
+"whose move" class (tests/support/fake_github/open_queue.py), serves it with the fake GitHub on loopback,
 syncs every merged PR through the real fetcher into ``demo.duckdb``, stores four weeks of
 open-PR snapshots (``open-prs``, one each working day, so the dashboard's Now page has a
 history) and prints what the metrics, the open queue and the working agreements say.
@@ -28,9 +28,9 @@ from fetcher.compute.whose_move import STALE_WORKING_DAYS
 from fetcher.db import safe_open
 from fetcher.pipeline.sync_pr import SyncResult, sync_many
 from fetcher.publish import digest, report
-from tests.fake_github import FakeGitHub, Repository
-from tests.fake_github.generator import DEFAULT_END, generate_repository
-from tests.fake_github.open_queue import add_open_queue, rewound
+from tests.support.fake_github import FakeGitHub, Repository
+from tests.support.fake_github.generator import DEFAULT_END, generate_repository
+from tests.support.fake_github.open_queue import add_open_queue, rewound
 
 DEMO_TOKEN = "demo-token-not-a-secret"
 # The demo's "now": the Monday 09:00 UTC after the generated period ends, when the latest open-PR

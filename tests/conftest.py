@@ -18,10 +18,10 @@ import pytest
 
 from fetcher.cli import main
 from fetcher.config import Environment
-from tests.factories import repository
-from tests.fake_github import FakeGitHub, Repository, take_defects
-from tests.lake_writer import PR_TABLES
-from tests.services import postgres_bin, postgres_cluster
+from tests.support.factories import repository
+from tests.support.fake_github import FakeGitHub, Repository, take_defects
+from tests.support.lake_writer import PR_TABLES
+from tests.support.services import postgres_bin, postgres_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 # Recorded GitHub data lives beside the checkout, never in it (as in CI): ../shared.
@@ -30,7 +30,7 @@ SAMPLES = SHARED / "github-samples"
 REALDATA = SHARED / "realdata"
 
 TOKEN = "ghs_fakeTokenThatMustNeverBePrinted0123456789"
-TABLES = PR_TABLES  # the tables of a PR's rows (defined in tests/lake_writer.py: the lake line imports it too)
+TABLES = PR_TABLES  # the tables of a PR's rows (defined in tests/support/lake_writer.py: the lake line imports it too)
 
 
 @dataclass
@@ -258,7 +258,7 @@ def lake_python() -> Path:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[str]:
     """A throwaway PostgreSQL cluster on 127.0.0.1 (trust auth), for the session: its base DSN
-    (``tests.services.create_database`` makes a database on it)."""
+    (``tests.support.services.create_database`` makes a database on it)."""
     if postgres_bin() is None:
         unavailable("PostgreSQL is not installed (`make postgresql`: Debian's postgresql)")
     with postgres_cluster() as dsn:

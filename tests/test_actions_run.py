@@ -32,10 +32,10 @@ import pytest
 import yaml
 
 from tests.conftest import TOKEN, recorded_sample
-from tests.factories import BOB, commit, issue_comment, pull, repository
-from tests.fake_github import FakeGitHub, Fault
-from tests.fake_github.model import Repository
-from tests.fake_github.open_queue import add_open_queue
+from tests.support.factories import BOB, commit, issue_comment, pull, repository
+from tests.support.fake_github import FakeGitHub, Fault
+from tests.support.fake_github.model import Repository
+from tests.support.fake_github.open_queue import add_open_queue
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "mergelens.yml"

@@ -16,8 +16,8 @@ from fetcher.commands.arguments import Number, build_parser
 from fetcher.config import Environment
 from fetcher.publish import report
 from tests.conftest import ROOT, TOKEN
-from tests.factories import repository
-from tests.fake_github import Fault
+from tests.support.factories import repository
+from tests.support.fake_github import Fault
 from tests.test_commands_sync import complete_pr
 from tests.test_storage import bucket, moto_endpoint  # noqa: F401 - fixtures
 

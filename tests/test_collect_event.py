@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import recorded_sample
-from tests.factories import repository
+from tests.support.factories import repository
 from tests.test_commands_sync import complete_pr
 
 

@@ -11,8 +11,8 @@ import requests
 from fetcher.collect.policy import Kind, RateLimitExhausted, classify, from_response
 from fetcher.collect.rest import ClientSettings, GitHubSource
 from tests.conftest import TOKEN
-from tests.factories import repository
-from tests.fake_github import Fault
+from tests.support.factories import repository
+from tests.support.fake_github import Fault
 from tests.test_commands_backfill import backfill, github_schema, simple_pulls  # noqa: F401 (github_schema: autouse)
 from tests.test_commands_sync import complete_pr, sync
 

@@ -13,7 +13,7 @@ import pytest
 from fetcher.collect.graphql import batch_query, batch_requests, points
 from fetcher.collect.graphql.queries import FRAGMENTS
 from tests.conftest import SAMPLES, TABLES, query, table_rows, unavailable
-from tests.factories import (
+from tests.support.factories import (
     ACTIONS_BOT,
     ALICE,
     BOB,
@@ -32,9 +32,9 @@ from tests.factories import (
     review_comment,
     sha,
 )
-from tests.fake_github import Fault
-from tests.fake_github.graphql import SCHEMA_PATH, query_cost, validation_errors
-from tests.fake_github.model import CheckRun, Commit, FileChange, User
+from tests.support.fake_github import Fault
+from tests.support.fake_github.graphql import SCHEMA_PATH, query_cost, validation_errors
+from tests.support.fake_github.model import CheckRun, Commit, FileChange, User
 
 REPO = "acme/widgets"
 FAST = ["--request-interval", "0", "--retry-backoff", "0.01"]

@@ -15,9 +15,9 @@ from fetcher.compute import work_calendar
 from fetcher.compute.whose_move import whose_move, working_days_sql
 from fetcher.db import safe_open
 from tests.conftest import TOKEN, Receiver
-from tests.factories import repository
-from tests.fake_github import Fault, TimelineEvent, User
-from tests.fake_github.open_queue import EXPECTED, add_open_queue
+from tests.support.factories import repository
+from tests.support.fake_github import Fault, TimelineEvent, User
+from tests.support.fake_github.open_queue import EXPECTED, add_open_queue
 
 REPO = "acme/widgets"
 FAST = ["--request-interval", "0", "--retry-backoff", "0.01"]

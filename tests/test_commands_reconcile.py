@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from tests.conftest import query
-from tests.factories import commit, issue_comment, pull, repository
-from tests.fake_github import Fault
+from tests.support.factories import commit, issue_comment, pull, repository
+from tests.support.fake_github import Fault
 
 
 def merged_pulls(count: int, start: int = 1):

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import TABLES, TOKEN, query, recorded_sample, table_rows
-from tests.factories import (
+from tests.support.factories import (
     ACTIONS_BOT,
     ALICE,
     BOB,
@@ -26,7 +26,7 @@ from tests.factories import (
     review,
     review_comment,
 )
-from tests.fake_github.model import FileChange
+from tests.support.fake_github.model import FileChange
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,8 +20,8 @@ from fetcher.compute import merge_runs
 from fetcher.errors import EXIT_STOPPED
 from fetcher.publish import digest
 from tests.conftest import TOKEN, Receiver, query
-from tests.factories import commit, issue_comment, pull, repository
-from tests.fake_github import FakeGitHub
+from tests.support.factories import commit, issue_comment, pull, repository
+from tests.support.fake_github import FakeGitHub
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 SCHEDULED = ("backfill", "--resume", "--lookback", "7", "--max-minutes", "10", "--check-merge-runs")

@@ -11,7 +11,7 @@ from datetime import datetime
 import pytest
 
 from tests.conftest import query
-from tests.factories import (
+from tests.support.factories import (
     ACTIONS_BOT,
     ALICE,
     BOB,
@@ -160,7 +160,7 @@ def test_last_ready_for_review_before_the_first_review_counts(synced):
 
 
 def test_bot_detected_by_login_suffix_even_when_typed_as_user(synced):
-    from tests.fake_github.model import User
+    from tests.support.fake_github.model import User
 
     renovate = User("renovate[bot]", 2740337, "User")  # login says bot, type does not
     pr = pull(6, created="2026-03-20 09:00", merged="2026-03-20 12:00")

@@ -13,7 +13,7 @@ from fetcher.compute import metrics
 from fetcher.compute.rules import use_rules
 from fetcher.db import safe_open, schema
 from tests.conftest import query
-from tests.factories import ALICE, BOB, CAROL, COPILOT, DAVE, GHOST, at, event, issue_comment, pull, review
+from tests.support.factories import ALICE, BOB, CAROL, COPILOT, DAVE, GHOST, at, event, issue_comment, pull, review
 
 COLUMNS = "requested_at, reviewer_login, reviewer_deleted, team_slug, ended_at, outcome, answered_by_login"
 

@@ -12,7 +12,7 @@ import pytest
 from fetcher.compute import work_calendar
 from fetcher.config import Environment
 from tests.conftest import query
-from tests.factories import ALICE, BOB, CAROL, DAVE, commit, event, issue_comment, pull, repository, review
+from tests.support.factories import ALICE, BOB, CAROL, DAVE, commit, event, issue_comment, pull, repository, review
 
 STAGES = ("stage_draft_hours", "stage_pickup_hours", "stage_review_hours", "stage_merge_hours")
 COLUMNS = (

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.dashboard_support import free_port, session_demo_db
+from tests.support.dashboard_support import free_port, session_demo_db
 from tests.test_dashboard_lake import copy_into_lake, environment
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -26,7 +26,7 @@ from dashboard.views.repositories import ALL as ALL_REPOSITORIES
 from fetcher.compute.metrics import STAGES
 from fetcher.compute.rules import use_rules
 from fetcher.db import safe_open, schema, store
-from tests.dashboard_support import (
+from tests.support.dashboard_support import (
     EVIL,
     FORMULA_TITLE,
     GOOD_URL,
@@ -44,7 +44,7 @@ from tests.dashboard_support import (
     loopback,
     session_demo_db,
 )
-from tests.factories import repository
+from tests.support.factories import repository
 from tests.test_compute_merge_runs import NOW, merge_run, merged, scheduled
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
@@ -547,7 +547,7 @@ def test_review_dynamics_shows_reviewer_response_and_first_timers(
 
 
 def test_review_dynamics_follows_the_working_hours_switch(hand_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Mon-Fri 09:00-17:00 UTC (no calendar stored): hand-computed from tests/dashboard_support.py."""
+    """Mon-Fri 09:00-17:00 UTC (no calendar stored): hand-computed from tests/support/dashboard_support.py."""
 
     def frames(at: AppTest) -> tuple[Any, Any]:
         load = next(df.value for df in at.dataframe if "median_pickup_hours" in df.value.columns)

@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard import auth
 from dashboard.auth import Allowlist, Gate, decide, is_loopback, missing_auth_keys, proxy_signs, public_refusal
-from tests.dashboard_support import build_hand_db, loopback
+from tests.support.dashboard_support import build_hand_db, loopback
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 AUTH = {

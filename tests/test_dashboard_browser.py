@@ -23,7 +23,7 @@ import pytest
 
 from dashboard import queries
 from tests.conftest import required_module, unavailable
-from tests.dashboard_support import free_port, session_demo_db
+from tests.support.dashboard_support import free_port, session_demo_db
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"

@@ -1,7 +1,7 @@
 """The dashboard on a DuckLake (dashboard/lake.py), with real parts: a lake filled by
 ``python -m fetcher copy`` from a file DB (SQLite or DuckDB-file catalog, data in a directory; a
 PostgreSQL catalog for the password), read by the app under Streamlit's AppTest on the DuckLake
-interpreter (tests/dashboard_worker.py: AppTest must run where the extension is), and the same
+interpreter (tests/support/dashboard_worker.py: AppTest must run where the extension is), and the same
 app on the file on this interpreter to compare with."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.app import PAGES
 from tests.conftest import ROOT
-from tests.dashboard_support import build_hand_db, build_org_db, free_port, loopback
-from tests.services import create_database
+from tests.support.dashboard_support import build_hand_db, build_org_db, free_port, loopback
+from tests.support.services import create_database
 from tests.test_dashboard_app import APP
 
 PASSWORD = "planted-S3cret-pw"
@@ -62,11 +62,11 @@ def copy_into_lake(db: Path, spec: str, env: dict[str, str], lake_python: Path) 
 
 
 def worker(python: Path | str, env: dict[str, str], tmp_path: Path, config: dict[str, Any]) -> tuple[Any, str]:
-    """tests/dashboard_worker.py under ``python``: its JSON and everything it wrote (its logs)."""
+    """tests/support/dashboard_worker.py under ``python``: its JSON and everything it wrote (its logs)."""
     path = tmp_path / f"dashboard-{uuid.uuid4().hex[:8]}.json"
     path.write_text(json.dumps(config), encoding="utf-8")
     done = subprocess.run(
-        [str(python), "-m", "tests.dashboard_worker", str(path)],
+        [str(python), "-m", "tests.support.dashboard_worker", str(path)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -1,5 +1,5 @@
 """Streamlit's real login flow in front of the dashboard: ``streamlit run`` with ``[auth]`` in its
-``.streamlit/secrets.toml``, a loopback OIDC provider (tests/oidc_provider.py), and Debian's
+``.streamlit/secrets.toml``, a loopback OIDC provider (tests/support/oidc_provider.py), and Debian's
 Chromium driven by Playwright. The browser follows every redirect itself: "Log in" ->
 ``/auth/login`` -> the provider's ``/authorize`` -> ``/oauth2callback`` (Authlib exchanges the code,
 checks the id_token's signature, issuer, audience and nonce) -> the app with Streamlit's signed
@@ -26,8 +26,8 @@ from urllib.parse import urlsplit
 import duckdb
 import pytest
 
-from tests.dashboard_support import free_port, session_demo_db
-from tests.oidc_provider import OidcProvider, serve
+from tests.support.dashboard_support import free_port, session_demo_db
+from tests.support.oidc_provider import OidcProvider, serve
 from tests.test_dashboard_browser import (
     ERRORS,
     OVERVIEW_CARDS,

@@ -52,7 +52,7 @@ from dashboard.agreements import Agreements
 from dashboard.queries import Filters
 from fetcher.compute import work_calendar
 from fetcher.db import safe_open, store
-from tests.dashboard_support import SCRIPT_TITLE, empty_db, loopback
+from tests.support.dashboard_support import SCRIPT_TITLE, empty_db, loopback
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 W = "acme/widgets"

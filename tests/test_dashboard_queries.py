@@ -1,6 +1,6 @@
 """The dashboard's query functions, on DBs written by the real fetcher from the fake GitHub.
 
-The hand-checked numbers are worked out in tests/dashboard_support.py, next to the PRs."""
+The hand-checked numbers are worked out in tests/support/dashboard_support.py, next to the PRs."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from fetcher.compute import metrics
 from fetcher.compute.metrics import STAGES
 from fetcher.compute.rules import use_rules
 from fetcher.db import safe_open, schema, store
-from tests.dashboard_support import SCRIPT_TITLE, build_hand_db, empty_db, session_demo_db
+from tests.support.dashboard_support import SCRIPT_TITLE, build_hand_db, empty_db, session_demo_db
 
 CURRENT = Filters(start=date(2026, 3, 1), end=date(2026, 3, 14))
 
@@ -173,7 +173,7 @@ def test_the_explorer_draws_a_pr_s_stages_end_to_end(hand: duckdb.DuckDBPyConnec
 
 
 def test_each_stage_names_the_events_that_bound_it(hand: duckdb.DuckDBPyConnection) -> None:
-    """widgets #2 (tests/dashboard_support.py), Mon-Fri 09:00-17:00 UTC: opened Wednesday 08:00, ready
+    """widgets #2 (tests/support/dashboard_support.py), Mon-Fri 09:00-17:00 UTC: opened Wednesday 08:00, ready
     12:00, bob requests changes 16:00 and approves 20:00, merged Friday 08:00."""
     stages = queries.pr_stages(hand, "acme/widgets", 2)
     assert stages[["stage", "from_event", "to_event"]].values.tolist() == [

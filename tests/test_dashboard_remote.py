@@ -22,9 +22,9 @@ from fetcher.config import Environment
 from fetcher.storage import ArtifactLocation, S3Location, StorageError, open_remote
 from tests import test_storage
 from tests.conftest import TOKEN, environment
-from tests.dashboard_support import loopback
-from tests.factories import repository
-from tests.fake_github import Artifact, Fault
+from tests.support.dashboard_support import loopback
+from tests.support.factories import repository
+from tests.support.fake_github import Artifact, Fault
 from tests.test_dashboard_app import APP, metrics
 from tests.test_storage import FORK_PR_RUN, NAME, NOW, REPO, Bucket, artifact_env, free_port, make_db, pr_rows
 

@@ -5,7 +5,7 @@ team block is checked for what the dashboard needs (a location and what reading 
 allowlist, a complete ``[auth]``), then served by the image's own command (tests/test_container.py:
 a copy of what the Dockerfile copies, its CMD on loopback) with that file mounted where the recipe
 mounts it. Only what cannot exist here is swapped: the provider's client for a loopback OIDC
-provider's (tests/oidc_provider.py), the token for the fake GitHub's (serving the workflow's
+provider's (tests/support/oidc_provider.py), the token for the fake GitHub's (serving the workflow's
 artifact), and the https redirect URI for plain http on 127.0.0.1 (no certificate here; Streamlit
 accepts http on loopback). Chromium then logs in as a user the recipe's allowlist admits and sees
 the data. The recipe's lake settings are served the same way by the lake line's image, on a
@@ -30,11 +30,11 @@ import pytest
 
 from dashboard.auth import Allowlist, missing_auth_keys
 from tests.conftest import TOKEN, unavailable
-from tests.dashboard_support import free_port, session_demo_db
-from tests.factories import repository
-from tests.fake_github import Artifact, FakeGitHub
-from tests.oidc_provider import OidcProvider, serve
-from tests.services import create_database, postgres_bin, postgres_cluster
+from tests.support.dashboard_support import free_port, session_demo_db
+from tests.support.factories import repository
+from tests.support.fake_github import Artifact, FakeGitHub
+from tests.support.oidc_provider import OidcProvider, serve
+from tests.support.services import create_database, postgres_bin, postgres_cluster
 from tests.test_container import IMAGE_PORT, copy_image, dockerfile, image_env, serve_image, wait_healthy
 from tests.test_dashboard_browser import chromium_page, require_chromium
 from tests.test_dashboard_lake import copy_into_lake, environment

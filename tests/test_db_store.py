@@ -14,7 +14,7 @@ import pytest
 from fetcher.db import safe_open, schema, store
 from fetcher.extract import sections
 from tests.conftest import TABLES, TOKEN, table_rows
-from tests.factories import repository
+from tests.support.factories import repository
 from tests.test_commands_sync import REPO_ROOT, complete_pr, sync
 
 REQUIRED_COLUMNS = {

@@ -1,5 +1,5 @@
 """Every shell block a newcomer copies from README.md and docs/*.md runs, as written, against the
-real parts: ``python -m fetcher`` against tests/fake_github, a real DuckDB file, moto's S3 server
+real parts: ``python -m fetcher`` against tests/support/fake_github, a real DuckDB file, moto's S3 server
 for ``s3://``, a PostgreSQL-cataloged DuckLake for ``ducklake:`` (on the lake's interpreter). The
 docs' placeholders (``OWNER/NAME``, ``ghp_...``, ``PATH``, ``DATE``…) are filled in from
 STAND_INS alone. A synopsis runs with every optional part given (the first alternative of each
@@ -24,9 +24,9 @@ import boto3
 import pytest
 
 from tests.conftest import TOKEN, unavailable
-from tests.factories import pull, repository
-from tests.fake_github import FakeGitHub
-from tests.services import ServiceUnavailable, create_database, moto_server
+from tests.support.factories import pull, repository
+from tests.support.fake_github import FakeGitHub
+from tests.support.services import ServiceUnavailable, create_database, moto_server
 from tests.test_docs import PLACEHOLDERS, ROOT, commands, shell_blocks
 from tests.test_storage_prune import MERGE_RUN, START
 

@@ -11,8 +11,8 @@ from fetcher.config import Environment
 from fetcher.db import safe_open, schema
 from fetcher.extract import records
 from tests.conftest import TABLES, query, recorded_sample, table_rows
-from tests.factories import repository
-from tests.fake_github.model import FileChange
+from tests.support.factories import repository
+from tests.support.fake_github.model import FileChange
 from tests.test_commands_sync import complete_pr, sync
 
 REPO = "acme/widgets"

@@ -10,8 +10,8 @@ import pytest
 from fetcher.collect.rest import ClientSettings, GitHubSource
 from fetcher.config import Environment
 from tests.conftest import TABLES, TOKEN, query, table_rows
-from tests.factories import repository
-from tests.fake_github import Fault
+from tests.support.factories import repository
+from tests.support.fake_github import Fault
 from tests.test_commands_sync import complete_pr, sync
 
 

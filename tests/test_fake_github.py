@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.conftest import recorded_sample, shared_data
-from tests.fake_github import (
+from tests.support.fake_github import (
     CheckRun,
     Commit,
     FakeGitHub,
@@ -29,7 +29,7 @@ from tests.fake_github import (
     key_differences,
     take_defects,
 )
-from tests.fake_github.graphql import SCHEMA_PATH
+from tests.support.fake_github.graphql import SCHEMA_PATH
 
 TOKEN = "test-token"
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -500,7 +500,7 @@ def test_pygithub_retries_transient_faults(server: FakeGitHub, fault: Fault, sta
 
 
 def test_a_pr_without_commits_serves_empty_lists():
-    from tests.factories import pull, repository
+    from tests.support.factories import pull, repository
 
     with FakeGitHub([repository(pull(3))], token=None) as server:
         for path in ("pulls/3/commits", "issues/3/timeline"):

@@ -26,8 +26,8 @@ import pytest
 
 from scripts import fetch_shared as fs
 from tests.conftest import REALDATA, SAMPLES, SHARED, shared_data
-from tests.fake_github.graphql import SCHEMA_PATH
-from tests.realdata import load_ants, load_pygithub
+from tests.support.fake_github.graphql import SCHEMA_PATH
+from tests.support.realdata import load_ants, load_pygithub
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "fetch_shared.py"

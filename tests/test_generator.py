@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.fake_github.generator import (
+from tests.support.fake_github.generator import (
     COPILOT,
     DEPENDABOT,
     GITHUB_ACTIONS,
     generate_bulk,
     generate_repository,
 )
-from tests.fake_github.model import PullRequest, Repository, User
+from tests.support.fake_github.model import PullRequest, Repository, User
 
 END = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -19,9 +19,9 @@ import pytest
 from dashboard.queries import lake_health
 from fetcher.db import safe_open
 from fetcher.storage.lake.copy import COPIED
-from tests.dashboard_support import build_demo_db
-from tests.lake_writer import dump_rows
-from tests.services import ROOT, create_database, start_worker, worker_output
+from tests.support.dashboard_support import build_demo_db
+from tests.support.lake_writer import dump_rows
+from tests.support.services import ROOT, create_database, start_worker, worker_output
 from tests.test_storage_lake_location import SECRET_TEXT, lake_env, moto_endpoint, plant_leaky_view, small_lake  # noqa: F401 - fixtures
 
 
@@ -32,7 +32,7 @@ def fetcher(python: Path | str, env: dict[str, str], *argv: str) -> subprocess.C
 
 
 def worker(python: Path, env: dict[str, str], tmp_path: Path, config: dict[str, Any]) -> subprocess.Popen[str]:
-    return start_worker(python, "tests.lake_ops_worker", env, tmp_path, config)
+    return start_worker(python, "tests.support.lake_ops_worker", env, tmp_path, config)
 
 
 def every_row(path: Path) -> dict[str, list[tuple[Any, ...]]]:

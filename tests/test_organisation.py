@@ -13,8 +13,8 @@ from fetcher.collect.repositories import listed
 from fetcher.collect.rest import ClientSettings, GitHubSource
 from fetcher.config import Environment
 from tests.conftest import TOKEN, query
-from tests.factories import commit, pull, repository
-from tests.fake_github import FakeApp, FakeGitHub, Repository
+from tests.support.factories import commit, pull, repository
+from tests.support.fake_github import FakeApp, FakeGitHub, Repository
 
 APP_ID = 4711
 

@@ -38,9 +38,9 @@ import pytest
 import yaml
 
 from tests.conftest import TOKEN, unavailable
-from tests.factories import commit, pull
-from tests.fake_github import FakeApp, FakeGitHub, Repository
-from tests.services import ROOT, create_database, postgres_bin, postgres_cluster
+from tests.support.factories import commit, pull
+from tests.support.fake_github import FakeApp, FakeGitHub, Repository
+from tests.support.services import ROOT, create_database, postgres_bin, postgres_cluster
 from tests.test_actions_run import Runner, RunOutcome, evaluate, merge, merged_event
 from tests.test_docs import section
 from tests.test_organisation import APP_ID, rsa_key
@@ -267,7 +267,7 @@ def lake_reader_env(org: Organisation, home: Path) -> dict[str, str]:
 READ_LAKE = """
 import json, os, sys
 from dashboard.lake import open_lake_database
-from tests.lake_writer import dump_rows
+from tests.support.lake_writer import dump_rows
 lake = open_lake_database(os.environ["MERGELENS_DB"])
 cursor = lake.cursor(lake.key())
 found = {name: cursor.execute(sql).fetchall() for name, sql in json.loads(sys.argv[1]).items()}

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.dashboard_support import build_demo_db
-from tests.factories import repository
-from tests.fake_github import Artifact, FakeGitHub, Fault
+from tests.support.dashboard_support import build_demo_db
+from tests.support.factories import repository
+from tests.support.fake_github import Artifact, FakeGitHub, Fault
 from tests.test_commands_sync import complete_pr
 from tests.test_storage import NAME, NOW, REPO, bucket, moto_endpoint, pr_rows, write_prs  # noqa: F401 - fixtures
 

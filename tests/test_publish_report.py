@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from fetcher.publish import report
-from tests.factories import repository
-from tests.fake_github import Fault
+from tests.support.factories import repository
+from tests.support.fake_github import Fault
 from tests.test_commands_sync import complete_pr
 
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from tests.conftest import TOKEN
-from tests.factories import repository
+from tests.support.factories import repository
 from tests.test_actions_run import (
     ACTION,
     EXPRESSION,

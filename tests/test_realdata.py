@@ -26,8 +26,8 @@ from fetcher.compute import metrics
 from fetcher.compute.rules import use_rules
 from fetcher.config import Environment
 from tests.conftest import FAST, REALDATA, TOKEN, environment, query, shared_data
-from tests.fake_github import FakeGitHub, RecordedPull, RecordedRepository
-from tests.realdata import ANTS, PYGITHUB, load_ants, load_pygithub, merged_pulls
+from tests.support.fake_github import FakeGitHub, RecordedPull, RecordedRepository
+from tests.support.realdata import ANTS, PYGITHUB, load_ants, load_pygithub, merged_pulls
 from tests.test_extract_records import V3_COLUMNS
 
 Json = dict[str, Any]

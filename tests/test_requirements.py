@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import TOKEN, query, required_module
-from tests.factories import repository
+from tests.support.factories import repository
 from tests.test_commands_sync import complete_pr
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ def test_pyproject_names_what_the_requirements_files_are_generated_from():
 
 
 def test_make_demo_on_a_fresh_checkout_installs_what_its_fake_github_imports(tmp_path):
-    """``make demo`` serves the demo from tests/fake_github, which answers GraphQL with graphql-core
+    """``make demo`` serves the demo from tests/support/fake_github, which answers GraphQL with graphql-core
     (a dev package, not a runtime one): on a checkout without a venv, the demo's install must bring
     it, or the demo stops at its first GraphQL query (it did, from issue 14 until this test)."""
     for name in ("Makefile", "requirements.txt", "requirements-dev.txt"):

@@ -43,10 +43,10 @@ from fetcher.storage import (
     verify_database,
 )
 from tests.conftest import TOKEN, environment
-from tests.factories import repository
-from tests.fake_github import Artifact, Fault, zip_archive
-from tests.fake_github.payloads import fake_sha, stable_id
-from tests.services import ServiceUnavailable, free_port, moto_server
+from tests.support.factories import repository
+from tests.support.fake_github import Artifact, Fault, zip_archive
+from tests.support.fake_github.payloads import fake_sha, stable_id
+from tests.support.services import ServiceUnavailable, free_port, moto_server
 from tests.test_commands_sync import REPO_ROOT, complete_pr
 
 REPO = "acme/widgets"

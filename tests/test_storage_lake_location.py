@@ -20,9 +20,9 @@ from fetcher.storage import StorageError, is_local, open_location
 from fetcher.storage.lake.catalog import CatalogAddress, lake_ddl, redacted
 from fetcher.storage.lake.location import LakeLocation
 from tests.conftest import TOKEN
-from tests.fake_github.generator import generate_repository
-from tests.lake_writer import dump_rows
-from tests.services import ROOT, create_database, start_worker, worker_output
+from tests.support.fake_github.generator import generate_repository
+from tests.support.lake_writer import dump_rows
+from tests.support.services import ROOT, create_database, start_worker, worker_output
 from tests.test_requirements import pins, top_level
 from tests.test_storage import moto_endpoint, s3_settings  # noqa: F401 - moto_endpoint: a fixture
 
@@ -164,7 +164,7 @@ def test_six_writers_lose_nothing_and_store_nothing_twice(
     writers = [
         start_worker(
             lake_python,
-            "tests.lake_writer",
+            "tests.support.lake_writer",
             env,
             tmp_path,
             {
@@ -190,7 +190,9 @@ def test_six_writers_lose_nothing_and_store_nothing_twice(
     results = [run for out, _ in outcomes for run in json.loads(out)]
     assert [run["exit"] for run in results] == [0] * len(results), [r["stderr"] for r in results if r["exit"]]
     assert {run["result"]["status"] for run in results if run["argv"][0] != "metrics"} == {"complete"}
-    lake = worker_output(start_worker(lake_python, "tests.lake_writer", env, tmp_path, {"mode": "dump", "db": spec}))
+    lake = worker_output(
+        start_worker(lake_python, "tests.support.lake_writer", env, tmp_path, {"mode": "dump", "db": spec})
+    )
 
     # The reference: each merged PR synced once into a plain DuckDB file, here on DuckDB 2.0.
     for number in merged:
@@ -229,14 +231,14 @@ def local_lake_env(tmp_path, server) -> dict[str, str]:
 
 
 def run_commands(lake_python, env, tmp_path, spec: str, commands: list[list[str]]) -> list[dict]:
-    """Each command line run in turn by one lake writer (tests/lake_writer.py)."""
+    """Each command line run in turn by one lake writer (tests/support/lake_writer.py)."""
     config = {"mode": "write", "writer": 0, "writers": 1, "db": spec, "repo": "acme/widgets", "race": []}
     config |= {"argv": commands, "barrier": str(tmp_path / "barrier")}
-    return worker_output(start_worker(lake_python, "tests.lake_writer", env, tmp_path, config))
+    return worker_output(start_worker(lake_python, "tests.support.lake_writer", env, tmp_path, config))
 
 
 def lake_ops(lake_python, env, tmp_path, config: dict) -> dict:
-    return worker_output(start_worker(lake_python, "tests.lake_ops_worker", env, tmp_path, config))
+    return worker_output(start_worker(lake_python, "tests.support.lake_ops_worker", env, tmp_path, config))
 
 
 def refused_each(results: list[dict], *expected: str) -> None:
@@ -253,7 +255,7 @@ def refused_each(results: list[dict], *expected: str) -> None:
 def small_lake(serve, lake_python, tmp_path):
     """A lake holding PR 12 (written by a lake writer), the fake GitHub serving it, its request
     log cleared: (spec, env, server)."""
-    from tests.factories import repository
+    from tests.support.factories import repository
     from tests.test_commands_sync import complete_pr
 
     server = serve(repository(complete_pr()))
@@ -266,8 +268,8 @@ def small_lake(serve, lake_python, tmp_path):
 
 
 def test_an_unreachable_lake_catalog_costs_no_request(serve, lake_python, tmp_path):
-    from tests.factories import repository
-    from tests.services import free_port
+    from tests.support.factories import repository
+    from tests.support.services import free_port
     from tests.test_commands_sync import complete_pr
 
     server = serve(repository(complete_pr()))

@@ -20,9 +20,9 @@ from fetcher.collect.rest import ClientSettings
 from fetcher.db import safe_open, schema
 from fetcher.storage import artifact as artifact_store
 from tests.conftest import TOKEN
-from tests.factories import pull, repository
-from tests.fake_github import Fault
-from tests.fake_github.model import Repository
+from tests.support.factories import pull, repository
+from tests.support.fake_github import Fault
+from tests.support.fake_github.model import Repository
 
 NAME = "mergelens-db"
 START = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)

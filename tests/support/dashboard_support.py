@@ -22,7 +22,7 @@ from fetcher.db import safe_open, store
 from fetcher.extract.records import PullRequestBundle, SectionError, pull_request_row
 from fetcher.pipeline.sync_pr import sync_many
 from scripts.demo import DEMO_NOW, store_open_snapshots
-from tests.factories import (
+from tests.support.factories import (
     ACTIONS_BOT,
     ALICE,
     BOB,
@@ -39,10 +39,10 @@ from tests.factories import (
     repository,
     review,
 )
-from tests.fake_github import FakeGitHub, FileChange, Repository
-from tests.fake_github.generator import generate_repository
-from tests.fake_github.open_queue import add_open_queue
-from tests.services import free_port  # noqa: F401 - the dashboard tests take it from here
+from tests.support.fake_github import FakeGitHub, FileChange, Repository
+from tests.support.fake_github.generator import generate_repository
+from tests.support.fake_github.open_queue import add_open_queue
+from tests.support.services import free_port  # noqa: F401 - the dashboard tests take it from here
 
 TOKEN = "dashboard-test-token"
 SCRIPT_TITLE = "<script>alert('mergelens')</script> fix **bold** [link](javascript:alert(1))"

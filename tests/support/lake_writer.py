@@ -1,5 +1,5 @@
 """A DuckLake writer for tests/test_storage_lake_location.py, run by the DuckLake interpreter (``.venv-lake``):
-``python -m tests.lake_writer CONFIG.json``. It runs the real CLI (``fetcher.cli.main``) against
+``python -m tests.support.lake_writer CONFIG.json``. It runs the real CLI (``fetcher.cli.main``) against
 the test's fake GitHub, with GITHUB_API_URL, GITHUB_TOKEN, MERGELENS_LAKE_DATA_PATH and AWS_*
 from its environment, and prints one JSON object: what each command returned.
 

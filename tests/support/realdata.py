@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tests.fake_github import RecordedPull, RecordedRepository
+from tests.support.fake_github import RecordedPull, RecordedRepository
 
 ANTS = "devlake-ants"
 PYGITHUB = "pygithub-replay"

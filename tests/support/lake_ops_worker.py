@@ -1,5 +1,5 @@
 """A DuckLake worker for tests/test_lake_ops.py, run by the DuckLake interpreter (``.venv-lake``):
-``python -m tests.lake_ops_worker CONFIG.json``; the lake's data path and S3 settings come from
+``python -m tests.support.lake_ops_worker CONFIG.json``; the lake's data path and S3 settings come from
 its environment (MERGELENS_LAKE_DATA_PATH, AWS_*). Prints one JSON object.
 
 CONFIG ``{"mode": "commit", "db": "ducklake:…", "count": N, "tag": "t", "started": PATH}``:
@@ -25,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from tests.lake_writer import PR_TABLES, dump_rows
+from tests.support.lake_writer import PR_TABLES, dump_rows
 
 
 def commit(config: dict[str, Any]) -> dict[str, Any]:

@@ -55,7 +55,7 @@ from .payloads import (
 from .timeline import timeline_items
 
 # Where CI keeps the shared samples: beside the checkout, as tests.conftest.SAMPLES says.
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "shared" / "github-samples" / "github-schema.graphql"
+SCHEMA_PATH = Path(__file__).resolve().parents[4] / "shared" / "github-samples" / "github-schema.graphql"
 
 MAX_PAGE = 100  # GitHub: first/last must be 1..100
 MAX_NODES = 500_000

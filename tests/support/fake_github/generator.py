@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from tests.fake_github.model import (
+from tests.support.fake_github.model import (
     CheckRun,
     Commit,
     FileChange,

@@ -6,7 +6,7 @@ import hashlib
 import itertools
 from datetime import UTC, datetime
 
-from tests.fake_github.model import (
+from tests.support.fake_github.model import (
     CheckRun,
     Commit,
     FileChange,

@@ -2,7 +2,7 @@
 
 Plain stdlib (no pytest): build a ``Repository`` of ``PullRequest`` objects, start
 ``FakeGitHub([repo])`` and point PyGithub's ``base_url`` at ``api_url``. A ``RecordedRepository``
-serves real recorded payloads verbatim instead (``tests/realdata.py`` loads them).
+serves real recorded payloads verbatim instead (``tests/support/realdata.py`` loads them).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServiceUnavailable(RuntimeError):
@@ -133,8 +133,8 @@ def create_database(dsn: str, password: str | None = None) -> str:
 def start_worker(
     python: Path | str, module: str, env: dict[str, str], tmp_path: Path, config: dict[str, Any]
 ) -> subprocess.Popen[str]:
-    """``python -m module config.json`` from the repository root: a worker (tests/lake_writer.py,
-    tests/lake_ops_worker.py) on another interpreter, its config written to a file in tmp_path."""
+    """``python -m module config.json`` from the repository root: a worker (tests/support/lake_writer.py,
+    tests/support/lake_ops_worker.py) on another interpreter, its config written to a file in tmp_path."""
     path = tmp_path / f"{module.rsplit('.', 1)[-1]}-{uuid.uuid4().hex[:8]}.json"
     path.write_text(json.dumps(config), encoding="utf-8")
     return subprocess.Popen(

@@ -1,5 +1,5 @@
 """The dashboard under Streamlit's AppTest in this interpreter, for tests/test_dashboard_lake.py:
-``python -m tests.dashboard_worker CONFIG.json`` prints one JSON object. A DuckLake can only be
+``python -m tests.support.dashboard_worker CONFIG.json`` prints one JSON object. A DuckLake can only be
 read by the DuckLake interpreter (.venv-lake, which has no pytest), so the tests run this there,
 and on the main interpreter for the file DB they compare it with.
 
@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
 def nodes(at: Any) -> Iterator[Any]:
