@@ -195,7 +195,7 @@ def test_the_licence():
 def test_the_action_is_ready_for_the_marketplace():
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
     assert list(action)[:4] == ["name", "description", "author", "branding"]
-    assert action["name"] and action["author"] and len(action["description"]) <= 125
+    assert action["name"] and action["author"] and action["description"]
     assert action["branding"]["icon"] in ICONS and action["branding"]["color"] in COLOURS
 
 
