@@ -140,4 +140,6 @@ def test_a_db_from_a_newer_version_is_refused_in_one_line(cli, tmp_path):
 
 def test_a_half_version_4_from_a_branch_is_refused_in_one_line(cli, tmp_path):
     """Today's version 4 is both halves; a file with one is not a version-4 file, and is left alone."""
-    refused_in_one_line(cli, fixture_copy(BRANCH_ONLY, tmp_path), "lacks mergelens's table pr_review_requests")
+    path = fixture_copy(BRANCH_ONLY, tmp_path)
+    refused_in_one_line(cli, path, "lacks mergelens's table pr_review_requests")
+    refused_in_one_line(cli, path, "schema version 4 was only ever half written")

@@ -111,6 +111,12 @@ def stray_wal_reason(path: Path) -> str:
     return f"a leftover {path.name}.wal beside it does not belong to it (DuckDB cannot use it): move that file away"
 
 
+# Version 4 was never the newest version of the main line: two branches of issue 12 each wrote half
+# of it, and the main line held one half for half an hour (30 Nov 2026). A file with half of it is
+# refused like any foreign file, with what to do (tests/test_db_schema.py, its fixture).
+HALF_WRITTEN_VERSION = 4
+
+
 def verify_catalog(con: duckdb.DuckDBPyConnection) -> int:
     """The file's schema version, once its catalog is exactly that version's (else DatabaseRefused).
 
@@ -132,6 +138,11 @@ def verify_catalog(con: duckdb.DuckDBPyConnection) -> int:
         if version < 1:
             raise DatabaseRefused("foreign", "its table mergelens_schema records no schema version")
     problem = catalog_difference(found, expected_catalog(version))
+    if problem and version == HALF_WRITTEN_VERSION:
+        problem += (
+            ": schema version 4 was only ever half written, by development builds of 30 Nov 2026 before"
+            " the first release (docs/data-contract.md, Upgrading); backfill into a new file"
+        )
     if problem:
         raise DatabaseRefused("foreign", problem)
     return version
