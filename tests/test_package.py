@@ -128,7 +128,7 @@ def test_mergelens_dashboard_serves_the_installed_app(mergelens, tmp_path):
         db, tmp_path / "streamlit.log", cwd=tmp_path, launcher=(str(mergelens), "dashboard"), environ=env
     ):
         pass  # its health check answered on 127.0.0.1
-    assert "127.0.0.1" in (tmp_path / "streamlit.log").read_text()
+    assert "URL: http://127.0.0.1:" in (tmp_path / "streamlit.log").read_text()  # the default address
 
 
 def test_the_build_backend_is_pinned_with_hashes():
