@@ -1,6 +1,6 @@
-"""``python -m fetcher``: parse the command line, run the command (fetcher.commands, one module
-each), and publish its result (fetcher.publish); one line and a documented exit code for any
-expected failure (fetcher.errors)."""
+"""``python -m fetcher`` (installed: ``mergelens``): parse the command line, run the command
+(fetcher.commands, one module each), and publish its result (fetcher.publish); one line and a
+documented exit code for any expected failure (fetcher.errors)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from fetcher.commands.arguments import build_parser
+from fetcher.commands.arguments import build_parser, parse
 from fetcher.commands.backfill.run import run_backfill
 from fetcher.commands.compact import run_compact
 from fetcher.commands.copy import run_copy
+from fetcher.commands.dashboard import run_dashboard
 from fetcher.commands.metrics import run_metrics
 from fetcher.commands.open_prs import run_open_prs
 from fetcher.commands.prune import run_prune_artifacts
@@ -24,7 +25,12 @@ from fetcher.errors import (
 from fetcher.publish import alerts, report
 from fetcher.publish.result import RunResult
 
-MAINTENANCE = {"copy": run_copy, "compact": run_compact, "prune-artifacts": run_prune_artifacts}
+MAINTENANCE = {
+    "copy": run_copy,
+    "compact": run_compact,
+    "prune-artifacts": run_prune_artifacts,
+    "dashboard": run_dashboard,
+}
 
 COMMANDS = {
     "sync": run_sync,
@@ -37,7 +43,7 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
     report.configure_logging()
-    args = build_parser().parse_args(argv)
+    args = parse(build_parser(), argv)
     env = env or Environment.from_environ()
     try:
         env.check()  # a GitHub URL no request can use: before any request

@@ -10,10 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +19,7 @@ import pytest
 
 from dashboard import queries
 from tests.conftest import required_module, unavailable
-from tests.support.dashboard_support import free_port, session_demo_db
+from tests.support.dashboard_support import serve_dashboard, session_demo_db
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -37,12 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SERVER_FLAGS = (
-    "--server.headless=true",
-    "--server.address=127.0.0.1",
-    "--server.fileWatcherType=none",
-    "--browser.gatherUsageStats=false",
-)
 # one card per overview metric
 OVERVIEW_CARDS = len(queries.OVERVIEW_METRICS)
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
@@ -53,51 +43,6 @@ playwright_api = required_module("playwright.sync_api", "install requirements-de
 def require_chromium() -> None:
     if not os.access(CHROMIUM, os.X_OK):
         unavailable(f"{CHROMIUM} not found: install Debian's chromium package (.ci/run does)")
-
-
-@contextmanager
-def serve_dashboard(db: Path, log: Path, cwd: Path = ROOT, port: int | None = None) -> Iterator[str]:
-    """``streamlit run dashboard/app.py`` on loopback (``port``, or a free one), from ``cwd`` (where
-    Streamlit looks for ``.streamlit/secrets.toml``); yields its URL once ``/_stcore/health`` answers."""
-    port = port or free_port()
-    env = {**os.environ, "MERGELENS_DB": str(db), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "dashboard" / "app.py"),
-                *SERVER_FLAGS,
-                f"--server.port={port}",
-            ],
-            cwd=cwd,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log.read_text()}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 @contextmanager

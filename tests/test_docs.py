@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fetcher.commands.arguments import build_parser
+from fetcher.commands.arguments import build_parser, parse
 from fetcher.config import VARIABLES, Environment
 from tests.test_workflows import PINNED_USES, run_tool, zizmor
 
@@ -134,13 +134,14 @@ def synopsis_variants(argv: str) -> list[list[str]]:
 
 
 def parse_fetcher(args: list[str]) -> str | None:
-    """None when the real parser accepts these arguments, else its error line."""
+    """None when the real parser accepts these arguments (``--version`` and ``--help`` exit 0), else
+    its error line."""
     err = io.StringIO()
     try:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            build_parser().parse_args(args)
+            parse(build_parser(), args)
     except SystemExit as exc:
-        return f"exit {exc.code}: {err.getvalue().strip()}"
+        return None if exc.code == 0 else f"exit {exc.code}: {err.getvalue().strip()}"
     return None
 
 
@@ -215,8 +216,11 @@ def check_command(command: str, built: set[str]) -> list[str]:
     if head == "make":
         targets = [word for word in words[1:] if "=" not in word and not word.startswith("-")]
         problems += [f"{command}: make has no target {target}" for target in targets if target not in MAKE_TARGETS]
-    elif re.fullmatch(r"(?:\.venv[\w-]*/bin/)?python", head) and words[1:3] == ["-m", "fetcher"]:
-        line = command[command.index("-m fetcher") + len("-m fetcher") :]
+    elif (fetcher := re.fullmatch(r"(?:\.venv[\w-]*/bin/)?python", head) and words[1:3] == ["-m", "fetcher"]) or (
+        head == "mergelens"  # the installed command (docs/commands.md): the same parser
+    ):
+        entry = "-m fetcher" if fetcher else "mergelens"
+        line = command[command.index(entry) + len(entry) :]
         for args in synopsis_variants(line):
             if (error := parse_fetcher(args)) is not None:
                 problems.append(f"{command}: {shlex.join(args)}: {error}")
@@ -292,6 +296,9 @@ def test_the_checks_catch_what_breaks_a_copy_paste():
     assert check_command("MERGELENS_DB=ducklake:postgres:dbname=lake host=db make dashboard", set())
     assert check_command("make no-such-target", set())
     assert check_command("python -m fetcher sync --no-such-option", set())
+    assert check_command("mergelens sync --no-such-option", set())
+    assert not check_command("mergelens dashboard --server.port 8600", set())
+    assert not check_command("mergelens --version", set())
     assert check_command("docker run -p 8501:8501 elsewhere", set())
     assert check_command("curl https://example.com", set())
     assert not check_command("MERGELENS_DB='ducklake:postgres:dbname=lake host=db' make dashboard", set())
@@ -314,11 +321,11 @@ def test_python_snippets_run(tmp_path):
     assert ran >= 1
 
 
-COMMAND = re.compile(r"^(?:[A-Za-z_]+=\S+ )*(?:(?:\.venv[\w-]*/bin/)?python -m fetcher |make )")
+COMMAND = re.compile(r"^(?:[A-Za-z_]+=\S+ )*(?:(?:\.venv[\w-]*/bin/)?python -m fetcher |mergelens |make )")
 
 
 def test_inline_commands_parse():
-    """`python -m fetcher …` and `make …` in running text are checked like the blocks'."""
+    """`python -m fetcher …`, `mergelens …` and `make …` in running text are checked like the blocks'."""
     problems = []
     for path in DOCS:
         for span in re.findall(r"`([^`\n]+)`", path.read_text(encoding="utf-8")):

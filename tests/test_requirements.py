@@ -203,6 +203,12 @@ def test_the_fetcher_lock_installed_alone_runs_a_sync(tmp_path, serve):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "complete"
     assert query(db, "SELECT count(*) FROM pr_commits") == [(2,)]
+    # no dashboard packages in a merge run's install: the dashboard command says so in one line
+    dashboard = fetcher("-m", "fetcher", "dashboard")
+    assert (dashboard.returncode, dashboard.stderr) == (
+        1,
+        "mergelens: error: the dashboard needs Streamlit, which this Python lacks: install requirements.txt\n",
+    )
 
 
 def test_a_missing_part_fails_in_ci_and_skips_elsewhere(monkeypatch):

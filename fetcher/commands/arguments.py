@@ -4,12 +4,18 @@ types that check them (a bad value is one usage line, exit 2)."""
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import math
+import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import NoReturn
 
+import fetcher
 from fetcher.collect import repositories
+from fetcher.commands.dashboard import dashboard_command
 from fetcher.compute.whose_move import STALE_WORKING_DAYS
 from fetcher.errors import (
     EXIT_USAGE,
@@ -79,8 +85,15 @@ SINCE_LAST_RUN = "since-last-run"
 RECONCILE_COUNT = Number(0, MAX_PR_NUMBER, whole=True)  # --reconcile N
 
 
+DISTRIBUTION = "mergelens"  # pyproject.toml's [project] name
+DASHBOARD = "dashboard"  # the command that passes the arguments it does not know on to Streamlit
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="python -m fetcher", description="Keep the complete record of merged PRs in DuckDB.")
+    # Installed, the same parser answers as `mergelens` (pyproject.toml's [project.scripts]).
+    prog = DISTRIBUTION if sys.argv and sys.argv[0].endswith(f"/{DISTRIBUTION}") else "python -m fetcher"
+    parser = Parser(prog=prog, description="Keep the complete record of merged PRs in DuckDB.")
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     client = Parser(add_help=False)  # only lends its arguments to the commands
@@ -291,7 +304,36 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"pause between requests ({PAUSE_S}; default 0.25)",
     )
+    commands.add_parser(
+        DASHBOARD,
+        help="serve the dashboard on 127.0.0.1 (Streamlit; its options follow, e.g. --server.port 8600)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the command line unbroken
+        description=f"Runs:\n  {' '.join(dashboard_command())} [STREAMLIT OPTIONS]\n\nThe DB is MERGELENS_DB's "
+        "(docs/dashboard.md); a later --server.address replaces 127.0.0.1.",
+    )
     return parser
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``parser.parse_args``, but the dashboard command keeps the arguments it does not know (Streamlit's
+    options) in ``streamlit_args``; any other command refuses them as parse_args would."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command != DASHBOARD:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.streamlit_args = unknown
+    return args
+
+
+def installed_version() -> str:
+    """The installed distribution's version, when this fetcher is the installed one; a checkout run
+    with ``python -m fetcher`` has no version of its own (its commit is what it is)."""
+    try:
+        installed = importlib.metadata.distribution(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed: run from a checkout)"
+    if Path(str(installed.locate_file("fetcher/__init__.py"))).resolve() != Path(fetcher.__file__).resolve():
+        return "(not installed: run from a checkout)"
+    return installed.version
 
 
 def add_bots_argument(parser: argparse.ArgumentParser) -> None:

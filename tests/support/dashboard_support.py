@@ -7,7 +7,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,10 +47,12 @@ from tests.support.factories import (
 from tests.support.fake_github import FakeGitHub, FileChange, Repository
 from tests.support.fake_github.generator import generate_repository
 from tests.support.fake_github.open_queue import add_open_queue
-from tests.support.services import free_port  # noqa: F401 - the dashboard tests take it from here
+from tests.support.services import free_port  # the dashboard tests take it from here too
 
 TOKEN = "dashboard-test-token"
 SCRIPT_TITLE = "<script>alert('mergelens')</script> fix **bold** [link](javascript:alert(1))"
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def sync_repositories(db: Path, *repos: Repository, numbers: dict[str, list[int]] | None = None) -> Path:
@@ -295,3 +302,59 @@ def loopback(address: str | None = "127.0.0.1") -> Iterator[None]:
         yield
     finally:
         config.set_option("server.address", saved)
+
+
+SERVER_FLAGS = (
+    "--server.headless=true",
+    "--server.address=127.0.0.1",
+    "--server.fileWatcherType=none",
+    "--browser.gatherUsageStats=false",
+)
+
+
+STREAMLIT_RUN = (sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), *SERVER_FLAGS)
+
+
+@contextmanager
+def serve_dashboard(
+    db: Path,
+    log: Path,
+    cwd: Path = ROOT,
+    port: int | None = None,
+    launcher: Sequence[str] = STREAMLIT_RUN,
+    environ: Mapping[str, str] = os.environ,
+) -> Iterator[str]:
+    """``streamlit run dashboard/app.py`` (or ``launcher``: ``mergelens dashboard``) on loopback
+    (``port``, or a free one), from ``cwd`` (where Streamlit looks for ``.streamlit/secrets.toml``),
+    in ``environ``; yields its URL once ``/_stcore/health`` answers."""
+    port = port or free_port()
+    env = {**environ, "MERGELENS_DB": str(db), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [*launcher, f"--server.port={port}"],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
