@@ -27,7 +27,10 @@ RELEASE = ROOT / ".github" / "workflows" / "release.yml"
 CI = ROOT / ".github" / "workflows" / "ci.yml"
 CHANGELOG = ROOT / "CHANGELOG.md"
 SCRIPT = ROOT / "scripts" / "release.py"
-BUILD = "python -m pip install --only-binary :all: build==1.6.1\npython -m build\n"
+BUILD = (
+    "python -m pip install --require-hashes --only-binary :all: -r requirements-build.txt\n"
+    "python -m build --no-isolation\n"
+)
 # GitHub's branding colours for an action (the icons are Feather's: these are some of those allowed).
 COLOURS = {"white", "black", "yellow", "blue", "green", "orange", "red", "purple", "gray-dark"}
 ICONS = {"git-merge", "git-pull-request", "git-branch", "git-commit", "database", "activity", "bar-chart-2"}
@@ -313,7 +316,10 @@ def test_a_dry_run_releases_the_tag_and_moves_the_major_tag(tmp_path):
     ran = dry.run("v1.0.0")
     assert [code for _, code, _ in ran] == [0] * 5, ran
     version = project_version()
-    assert dry.calls()[:2] == ["python -m pip install --only-binary :all: build==1.6.1", "python -m build"]
+    assert dry.calls()[:2] == [
+        "python -m pip install --require-hashes --only-binary :all: -r requirements-build.txt",
+        "python -m build --no-isolation",
+    ]
     [create] = [json.loads(c[3:]) for c in dry.calls() if c.startswith('gh ["release"')]
     notes_file = create[create.index("--notes-file") + 1]
     # the built files, both attached (the shell expanded dist/*)
