@@ -17,9 +17,10 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "schema"
 VERSIONS = range(1, schema.SCHEMA_VERSION + 1)
 # Version 4 never was the newest version of the main line: it went from 3 to 5 (issue 14 kept 4
 # for issue 12), and issue 12's two branches each wrote half of today's version 4 (reviewers:
-# pr_review_requests; stages: the working clock). The fixture is the stages half (its last commit).
-BRANCH_ONLY = 4
-MIGRATED = [version for version in VERSIONS if version != BRANCH_ONLY]
+# pr_review_requests; stages: the working clock). The fixture is the stages half (its last commit):
+# a writer completes it (fetcher.db.safe_open.complete_half_written), then migrates it like the others.
+HALF_WRITTEN = 4
+MIGRATED = list(VERSIONS)
 SYNCED_PRS = [("acme/rocket", number) for number in (100, 101, 103, 104)]  # scripts/schema_fixtures.py
 
 
@@ -138,8 +139,31 @@ def test_a_db_from_a_newer_version_is_refused_in_one_line(cli, tmp_path):
     refused_in_one_line(cli, path, f"schema version {newer} is newer than this mergelens ({ours}): upgrade")
 
 
-def test_a_half_version_4_from_a_branch_is_refused_in_one_line(cli, tmp_path):
-    """Today's version 4 is both halves; a file with one is not a version-4 file, and is left alone."""
-    path = fixture_copy(BRANCH_ONLY, tmp_path)
-    refused_in_one_line(cli, path, "lacks mergelens's table pr_review_requests")
-    refused_in_one_line(cli, path, "schema version 4 was only ever half written")
+def test_the_half_written_version_4_lacks_the_reviewers_half_only():
+    """What the stages branch's file lacks, by hand: the reviewers half of version 4."""
+    with duckdb.connect(str(FIXTURES / f"v{HALF_WRITTEN}.duckdb"), read_only=True) as con:
+        found = safe_open.read_catalog(con)
+    lacking = sorted(
+        entry.name
+        for entry in safe_open.half_written(found, HALF_WRITTEN)
+        if entry.kind != "column" or not entry.name.startswith("pr_review_requests.")
+    )
+    assert lacking == ["pr_events.requested_reviewer_type", "pr_events.requested_team_slug", "pr_review_requests"]
+
+
+def test_a_reader_takes_a_half_written_version_4_as_it_is(tmp_path):
+    """The dashboard (read-only) sees version 4 (its "older mergelens" notice) and changes nothing."""
+    path = fixture_copy(HALF_WRITTEN, tmp_path)
+    before = path.read_bytes()
+    con, version = safe_open.open_database(path, read_only=True)
+    con.close()
+    assert version == HALF_WRITTEN
+    assert path.read_bytes() == before
+
+
+def test_a_half_written_version_4_holding_anything_else_is_refused_in_one_line(cli, tmp_path):
+    """Completing is for a file of our tables only: one more table, and it is a foreign file."""
+    path = fixture_copy(HALF_WRITTEN, tmp_path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE TABLE notes (body VARCHAR)")
+    refused_in_one_line(cli, path, "it holds a table notes that mergelens did not create")

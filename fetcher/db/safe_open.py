@@ -9,6 +9,7 @@ then its catalog must be exactly what ``schema.MIGRATIONS`` create before any ro
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import re
@@ -21,7 +22,7 @@ from typing import Any
 import duckdb
 
 from fetcher.compute import metrics
-from fetcher.db.schema import METRICS_CHANGED, SCHEMA_VERSION, ensure_schema
+from fetcher.db.schema import METRICS_CHANGED, MIGRATIONS, SCHEMA_VERSION, ensure_schema
 from fetcher.errors import StorageError
 
 _UNTRUSTED_FILE_CONFIG: dict[str, str | bool | int | float | list[str]] = {
@@ -89,7 +90,7 @@ def open_database(path: str | Path, read_only: bool = False) -> tuple[duckdb.Duc
             # GLOBAL: cursors (the dashboard's, one per query) are new connections and inherit it.
             con.execute("SET GLOBAL TimeZone = 'UTC'")
             con.execute("SET lock_configuration = true")
-        version = verify_catalog(con)
+        version = verify_catalog(con, complete=not read_only)
     return con, version
 
 
@@ -112,12 +113,13 @@ def stray_wal_reason(path: Path) -> str:
 
 
 # Version 4 was never the newest version of the main line: two branches of issue 12 each wrote half
-# of it, and the main line held one half for half an hour (30 Nov 2026). A file with half of it is
-# refused like any foreign file, with what to do (tests/test_db_schema.py, its fixture).
+# of it, and the main line recorded 5 while lacking part of 4 for half an hour (30 Nov 2026). A
+# writer completes such a file: when all it lacks are tables and columns migration 4 creates (and it
+# holds nothing else), those are added, in their order, before anything else is read from it.
 HALF_WRITTEN_VERSION = 4
 
 
-def verify_catalog(con: duckdb.DuckDBPyConnection) -> int:
+def verify_catalog(con: duckdb.DuckDBPyConnection, complete: bool = False) -> int:
     """The file's schema version, once its catalog is exactly that version's (else DatabaseRefused).
 
     Reads only DuckDB's own catalog functions, qualified (``system.main.``: a macro in the file
@@ -125,7 +127,8 @@ def verify_catalog(con: duckdb.DuckDBPyConnection) -> int:
     that table is known to be ours. A version the file records and the catalog of that version
     must agree: verifying against the expected catalog of the file's own version (not migrating
     first) means nothing in the file runs before it passes, and the migration after it only
-    adds our tables."""
+    adds our tables. ``complete`` (a writer): a half-written version 4 is completed first
+    (``complete_half_written``)."""
     found = read_catalog(con)
     version = 0
     if CatalogEntry("table", "mergelens_schema") in found:
@@ -138,14 +141,67 @@ def verify_catalog(con: duckdb.DuckDBPyConnection) -> int:
         if version < 1:
             raise DatabaseRefused("foreign", "its table mergelens_schema records no schema version")
     problem = catalog_difference(found, expected_catalog(version))
-    if problem and version == HALF_WRITTEN_VERSION:
-        problem += (
-            ": schema version 4 was only ever half written, by development builds of 30 Nov 2026 before"
-            " the first release (docs/data-contract.md, Upgrading); backfill into a new file"
-        )
+    if problem and half_written(found, version):
+        # Only our tables, part of version 4 missing: a reader sees an older version (the dashboard's
+        # notice), a writer completes it here, before its migrations run.
+        if not complete or complete_half_written(con, found, version):
+            return version
+        problem += ": schema version 4 was only ever half written (docs/data-contract.md) and could not be completed"
     if problem:
         raise DatabaseRefused("foreign", problem)
     return version
+
+
+def half_written(found: CatalogEntries, version: int) -> list[CatalogEntry]:
+    """What migration 4 creates that the file lacks, when that is all that sets it apart from
+    ``version``'s catalog but for the definitions of the tables those columns belong to (their
+    CREATE text lists every column); [] for any other file."""
+    if version < HALF_WRITTEN_VERSION:
+        return []
+    expected = expected_catalog(version)
+    of_4 = set(expected_catalog(HALF_WRITTEN_VERSION)) - set(expected_catalog(HALF_WRITTEN_VERSION - 1))
+    missing = [entry for entry in expected if entry not in found]
+    lacking = {entry.name.rpartition(".")[0] for entry in missing if entry.kind == "column"}
+    extra = [entry for entry in found if entry not in expected]
+    changed = [
+        entry
+        for entry in found
+        if entry in expected
+        and found[entry] != expected[entry]
+        and not (entry.kind == "table" and entry.name in lacking)
+    ]
+    if extra or changed or not all(entry in of_4 for entry in missing):
+        return []
+    return missing
+
+
+def complete_half_written(con: duckdb.DuckDBPyConnection, found: CatalogEntries, version: int) -> bool:
+    """Add what a half-written version 4 lacks (``half_written``): its missing tables as migration 4
+    creates them, its missing columns with their types, in the catalog's order; in one transaction,
+    kept only when the file's catalog is then exactly ``version``'s. Only our DDL runs: the file
+    holds nothing but our tables."""
+    missing = half_written(found, version)
+    if not missing:
+        return False
+    expected = expected_catalog(version)
+    tables = {entry.name for entry in missing if entry.kind == "table"}
+    con.execute("BEGIN")
+    try:
+        for table in sorted(tables):
+            con.execute(MIGRATIONS[HALF_WRITTEN_VERSION][table])
+        for entry in missing:
+            table, _, column = entry.name.rpartition(".")
+            if entry.kind == "column" and table not in tables:
+                data_type = ast.literal_eval(expected[entry])[0]
+                con.execute(f'ALTER TABLE "{table}" ADD COLUMN "{column}" {data_type}')
+        if catalog_difference(read_catalog(con), expected) is not None:
+            con.execute("ROLLBACK")
+            return False
+        con.execute("COMMIT")
+    except duckdb.Error:
+        con.execute("ROLLBACK")
+        return False
+    return True
 
 
 def _table_part(catalog: CatalogEntries, table: str) -> CatalogEntries:
