@@ -43,16 +43,15 @@ demo: $(VENV)/.installed-dev
 	$(PY) -m scripts.demo
 ifneq ($(DASHBOARD),0)
 	@echo "dashboard: http://localhost:$(PORT) (Ctrl-C to stop)"
-	MERGELENS_DB=demo.duckdb $(PY) -m streamlit run dashboard/app.py --server.headless true --server.address 127.0.0.1 \
-		--server.port $(PORT) --browser.gatherUsageStats false
+	MERGELENS_DB=demo.duckdb $(PY) -m fetcher dashboard --server.port $(PORT)
 endif
 
 # A DuckLake (MERGELENS_DB=ducklake:...) is read by the DuckLake line's interpreter; anything else by .venv.
 DASHBOARD_VENV := $(if $(filter ducklake:%,$(MERGELENS_DB)),$(LAKE_VENV),$(VENV))
 
+# `python -m fetcher dashboard`: Streamlit headless on 127.0.0.1, no usage statistics (fetcher/commands/dashboard.py).
 dashboard: $(DASHBOARD_VENV)/.installed
-	$(DASHBOARD_VENV)/bin/python -m streamlit run dashboard/app.py --server.headless true --server.address 127.0.0.1 --server.port $(PORT) \
-		--browser.gatherUsageStats false
+	$(DASHBOARD_VENV)/bin/python -m fetcher dashboard --server.port $(PORT)
 
 # The dashboard's browser test drives Debian's Chromium (Playwright's own browser download is
 # never used); installed when missing.

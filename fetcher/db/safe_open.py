@@ -141,15 +141,16 @@ def verify_catalog(con: duckdb.DuckDBPyConnection, complete: bool = False) -> in
         if version < 1:
             raise DatabaseRefused("foreign", "its table mergelens_schema records no schema version")
     problem = catalog_difference(found, expected_catalog(version))
-    if problem and half_written(found, version):
-        # Only our tables, part of version 4 missing: a reader sees an older version (the dashboard's
-        # notice), a writer completes it here, before its migrations run.
-        if not complete or complete_half_written(con, found, version):
-            return version
+    if problem is None:
+        return version
+    # Only our tables, part of version 4 missing: a reader sees an older version (the dashboard's
+    # notice), a writer completes it here, before its migrations run.
+    missing = half_written(found, version)
+    if missing and (not complete or complete_half_written(con, missing, version)):
+        return version
+    if missing:
         problem += ": schema version 4 was only ever half written (docs/data-contract.md) and could not be completed"
-    if problem:
-        raise DatabaseRefused("foreign", problem)
-    return version
+    raise DatabaseRefused("foreign", problem)
 
 
 def half_written(found: CatalogEntries, version: int) -> list[CatalogEntry]:
@@ -175,14 +176,11 @@ def half_written(found: CatalogEntries, version: int) -> list[CatalogEntry]:
     return missing
 
 
-def complete_half_written(con: duckdb.DuckDBPyConnection, found: CatalogEntries, version: int) -> bool:
-    """Add what a half-written version 4 lacks (``half_written``): its missing tables as migration 4
+def complete_half_written(con: duckdb.DuckDBPyConnection, missing: list[CatalogEntry], version: int) -> bool:
+    """Add ``missing``, what a half-written version 4 lacks (``half_written``): its missing tables as migration 4
     creates them, its missing columns with their types, in the catalog's order; in one transaction,
     kept only when the file's catalog is then exactly ``version``'s. Only our DDL runs: the file
     holds nothing but our tables."""
-    missing = half_written(found, version)
-    if not missing:
-        return False
     expected = expected_catalog(version)
     tables = {entry.name for entry in missing if entry.kind == "table"}
     con.execute("BEGIN")
